@@ -1,0 +1,47 @@
+/**
+ * The one error-code table of Strata. Callers and tests match on `.code`, never on the message.
+ * `status` is the HTTP status the service maps the code to.
+ */
+export const ERROR_CODES = {
+  STRATA_INVALID_OPTION: { status: 400, summary: 'an option has a wrong type or is out of range' },
+  STRATA_UNKNOWN_METRIC: { status: 400, summary: 'metric is not one of l2, ip, cosine' },
+  STRATA_DIMENSION_MISMATCH: { status: 400, summary: 'a vector has the wrong number of components' },
+  STRATA_NON_FINITE: { status: 400, summary: 'a vector holds NaN or Infinity' },
+  STRATA_INVALID_K: { status: 400, summary: 'k must be a positive integer' },
+  STRATA_INVALID_ID: { status: 400, summary: 'an id is not an unsigned 32-bit integer, or ids repeat' },
+  STRATA_EMPTY_INPUT: { status: 400, summary: 'no vectors were given' },
+  STRATA_INDEX_NOT_FOUND: { status: 404, summary: 'no index at the given directory' },
+  STRATA_INDEX_EXISTS: { status: 409, summary: 'an index already exists at the given directory' },
+  STRATA_INDEX_NOT_BUILT: { status: 409, summary: 'the index has no data yet: call build() first' },
+  STRATA_INDEX_CLOSED: { status: 409, summary: 'the index was closed' },
+  STRATA_INDEX_CORRUPT: { status: 500, summary: 'an index file is missing or damaged' },
+  STRATA_FORMAT_VERSION: { status: 500, summary: 'the on-disk format version is not the one this build reads' },
+  STRATA_FILE_FORMAT: { status: 400, summary: 'a vector data file is malformed' },
+  STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class StrataError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** The option, argument or field the error is about, when there is one. */
+  readonly field?: string;
+
+  constructor(code: ErrorCode, message: string, field?: string) {
+    super(message);
+    this.name = 'StrataError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    if (field !== undefined) this.field = field;
+  }
+}
+
+/** Build a coded error. The message should name the offending field and the value seen. */
+export function createError(code: ErrorCode, message: string, field?: string): StrataError {
+  return new StrataError(code, `${code}: ${message}`, field);
+}
+
+export function isStrataError(err: unknown): err is StrataError {
+  return err instanceof StrataError;
+}

@@ -1,0 +1,168 @@
+/**
+ * Every build and search parameter of the SPANN index, defined once with its default, grouped by
+ * pipeline stage (select heads -> build head graph -> write posting lists -> search).
+ */
+import { createError } from '../errors.js';
+import { type Metric, parseMetric } from './distance.js';
+
+export interface IndexOptions {
+  // -- what is indexed ----------------------------------------------------------------------------
+  /** Number of components per vector. Required. */
+  dimension: number;
+  /** Distance: 'l2' (squared Euclidean), 'ip' (1 - dot), 'cosine' (1 - cos). Default 'l2'. */
+  metric: Metric;
+
+  // -- stage 1: select heads ----------------------------------------------------------------------
+  /**
+   * Fraction of vectors chosen as in-memory heads. Default 0.1 (SPANN uses 8-16%). Higher raises
+   * recall per probed list and memory (each head costs its vector plus ~2*hnswM links).
+   */
+  headRatio: number;
+  /** Branching factor of the hierarchical balanced k-means. Default 32 (SPTAG's BKT). */
+  kmeansBranching: number;
+  /** Lloyd iterations per k-means node. Default 10. */
+  kmeansIterations: number;
+  /** Points sampled per cluster to train a k-means node (the rest are only assigned). Default 256. */
+  kmeansSamplePerCluster: number;
+  /**
+   * Balance of each k-means split: no cluster may exceed this multiple of the mean cluster size
+   * (0 = unconstrained). Default 1.5. Lower keeps posting lists more even, at some cost in locality.
+   */
+  kmeansMaxImbalance: number;
+
+  // -- stage 2: head graph (hnswlib-node) ---------------------------------------------------------
+  /** HNSW out-degree of the head graph. Default 16. */
+  hnswM: number;
+  /** HNSW construction beam. Default 200. */
+  hnswEfConstruction: number;
+
+  // -- stage 3: posting lists ---------------------------------------------------------------------
+  /** Maximum lists a vector is replicated into (SPANN's R). Default 8. */
+  replicas: number;
+  /** Nearest heads considered when assigning a vector. Default 64. */
+  candidateHeads: number;
+  /** Closure bound: keep head c only if d(x,c) <= (1 + eps1) d(x, nearest head). Default 0.5. */
+  closureEps: number;
+  /** RNG rule factor: skip head c when rngFactor * d(c, c') < d(x, c) for an already chosen c'. Default 1. */
+  rngFactor: number;
+  /**
+   * Maximum vectors in one posting list; an over-long list keeps its nearest vectors (a vector is
+   * never dropped from its last list: it is moved to its next nearest head with room).
+   * Default 0 = automatic: ceil(8 / headRatio), e.g. 80 for a 10% head ratio.
+   */
+  postingLimit: number;
+
+  // -- execution -----------------------------------------------------------------------------------
+  /** Worker threads for build, batch search and exact search. Default: number of CPU cores. */
+  threads: number;
+  /** Seed of every random choice of the build, so builds are reproducible. Default 42. */
+  seed: number;
+}
+
+export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
+  metric: 'l2',
+  headRatio: 0.1,
+  kmeansBranching: 32,
+  kmeansIterations: 10,
+  kmeansSamplePerCluster: 256,
+  kmeansMaxImbalance: 1.5,
+  hnswM: 16,
+  hnswEfConstruction: 200,
+  replicas: 8,
+  candidateHeads: 64,
+  closureEps: 0.5,
+  rngFactor: 1,
+  postingLimit: 0,
+  threads: 0,
+  seed: 42,
+};
+
+export interface SearchParams {
+  /** Most posting lists read per query (SPANN caps at 64). Default 32. */
+  maxLists: number;
+  /** Query-aware pruning: read list c only if d(q,c) <= (1 + eps2) d(q, nearest head). Default 1.0. */
+  eps2: number;
+  /** hnswlib ef for the head-graph search (raised to maxLists when lower). Default 64. */
+  efSearch: number;
+  /** Skip the index and answer by exact search over the stored vectors. Default false. */
+  bypassIndex: boolean;
+}
+
+export const DEFAULT_SEARCH_PARAMS: SearchParams = {
+  maxLists: 32,
+  eps2: 1.0,
+  efSearch: 64,
+  bypassIndex: false,
+};
+
+function fail(field: string, rule: string, value: unknown): never {
+  throw createError('STRATA_INVALID_OPTION', `options.${field} must be ${rule}, got ${JSON.stringify(value)}`, field);
+}
+
+function positiveInt(o: Record<string, unknown>, field: string, min = 1): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(field, `an integer >= ${min}`, v);
+  return v;
+}
+
+function numberIn(o: Record<string, unknown>, field: string, lo: number, hi: number, loOpen = false): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v > hi || (loOpen ? v <= lo : v < lo)) {
+    fail(field, `a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`, v);
+  }
+  return v;
+}
+
+const KNOWN_INDEX_OPTIONS = new Set(['dimension', ...Object.keys(DEFAULT_INDEX_OPTIONS)]);
+
+/** Merge user options over the defaults and validate every field, naming the offending one. */
+export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: number }): IndexOptions {
+  if (user === null || typeof user !== 'object') fail('(root)', 'an object', user);
+  for (const key of Object.keys(user)) {
+    if (!KNOWN_INDEX_OPTIONS.has(key)) fail(key, `one of the known options (${[...KNOWN_INDEX_OPTIONS].join(', ')})`, key);
+  }
+  const o = { ...DEFAULT_INDEX_OPTIONS, ...user } as Record<string, unknown>;
+  const resolved: IndexOptions = {
+    dimension: positiveInt(o, 'dimension'),
+    metric: parseMetric(o.metric, 'metric'),
+    headRatio: numberIn(o, 'headRatio', 0, 1, true),
+    kmeansBranching: positiveInt(o, 'kmeansBranching', 2),
+    kmeansIterations: positiveInt(o, 'kmeansIterations'),
+    kmeansSamplePerCluster: positiveInt(o, 'kmeansSamplePerCluster', 8),
+    kmeansMaxImbalance: o.kmeansMaxImbalance === 0 ? 0 : numberIn(o, 'kmeansMaxImbalance', 1, 100),
+    hnswM: positiveInt(o, 'hnswM', 2),
+    hnswEfConstruction: positiveInt(o, 'hnswEfConstruction'),
+    replicas: positiveInt(o, 'replicas'),
+    candidateHeads: positiveInt(o, 'candidateHeads'),
+    closureEps: numberIn(o, 'closureEps', 0, 1000),
+    rngFactor: numberIn(o, 'rngFactor', 0, 100),
+    postingLimit: positiveInt(o, 'postingLimit', 0),
+    threads: positiveInt(o, 'threads', 0),
+    seed: positiveInt(o, 'seed', 0),
+  };
+  if (resolved.candidateHeads < resolved.replicas) fail('candidateHeads', `>= replicas (${resolved.replicas})`, resolved.candidateHeads);
+  return resolved;
+}
+
+/** The posting-list cap in force for these options. */
+export function effectivePostingLimit(o: IndexOptions): number {
+  return o.postingLimit > 0 ? o.postingLimit : Math.ceil(8 / o.headRatio);
+}
+
+const KNOWN_SEARCH_PARAMS = new Set(Object.keys(DEFAULT_SEARCH_PARAMS));
+
+export function resolveSearchParams(user: Partial<SearchParams> | undefined): SearchParams {
+  if (user === undefined) return DEFAULT_SEARCH_PARAMS;
+  if (user === null || typeof user !== 'object') fail('params', 'an object', user);
+  for (const key of Object.keys(user)) {
+    if (!KNOWN_SEARCH_PARAMS.has(key)) fail(key, `one of the known search params (${[...KNOWN_SEARCH_PARAMS].join(', ')})`, key);
+  }
+  const o = { ...DEFAULT_SEARCH_PARAMS, ...user } as Record<string, unknown>;
+  if (typeof o.bypassIndex !== 'boolean') fail('bypassIndex', 'a boolean', o.bypassIndex);
+  return {
+    maxLists: positiveInt(o, 'maxLists'),
+    eps2: numberIn(o, 'eps2', 0, 1000),
+    efSearch: positiveInt(o, 'efSearch'),
+    bypassIndex: o.bypassIndex as boolean,
+  };
+}

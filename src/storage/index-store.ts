@@ -1,0 +1,139 @@
+/**
+ * The LMDB environment of one index directory: metadata, head vectors and posting lists.
+ *
+ *   <dir>/strata.mdb      LMDB environment (this file) — the source of truth
+ *     meta      'meta' -> IndexMeta (msgpack)
+ *     heads     u32 head number -> [u32 source id][f32 vector]
+ *     postings  u32 head number -> posting list (posting-format.ts)
+ *   <dir>/heads.hnsw      hnswlib graph over the heads, derivable from `heads`
+ */
+import { existsSync, statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type RootDatabase, type Database } from 'lmdb';
+import { createError } from '../errors.js';
+import type { IndexOptions } from '../index/options.js';
+
+/** Bumped on any change to the layout above; checked at open. */
+export const FORMAT_VERSION = 1;
+export const LMDB_FILE = 'strata.mdb';
+export const GRAPH_FILE = 'heads.hnsw';
+
+export interface IndexMeta {
+  formatVersion: number;
+  /** The index spec string (faiss-factory style); 'SPANN' = float32 posting lists. */
+  spec: string;
+  options: IndexOptions;
+  /** 'empty' until a build commits, then 'built'. */
+  state: 'empty' | 'built';
+  count: number;
+  headCount: number;
+  postingLimit: number;
+  /** Posting entries summed over lists (>= count: vectors are replicated). */
+  postingEntries: number;
+  longestList: number;
+  buildSeconds: number;
+  createdAt: string;
+}
+
+export interface StoreOpenOptions {
+  readOnly?: boolean;
+  create?: boolean;
+}
+
+export class IndexStore {
+  readonly dir: string;
+  readonly path: string;
+  private readonly root: RootDatabase;
+  private readonly meta: Database<IndexMeta, string>;
+  private readonly heads: Database<Buffer, number>;
+  private readonly postings: Database<Buffer, number>;
+  private closed = false;
+
+  private constructor(dir: string, root: RootDatabase) {
+    this.dir = dir;
+    this.path = join(dir, LMDB_FILE);
+    this.root = root;
+    this.meta = root.openDB<IndexMeta, string>({ name: 'meta' });
+    this.heads = root.openDB<Buffer, number>({ name: 'heads', keyEncoding: 'uint32', encoding: 'binary' });
+    this.postings = root.openDB<Buffer, number>({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
+  }
+
+  static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
+    const path = join(dir, LMDB_FILE);
+    if (!existsSync(path)) {
+      if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
+      mkdirSync(dir, { recursive: true });
+    }
+    let root: RootDatabase;
+    try {
+      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 8, noMemInit: true });
+      return new IndexStore(dir, root);
+    } catch (err) {
+      throw createError('STRATA_INDEX_CORRUPT', `cannot open ${path}: ${(err as Error).message}`, 'dir');
+    }
+  }
+
+  getMeta(): IndexMeta | undefined {
+    return this.meta.get('meta');
+  }
+
+  /** Put inside a write transaction (see `write`). */
+  putMeta(meta: IndexMeta): void {
+    this.meta.putSync('meta', meta);
+  }
+
+  putHead(head: number, sourceId: number, vector: Float32Array): void {
+    const buf = Buffer.allocUnsafe(4 + vector.byteLength);
+    buf.writeUInt32LE(sourceId, 0);
+    Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).copy(buf, 4);
+    this.heads.putSync(head, buf);
+  }
+
+  /** Head vectors and source ids, in head order. */
+  readHeads(count: number, dim: number): { vectors: Float32Array; sourceIds: Uint32Array } {
+    const vectors = new Float32Array(count * dim);
+    const sourceIds = new Uint32Array(count);
+    for (let h = 0; h < count; h++) {
+      const b = this.heads.getBinaryFast(h);
+      if (!b || b.length !== 4 + 4 * dim) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is missing or has the wrong size`, 'heads');
+      sourceIds[h] = b.readUInt32LE(0);
+      const bytes = new Uint8Array(vectors.buffer, h * dim * 4, dim * 4);
+      bytes.set(b.subarray(4, 4 + dim * 4));
+    }
+    return { vectors, sourceIds };
+  }
+
+  putPosting(head: number, value: Uint8Array): void {
+    this.postings.putSync(head, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+
+  /**
+   * A posting value, zero-copy where LMDB allows: the bytes are only valid until the next read on this
+   * store, so scan them before reading another list.
+   */
+  getPostingFast(head: number): Buffer | undefined {
+    return this.postings.getBinaryFast(head);
+  }
+
+  /** Run `fn` in one synchronous write transaction (all or nothing). */
+  write<T>(fn: () => T): T {
+    return this.root.transactionSync(fn);
+  }
+
+  /** Bytes of the LMDB file on disk (allocated, not sparse size). */
+  diskBytes(): number {
+    return IndexStore.fileBytes(this.path);
+  }
+
+  /** Allocated bytes of a file (not its sparse apparent size). */
+  static fileBytes(path: string): number {
+    const st = statSync(path);
+    return Math.min(st.size, st.blocks * 512);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+}
