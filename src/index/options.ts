@@ -43,7 +43,10 @@ export interface IndexOptions {
   candidateHeads: number;
   /** Closure bound: keep head c only if d(x,c) <= (1 + eps1) d(x, nearest head). Default 0.5. */
   closureEps: number;
-  /** RNG rule factor: skip head c when rngFactor * d(c, c') < d(x, c) for an already chosen c'. Default 1. */
+  /**
+   * RNG rule: skip head c when rngFactor * d(c, c') < d(x, c) for an already chosen head c'
+   * (distances as in distance.ts, squared for l2). Default 1 (SPANN's rule); larger skips fewer heads.
+   */
   rngFactor: number;
   /**
    * Maximum vectors in one posting list; an over-long list keeps its nearest vectors (a vector is

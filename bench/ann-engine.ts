@@ -1,0 +1,133 @@
+/**
+ * Child process of `strata bench ann`: builds or measures ONE engine, so that each engine's memory is
+ * measured in a process of its own. Receives its job as JSON in argv[2], answers over IPC.
+ *
+ * Measurement: RssAnon is read just before the engine opens its index (dataset queries and ground truth
+ * already loaded, GC run) and again after its single-thread queries; the difference is rssAnonBytes.
+ */
+import { loadDataset, recallAtK } from '../src/datasets/registry.js';
+import { rssAnonBytes } from '../src/util/memory.js';
+import { type EngineName, makeEngine, type Setting } from './engines.js';
+
+export interface EngineJob {
+  mode: 'build' | 'search';
+  engine: EngineName;
+  dataset: string;
+  workDir: string;
+  k: number;
+  queries: number;
+  sweep: boolean;
+  rebuild: boolean;
+  threads: number;
+}
+
+export interface SettingRow {
+  engine: EngineName;
+  params: Setting;
+  recall: number;
+  qps: number;
+  qpsAllCores: number;
+  p50Ms: number;
+  p99Ms: number;
+  bytesReadPerQuery: number;
+}
+
+export interface EngineReport {
+  engine: EngineName;
+  rows: SettingRow[];
+  rssAnonBytes: number;
+  rssAnonAllCoresBytes: number;
+  diskBytes: number;
+  openSeconds: number;
+}
+
+function send(msg: unknown) {
+  process.send!(msg);
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function main() {
+  const job = JSON.parse(process.argv[2]) as EngineJob;
+  if (job.mode === 'build') {
+    const data = await loadDataset(job.dataset);
+    const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: job.rebuild, threads: job.threads });
+    const r = await engine.build(data, (stage, done, total) => send({ type: 'progress', stage, done, total }));
+    send({ type: 'built', ...r, diskBytes: engine.diskBytes() });
+    await engine.close();
+    return;
+  }
+  // Search: only queries and ground truth are needed, except by the exact engine (its index IS the data).
+  let data = await loadDataset(job.dataset, { maxQueries: job.queries });
+  const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: job.threads });
+  if (job.engine !== 'exact') data = { ...data, base: new Float32Array(0) };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = rssAnonBytes();
+  const t0 = performance.now();
+  await engine.open(data);
+  const openSeconds = (performance.now() - t0) / 1000;
+  const { k, dim } = { k: job.k, dim: data.dim };
+  const nq = data.queryCount;
+  const rows: SettingRow[] = [];
+  const out = new Uint32Array(nq * k);
+  const lat = new Float64Array(nq);
+  const settings = engine.settings(job.sweep);
+  // Warm-up pass over a few queries (JIT, page cache), not timed.
+  for (let q = 0; q < Math.min(nq, 50); q++) engine.searchOne(data.queries, q * dim, k, settings[0], out, q * k);
+  for (const s of settings) {
+    out.fill(0xffffffff);
+    let bytes = 0;
+    const start = performance.now();
+    for (let q = 0; q < nq; q++) {
+      const t = performance.now();
+      bytes += engine.searchOne(data.queries, q * dim, k, s, out, q * k);
+      lat[q] = performance.now() - t;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    lat.sort();
+    rows.push({
+      engine: job.engine,
+      params: s,
+      recall: recallAtK(out, k, data.groundTruth, data.gtK, nq),
+      qps: nq / seconds,
+      qpsAllCores: 0,
+      p50Ms: quantile(lat, 0.5),
+      p99Ms: quantile(lat, 0.99),
+      bytesReadPerQuery: bytes / nq,
+    });
+    send({ type: 'progress', stage: `${job.engine} search`, done: rows.length, total: settings.length * 2 });
+  }
+  gc?.();
+  const afterSingle = rssAnonBytes();
+  for (let i = 0; i < settings.length; i++) {
+    const start = performance.now();
+    const ids = await engine.searchAll(data.queries, k, settings[i]);
+    rows[i].qpsAllCores = nq / ((performance.now() - start) / 1000);
+    const r = recallAtK(ids, k, data.groundTruth, data.gtK, nq);
+    if (Math.abs(r - rows[i].recall) > 0.02) throw new Error(`${job.engine} ${JSON.stringify(settings[i])}: all-cores recall ${r} differs from single-thread ${rows[i].recall}`);
+    send({ type: 'progress', stage: `${job.engine} search`, done: settings.length + i + 1, total: settings.length * 2 });
+  }
+  const afterAll = rssAnonBytes();
+  const report: EngineReport = {
+    engine: job.engine,
+    rows,
+    rssAnonBytes: afterSingle - before,
+    rssAnonAllCoresBytes: afterAll - before,
+    diskBytes: engine.diskBytes(),
+    openSeconds,
+  };
+  await engine.close();
+  send({ type: 'report', report });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    send({ type: 'error', message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+    process.exit(1);
+  },
+);

@@ -1,0 +1,125 @@
+/**
+ * `strata bench ann`: build (or reuse) each engine's index, sweep its search settings, and print one
+ * table of recall@k, QPS (single thread and all cores), p50/p99 latency, build time, RssAnon growth,
+ * on-disk bytes and bytes read per query. Every engine is built and measured in a child process of its
+ * own (bench/ann-engine.ts) so memory figures do not mix.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
+import { createProgress, type ProgressUi } from '../src/util/progress.js';
+import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
+import { ENGINES, type EngineName } from './engines.js';
+import { fmtBytes, formatTable, recallQpsSvg } from './report.js';
+
+export interface AnnBenchOptions {
+  dataset: string;
+  k: number;
+  sweep: boolean;
+  engines: EngineName[];
+  /** Queries measured (the first N of the query set). */
+  queries: number;
+  rebuild: boolean;
+  threads: number;
+  json?: string;
+  svg?: string;
+  /** Where index files go; default datasets/<dataset>/indexes. */
+  workDir?: string;
+}
+
+export interface AnnRow extends SettingRow {
+  dataset: string;
+  k: number;
+  buildSeconds: number;
+  buildReused: boolean;
+  rssAnonBytes: number;
+  rssAnonAllCoresBytes: number;
+  diskBytes: number;
+  rawVectorBytes: number;
+}
+
+function runChild(job: EngineJob, ui: ProgressUi): Promise<Record<string, unknown>> {
+  const script = fileURLToPath(new URL('./ann-engine.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: Record<string, unknown> | undefined;
+    child.on('message', (m: Record<string, unknown>) => {
+      if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
+      else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
+      else result = m;
+    });
+    child.on('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`));
+    });
+  });
+}
+
+export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void = console.log): Promise<AnnRow[]> {
+  const ui = createProgress();
+  const data = await loadDataset(o.dataset, { report: ui.update });
+  ui.stop();
+  const workDir = o.workDir ?? join(DATASETS_DIR, data.name, 'indexes');
+  mkdirSync(workDir, { recursive: true });
+  const nq = Math.min(o.queries, data.queryCount);
+  log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}, ${availableParallelism()} cores`);
+  const rawVectorBytes = data.baseCount * data.dim * 4;
+  const rows: AnnRow[] = [];
+  for (const engine of o.engines) {
+    const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads };
+    const built = await runChild({ ...base, mode: 'build' }, ui);
+    ui.stop();
+    const res = await runChild({ ...base, mode: 'search' }, ui);
+    ui.stop();
+    const report = res.report as EngineReport;
+    for (const r of report.rows) {
+      rows.push({
+        ...r,
+        dataset: data.name,
+        k: o.k,
+        buildSeconds: Number(built.seconds),
+        buildReused: Boolean(built.reused),
+        rssAnonBytes: report.rssAnonBytes,
+        rssAnonAllCoresBytes: report.rssAnonAllCoresBytes,
+        diskBytes: report.diskBytes,
+        rawVectorBytes,
+      });
+    }
+  }
+  const f = (x: number, d = 0) => x.toFixed(d);
+  log(
+    formatTable(rows, [
+      { title: 'engine', value: (r) => r.engine },
+      { title: 'params', value: (r) => Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(',') || '-' },
+      { title: `recall@${o.k}`, value: (r) => f(r.recall, 4) },
+      { title: 'QPS 1T', value: (r) => f(r.qps) },
+      { title: 'QPS all', value: (r) => f(r.qpsAllCores) },
+      { title: 'p50 ms', value: (r) => f(r.p50Ms, 3) },
+      { title: 'p99 ms', value: (r) => f(r.p99Ms, 3) },
+      { title: 'build s', value: (r) => (r.buildReused ? 'reused' : f(r.buildSeconds, 1)) },
+      { title: 'RssAnon', value: (r) => fmtBytes(r.rssAnonBytes) },
+      { title: 'RssAnon/raw', value: (r) => `${f((100 * r.rssAnonBytes) / rawVectorBytes, 1)}%` },
+      { title: 'disk', value: (r) => fmtBytes(r.diskBytes) },
+      { title: 'read/query', value: (r) => fmtBytes(r.bytesReadPerQuery) },
+    ]),
+  );
+  log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}; RssAnon = growth from just before the engine opens its index to after its single-thread queries, in its own process`);
+  if (o.json) {
+    writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, rows }, null, 2) + '\n');
+    log(`wrote ${o.json}`);
+  }
+  if (o.svg) {
+    const series = o.engines.map((e) => ({
+      name: e,
+      points: rows.filter((r) => r.engine === e).map((r) => ({ x: r.recall, y: r.qps, label: JSON.stringify(r.params) })),
+    }));
+    writeFileSync(o.svg, recallQpsSvg(`${data.name}: recall@${o.k} vs QPS`, series, `recall@${o.k}`));
+    log(`wrote ${o.svg}`);
+  }
+  return rows;
+}
+
+export { ENGINES };

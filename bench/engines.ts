@@ -1,0 +1,189 @@
+/**
+ * The engines `strata bench ann` compares, behind one small interface:
+ *   strata  — this project's SPANN index (heads in memory, posting lists in LMDB)
+ *   hnswlib — hnswlib-node over ALL vectors: the in-memory upper bound
+ *   exact   — brute force: the reference answer
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import hnswlib from 'hnswlib-node';
+import type { Piscina } from 'piscina';
+import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
+import { exactSearch, exactSearchRange } from '../src/index/exact.js';
+import { normalizeRows, type Metric } from '../src/index/distance.js';
+import { createPool, sharedFloat32, sharedUint32, toShared } from '../src/util/workers.js';
+import type { Dataset } from '../src/datasets/registry.js';
+import { IndexStore } from '../src/storage/index-store.js';
+
+export type EngineName = 'strata' | 'hnswlib' | 'exact';
+export const ENGINES: EngineName[] = ['strata', 'hnswlib', 'exact'];
+
+/** One point of a sweep: engine-specific search settings. */
+export type Setting = Record<string, number>;
+
+export interface Engine {
+  /** Build (or reuse) the engine's index; returns build seconds (0 when reused) and on-disk bytes. */
+  build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ seconds: number; reused: boolean }>;
+  open(data: Dataset): Promise<void>;
+  settings(sweep: boolean): Setting[];
+  /** Search one query; writes k ids at out. Returns bytes read from storage (0 when in memory). */
+  searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number;
+  /** All queries on all cores. */
+  searchAll(queries: Float32Array, k: number, s: Setting): Promise<Uint32Array>;
+  diskBytes(): number;
+  close(): Promise<void>;
+}
+
+export interface EngineContext {
+  /** Folder for this engine's index files (under the dataset's folder). */
+  workDir: string;
+  metric: Metric;
+  dim: number;
+  rebuild: boolean;
+  threads: number;
+}
+
+class StrataEngine implements Engine {
+  private index?: SpannIndex;
+  private readonly dir: string;
+  private readonly scratchDist = new Float32Array(1024);
+  constructor(private readonly ctx: EngineContext) {
+    this.dir = join(ctx.workDir, 'strata-index');
+  }
+  async build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void) {
+    if (!this.ctx.rebuild && existsSync(join(this.dir, 'heads.hnsw'))) return { seconds: 0, reused: true };
+    rmSync(this.dir, { recursive: true, force: true });
+    const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads });
+    const stats = await index.build(data.base, undefined, { onProgress: (p) => onProgress?.(p.stage, p.done, p.total) });
+    await index.close();
+    return { seconds: stats.seconds, reused: false };
+  }
+  async open() {
+    this.index = await openIndex(this.dir);
+  }
+  settings(sweep: boolean): Setting[] {
+    const lists = sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32];
+    return lists.map((maxLists) => ({ maxLists }));
+  }
+  searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number {
+    const r = this.index!.search(q.subarray(qOff, qOff + this.ctx.dim), k, { maxLists: s.maxLists });
+    out.set(r.ids, outOff);
+    return r.stats.bytesRead;
+  }
+  async searchAll(queries: Float32Array, k: number, s: Setting) {
+    const r = await this.index!.searchBatch(queries, k, { maxLists: s.maxLists });
+    return r.ids;
+  }
+  diskBytes() {
+    return this.index ? this.index.diskBytes() : IndexStore.fileBytes(join(this.dir, 'strata.mdb'));
+  }
+  async close() {
+    await this.index?.close();
+  }
+}
+
+export const HNSW_M = 16;
+export const HNSW_EF_CONSTRUCTION = 200;
+
+class HnswEngine implements Engine {
+  private index?: hnswlib.HierarchicalNSW;
+  private pool?: Piscina;
+  private readonly file: string;
+  private readonly arr: number[];
+  constructor(private readonly ctx: EngineContext) {
+    this.file = join(ctx.workDir, `hnswlib-M${HNSW_M}-efc${HNSW_EF_CONSTRUCTION}.bin`);
+    this.arr = new Array<number>(ctx.dim).fill(0);
+  }
+  private space() {
+    return this.ctx.metric === 'l2' ? 'l2' : this.ctx.metric === 'ip' ? 'ip' : 'cosine';
+  }
+  async build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void) {
+    if (!this.ctx.rebuild && existsSync(this.file)) return { seconds: 0, reused: true };
+    const t0 = performance.now();
+    const index = new hnswlib.HierarchicalNSW(this.space(), data.dim);
+    index.initIndex({ maxElements: data.baseCount, m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, randomSeed: 100 });
+    const row = new Array<number>(data.dim);
+    for (let i = 0; i < data.baseCount; i++) {
+      for (let j = 0; j < data.dim; j++) row[j] = data.base[i * data.dim + j];
+      index.addPoint(row, i);
+      if ((i & 4095) === 4095) onProgress?.('hnswlib', i + 1, data.baseCount);
+    }
+    mkdirSync(this.ctx.workDir, { recursive: true });
+    index.writeIndexSync(this.file);
+    return { seconds: (performance.now() - t0) / 1000, reused: false };
+  }
+  async open() {
+    this.index = new hnswlib.HierarchicalNSW(this.space(), this.ctx.dim);
+    this.index.readIndexSync(this.file);
+  }
+  settings(sweep: boolean): Setting[] {
+    const efs = sweep ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384] : [32, 64, 128];
+    return efs.map((ef) => ({ ef }));
+  }
+  searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number {
+    const a = this.arr;
+    for (let j = 0; j < this.ctx.dim; j++) a[j] = q[qOff + j];
+    this.index!.setEf(Math.max(s.ef, k));
+    const r = this.index!.searchKnn(a, k);
+    for (let j = 0; j < r.neighbors.length; j++) out[outOff + j] = r.neighbors[j];
+    return 0;
+  }
+  async searchAll(queries: Float32Array, k: number, s: Setting) {
+    this.pool ??= createPool('../bench/hnsw-worker', this.ctx.threads);
+    const nq = queries.length / this.ctx.dim;
+    const ids = sharedUint32(nq * k);
+    const q = toShared(queries);
+    const chunk = Math.max(1, Math.ceil(nq / (this.pool.maxThreads * 4)));
+    const tasks = [];
+    for (let st = 0; st < nq; st += chunk) {
+      tasks.push(this.pool.run({ file: this.file, space: this.space(), dim: this.ctx.dim, queries: q, start: st, end: Math.min(nq, st + chunk), k, ef: s.ef, ids }));
+    }
+    await Promise.all(tasks);
+    return ids;
+  }
+  diskBytes() {
+    return IndexStore.fileBytes(this.file);
+  }
+  async close() {
+    await this.pool?.destroy();
+  }
+}
+
+class ExactEngine implements Engine {
+  private base?: Float32Array;
+  private readonly dist = new Float32Array(1024);
+  constructor(private readonly ctx: EngineContext) {}
+  async build() {
+    return { seconds: 0, reused: true };
+  }
+  async open(data: Dataset) {
+    // The exact engine's "index" is the vectors themselves, loaded into its process.
+    this.base = sharedFloat32(data.base.length);
+    this.base.set(data.base);
+    if (this.ctx.metric === 'cosine') normalizeRows(this.base, this.ctx.dim);
+  }
+  settings(): Setting[] {
+    return [{}];
+  }
+  searchOne(q: Float32Array, qOff: number, k: number, _s: Setting, out: Uint32Array, outOff: number): number {
+    const query = Float32Array.from(q.subarray(qOff, qOff + this.ctx.dim));
+    if (this.ctx.metric === 'cosine') normalizeRows(query, this.ctx.dim);
+    const dist = k <= this.dist.length ? this.dist : new Float32Array(k);
+    exactSearchRange(this.base!, query, this.ctx.dim, this.ctx.metric, k, 0, 1, out.subarray(outOff, outOff + k), dist);
+    return this.base!.byteLength;
+  }
+  async searchAll(queries: Float32Array, k: number) {
+    const r = await exactSearch(this.base!, queries, this.ctx.dim, k, { metric: this.ctx.metric === 'cosine' ? 'ip' : this.ctx.metric, threads: this.ctx.threads });
+    return r.ids;
+  }
+  diskBytes() {
+    return this.base ? this.base.byteLength : 0;
+  }
+  async close() {}
+}
+
+export function makeEngine(name: EngineName, ctx: EngineContext): Engine {
+  if (name === 'strata') return new StrataEngine(ctx);
+  if (name === 'hnswlib') return new HnswEngine(ctx);
+  return new ExactEngine(ctx);
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/** The `strata` command line: datasets, benchmarks and a small end-to-end demo. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isStrataError } from '../errors.js';
+import { prepareDataset } from '../datasets/registry.js';
+import { createProgress } from '../util/progress.js';
+import { runAnnBench, ENGINES } from '../../bench/ann.js';
+import type { EngineName } from '../../bench/engines.js';
+import { runDemo } from './demo.js';
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+const program = new Command();
+program
+  .name('strata')
+  .description('Strata: a disk-hybrid (SPANN-style) vector retrieval engine. Heads in memory, posting lists in LMDB.')
+  .showHelpAfterError();
+
+program
+  .command('datasets')
+  .description('Prepare a named dataset into datasets/<name>: vectors as .fbin plus top-100 ground truth from exact search.')
+  .argument('<name>', 'fashion-mnist | synthetic | synthetic-<n>[k|m]-<dim> (e.g. synthetic-1m-96)')
+  .option('--n <n>', 'synthetic: number of base vectors', int('--n'))
+  .option('--dim <d>', 'synthetic: dimension', int('--dim'))
+  .option('--clusters <c>', 'synthetic: Gaussian mixture components (default 1000)', int('--clusters'))
+  .option('--spread <s>', 'synthetic: noise standard deviation (default 0.15)', parseFloat)
+  .option('--seed <s>', 'synthetic: seed (default 7)', int('--seed'))
+  .option('--queries <q>', 'synthetic: number of queries (default 1000)', int('--queries'))
+  .option('--force', 'rebuild even if the dataset is already prepared')
+  .addHelpText('after', `
+Fashion-MNIST comes from the Debian package dataset-fashion-mnist:
+  apt-get update && apt-get install -y dataset-fashion-mnist
+Examples:
+  strata datasets fashion-mnist
+  strata datasets synthetic-1m-96
+  strata datasets synthetic --n 20000 --dim 64 --clusters 50`)
+  .action(async (name: string, opts) => {
+    const ui = createProgress();
+    const synthetic = Object.fromEntries(Object.entries({ n: opts.n, dim: opts.dim, clusters: opts.clusters, spread: opts.spread, seed: opts.seed, queries: opts.queries }).filter(([, v]) => v !== undefined));
+    const dir = await prepareDataset(name, { synthetic, force: Boolean(opts.force), report: ui.update });
+    ui.stop();
+    console.log(`ready: ${dir}`);
+  });
+
+const bench = program.command('bench').description('Benchmarks that compare Strata with its peers in one run.');
+bench
+  .command('ann')
+  .description('Recall/QPS/latency/memory/disk of strata vs hnswlib-node (all vectors in memory) vs exact search.')
+  .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`), an ann-benchmarks HDF5 file, or a folder with base/query[/groundtruth] vector files')
+  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--sweep', 'sweep many search settings per engine (default: three)')
+  .addOption(new Option('--engines <list>', 'comma-separated engines').default(ENGINES.join(',')))
+  .option('--queries <n>', 'measure the first n queries', int('--queries'), 2000)
+  .option('--threads <n>', 'worker threads for builds and all-core QPS (default: all cores)', int('--threads'))
+  .option('--rebuild', 'rebuild indexes even if a previous run left them')
+  .option('--json <file>', 'write the rows as JSON')
+  .option('--svg <file>', 'write a recall-vs-QPS plot')
+  .addHelpText('after', `
+Each engine is built and then measured in a process of its own. Columns:
+  QPS 1T     queries/s, one query at a time in one thread      QPS all   batch search on all cores
+  RssAnon    anonymous resident memory added by opening the index and running its queries
+             (LMDB's mapped file pages are not anonymous and not counted)
+  disk       index bytes on disk                                read/query  posting bytes read per query
+Indexes are cached under datasets/<name>/indexes and reused unless --rebuild.`)
+  .action(async (opts) => {
+    const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];
+    for (const e of engines) if (!ENGINES.includes(e)) throw new InvalidArgumentError(`unknown engine ${e}; choose from ${ENGINES.join(', ')}`);
+    await runAnnBench({ dataset: opts.dataset, k: opts.k, sweep: Boolean(opts.sweep), engines, queries: opts.queries, rebuild: Boolean(opts.rebuild), threads: opts.threads ?? 0, json: opts.json, svg: opts.svg });
+  });
+
+program
+  .command('demo')
+  .description('A small end-to-end run on the embedded default: build an index in a local folder, search it, reopen it.')
+  .option('--dir <dir>', 'index folder', '.strata-demo')
+  .action(async (opts) => {
+    await runDemo(opts.dir);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isStrataError(err)) {
+    console.error(`error ${err.code}: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+/** Seeded test data shared by the suites. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRng } from '../src/util/random.js';
+import { mixtureCenters } from '../src/datasets/synthetic.js';
+
+/** n vectors from a Gaussian mixture (seeded). */
+export function mixture(n: number, dim: number, seed: number, clusters = 40, spread = 0.25): Float32Array {
+  const centers = mixtureCenters(dim, clusters, 1234);
+  const rng = createRng(seed);
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const c = rng.int(clusters) * dim;
+    for (let j = 0; j < dim; j++) out[i * dim + j] = centers[c + j] + spread * rng.gaussian();
+  }
+  return out;
+}
+
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `strata-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** recall of `got` (k per query) against `truth` (k per query). */
+export function recall(got: Uint32Array, truth: Uint32Array, k: number, queries: number): number {
+  let hits = 0;
+  for (let q = 0; q < queries; q++) {
+    const want = new Set(truth.subarray(q * k, q * k + k));
+    for (let j = 0; j < k; j++) if (want.has(got[q * k + j])) hits++;
+  }
+  return hits / (queries * k);
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    // 2-core machines: two test files at a time keeps builds from starving each other.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
