@@ -84,7 +84,7 @@ program
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isStrataError(err)) {
-    console.error(`error ${err.code}: ${err.message}`);
+    console.error(`error: ${err.message}`);
     process.exit(2);
   }
   console.error(err instanceof Error ? err.message : err);

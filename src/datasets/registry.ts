@@ -70,8 +70,8 @@ async function writeGroundTruth(dir: string, base: Float32Array, queries: Float3
   report?.('groundtruth', 0, nq);
   const gt = await exactSearch(base, queries, dim, k, { metric });
   report?.('groundtruth', nq, nq);
-  writeVectors(join(dir, 'groundtruth.ibin.tmp'), new Int32Array(gt.ids.buffer, gt.ids.byteOffset, gt.ids.length), k);
-  renameSync(join(dir, 'groundtruth.ibin.tmp'), join(dir, 'groundtruth.ibin'));
+  writeVectors(join(dir, 'groundtruth.tmp.ibin'), new Int32Array(gt.ids.buffer, gt.ids.byteOffset, gt.ids.length), k);
+  renameSync(join(dir, 'groundtruth.tmp.ibin'), join(dir, 'groundtruth.ibin'));
 }
 
 function writeInfo(dir: string, info: DatasetInfo) {
