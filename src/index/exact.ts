@@ -2,7 +2,8 @@
  * Exact (brute-force) k-nearest-neighbour search: the reference answer for tests, ground truth and
  * benchmarks, and what `bypassIndex` runs. Single-threaded kernel plus a piscina-parallel driver.
  */
-import { type Metric, kernelFor, normalizeRows } from './distance.js';
+import { type Metric, normalizeRows } from './distance.js';
+import { batchKernel } from './kernels.js';
 import { TopK } from './topk.js';
 import { checkK, checkVectors } from './validate.js';
 import { createError } from '../errors.js';
@@ -37,8 +38,9 @@ export function exactSearchRange(
   outDist: Float32Array,
   labels?: Uint32Array,
 ): void {
-  const kernel = kernelFor(metric);
+  const kernel = batchKernel(metric);
   const n = base.length / dim;
+  const dists = new Float32Array(BASE_TILE);
   const heaps: TopK[] = [];
   for (let i = 0; i < QUERY_BLOCK; i++) heaps.push(new TopK(k));
   for (let q0 = qStart; q0 < qEnd; q0 += QUERY_BLOCK) {
@@ -48,9 +50,10 @@ export function exactSearchRange(
       for (let q = q0; q < q1; q++) {
         const heap = heaps[q - q0];
         const qOff = q * dim;
+        kernel(queries, qOff, base, t0 * dim, t1 - t0, dim, dists, 0);
         let worst = heap.worst();
         for (let b = t0; b < t1; b++) {
-          const d = kernel(queries, qOff, base, b * dim, dim);
+          const d = dists[b - t0];
           if (d < worst) {
             heap.push(d, labels ? labels[b] : b);
             worst = heap.worst();

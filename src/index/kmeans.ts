@@ -6,6 +6,9 @@
  * oscillated and emptied clusters on near-isotropic data; a hard capacity cannot.)
  */
 import { l2Squared } from './distance.js';
+import { batchKernel } from './kernels.js';
+
+const l2Batch = batchKernel('l2');
 import { type Rng, sampleWithoutReplacement } from '../util/random.js';
 
 export interface KMeansOptions {
@@ -59,12 +62,13 @@ function kmeansPlusPlus(data: Float32Array, dim: number, sample: Uint32Array, k:
 function assignNearest(data: Float32Array, dim: number, rows: Uint32Array, centers: Float32Array, k: number, out: Uint32Array, sizes: Uint32Array): number {
   sizes.fill(0);
   let sum = 0;
+  const dist = new Float32Array(k);
   for (let i = 0; i < rows.length; i++) {
-    const off = rows[i] * dim;
+    l2Batch(data, rows[i] * dim, centers, 0, k, dim, dist, 0);
     let bestC = 0;
     let bestD = Infinity;
     for (let c = 0; c < k; c++) {
-      const d = l2Squared(data, off, centers, c * dim, dim);
+      const d = dist[c];
       if (d < bestD) {
         bestD = d;
         bestC = c;
@@ -99,16 +103,13 @@ function assignWithCapacity(
     order[i] = order[j];
     order[j] = t;
   }
-  const dist = new Float64Array(k);
+  const dist = new Float32Array(k);
   const rank = Array.from({ length: k }, (_, c) => c);
   for (let t = 0; t < m; t++) {
     const i = order[t];
-    const off = rows[i] * dim;
+    l2Batch(data, rows[i] * dim, centers, 0, k, dim, dist, 0);
     let chosen = 0;
-    for (let c = 0; c < k; c++) {
-      dist[c] = l2Squared(data, off, centers, c * dim, dim);
-      if (dist[c] < dist[chosen]) chosen = c;
-    }
+    for (let c = 1; c < k; c++) if (dist[c] < dist[chosen]) chosen = c;
     if (sizes[chosen] >= capacity) {
       rank.sort((a, b) => dist[a] - dist[b]);
       for (let r = 0; r < k; r++) {

@@ -3,7 +3,8 @@
  * pruning, posting reads from LMDB, replica de-duplication, top-k. Used by the index in the calling
  * thread and by every batch-search worker (each with its own graph copy and LMDB read view).
  */
-import { type Metric, kernelFor, normalizeRows, withinBound } from './distance.js';
+import { type Metric, normalizeRows, withinBound } from './distance.js';
+import { batchKernel } from './kernels.js';
 import type { HeadGraph } from './head-graph.js';
 import type { SearchParams } from './options.js';
 import { TopK } from './topk.js';
@@ -34,6 +35,7 @@ export class SpannSearcher {
   private heads = new Uint32Array(64);
   private headDist = new Float32Array(64);
   private heap = new TopK(10);
+  private dists = new Float32Array(256);
 
   constructor(store: IndexStore, graph: HeadGraph, dim: number, metric: Metric, headCount: number) {
     this.store = store;
@@ -86,13 +88,13 @@ export class SpannSearcher {
   private scanList(head: number, heap: TopK, stats: SearchStats): void {
     const bytes = this.store.getPostingFast(head);
     if (!bytes) return;
-    const list = this.reader.read(bytes, this.dim, head);
-    const kernel = kernelFor(this.metric);
-    const { count, ids, vectors } = list;
-    const q = this.query, dim = this.dim;
+    const { count, ids, vectors } = this.reader.read(bytes, this.dim, head);
+    if (this.dists.length < count) this.dists = new Float32Array(Math.max(count, this.dists.length * 2));
+    const dists = this.dists;
+    batchKernel(this.metric)(this.query, 0, vectors, 0, count, this.dim, dists, 0);
     let worst = heap.worst();
     for (let i = 0; i < count; i++) {
-      const d = kernel(q, 0, vectors, i * dim, dim);
+      const d = dists[i];
       if (d < worst && heap.pushUnique(d, ids[i])) worst = heap.worst();
     }
     stats.listsProbed++;

@@ -1,0 +1,88 @@
+/*
+ * Batch distance kernels for Strata, as a tiny N-API addon built from source at install
+ * (binding.gyp). They read the query and a packed n x dim block in place -- a Float32Array view of an
+ * LMDB value or of a shared buffer -- and write one distance per row. The loops are plain C with
+ * `omp simd` reductions, so the compiler vectorises them for the machine it builds on (-march=native).
+ *
+ *   l2Batch(q, qOff, base, baseOff, count, dim, out, outOff)   out[i] = sum_j (q_j - b_ij)^2
+ *   ipBatch(q, qOff, base, baseOff, count, dim, out, outOff)   out[i] = 1 - sum_j q_j b_ij
+ * Offsets and counts are in float elements. Every range is checked against the arrays' lengths.
+ */
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+static float l2_one(const float *restrict a, const float *restrict b, uint32_t dim) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (uint32_t j = 0; j < dim; j++) {
+    float d = a[j] - b[j];
+    s += d * d;
+  }
+  return s;
+}
+
+static float dot_one(const float *restrict a, const float *restrict b, uint32_t dim) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (uint32_t j = 0; j < dim; j++) s += a[j] * b[j];
+  return s;
+}
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) return 0;
+  *data = (float *)ptr;
+  return 1;
+}
+
+static int get_u32(napi_env env, napi_value v, uint32_t *out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+static napi_value run(napi_env env, napi_callback_info info, int metric) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *q, *base, *out;
+  size_t qLen, baseLen, outLen;
+  uint32_t qOff, baseOff, count, dim, outOff;
+  if (argc < 8 || !get_f32(env, argv[0], &q, &qLen) || !get_u32(env, argv[1], &qOff) || !get_f32(env, argv[2], &base, &baseLen) ||
+      !get_u32(env, argv[3], &baseOff) || !get_u32(env, argv[4], &count) || !get_u32(env, argv[5], &dim) ||
+      !get_f32(env, argv[6], &out, &outLen) || !get_u32(env, argv[7], &outOff)) {
+    napi_throw_type_error(env, NULL, "expected (Float32Array q, qOff, Float32Array base, baseOff, count, dim, Float32Array out, outOff)");
+    return NULL;
+  }
+  if ((size_t)qOff + dim > qLen || (size_t)baseOff + (size_t)count * dim > baseLen || (size_t)outOff + count > outLen) {
+    napi_throw_range_error(env, NULL, "distance batch range exceeds an array");
+    return NULL;
+  }
+  const float *qp = q + qOff;
+  const float *bp = base + baseOff;
+  float *op = out + outOff;
+  if (metric == 0) {
+    for (uint32_t i = 0; i < count; i++) op[i] = l2_one(qp, bp + (size_t)i * dim, dim);
+  } else {
+    for (uint32_t i = 0; i < count; i++) op[i] = 1.0f - dot_one(qp, bp + (size_t)i * dim, dim);
+  }
+  return NULL;
+}
+
+static napi_value l2_batch(napi_env env, napi_callback_info info) { return run(env, info, 0); }
+static napi_value ip_batch(napi_env env, napi_callback_info info) { return run(env, info, 1); }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"l2Batch", NULL, l2_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"ipBatch", NULL, ip_batch, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
