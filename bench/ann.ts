@@ -35,6 +35,8 @@ export interface AnnRow extends SettingRow {
   k: number;
   buildSeconds: number;
   buildReused: boolean;
+  /** Peak RSS of the build process above the bare Node process (dataset + build), when built in this run. */
+  buildPeakRssBytes: number;
   rssAnonBytes: number;
   rssAnonAllCoresBytes: number;
   diskBytes: number;
@@ -82,6 +84,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
         k: o.k,
         buildSeconds: Number(built.seconds),
         buildReused: Boolean(built.reused),
+        buildPeakRssBytes: built.reused ? NaN : Number(built.peakRssBytes),
         rssAnonBytes: report.rssAnonBytes,
         rssAnonAllCoresBytes: report.rssAnonAllCoresBytes,
         diskBytes: report.diskBytes,
@@ -100,13 +103,14 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       { title: 'p50 ms', value: (r) => f(r.p50Ms, 3) },
       { title: 'p99 ms', value: (r) => f(r.p99Ms, 3) },
       { title: 'build s', value: (r) => (r.buildReused ? 'reused' : f(r.buildSeconds, 1)) },
+      { title: 'build peak', value: (r) => (r.buildReused ? '-' : `${f(r.buildPeakRssBytes / rawVectorBytes, 2)}× raw`) },
       { title: 'RssAnon', value: (r) => fmtBytes(r.rssAnonBytes) },
       { title: 'RssAnon/raw', value: (r) => `${f((100 * r.rssAnonBytes) / rawVectorBytes, 1)}%` },
       { title: 'disk', value: (r) => fmtBytes(r.diskBytes) },
       { title: 'read/query', value: (r) => fmtBytes(r.bytesReadPerQuery) },
     ]),
   );
-  log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}; RssAnon = growth from just before the engine opens its index to after its single-thread queries, in its own process`);
+  log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}. RssAnon: growth from just before the engine opens its index to after its single-thread queries, in its own process. build peak: peak RSS of the build process above bare Node (includes the loaded dataset). Warm page cache.`);
   if (o.json) {
     writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, rows }, null, 2) + '\n');
     log(`wrote ${o.json}`);

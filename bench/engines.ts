@@ -46,7 +46,6 @@ export interface EngineContext {
 class StrataEngine implements Engine {
   private index?: SpannIndex;
   private readonly dir: string;
-  private readonly scratchDist = new Float32Array(1024);
   constructor(private readonly ctx: EngineContext) {
     this.dir = join(ctx.workDir, 'strata-index');
   }

@@ -38,10 +38,10 @@ describe('SPANN index on a 20k × 64 synthetic set', () => {
     expect(recallAt({ maxLists: 16 }).recall).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('heads are about 10% of the points and lists respect the cap', () => {
+  it('heads are about 8% of the points (the default headRatio) and lists respect the cap', () => {
     const s = index.stats();
-    expect(s.heads / N).toBeGreaterThan(0.09);
-    expect(s.heads / N).toBeLessThan(0.105);
+    expect(s.heads / N).toBeGreaterThan(0.072);
+    expect(s.heads / N).toBeLessThan(0.085);
     expect(s.longestList).toBeLessThanOrEqual(s.postingLimit);
     expect(s.replicasPerVector).toBeGreaterThanOrEqual(1);
     expect(s.replicasPerVector).toBeLessThanOrEqual(8);

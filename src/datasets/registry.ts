@@ -5,13 +5,13 @@
  * base / query / groundtruth vector files in any supported format (.fvecs .bvecs .fbin / .ivecs .ibin).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
-import { join, resolve, basename } from 'node:path';
+import { join, resolve, basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../errors.js';
 import type { Metric } from '../index/distance.js';
 import { exactSearch } from '../index/exact.js';
 import { readAnnBenchmarksHdf5 } from '../storage/hdf5.js';
-import { readFloatVectors, readIntVectors, writeVectors } from '../storage/vector-files.js';
+import { readFloatVectors, readIntVectors, vectorFileShape, writeVectors } from '../storage/vector-files.js';
 import { DEFAULT_SYNTHETIC, type SyntheticOptions, writeMixtureFbin } from './synthetic.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 
@@ -128,41 +128,53 @@ function findFile(dir: string, stem: string, exts: string[]): string | undefined
 }
 
 /**
- * Load a dataset by name (preparing it first when needed) or by path (HDF5 file or folder).
- * `maxQueries` keeps only the first queries.
+ * Convert an ann-benchmarks HDF5 file into a prepared folder datasets/<file stem>/ (base.fbin,
+ * query.fbin, groundtruth.ibin from the file's `neighbors`, or computed), once; returns the folder.
  */
-export async function loadDataset(nameOrPath: string, options: PrepareOptions & { maxQueries?: number } = {}): Promise<Dataset> {
+async function prepareHdf5(path: string, report?: Reporter): Promise<string> {
+  const dir = join(DATASETS_DIR, basename(path, extname(path)));
+  if (existsSync(join(dir, 'groundtruth.ibin'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const h = await readAnnBenchmarksHdf5(path);
+  writeVectors(join(dir, 'base.fbin'), h.train, h.dim);
+  writeVectors(join(dir, 'query.fbin'), h.test, h.dim);
+  if (h.neighbors) writeVectors(join(dir, 'groundtruth.ibin'), h.neighbors, h.gtK);
+  else await writeGroundTruth(dir, h.train, h.test, h.dim, h.metric, report);
+  writeInfo(dir, { name: basename(dir), metric: h.metric, dim: h.dim, baseCount: h.trainCount, queryCount: h.testCount, source: `ann-benchmarks HDF5 ${path} (distance ${h.distance})`, createdAt: new Date().toISOString() });
+  return dir;
+}
+
+export interface LoadOptions extends PrepareOptions {
+  /** Keep only the first queries. */
+  maxQueries?: number;
+  /** Skip reading the base vectors (benchmark search processes do not need them). Default true. */
+  withBase?: boolean;
+}
+
+/**
+ * Load a dataset by name (preparing it first when needed) or by path: an ann-benchmarks HDF5 file
+ * (converted once into a prepared folder) or a folder of base / query / groundtruth vector files.
+ */
+export async function loadDataset(nameOrPath: string, options: LoadOptions = {}): Promise<Dataset> {
   let dir: string;
-  let name = nameOrPath;
-  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) {
-    const h = await readAnnBenchmarksHdf5(nameOrPath);
-    let gt = h.neighbors;
-    let gtK = h.gtK;
-    if (!gt) {
-      const r = await exactSearch(h.train, h.test, h.dim, GROUND_TRUTH_K, { metric: h.metric });
-      gt = new Int32Array(r.ids.buffer, r.ids.byteOffset, r.ids.length);
-      gtK = GROUND_TRUTH_K;
-    }
-    return trimQueries({ name: basename(nameOrPath), metric: h.metric, dim: h.dim, base: h.train, baseCount: h.trainCount, queries: h.test, queryCount: h.testCount, groundTruth: gt, gtK }, options.maxQueries);
-  }
-  if (existsSync(nameOrPath) && statSync(nameOrPath).isDirectory()) {
-    dir = nameOrPath;
-    name = basename(resolve(nameOrPath));
-  } else {
-    dir = await prepareDataset(nameOrPath, options);
-    name = basename(dir);
-  }
+  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) dir = await prepareHdf5(nameOrPath, options.report);
+  else if (existsSync(nameOrPath) && statSync(nameOrPath).isDirectory()) dir = nameOrPath;
+  else dir = await prepareDataset(nameOrPath, options);
+  const name = basename(resolve(dir));
   const baseFile = findFile(dir, 'base', ['.fbin', '.fvecs', '.bvecs']);
   const queryFile = findFile(dir, 'query', ['.fbin', '.fvecs', '.bvecs']);
   if (!baseFile || !queryFile) throw createError('STRATA_DATASET_MISSING', `${dir} needs base.* and query.* vector files`, 'dataset');
-  const base = readFloatVectors(baseFile);
+  const withBase = options.withBase ?? true;
+  const shape = vectorFileShape(baseFile);
+  const base = withBase ? readFloatVectors(baseFile) : { data: new Float32Array(0), count: shape.count, dim: shape.dim };
   const queries = readFloatVectors(queryFile);
   if (queries.dim !== base.dim) throw createError('STRATA_DIMENSION_MISMATCH', `${queryFile} has dimension ${queries.dim}, ${baseFile} has ${base.dim}`, 'queries');
   const infoPath = join(dir, 'info.json');
   const metric: Metric = existsSync(infoPath) ? (JSON.parse(readFileSync(infoPath, 'utf8')) as DatasetInfo).metric : 'l2';
   let gtFile = findFile(dir, 'groundtruth', ['.ibin', '.ivecs']);
   if (!gtFile) {
-    await writeGroundTruth(dir, base.data, queries.data, base.dim, metric, options.report);
+    const full = withBase ? base.data : readFloatVectors(baseFile).data;
+    await writeGroundTruth(dir, full, queries.data, base.dim, metric, options.report);
     gtFile = join(dir, 'groundtruth.ibin');
   }
   const gt = readIntVectors(gtFile);

@@ -14,7 +14,7 @@ export interface IndexOptions {
 
   // -- stage 1: select heads ----------------------------------------------------------------------
   /**
-   * Fraction of vectors chosen as in-memory heads. Default 0.1 (SPANN uses 8-16%). Higher raises
+   * Fraction of vectors chosen as in-memory heads. Default 0.08 (SPANN uses 8-16%). Higher raises
    * recall per probed list and memory (each head costs its vector plus ~2*hnswM links).
    */
   headRatio: number;
@@ -51,7 +51,7 @@ export interface IndexOptions {
   /**
    * Maximum vectors in one posting list; an over-long list keeps its nearest vectors (a vector is
    * never dropped from its last list: it is moved to its next nearest head with room).
-   * Default 0 = automatic: ceil(8 / headRatio), e.g. 80 for a 10% head ratio.
+   * Default 0 = automatic: ceil(8 / headRatio), e.g. 100 for the default 8% head ratio.
    */
   postingLimit: number;
 
@@ -64,7 +64,7 @@ export interface IndexOptions {
 
 export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   metric: 'l2',
-  headRatio: 0.1,
+  headRatio: 0.08,
   kmeansBranching: 32,
   kmeansIterations: 10,
   kmeansSamplePerCluster: 256,

@@ -88,13 +88,12 @@ const ASSIGN_CHUNK = 4096;
 /** Below this many vectors the build assigns in the calling thread. */
 const PARALLEL_BUILD_MIN = 20_000;
 /** Posting bytes written per LMDB transaction during the build. */
-const WRITE_TXN_BYTES = 64 << 20;
+const WRITE_TXN_BYTES = 16 << 20;
 
 export class SpannIndex {
   readonly dir: string;
   private readonly store: IndexStore;
   private meta: IndexMeta;
-  private graph: HeadGraph | undefined;
   private searcher: SpannSearcher | undefined;
   private pool: Piscina | undefined;
   private closed = false;
@@ -120,7 +119,6 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.graph = graph;
     this.searcher = new SpannSearcher(this.store, graph, this.dimension, this.meta.options.metric, this.meta.headCount);
   }
 

@@ -89,6 +89,24 @@ function readBin(path: string, limit = Infinity): { bytes: Uint8Array; count: nu
   }
 }
 
+/** Vector count and dimension of a float vector file, from its header only. */
+export function vectorFileShape(path: string): { count: number; dim: number } {
+  const ext = extname(path).toLowerCase();
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const hdr = new Uint8Array(8);
+    readExactly(fd, hdr, 0, path);
+    const dv = new DataView(hdr.buffer);
+    if (ext === '.fbin' || ext === '.ibin') return { count: dv.getUint32(0, true), dim: dv.getUint32(4, true) };
+    const dim = dv.getInt32(0, true);
+    if (dim <= 0) bad(path, `dimension header ${dim} is not plausible`);
+    return { count: size / (4 + dim * (ext === '.bvecs' ? 1 : 4)), dim };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Read float vectors from .fvecs, .bvecs (widened) or .fbin, into shared memory. */
 export function readFloatVectors(path: string, limit?: number): VectorSet {
   const ext = extname(path).toLowerCase();

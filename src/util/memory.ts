@@ -19,3 +19,8 @@ export function rssAnonBytes(): number {
 export function rssFileBytes(): number {
   return statusField('RssFile');
 }
+
+/** Peak resident set size of this process so far (VmHWM). */
+export function peakRssBytes(): number {
+  return statusField('VmHWM');
+}
