@@ -1,0 +1,215 @@
+/**
+ * Vector codecs for posting-list payloads. A codec turns a float32 vector of `dim` components into
+ * `bytesPerVector` bytes and back, and computes distances from a float32 query to encoded vectors
+ * WITHOUT materialising decoded vectors (float8: a 256-entry decode table read inline; int8: the
+ * query is pre-transformed once per search). Trained state is plain JSON for the index metadata.
+ */
+import { createError } from '../../errors.js';
+import type { Metric } from '../distance.js';
+import { E4M3, E5M2, type Float8Format, encodeFloat8 } from './float8.js';
+
+export type CodecName = 'F32' | 'F8E4M3' | 'F8E5M2' | 'INT8';
+export const CODEC_NAMES: readonly CodecName[] = ['F32', 'F8E4M3', 'F8E5M2', 'INT8'];
+
+/** Codec ids as stored in a posting list header. */
+export const CODEC_IDS: Record<CodecName, number> = { F32: 0, F8E4M3: 1, F8E5M2: 2, INT8: 3 };
+
+export interface CodecState {
+  name: CodecName;
+  dim: number;
+  /** INT8: per-dimension minimum and step. */
+  min?: number[];
+  step?: number[];
+}
+
+/** Per-search query state (a pre-transformed query) so distance loops do no setup work. */
+export interface PreparedQuery {
+  metric: Metric;
+  q: Float32Array;
+  /** Constant term added to every distance (int8 inner product). */
+  bias: number;
+}
+
+export interface Codec {
+  readonly name: CodecName;
+  readonly dim: number;
+  readonly bytesPerVector: number;
+  /** Fit to a sample (row-major n×dim). Codecs without parameters ignore it. */
+  train(sample: Float32Array): void;
+  encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
+  decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void;
+  prepare(query: Float32Array, metric: Metric): PreparedQuery;
+  /** out[i] = distance(query, vector i) for `count` encoded vectors starting at codes[off]. */
+  distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void;
+  state(): CodecState;
+}
+
+class Float32Codec implements Codec {
+  readonly name = 'F32' as const;
+  readonly bytesPerVector: number;
+  private readonly scratch: Float32Array;
+  constructor(readonly dim: number) {
+    this.bytesPerVector = dim * 4;
+    this.scratch = new Float32Array(dim);
+  }
+  train(): void {}
+  encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
+    new Float32Array(this.scratch.buffer).set(src.subarray(srcOff, srcOff + this.dim));
+    dst.set(new Uint8Array(this.scratch.buffer), dstOff);
+  }
+  decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
+    new Uint8Array(this.scratch.buffer).set(src.subarray(srcOff, srcOff + this.bytesPerVector));
+    dst.set(this.scratch, dstOff);
+  }
+  prepare(query: Float32Array, metric: Metric): PreparedQuery {
+    return { metric, q: query, bias: 0 };
+  }
+  distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
+    const dim = this.dim;
+    for (let i = 0; i < count; i++) {
+      this.decode(codes, off + i * this.bytesPerVector, this.scratch, 0);
+      let s = 0;
+      if (p.metric === 'l2') for (let j = 0; j < dim; j++) s += (p.q[j] - this.scratch[j]) ** 2;
+      else for (let j = 0; j < dim; j++) s += p.q[j] * this.scratch[j];
+      out[i] = p.metric === 'l2' ? s : 1 - s;
+    }
+  }
+  state(): CodecState {
+    return { name: this.name, dim: this.dim };
+  }
+}
+
+class Float8Codec implements Codec {
+  readonly bytesPerVector: number;
+  constructor(
+    readonly name: 'F8E4M3' | 'F8E5M2',
+    readonly dim: number,
+    private readonly fmt: Float8Format,
+  ) {
+    this.bytesPerVector = dim;
+  }
+  train(): void {}
+  encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
+    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = encodeFloat8(this.fmt, src[srcOff + j]);
+  }
+  decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
+    const t = this.fmt.table;
+    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = t[src[srcOff + j]];
+  }
+  prepare(query: Float32Array, metric: Metric): PreparedQuery {
+    return { metric, q: query, bias: 0 };
+  }
+  distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
+    const t = this.fmt.table, q = p.q, dim = this.dim;
+    for (let i = 0; i < count; i++) {
+      const base = off + i * dim;
+      let s = 0;
+      if (p.metric === 'l2') {
+        for (let j = 0; j < dim; j++) {
+          const d = q[j] - t[codes[base + j]];
+          s += d * d;
+        }
+        out[i] = s;
+      } else {
+        for (let j = 0; j < dim; j++) s += q[j] * t[codes[base + j]];
+        out[i] = 1 - s;
+      }
+    }
+  }
+  state(): CodecState {
+    return { name: this.name, dim: this.dim };
+  }
+}
+
+/** Per-dimension min/max scalar quantisation to 256 levels: x ≈ min_j + c * step_j. */
+class Int8Codec implements Codec {
+  readonly name = 'INT8' as const;
+  readonly bytesPerVector: number;
+  private min: Float32Array;
+  private step: Float32Array;
+  constructor(
+    readonly dim: number,
+    state?: CodecState,
+  ) {
+    this.bytesPerVector = dim;
+    this.min = new Float32Array(state?.min ?? new Array(dim).fill(0));
+    this.step = new Float32Array(state?.step ?? new Array(dim).fill(1 / 255));
+  }
+  train(sample: Float32Array): void {
+    const dim = this.dim, n = sample.length / dim;
+    if (n < 1) throw createError('STRATA_EMPTY_INPUT', 'INT8 codec training needs at least one vector', 'sample');
+    const lo = new Float32Array(dim).fill(Infinity), hi = new Float32Array(dim).fill(-Infinity);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dim; j++) {
+        const x = sample[i * dim + j];
+        if (x < lo[j]) lo[j] = x;
+        if (x > hi[j]) hi[j] = x;
+      }
+    }
+    for (let j = 0; j < dim; j++) {
+      this.min[j] = lo[j];
+      this.step[j] = hi[j] > lo[j] ? (hi[j] - lo[j]) / 255 : 1;
+    }
+  }
+  encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
+    for (let j = 0; j < this.dim; j++) {
+      const c = Math.round((src[srcOff + j] - this.min[j]) / this.step[j]);
+      dst[dstOff + j] = c < 0 ? 0 : c > 255 ? 255 : c;
+    }
+  }
+  decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
+    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = this.min[j] + src[srcOff + j] * this.step[j];
+  }
+  prepare(query: Float32Array, metric: Metric): PreparedQuery {
+    const q = new Float32Array(this.dim);
+    let bias = 0;
+    if (metric === 'l2') for (let j = 0; j < this.dim; j++) q[j] = (query[j] - this.min[j]) / this.step[j];
+    else
+      for (let j = 0; j < this.dim; j++) {
+        q[j] = query[j] * this.step[j];
+        bias += query[j] * this.min[j];
+      }
+    return { metric, q, bias };
+  }
+  distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
+    const q = p.q, dim = this.dim, step = this.step;
+    for (let i = 0; i < count; i++) {
+      const base = off + i * dim;
+      let s = 0;
+      if (p.metric === 'l2') {
+        // (q_j - min_j - c step_j)^2 = step_j^2 (q'_j - c)^2 with q'_j = (q_j - min_j) / step_j
+        for (let j = 0; j < dim; j++) {
+          const d = (q[j] - codes[base + j]) * step[j];
+          s += d * d;
+        }
+        out[i] = s;
+      } else {
+        for (let j = 0; j < dim; j++) s += q[j] * codes[base + j];
+        out[i] = 1 - (s + p.bias);
+      }
+    }
+  }
+  state(): CodecState {
+    return { name: this.name, dim: this.dim, min: Array.from(this.min), step: Array.from(this.step) };
+  }
+}
+
+/** Make a codec by name, optionally restoring trained state saved by `state()`. */
+export function createCodec(name: string, dim: number, state?: CodecState): Codec {
+  switch (name) {
+    case 'F32':
+      return new Float32Codec(dim);
+    case 'F8E4M3':
+      return new Float8Codec('F8E4M3', dim, E4M3);
+    case 'F8E5M2':
+      return new Float8Codec('F8E5M2', dim, E5M2);
+    case 'INT8':
+      return new Int8Codec(dim, state);
+    default:
+      throw createError('STRATA_INVALID_OPTION', `codec must be one of ${CODEC_NAMES.join(', ')}, got ${JSON.stringify(name)}`, 'codec');
+  }
+}
+
+export function restoreCodec(state: CodecState): Codec {
+  return createCodec(state.name, state.dim, state);
+}
