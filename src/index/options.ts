@@ -4,6 +4,7 @@
  */
 import { createError } from '../errors.js';
 import { type Metric, parseMetric } from './distance.js';
+import { formatSpec, parseSpec } from './spec.js';
 
 export interface IndexOptions {
   // -- what is indexed ----------------------------------------------------------------------------
@@ -11,6 +12,11 @@ export interface IndexOptions {
   dimension: number;
   /** Distance: 'l2' (squared Euclidean), 'ip' (1 - dot), 'cosine' (1 - cos). Default 'l2'. */
   metric: Metric;
+  /**
+   * Index spec (spec.ts): 'SPANN' stores float32 lists; add a codec (F8E4M3, F8E5M2, INT8) to
+   * compress them and 'Refine' to keep full-precision vectors for re-ranking. Default 'SPANN'.
+   */
+  spec: string;
 
   // -- stage 1: select heads ----------------------------------------------------------------------
   /**
@@ -64,6 +70,7 @@ export interface IndexOptions {
 
 export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   metric: 'l2',
+  spec: 'SPANN',
   headRatio: 0.08,
   kmeansBranching: 32,
   kmeansIterations: 10,
@@ -89,6 +96,8 @@ export interface SearchParams {
   efSearch: number;
   /** Skip the index and answer by exact search over the stored vectors. Default false. */
   bypassIndex: boolean;
+  /** With Refine: candidates re-ranked at full precision, as a multiple of k. Default 4. */
+  refineFactor: number;
 }
 
 export const DEFAULT_SEARCH_PARAMS: SearchParams = {
@@ -96,6 +105,7 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   eps2: 1.0,
   efSearch: 64,
   bypassIndex: false,
+  refineFactor: 4,
 };
 
 function fail(field: string, rule: string, value: unknown): never {
@@ -128,6 +138,7 @@ export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: n
   const resolved: IndexOptions = {
     dimension: positiveInt(o, 'dimension'),
     metric: parseMetric(o.metric, 'metric'),
+    spec: formatSpec(parseSpec(o.spec)),
     headRatio: numberIn(o, 'headRatio', 0, 1, true),
     kmeansBranching: positiveInt(o, 'kmeansBranching', 2),
     kmeansIterations: positiveInt(o, 'kmeansIterations'),
@@ -167,5 +178,6 @@ export function resolveSearchParams(user: Partial<SearchParams> | undefined): Se
     eps2: numberIn(o, 'eps2', 0, 1000),
     efSearch: positiveInt(o, 'efSearch'),
     bypassIndex: o.bypassIndex as boolean,
+    refineFactor: positiveInt(o, 'refineFactor'),
   };
 }

@@ -5,7 +5,7 @@
 import { SpannSearcher } from './searcher.js';
 import type { SearchParams } from './options.js';
 import { IndexStore } from '../storage/index-store.js';
-import { loadGraph, readMeta } from './spann.js';
+import { loadGraph, readMeta, searcherConfig } from './spann.js';
 
 export interface SearchTask {
   dir: string;
@@ -28,7 +28,7 @@ function searcherFor(dir: string) {
     const store = IndexStore.open(dir, { readOnly: true });
     const meta = readMeta(store, dir);
     const graph = loadGraph(store, dir, meta, false);
-    entry = { searcher: new SpannSearcher(store, graph, meta.options.dimension, meta.options.metric, meta.headCount), dim: meta.options.dimension };
+    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta)), dim: meta.options.dimension };
     open.set(dir, entry);
   }
   return entry;

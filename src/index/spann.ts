@@ -18,7 +18,9 @@ import {
   resolveSearchParams,
 } from './options.js';
 import { layoutPostings } from './posting-layout.js';
-import { type SearchStats, SpannSearcher, emptyStats } from './searcher.js';
+import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
+import { createCodec, restoreCodec } from './codecs/codec.js';
+import { parseSpec } from './spec.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, toFloat32 } from './validate.js';
 import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
@@ -119,7 +121,7 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.searcher = new SpannSearcher(this.store, graph, this.dimension, this.meta.options.metric, this.meta.headCount);
+    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta));
   }
 
   private assertOpen(): void {
@@ -237,6 +239,11 @@ export class SpannIndex {
     progress({ stage: 'assign', done: n, total: n });
     lap('assign');
 
+    // The posting codec is fitted on an evenly spaced sample (deterministic, at most CODEC_SAMPLE rows).
+    const codec = createCodec(parseSpec(this.meta.spec).codec, dim);
+    codec.train(sampleRows(data, n, dim, CODEC_SAMPLE));
+    const refine = parseSpec(this.meta.spec).refine;
+
     // Stage 3b: cap list lengths, re-home orphans, write lists + heads + meta to LMDB.
     const limit = effectivePostingLimit(o);
     const layout = layoutPostings(assignHeads, assignDist, n, R, H, limit);
@@ -268,9 +275,9 @@ export class SpannIndex {
       this.store.write(() => {
         for (; h < H && bytes < WRITE_TXN_BYTES; h++) {
           const list = lists[h];
-          this.store.putPosting(h, encodePosting(list, list.length, extIds, data, dim));
+          this.store.putPosting(h, encodePosting(list, list.length, extIds, data, dim, codec));
           this.store.putHead(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
-          bytes += postingBytes(list.length, dim);
+          bytes += postingBytes(list.length, codec.bytesPerVector);
           entries += list.length;
           if (list.length > longest) longest = list.length;
           lists[h] = EMPTY; // release as we go
@@ -278,6 +285,7 @@ export class SpannIndex {
       });
       progress({ stage: 'write', done: h, total: H });
     }
+    if (refine) writeFullVectors(this.store, data, n, dim, extIds);
     renameSync(tmpGraph, graphFile);
     lap('write');
     const seconds = (performance.now() - t0) / 1000;
@@ -290,6 +298,7 @@ export class SpannIndex {
       postingEntries: entries,
       longestList: longest,
       buildSeconds: seconds,
+      codec: codec.state(),
     };
     this.store.write(() => this.store.putMeta(meta));
     this.meta = meta;
@@ -388,6 +397,40 @@ export class SpannIndex {
 }
 
 const EMPTY = new Uint32Array(0);
+/** Rows used to fit the posting codec. */
+const CODEC_SAMPLE = 65_536;
+
+/** An evenly spaced sample of at most `max` rows, as a fresh n'×dim array. */
+function sampleRows(data: Float32Array, n: number, dim: number, max: number): Float32Array {
+  const m = Math.min(n, max);
+  const out = new Float32Array(m * dim);
+  for (let i = 0; i < m; i++) {
+    const r = Math.floor((i * n) / m);
+    out.set(data.subarray(r * dim, r * dim + dim), i * dim);
+  }
+  return out;
+}
+
+/** Refine: every vector at full precision under its external id, in bounded transactions. */
+function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim: number, extIds: Uint32Array | null): void {
+  const perTxn = Math.max(1, Math.floor(WRITE_TXN_BYTES / (dim * 4)));
+  for (let s = 0; s < n; s += perTxn) {
+    store.write(() => {
+      for (let r = s; r < Math.min(n, s + perTxn); r++) store.putVector(extIds ? extIds[r] : r, data.subarray(r * dim, r * dim + dim));
+    });
+  }
+}
+
+/** @internal How a searcher reads this index (shared with the batch-search worker). */
+export function searcherConfig(meta: IndexMeta): SearcherConfig {
+  return {
+    dim: meta.options.dimension,
+    metric: meta.options.metric,
+    headCount: meta.headCount,
+    codec: restoreCodec(meta.codec),
+    refine: parseSpec(meta.spec).refine,
+  };
+}
 
 function flattenRows(rows: number[][], dim: number, field = 'vectors'): Float32Array {
   const out = new Float32Array(rows.length * dim);
@@ -420,7 +463,8 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
   }
   const meta: IndexMeta = {
     formatVersion: FORMAT_VERSION,
-    spec: 'SPANN',
+    spec: resolved.spec,
+    codec: createCodec(parseSpec(resolved.spec).codec, resolved.dimension).state(),
     options: resolved,
     state: 'empty',
     count: 0,

@@ -5,6 +5,7 @@
  *     meta      'meta' -> IndexMeta (msgpack)
  *     heads     u32 head number -> [u32 source id][f32 vector]
  *     postings  u32 head number -> posting list (posting-format.ts)
+ *     vectors   u32 external id -> f32 vector (only with Refine: full precision for re-ranking)
  *   <dir>/heads.hnsw      hnswlib graph over the heads, derivable from `heads`
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, fstatSync } from 'node:fs';
@@ -12,16 +13,19 @@ import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { createError } from '../errors.js';
 import type { IndexOptions } from '../index/options.js';
+import type { CodecState } from '../index/codecs/codec.js';
 
-/** Bumped on any change to the layout above; checked at open. */
-export const FORMAT_VERSION = 1;
+/** Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors db.) */
+export const FORMAT_VERSION = 2;
 export const LMDB_FILE = 'strata.mdb';
 export const GRAPH_FILE = 'heads.hnsw';
 
 export interface IndexMeta {
   formatVersion: number;
-  /** The index spec string (faiss-factory style); 'SPANN' = float32 posting lists. */
+  /** The index spec string, canonical form (spec.ts); 'SPANN' = float32 posting lists. */
   spec: string;
+  /** The posting-list codec with its trained state. */
+  codec: CodecState;
   options: IndexOptions;
   /** 'empty' until a build commits, then 'built'. */
   state: 'empty' | 'built';
@@ -47,6 +51,7 @@ export class IndexStore {
   private readonly meta: Database<IndexMeta, string>;
   private readonly heads: Database<Buffer, number>;
   private readonly postings: Database<Buffer, number>;
+  private readonly vectors: Database<Buffer, number>;
   private closed = false;
 
   private constructor(dir: string, root: RootDatabase) {
@@ -56,6 +61,7 @@ export class IndexStore {
     this.meta = root.openDB<IndexMeta, string>({ name: 'meta' });
     this.heads = root.openDB<Buffer, number>({ name: 'heads', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = root.openDB<Buffer, number>({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
+    this.vectors = root.openDB<Buffer, number>({ name: 'vectors', keyEncoding: 'uint32', encoding: 'binary' });
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -105,7 +111,7 @@ export class IndexStore {
   }
 
   putPosting(head: number, value: Uint8Array): void {
-    this.postings.putSync(head, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    this.postings.putSync(head, value.buffer instanceof SharedArrayBuffer ? this.copyToScratch(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
 
   /**
@@ -114,6 +120,29 @@ export class IndexStore {
    */
   getPostingFast(head: number): Buffer | undefined {
     return this.postings.getBinaryFast(head);
+  }
+
+  /**
+   * Full-precision vector of an external id (Refine). The bytes go through a private scratch Buffer:
+   * lmdb-js crashes the process when handed a Buffer that views a SharedArrayBuffer (build data is
+   * shared), and putSync copies into the transaction, so one scratch serves every put.
+   */
+  putVector(id: number, vector: Float32Array): void {
+    this.vectors.putSync(id, this.copyToScratch(vector));
+  }
+
+  private scratch = Buffer.alloc(0);
+
+  private copyToScratch(v: ArrayBufferView): Buffer {
+    if (this.scratch.length < v.byteLength) this.scratch = Buffer.alloc(Math.max(v.byteLength, this.scratch.length * 2));
+    const out = this.scratch.subarray(0, v.byteLength);
+    out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return out;
+  }
+
+  /** Bytes of a full-precision vector, valid until the next read on this store. */
+  getVectorFast(id: number): Buffer | undefined {
+    return this.vectors.getBinaryFast(id);
   }
 
   /** Run `fn` in one synchronous write transaction (all or nothing). */

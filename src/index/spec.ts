@@ -1,0 +1,50 @@
+/**
+ * The index spec string, parsed by one factory (faiss index_factory style): comma-separated stages,
+ * e.g. `SPANN` (float32 lists), `SPANN,F8E4M3`, `SPANN,INT8,Refine`.
+ *
+ *   SPANN          the index structure (required, once)
+ *   F32 | F8E4M3 | F8E5M2 | INT8   the posting-list codec (default F32, at most one)
+ *   Refine         also keep full-precision vectors (LMDB `vectors` db) and re-rank
+ *                  refineFactor × k candidates exactly
+ */
+import { createError } from '../errors.js';
+import { CODEC_NAMES, type CodecName } from './codecs/codec.js';
+
+export interface IndexSpec {
+  codec: CodecName;
+  refine: boolean;
+}
+
+function bad(spec: string, why: string): never {
+  throw createError('STRATA_INVALID_OPTION', `options.spec ${JSON.stringify(spec)}: ${why}`, 'spec');
+}
+
+export function parseSpec(spec: unknown): IndexSpec {
+  if (typeof spec !== 'string' || spec.trim() === '') bad(String(spec), 'must be a non-empty string such as "SPANN,F8E4M3,Refine"');
+  const parts = spec.split(',').map((p) => p.trim());
+  let spann = false;
+  let codec: CodecName | undefined;
+  let refine = false;
+  for (const p of parts) {
+    if (p === 'SPANN') {
+      if (spann) bad(spec, 'SPANN appears twice');
+      spann = true;
+    } else if ((CODEC_NAMES as readonly string[]).includes(p)) {
+      if (codec) bad(spec, `more than one codec (${codec}, ${p})`);
+      if (!spann) bad(spec, `the codec ${p} must follow SPANN`);
+      codec = p as CodecName;
+    } else if (p === 'Refine') {
+      if (refine) bad(spec, 'Refine appears twice');
+      refine = true;
+    } else if (/^PCA\d+$/.test(p)) {
+      bad(spec, `${p}: PCA is not supported by this build yet`);
+    } else bad(spec, `unknown stage ${JSON.stringify(p)} (known: SPANN, ${CODEC_NAMES.join(', ')}, Refine)`);
+  }
+  if (!spann) bad(spec, 'needs the SPANN stage');
+  return { codec: codec ?? 'F32', refine };
+}
+
+/** The canonical spelling of a spec (what the index stores and reports). */
+export function formatSpec(s: IndexSpec): string {
+  return ['SPANN', ...(s.codec === 'F32' ? [] : [s.codec]), ...(s.refine ? ['Refine'] : [])].join(',');
+}
