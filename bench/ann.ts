@@ -7,10 +7,10 @@
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
 import { createProgress, type ProgressUi } from '../src/util/progress.js';
+import { workerFile } from '../src/util/workers.js';
 import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
 import { ENGINES, type EngineName } from './engines.js';
 import { fmtBytes, formatTable, recallQpsSvg } from './report.js';
@@ -44,7 +44,7 @@ export interface AnnRow extends SettingRow {
 }
 
 function runChild(job: EngineJob, ui: ProgressUi): Promise<Record<string, unknown>> {
-  const script = fileURLToPath(new URL('./ann-engine.js', import.meta.url));
+  const script = workerFile('../bench/ann-engine');
   return new Promise((resolve, reject) => {
     const child = fork(script, [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: Record<string, unknown> | undefined;

@@ -5,6 +5,7 @@ import { isStrataError } from '../errors.js';
 import { prepareDataset } from '../datasets/registry.js';
 import { createProgress } from '../util/progress.js';
 import { runAnnBench, ENGINES } from '../../bench/ann.js';
+import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
 import { runDemo } from './demo.js';
 
@@ -72,6 +73,25 @@ Indexes are cached under datasets/<name>/indexes and reused unless --rebuild.`)
     const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];
     for (const e of engines) if (!ENGINES.includes(e)) throw new InvalidArgumentError(`unknown engine ${e}; choose from ${ENGINES.join(', ')}`);
     await runAnnBench({ dataset: opts.dataset, k: opts.k, sweep: Boolean(opts.sweep), engines, queries: opts.queries, rebuild: Boolean(opts.rebuild), threads: opts.threads ?? 0, json: opts.json, svg: opts.svg });
+  });
+
+bench
+  .command('codecs')
+  .description('Posting-list codecs side by side: bytes/vector, compression, recall@k and QPS at the same search settings.')
+  .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+  .option('--specs <list>', 'semicolon-separated index specs', DEFAULT_CODEC_SPECS.join(';'))
+  .option('--max-lists <list>', 'comma-separated maxLists settings, the same for every spec', '8,16,32')
+  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--queries <n>', 'measure the first n queries', int('--queries'), 2000)
+  .option('--rebuild', 'rebuild indexes even if a previous run left them')
+  .option('--json <file>', 'write the rows as JSON')
+  .addHelpText('after', `
+Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SPANN,INT8 (per-dimension
+min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
+Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3;SPANN,INT8" --json codecs.json`)
+  .action(async (opts) => {
+    const maxLists = String(opts.maxLists).split(',').map((x) => int('--max-lists')(x.trim()));
+    await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
   });
 
 program

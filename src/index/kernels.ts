@@ -12,9 +12,16 @@ import { type Metric, l2Squared, ipDistance } from './distance.js';
 
 type BatchFn = (q: Float32Array, qOff: number, base: Float32Array, baseOff: number, count: number, dim: number, out: Float32Array, outOff: number) => void;
 
+type CodeFn = (q: Float32Array, aux: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
+type CodeBiasFn = (q: Float32Array, bias: number, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
+
 interface NativeKernels {
   l2Batch: BatchFn;
   ipBatch: BatchFn;
+  lutL2Batch: CodeFn;
+  lutIpBatch: CodeFn;
+  u8L2Batch: CodeFn;
+  u8IpBatch: CodeBiasFn;
 }
 
 function loadNative(): NativeKernels | null {
@@ -47,3 +54,9 @@ const IP: BatchFn = native ? native.ipBatch : jsBatch(ipDistance);
 export function batchKernel(metric: Metric): BatchFn {
   return metric === 'l2' ? L2 : IP;
 }
+
+/**
+ * Native code-domain kernels (float8 through a 256-entry decode table, int8 on a pre-transformed
+ * query), or null when the addon is missing (codecs then use their JS loops).
+ */
+export const codeKernels: Pick<NativeKernels, 'lutL2Batch' | 'lutIpBatch' | 'u8L2Batch' | 'u8IpBatch'> | null = native;

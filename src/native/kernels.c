@@ -7,6 +7,14 @@
  *   l2Batch(q, qOff, base, baseOff, count, dim, out, outOff)   out[i] = sum_j (q_j - b_ij)^2
  *   ipBatch(q, qOff, base, baseOff, count, dim, out, outOff)   out[i] = 1 - sum_j q_j b_ij
  * Offsets and counts are in float elements. Every range is checked against the arrays' lengths.
+ *
+ * Code-domain kernels (posting lists stored with a codec; see src/index/codecs/codec.ts):
+ *   lutL2Batch(q, table, codes, off, count, dim, out)    out[i] = sum_j (q_j - table[c_ij])^2
+ *   lutIpBatch(q, table, codes, off, count, dim, out)    out[i] = 1 - sum_j q_j table[c_ij]
+ *     (float8: `table` is the format's 256-entry decode table)
+ *   u8L2Batch(q, step, codes, off, count, dim, out)      out[i] = sum_j ((q_j - c_ij) step_j)^2
+ *   u8IpBatch(q, bias, codes, off, count, dim, out)      out[i] = 1 - (bias + sum_j q_j c_ij)
+ *     (int8: q is the query pre-transformed by the codec)
  */
 #include <node_api.h>
 #include <stddef.h>
@@ -73,6 +81,74 @@ static napi_value run(napi_env env, napi_callback_info info, int metric) {
   return NULL;
 }
 
+static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_uint8_array) return 0;
+  *data = (uint8_t *)ptr;
+  return 1;
+}
+
+/* kind: 0 lut-l2, 1 lut-ip, 2 u8-l2, 3 u8-ip */
+static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *q, *aux = NULL, *out;
+  uint8_t *codes;
+  size_t qLen, auxLen = 0, codesLen, outLen;
+  uint32_t off, count, dim;
+  double bias = 0;
+  int auxOk = kind == 3 ? napi_get_value_double(env, argv[1], &bias) == napi_ok : get_f32(env, argv[1], &aux, &auxLen);
+  if (argc < 7 || !get_f32(env, argv[0], &q, &qLen) || !auxOk || !get_u8(env, argv[2], &codes, &codesLen) || !get_u32(env, argv[3], &off) ||
+      !get_u32(env, argv[4], &count) || !get_u32(env, argv[5], &dim) || !get_f32(env, argv[6], &out, &outLen)) {
+    napi_throw_type_error(env, NULL, "expected (Float32Array q, Float32Array table|step or number bias, Uint8Array codes, off, count, dim, Float32Array out)");
+    return NULL;
+  }
+  if (dim > qLen || (size_t)off + (size_t)count * dim > codesLen || count > outLen || (kind <= 1 && auxLen < 256) || (kind == 2 && auxLen < dim)) {
+    napi_throw_range_error(env, NULL, "code batch range exceeds an array");
+    return NULL;
+  }
+  const uint8_t *c = codes + off;
+  const float fb = (float)bias;
+  for (uint32_t i = 0; i < count; i++, c += dim) {
+    float s = 0.0f;
+    if (kind == 0) {
+#pragma omp simd reduction(+ : s)
+      for (uint32_t j = 0; j < dim; j++) {
+        float d = q[j] - aux[c[j]];
+        s += d * d;
+      }
+      out[i] = s;
+    } else if (kind == 1) {
+#pragma omp simd reduction(+ : s)
+      for (uint32_t j = 0; j < dim; j++) s += q[j] * aux[c[j]];
+      out[i] = 1.0f - s;
+    } else if (kind == 2) {
+#pragma omp simd reduction(+ : s)
+      for (uint32_t j = 0; j < dim; j++) {
+        float d = (q[j] - (float)c[j]) * aux[j];
+        s += d * d;
+      }
+      out[i] = s;
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (uint32_t j = 0; j < dim; j++) s += q[j] * (float)c[j];
+      out[i] = 1.0f - (fb + s);
+    }
+  }
+  return NULL;
+}
+
+static napi_value lut_l2(napi_env env, napi_callback_info info) { return run_codes(env, info, 0); }
+static napi_value lut_ip(napi_env env, napi_callback_info info) { return run_codes(env, info, 1); }
+static napi_value u8_l2(napi_env env, napi_callback_info info) { return run_codes(env, info, 2); }
+static napi_value u8_ip(napi_env env, napi_callback_info info) { return run_codes(env, info, 3); }
+
 static napi_value l2_batch(napi_env env, napi_callback_info info) { return run(env, info, 0); }
 static napi_value ip_batch(napi_env env, napi_callback_info info) { return run(env, info, 1); }
 
@@ -80,8 +156,12 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"l2Batch", NULL, l2_batch, NULL, NULL, NULL, napi_default, NULL},
       {"ipBatch", NULL, ip_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"lutL2Batch", NULL, lut_l2, NULL, NULL, NULL, napi_default, NULL},
+      {"lutIpBatch", NULL, lut_ip, NULL, NULL, NULL, napi_default, NULL},
+      {"u8L2Batch", NULL, u8_l2, NULL, NULL, NULL, napi_default, NULL},
+      {"u8IpBatch", NULL, u8_ip, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

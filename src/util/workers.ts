@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 
 /**
- * Absolute path of a compiled worker module, `name` relative to src/ without extension
- * (e.g. 'index/exact-worker'). Worker threads run plain Node, so when this module itself runs from
+ * Absolute path of a compiled module run in another thread or process, `name` relative to src/
+ * without extension (e.g. 'index/exact-worker', '../bench/ann-engine'). Worker threads run plain Node, so when this module itself runs from
  * TypeScript sources (under vitest) the compiled twin in dist/ is used; `npm test` builds it first.
  */
 export function workerFile(name: string): string {

@@ -7,6 +7,7 @@
 import { createError } from '../../errors.js';
 import type { Metric } from '../distance.js';
 import { E4M3, E5M2, type Float8Format, encodeFloat8 } from './float8.js';
+import { codeKernels } from '../kernels.js';
 
 export type CodecName = 'F32' | 'F8E4M3' | 'F8E5M2' | 'INT8';
 export const CODEC_NAMES: readonly CodecName[] = ['F32', 'F8E4M3', 'F8E5M2', 'INT8'];
@@ -101,6 +102,10 @@ class Float8Codec implements Codec {
   }
   distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
     const t = this.fmt.table, q = p.q, dim = this.dim;
+    if (codeKernels) {
+      (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out);
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const base = off + i * dim;
       let s = 0;
@@ -173,6 +178,11 @@ class Int8Codec implements Codec {
   }
   distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
     const q = p.q, dim = this.dim, step = this.step;
+    if (codeKernels) {
+      if (p.metric === 'l2') codeKernels.u8L2Batch(q, step, codes, off, count, dim, out);
+      else codeKernels.u8IpBatch(q, p.bias, codes, off, count, dim, out);
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const base = off + i * dim;
       let s = 0;

@@ -1,0 +1,55 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeVectors } from '../src/storage/vector-files.js';
+import { mixture, tempDir } from './helpers.js';
+
+// The benchmark CLIs run against a tiny dataset folder: they must produce complete, plausible rows.
+const tmp = tempDir('bench');
+const dim = 16;
+let dataDir: string;
+
+beforeAll(() => {
+  process.env.STRATA_DATASETS_DIR = join(tmp.dir, 'prepared');
+  dataDir = join(tmp.dir, 'tiny');
+  mkdirSync(dataDir);
+  writeVectors(join(dataDir, 'base.fbin'), mixture(3000, dim, 1), dim);
+  writeVectors(join(dataDir, 'query.fbin'), mixture(60, dim, 2), dim);
+});
+afterAll(() => tmp.cleanup());
+
+describe('strata bench ann', () => {
+  it('measures strata, hnswlib and exact in child processes and writes JSON and SVG', async () => {
+    const { runAnnBench } = await import('../bench/ann.js');
+    const json = join(tmp.dir, 'ann.json');
+    const svg = join(tmp.dir, 'ann.svg');
+    const lines: string[] = [];
+    const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata', 'hnswlib', 'exact'], queries: 60, rebuild: true, threads: 2, json, svg, workDir: join(tmp.dir, 'work') }, (s) => lines.push(s));
+    expect(new Set(rows.map((r) => r.engine))).toEqual(new Set(['strata', 'hnswlib', 'exact']));
+    for (const r of rows) {
+      for (const f of ['recall', 'qps', 'qpsAllCores', 'p50Ms', 'p99Ms', 'rssAnonBytes', 'diskBytes'] as const) expect(Number.isFinite(r[f]), `${r.engine} ${f}`).toBe(true);
+      expect(r.qps).toBeGreaterThan(0);
+    }
+    expect(rows.find((r) => r.engine === 'exact')!.recall).toBe(1);
+    expect(Math.max(...rows.filter((r) => r.engine === 'strata').map((r) => r.recall))).toBeGreaterThanOrEqual(0.95);
+    const saved = JSON.parse(readFileSync(json, 'utf8'));
+    expect(saved.rows.length).toBe(rows.length);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*strata[\s\S]*hnswlib[\s\S]*<\/svg>\n$/);
+    expect(lines.join('\n')).toMatch(/RssAnon/);
+  });
+});
+
+describe('strata bench codecs', () => {
+  it('builds one index per spec and reports size, recall and QPS per setting', async () => {
+    const { runCodecBench } = await import('../bench/codecs.js');
+    const json = join(tmp.dir, 'codecs.json');
+    const rows = await runCodecBench({ dataset: dataDir, specs: ['SPANN', 'SPANN,F8E4M3', 'SPANN,INT8,Refine'], k: 10, maxLists: [4, 16], queries: 60, rebuild: true, json }, () => {});
+    expect(rows.map((r) => `${r.spec}@${r.maxLists}`)).toEqual(['SPANN@4', 'SPANN@16', 'SPANN,F8E4M3@4', 'SPANN,F8E4M3@16', 'SPANN,INT8,Refine@4', 'SPANN,INT8,Refine@16']);
+    expect(rows.map((r) => r.bytesPerVector)).toEqual([64, 64, 16, 16, 16, 16]);
+    expect(rows[2].compression).toBe(4);
+    for (const r of rows) expect(r.qps).toBeGreaterThan(0);
+    const saved = JSON.parse(readFileSync(json, 'utf8'));
+    for (const r of saved.rows) for (const f of ['spec', 'bytesPerVector', 'recall', 'qps']) expect(r).toHaveProperty(f);
+    expect(existsSync(join(tmp.dir, 'prepared', 'tiny', 'indexes'))).toBe(true);
+  });
+});
