@@ -31,3 +31,24 @@ export function recall(got: Uint32Array, truth: Uint32Array, k: number, queries:
   }
   return hits / (queries * k);
 }
+
+/**
+ * n vectors of low intrinsic rank: `rank` latent Gaussian factors with decaying scales mixed into
+ * `dim` components, plus small isotropic noise — a decaying spectrum like real embeddings (seeded).
+ */
+export function lowRank(n: number, dim: number, rank: number, seed: number): Float32Array {
+  const mixRng = createRng(999);
+  const mix = Float32Array.from({ length: dim * rank }, () => mixRng.gaussian());
+  const rng = createRng(seed);
+  const out = new Float32Array(n * dim);
+  const z = new Float32Array(rank);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < rank; k++) z[k] = rng.gaussian() * (rank - k);
+    for (let j = 0; j < dim; j++) {
+      let v = 0.05 * rng.gaussian();
+      for (let k = 0; k < rank; k++) v += mix[j * rank + k] * z[k];
+      out[i * dim + j] = v;
+    }
+  }
+  return out;
+}

@@ -10,6 +10,7 @@ import type { HeadGraph } from './head-graph.js';
 import type { SearchParams } from './options.js';
 import { TopK, NO_ID } from './topk.js';
 import type { Codec, PreparedQuery } from './codecs/codec.js';
+import type { PcaTransform } from './codecs/pca.js';
 import type { IndexStore } from '../storage/index-store.js';
 import { PostingReader } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
@@ -33,11 +34,18 @@ export interface SearcherConfig {
   headCount: number;
   codec: Codec;
   refine: boolean;
+  /** PCA of the posting payloads, or null. */
+  pca: PcaTransform | null;
 }
 
 export class SpannSearcher {
   private readonly reader: PostingReader;
   private readonly query: Float32Array;
+  /** The query in the space posting lists are stored in (the query itself without PCA). */
+  private readonly codeQuery: Float32Array;
+  /** Per-query constant added to code-space distances (PCA with ip/cosine: -<q, mean>). */
+  private distBias = 0;
+  private readonly codeDim: number;
   private readonly full: Float32Array;
   private heads = new Uint32Array(64);
   private headDist = new Float32Array(64);
@@ -53,8 +61,10 @@ export class SpannSearcher {
     private readonly graph: HeadGraph,
     private readonly cfg: SearcherConfig,
   ) {
-    this.reader = new PostingReader(cfg.dim, cfg.codec);
+    this.codeDim = cfg.pca ? cfg.pca.outDim : cfg.dim;
+    this.reader = new PostingReader(this.codeDim, cfg.codec);
     this.query = new Float32Array(cfg.dim);
+    this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
   }
 
@@ -67,7 +77,19 @@ export class SpannSearcher {
     const q = this.query;
     q.set(queries.subarray(qOff, qOff + dim));
     if (metric === 'cosine') normalizeRows(q, dim);
-    this.prepared = codec.name === 'F32' ? null : codec.prepare(q, metric);
+    this.distBias = 0;
+    if (this.cfg.pca) {
+      // l2: ||P(q - m) - P(x - m)||². ip: <q, x> ≈ <q, m> + <P q, P(x - m)>, so the code-space ip
+      // distance 1 - <Pq, y> is shifted by -<q, m> (a per-query constant: ranking is unaffected).
+      const l2 = metric === 'l2';
+      this.cfg.pca.project(q, 0, this.codeQuery, 0, l2);
+      if (!l2) {
+        let qm = 0;
+        for (let j = 0; j < dim; j++) qm += q[j] * this.cfg.pca.mean[j];
+        this.distBias = -qm;
+      }
+    }
+    this.prepared = codec.name === 'F32' ? null : codec.prepare(this.codeQuery, metric);
     const candidates = refine ? k * params.refineFactor : k;
     if (this.heap.capacity !== candidates) this.heap = new TopK(candidates);
     const heap = this.heap;
@@ -126,8 +148,9 @@ export class SpannSearcher {
     const { count, ids, codes, vectors } = this.reader.read(bytes, head);
     if (this.dists.length < count) this.dists = new Float32Array(Math.max(count, this.dists.length * 2));
     const dists = this.dists;
-    if (vectors) batchKernel(this.cfg.metric)(this.query, 0, vectors, 0, count, this.cfg.dim, dists, 0);
+    if (vectors) batchKernel(this.cfg.metric)(this.codeQuery, 0, vectors, 0, count, this.codeDim, dists, 0);
     else this.cfg.codec.distances(this.prepared!, codes, 0, count, dists);
+    if (this.distBias !== 0) for (let i = 0; i < count; i++) dists[i] += this.distBias;
     let worst = heap.worst();
     for (let i = 0; i < count; i++) {
       const d = dists[i];

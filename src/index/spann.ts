@@ -21,6 +21,7 @@ import { layoutPostings } from './posting-layout.js';
 import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
 import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
+import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, toFloat32 } from './validate.js';
 import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
@@ -239,10 +240,15 @@ export class SpannIndex {
     progress({ stage: 'assign', done: n, total: n });
     lap('assign');
 
-    // The posting codec is fitted on an evenly spaced sample (deterministic, at most CODEC_SAMPLE rows).
-    const codec = createCodec(parseSpec(this.meta.spec).codec, dim);
-    codec.train(sampleRows(data, n, dim, CODEC_SAMPLE));
-    const refine = parseSpec(this.meta.spec).refine;
+    // What posting lists store: optionally PCA-projected, then encoded by the codec. PCA and codec are
+    // fitted on evenly spaced samples (deterministic).
+    const spec = parseSpec(this.meta.spec);
+    const pca = spec.pca ? PcaTransform.fit(sampleRows(data, n, dim, PCA_SAMPLE), dim, spec.pca) : null;
+    const stored = pca ? pca.projectRows(data, n) : data;
+    const storedDim = pca ? pca.outDim : dim;
+    const codec = createCodec(spec.codec, storedDim);
+    codec.train(sampleRows(stored, n, storedDim, CODEC_SAMPLE));
+    const refine = spec.refine;
 
     // Stage 3b: cap list lengths, re-home orphans, write lists + heads + meta to LMDB.
     const limit = effectivePostingLimit(o);
@@ -275,7 +281,7 @@ export class SpannIndex {
       this.store.write(() => {
         for (; h < H && bytes < WRITE_TXN_BYTES; h++) {
           const list = lists[h];
-          this.store.putPosting(h, encodePosting(list, list.length, extIds, data, dim, codec));
+          this.store.putPosting(h, encodePosting(list, list.length, extIds, stored, storedDim, codec));
           this.store.putHead(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
           bytes += postingBytes(list.length, codec.bytesPerVector);
           entries += list.length;
@@ -299,6 +305,7 @@ export class SpannIndex {
       longestList: longest,
       buildSeconds: seconds,
       codec: codec.state(),
+      ...(pca ? { pca: pca.state } : {}),
     };
     this.store.write(() => this.store.putMeta(meta));
     this.meta = meta;
@@ -399,6 +406,8 @@ export class SpannIndex {
 const EMPTY = new Uint32Array(0);
 /** Rows used to fit the posting codec. */
 const CODEC_SAMPLE = 65_536;
+/** Rows used to fit PCA (covariance costs rows × dim² / 2). */
+const PCA_SAMPLE = 20_000;
 
 /** An evenly spaced sample of at most `max` rows, as a fresh n'×dim array. */
 function sampleRows(data: Float32Array, n: number, dim: number, max: number): Float32Array {
@@ -428,6 +437,7 @@ export function searcherConfig(meta: IndexMeta): SearcherConfig {
     metric: meta.options.metric,
     headCount: meta.headCount,
     codec: restoreCodec(meta.codec),
+    pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The index spec string, parsed by one factory (faiss index_factory style): comma-separated stages,
- * e.g. `SPANN` (float32 lists), `SPANN,F8E4M3`, `SPANN,INT8,Refine`.
+ * e.g. `SPANN` (float32 lists), `SPANN,F8E4M3`, `PCA48,SPANN,F8E4M3,Refine`.
  *
+ *   PCA<n> | PCA<p>%   reduce what posting lists store to n dimensions (or p% of them), before SPANN
  *   SPANN          the index structure (required, once)
  *   F32 | F8E4M3 | F8E5M2 | INT8   the posting-list codec (default F32, at most one)
  *   Refine         also keep full-precision vectors (LMDB `vectors` db) and re-rank
@@ -9,8 +10,10 @@
  */
 import { createError } from '../errors.js';
 import { CODEC_NAMES, type CodecName } from './codecs/codec.js';
+import type { PcaTarget } from './codecs/pca.js';
 
 export interface IndexSpec {
+  pca: PcaTarget | null;
   codec: CodecName;
   refine: boolean;
 }
@@ -25,7 +28,22 @@ export function parseSpec(spec: unknown): IndexSpec {
   let spann = false;
   let codec: CodecName | undefined;
   let refine = false;
+  let pca: PcaTarget | null = null;
   for (const p of parts) {
+    const pcaMatch = /^PCA(\d+)(%?)$/.exec(p);
+    if (pcaMatch) {
+      if (spann) bad(spec, `${p} must come before SPANN`);
+      if (pca) bad(spec, 'PCA appears twice');
+      const v = Number(pcaMatch[1]);
+      if (pcaMatch[2] === '%') {
+        if (v < 1 || v > 100) bad(spec, `${p}: the percentage must be 1..100`);
+        pca = { fraction: v / 100 };
+      } else {
+        if (v < 1) bad(spec, `${p}: keep at least one dimension`);
+        pca = { dims: v };
+      }
+      continue;
+    }
     if (p === 'SPANN') {
       if (spann) bad(spec, 'SPANN appears twice');
       spann = true;
@@ -36,15 +54,14 @@ export function parseSpec(spec: unknown): IndexSpec {
     } else if (p === 'Refine') {
       if (refine) bad(spec, 'Refine appears twice');
       refine = true;
-    } else if (/^PCA\d+$/.test(p)) {
-      bad(spec, `${p}: PCA is not supported by this build yet`);
-    } else bad(spec, `unknown stage ${JSON.stringify(p)} (known: SPANN, ${CODEC_NAMES.join(', ')}, Refine)`);
+    } else bad(spec, `unknown stage ${JSON.stringify(p)} (known: PCA<n>, PCA<p>%, SPANN, ${CODEC_NAMES.join(', ')}, Refine)`);
   }
   if (!spann) bad(spec, 'needs the SPANN stage');
-  return { codec: codec ?? 'F32', refine };
+  return { pca, codec: codec ?? 'F32', refine };
 }
 
 /** The canonical spelling of a spec (what the index stores and reports). */
 export function formatSpec(s: IndexSpec): string {
-  return ['SPANN', ...(s.codec === 'F32' ? [] : [s.codec]), ...(s.refine ? ['Refine'] : [])].join(',');
+  const pca = s.pca ? ['dims' in s.pca ? `PCA${s.pca.dims}` : `PCA${Math.round(s.pca.fraction * 100)}%`] : [];
+  return [...pca, 'SPANN', ...(s.codec === 'F32' ? [] : [s.codec]), ...(s.refine ? ['Refine'] : [])].join(',');
 }

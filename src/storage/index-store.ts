@@ -14,6 +14,7 @@ import { open, type RootDatabase, type Database } from 'lmdb';
 import { createError } from '../errors.js';
 import type { IndexOptions } from '../index/options.js';
 import type { CodecState } from '../index/codecs/codec.js';
+import type { PcaState } from '../index/codecs/pca.js';
 
 /** Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors db.) */
 export const FORMAT_VERSION = 2;
@@ -26,6 +27,8 @@ export interface IndexMeta {
   spec: string;
   /** The posting-list codec with its trained state. */
   codec: CodecState;
+  /** PCA applied to posting-list payloads, when the spec has a PCA stage. */
+  pca?: PcaState;
   options: IndexOptions;
   /** 'empty' until a build commits, then 'built'. */
   state: 'empty' | 'built';
