@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createIndex, openIndex } from '../src/index/spann.js';
-import { createCodec } from '../src/index/codecs/codec.js';
 import { parseSpec } from '../src/index/spec.js';
 import { loadDataset, recallAtK, DATASETS_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
@@ -45,7 +44,7 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
   log(`dataset ${data.name}: ${data.baseCount} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}`);
   const rows: CodecRow[] = [];
   for (const spec of o.specs) {
-    const canonical = parseSpec(spec);
+    parseSpec(spec); // refuse a bad spec before building anything
     const dir = join(DATASETS_DIR, data.name, 'indexes', `strata-${spec.replace(/,/g, '-')}`);
     let buildSeconds = 0;
     if (o.rebuild || !existsSync(join(dir, 'heads.hnsw'))) {
@@ -57,7 +56,7 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
     }
     ui.stop();
     const index = await openIndex(dir);
-    const bpv = createCodec(canonical.codec, dim).bytesPerVector;
+    const bpv = index.stats().bytesPerVector;
     const out = new Uint32Array(nq * o.k);
     const lat = new Float64Array(nq);
     const widest = Math.max(...o.maxLists);

@@ -73,6 +73,8 @@ export interface BatchSearchResult {
 
 export interface IndexStats {
   spec: string;
+  /** Posting payload bytes per entry (after PCA and the codec). */
+  bytesPerVector: number;
   dimension: number;
   metric: string;
   state: IndexMeta['state'];
@@ -373,6 +375,7 @@ export class SpannIndex {
     const m = this.meta;
     return {
       spec: m.spec,
+      bytesPerVector: restoreCodec(m.codec).bytesPerVector,
       dimension: m.options.dimension,
       metric: m.options.metric,
       state: m.state,
