@@ -37,16 +37,19 @@ static float dot_one(const float *restrict a, const float *restrict b, uint32_t 
   return s;
 }
 
-static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+/* The data pointer and element count of a typed array of the given type; 0 if `v` is anything else. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
   napi_typedarray_type type;
-  void *ptr;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) return 0;
-  *data = (float *)ptr;
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) return 0;
   return 1;
+}
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  return get_typed(env, v, napi_float32_array, (void **)data, len);
 }
 
 static int get_u32(napi_env env, napi_value v, uint32_t *out) {
@@ -82,15 +85,7 @@ static napi_value run(napi_env env, napi_callback_info info, int metric) {
 }
 
 static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_uint8_array) return 0;
-  *data = (uint8_t *)ptr;
-  return 1;
+  return get_typed(env, v, napi_uint8_array, (void **)data, len);
 }
 
 /* kind: 0 lut-l2, 1 lut-ip, 2 u8-l2, 3 u8-ip */
