@@ -11,7 +11,7 @@ const DIM = 32;
  * Components lie in about ±1.5, where a plain float8 cast has a 6% (E4M3) or 12% (E5M2) relative step
  * while per-dimension int8 spends all 256 levels on each dimension's range.
  */
-const FLOOR: Record<string, number> = { F32: 1, F8E4M3: 0.9, F8E5M2: 0.85, INT8: 0.95 };
+const FLOOR: Record<string, number> = { F32: 1, F8E4M3: 0.9, F8E5M2: 0.85, INT8: 0.95, F8E4M3S: 0.9, F8E5M2S: 0.85 };
 const data = mixture(4000, DIM, 41);
 const queries = mixture(50, DIM, 42);
 
@@ -92,5 +92,25 @@ describe('INT8 codec', () => {
 
   it('an unknown codec name is a coded error naming the field', () => {
     expect(() => createCodec('PQ16', 4)).toThrowError(/STRATA_INVALID_OPTION: codec must be one of/);
+  });
+});
+
+describe('scaled float8 (F8E4M3S)', () => {
+  it('does not saturate data beyond the format range, where the plain cast does', () => {
+    const dim = 4;
+    const big = new Float32Array([2500, -1800, 3, 0.01, 1200, 900, -2, 0.02]);
+    const plain = createCodec('F8E4M3', dim), scaled = createCodec('F8E4M3S', dim);
+    scaled.train(big);
+    const c = new Uint8Array(dim), back = new Float32Array(dim);
+    for (let i = 0; i < 2; i++) {
+      scaled.encode(big, i * dim, c, 0);
+      scaled.decode(c, 0, back, 0);
+      for (let j = 0; j < dim; j++) expect(Math.abs(back[j] - big[i * dim + j])).toBeLessThanOrEqual(Math.abs(big[i * dim + j]) / 16 + 1e-9);
+    }
+    plain.encode(big, 0, c, 0);
+    plain.decode(c, 0, back, 0);
+    expect(back[0]).toBe(448); // clipped
+    // the scales are powers of two
+    for (const s of scaled.state().scale!) expect(Number.isInteger(Math.log2(s))).toBe(true);
   });
 });

@@ -20,6 +20,7 @@ interface NativeKernels {
   ipBatch: BatchFn;
   lutL2Batch: CodeFn;
   lutIpBatch: CodeFn;
+  lutL2WBatch: (q: Float32Array, table: Float32Array, w: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
   u8L2Batch: CodeFn;
   u8IpBatch: CodeBiasFn;
 }
@@ -59,4 +60,4 @@ export function batchKernel(metric: Metric): BatchFn {
  * Native code-domain kernels (float8 through a 256-entry decode table, int8 on a pre-transformed
  * query), or null when the addon is missing (codecs then use their JS loops).
  */
-export const codeKernels: Pick<NativeKernels, 'lutL2Batch' | 'lutIpBatch' | 'u8L2Batch' | 'u8IpBatch'> | null = native;
+export const codeKernels: Pick<NativeKernels, 'lutL2Batch' | 'lutIpBatch' | 'lutL2WBatch' | 'u8L2Batch' | 'u8IpBatch'> | null = native;

@@ -4,7 +4,8 @@
  *
  *   PCA<n> | PCA<p>%   reduce what posting lists store to n dimensions (or p% of them), before SPANN
  *   SPANN          the index structure (required, once)
- *   F32 | F8E4M3 | F8E5M2 | INT8   the posting-list codec (default F32, at most one)
+ *   F32 | F8E4M3 | F8E5M2 | F8E4M3S | F8E5M2S | INT8   the posting-list codec (default F32, at most
+ *                  one; the S variants scale each dimension by a power of two before the cast)
  *   Refine         also keep full-precision vectors (LMDB `vectors` db) and re-rank
  *                  refineFactor × k candidates exactly
  */

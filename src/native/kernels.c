@@ -12,6 +12,8 @@
  *   lutL2Batch(q, table, codes, off, count, dim, out)    out[i] = sum_j (q_j - table[c_ij])^2
  *   lutIpBatch(q, table, codes, off, count, dim, out)    out[i] = 1 - sum_j q_j table[c_ij]
  *     (float8: `table` is the format's 256-entry decode table)
+ *   lutL2WBatch(q, table, w, codes, off, count, dim, out) out[i] = sum_j ((q_j - table[c_ij]) w_j)^2
+ *     (scaled float8: q is the query times the per-dimension scale, w the inverse scale)
  *   u8L2Batch(q, step, codes, off, count, dim, out)      out[i] = sum_j ((q_j - c_ij) step_j)^2
  *   u8IpBatch(q, bias, codes, off, count, dim, out)      out[i] = 1 - (bias + sum_j q_j c_ij)
  *     (int8: q is the query pre-transformed by the codec)
@@ -139,6 +141,37 @@ static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
   return NULL;
 }
 
+static napi_value lut_l2w(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *q, *table, *w, *out;
+  uint8_t *codes;
+  size_t qLen, tLen, wLen, codesLen, outLen;
+  uint32_t off, count, dim;
+  if (argc < 8 || !get_f32(env, argv[0], &q, &qLen) || !get_f32(env, argv[1], &table, &tLen) || !get_f32(env, argv[2], &w, &wLen) ||
+      !get_u8(env, argv[3], &codes, &codesLen) || !get_u32(env, argv[4], &off) || !get_u32(env, argv[5], &count) ||
+      !get_u32(env, argv[6], &dim) || !get_f32(env, argv[7], &out, &outLen)) {
+    napi_throw_type_error(env, NULL, "expected (Float32Array q, Float32Array table, Float32Array w, Uint8Array codes, off, count, dim, Float32Array out)");
+    return NULL;
+  }
+  if (dim > qLen || dim > wLen || tLen < 256 || (size_t)off + (size_t)count * dim > codesLen || count > outLen) {
+    napi_throw_range_error(env, NULL, "code batch range exceeds an array");
+    return NULL;
+  }
+  const uint8_t *c = codes + off;
+  for (uint32_t i = 0; i < count; i++, c += dim) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (uint32_t j = 0; j < dim; j++) {
+      float d = (q[j] - table[c[j]]) * w[j];
+      s += d * d;
+    }
+    out[i] = s;
+  }
+  return NULL;
+}
+
 static napi_value lut_l2(napi_env env, napi_callback_info info) { return run_codes(env, info, 0); }
 static napi_value lut_ip(napi_env env, napi_callback_info info) { return run_codes(env, info, 1); }
 static napi_value u8_l2(napi_env env, napi_callback_info info) { return run_codes(env, info, 2); }
@@ -153,10 +186,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ipBatch", NULL, ip_batch, NULL, NULL, NULL, napi_default, NULL},
       {"lutL2Batch", NULL, lut_l2, NULL, NULL, NULL, napi_default, NULL},
       {"lutIpBatch", NULL, lut_ip, NULL, NULL, NULL, napi_default, NULL},
+      {"lutL2WBatch", NULL, lut_l2w, NULL, NULL, NULL, napi_default, NULL},
       {"u8L2Batch", NULL, u8_l2, NULL, NULL, NULL, napi_default, NULL},
       {"u8IpBatch", NULL, u8_ip, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, 7, props);
   return exports;
 }
 

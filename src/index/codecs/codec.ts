@@ -9,11 +9,11 @@ import type { Metric } from '../distance.js';
 import { E4M3, E5M2, type Float8Format, encodeFloat8 } from './float8.js';
 import { codeKernels } from '../kernels.js';
 
-export type CodecName = 'F32' | 'F8E4M3' | 'F8E5M2' | 'INT8';
-export const CODEC_NAMES: readonly CodecName[] = ['F32', 'F8E4M3', 'F8E5M2', 'INT8'];
+export type CodecName = 'F32' | 'F8E4M3' | 'F8E5M2' | 'INT8' | 'F8E4M3S' | 'F8E5M2S';
+export const CODEC_NAMES: readonly CodecName[] = ['F32', 'F8E4M3', 'F8E5M2', 'INT8', 'F8E4M3S', 'F8E5M2S'];
 
 /** Codec ids as stored in a posting list header. */
-export const CODEC_IDS: Record<CodecName, number> = { F32: 0, F8E4M3: 1, F8E5M2: 2, INT8: 3 };
+export const CODEC_IDS: Record<CodecName, number> = { F32: 0, F8E4M3: 1, F8E5M2: 2, INT8: 3, F8E4M3S: 4, F8E5M2S: 5 };
 
 export interface CodecState {
   name: CodecName;
@@ -21,6 +21,8 @@ export interface CodecState {
   /** INT8: per-dimension minimum and step. */
   min?: number[];
   step?: number[];
+  /** Scaled float8: per-dimension power-of-two scale applied before the cast. */
+  scale?: number[];
 }
 
 /** Per-search query state (a pre-transformed query) so distance loops do no setup work. */
@@ -29,6 +31,8 @@ export interface PreparedQuery {
   q: Float32Array;
   /** Constant term added to every distance (int8 inner product). */
   bias: number;
+  /** Per-dimension weights of an l2 distance (scaled float8), or null. */
+  weights?: Float32Array | null;
 }
 
 export interface Codec {
@@ -82,28 +86,53 @@ class Float32Codec implements Codec {
 
 class Float8Codec implements Codec {
   readonly bytesPerVector: number;
+  /** Per-dimension power-of-two scale (x is cast as x * scale), or null for the plain cast. */
+  private scale: Float32Array | null;
+  private invScale: Float32Array | null;
   constructor(
-    readonly name: 'F8E4M3' | 'F8E5M2',
+    readonly name: 'F8E4M3' | 'F8E5M2' | 'F8E4M3S' | 'F8E5M2S',
     readonly dim: number,
     private readonly fmt: Float8Format,
+    state?: CodecState,
   ) {
     this.bytesPerVector = dim;
+    const scaled = name.endsWith('S');
+    this.scale = scaled ? new Float32Array(state?.scale ?? new Array(dim).fill(1)) : null;
+    this.invScale = this.scale ? this.scale.map((v) => 1 / v) : null;
   }
-  train(): void {}
+  /**
+   * Scaled variants: per dimension, the power of two that brings the sample's largest magnitude to
+   * between a quarter and half of the format's max. A power of two keeps every value's relative
+   * precision; it only moves the dimension away from saturation (and from subnormals).
+   */
+  train(sample: Float32Array): void {
+    if (!this.scale) return;
+    const dim = this.dim, n = sample.length / dim;
+    const maxAbs = new Float32Array(dim);
+    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) maxAbs[j] = Math.max(maxAbs[j], Math.abs(sample[i * dim + j]));
+    for (let j = 0; j < dim; j++) this.scale[j] = maxAbs[j] > 0 ? 2 ** Math.floor(Math.log2(this.fmt.max / 2 / maxAbs[j])) : 1;
+    this.invScale = this.scale.map((v) => 1 / v);
+  }
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = encodeFloat8(this.fmt, src[srcOff + j]);
+    const sc = this.scale;
+    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = encodeFloat8(this.fmt, sc ? src[srcOff + j] * sc[j] : src[srcOff + j]);
   }
   decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
-    const t = this.fmt.table;
-    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = t[src[srcOff + j]];
+    const t = this.fmt.table, inv = this.invScale;
+    for (let j = 0; j < this.dim; j++) dst[dstOff + j] = inv ? t[src[srcOff + j]] * inv[j] : t[src[srcOff + j]];
   }
   prepare(query: Float32Array, metric: Metric): PreparedQuery {
-    return { metric, q: query, bias: 0 };
+    if (!this.scale) return { metric, q: query, bias: 0 };
+    // l2: sum ((q s - c) / s)^2 -> query times scale, weights 1/s. ip: sum q (c / s) -> query / s.
+    const q = new Float32Array(this.dim);
+    for (let j = 0; j < this.dim; j++) q[j] = metric === 'l2' ? query[j] * this.scale[j] : query[j] * this.invScale![j];
+    return { metric, q, bias: 0, weights: metric === 'l2' ? this.invScale : null };
   }
   distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
-    const t = this.fmt.table, q = p.q, dim = this.dim;
+    const t = this.fmt.table, q = p.q, dim = this.dim, w = p.weights ?? null;
     if (codeKernels) {
-      (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out);
+      if (w) codeKernels.lutL2WBatch(q, t, w, codes, off, count, dim, out);
+      else (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out);
       return;
     }
     for (let i = 0; i < count; i++) {
@@ -111,7 +140,7 @@ class Float8Codec implements Codec {
       let s = 0;
       if (p.metric === 'l2') {
         for (let j = 0; j < dim; j++) {
-          const d = q[j] - t[codes[base + j]];
+          const d = (q[j] - t[codes[base + j]]) * (w ? w[j] : 1);
           s += d * d;
         }
         out[i] = s;
@@ -122,7 +151,7 @@ class Float8Codec implements Codec {
     }
   }
   state(): CodecState {
-    return { name: this.name, dim: this.dim };
+    return { name: this.name, dim: this.dim, ...(this.scale ? { scale: Array.from(this.scale) } : {}) };
   }
 }
 
@@ -210,9 +239,11 @@ export function createCodec(name: string, dim: number, state?: CodecState): Code
     case 'F32':
       return new Float32Codec(dim);
     case 'F8E4M3':
-      return new Float8Codec('F8E4M3', dim, E4M3);
+    case 'F8E4M3S':
+      return new Float8Codec(name, dim, E4M3, state);
     case 'F8E5M2':
-      return new Float8Codec('F8E5M2', dim, E5M2);
+    case 'F8E5M2S':
+      return new Float8Codec(name, dim, E5M2, state);
     case 'INT8':
       return new Int8Codec(dim, state);
     default:
