@@ -31,3 +31,36 @@ describe('batch distance kernels', () => {
     expect(() => f(new Float32Array(4), 1, new Float32Array(8), 0, 2, 4, new Float32Array(2), 0)).toThrow(RangeError);
   });
 });
+
+describe('JS fallback (STRATA_NO_NATIVE=1)', () => {
+  it('every byte codec computes on codes what it computes on decoded vectors, for l2 and ip', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const codecUrl = new URL('../dist/src/index/codecs/codec.js', import.meta.url).href;
+    const kernelsUrl = new URL('../dist/src/index/kernels.js', import.meta.url).href;
+    const script = `
+      const { createCodec } = await import(${JSON.stringify(codecUrl)});
+      const { KERNELS } = await import(${JSON.stringify(kernelsUrl)});
+      const dim = 12, n = 40;
+      let s = 3; const rnd = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 * 1200 - 600; };
+      const data = Float32Array.from({ length: n * dim }, rnd), q = Float32Array.from({ length: dim }, rnd);
+      let worst = 0;
+      for (const name of ['F8E4M3', 'F8E5M2', 'F8E4M3S', 'INT8']) {
+        const c = createCodec(name, dim); c.train(data);
+        const codes = new Uint8Array(n * dim); for (let i = 0; i < n; i++) c.encode(data, i * dim, codes, i * dim);
+        for (const metric of ['l2', 'ip']) {
+          const out = new Float32Array(n); c.distances(c.prepare(q, metric), codes, 0, n, out);
+          const dec = new Float32Array(dim);
+          for (let i = 0; i < n; i++) {
+            c.decode(codes, i * dim, dec, 0);
+            let r = 0; for (let j = 0; j < dim; j++) r += metric === 'l2' ? (q[j] - dec[j]) ** 2 : q[j] * dec[j];
+            if (metric === 'ip') r = 1 - r;
+            worst = Math.max(worst, Math.abs(out[i] - r) / Math.max(1, Math.abs(r)));
+          }
+        }
+      }
+      process.stdout.write(JSON.stringify({ KERNELS, worst }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, STRATA_NO_NATIVE: '1' } }));
+    expect(r.KERNELS).toBe('js');
+    expect(r.worst).toBeLessThan(1e-4);
+  });
+});

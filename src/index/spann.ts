@@ -339,9 +339,9 @@ export class SpannIndex {
   }
 
   /**
-   * Search many queries (row-major n×dim) on a piscina pool: each worker thread holds its own copy of
-   * the head graph and its own LMDB read view. `threads` overrides the index option for this call's
-   * pool size the first time the pool is made.
+   * Search many queries (row-major n×dim) on a piscina pool of `options.threads` workers (made on the
+   * first call, kept until close): each worker holds its own copy of the head graph and its own LMDB
+   * read view.
    */
   async searchBatch(queries: Float32Array | number[][], k: number, params?: Partial<SearchParams>): Promise<BatchSearchResult> {
     this.assertBuilt();

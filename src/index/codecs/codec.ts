@@ -49,6 +49,32 @@ export interface Codec {
   state(): CodecState;
 }
 
+/** code -> code, so int8 codes scan like table-decoded float8 codes. */
+const IDENTITY_TABLE = Float32Array.from({ length: 256 }, (_, c) => c);
+
+/**
+ * The JS fallback of every byte codec's scan (the native kernels replace it when built):
+ *   l2: out[i] = sum_j ((q_j - table[c_ij]) w_j)^2      (w = 1 when null)
+ *   ip: out[i] = 1 - (bias + sum_j q_j table[c_ij])
+ */
+function tableScan(p: PreparedQuery, table: Float32Array, w: Float32Array | null, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array): void {
+  const q = p.q;
+  for (let i = 0; i < count; i++) {
+    const base = off + i * dim;
+    let s = 0;
+    if (p.metric === 'l2') {
+      for (let j = 0; j < dim; j++) {
+        const d = (q[j] - table[codes[base + j]]) * (w ? w[j] : 1);
+        s += d * d;
+      }
+      out[i] = s;
+    } else {
+      for (let j = 0; j < dim; j++) s += q[j] * table[codes[base + j]];
+      out[i] = 1 - (p.bias + s);
+    }
+  }
+}
+
 class Float32Codec implements Codec {
   readonly name = 'F32' as const;
   readonly bytesPerVector: number;
@@ -135,20 +161,7 @@ class Float8Codec implements Codec {
       else (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out);
       return;
     }
-    for (let i = 0; i < count; i++) {
-      const base = off + i * dim;
-      let s = 0;
-      if (p.metric === 'l2') {
-        for (let j = 0; j < dim; j++) {
-          const d = (q[j] - t[codes[base + j]]) * (w ? w[j] : 1);
-          s += d * d;
-        }
-        out[i] = s;
-      } else {
-        for (let j = 0; j < dim; j++) s += q[j] * t[codes[base + j]];
-        out[i] = 1 - s;
-      }
-    }
+    tableScan(p, t, w, codes, off, count, dim, out);
   }
   state(): CodecState {
     return { name: this.name, dim: this.dim, ...(this.scale ? { scale: Array.from(this.scale) } : {}) };
@@ -212,21 +225,9 @@ class Int8Codec implements Codec {
       else codeKernels.u8IpBatch(q, p.bias, codes, off, count, dim, out);
       return;
     }
-    for (let i = 0; i < count; i++) {
-      const base = off + i * dim;
-      let s = 0;
-      if (p.metric === 'l2') {
-        // (q_j - min_j - c step_j)^2 = step_j^2 (q'_j - c)^2 with q'_j = (q_j - min_j) / step_j
-        for (let j = 0; j < dim; j++) {
-          const d = (q[j] - codes[base + j]) * step[j];
-          s += d * d;
-        }
-        out[i] = s;
-      } else {
-        for (let j = 0; j < dim; j++) s += q[j] * codes[base + j];
-        out[i] = 1 - (s + p.bias);
-      }
-    }
+    // An int8 code is a table lookup through the identity table, weighted by the step:
+    // (q_j - min_j - c step_j)^2 = step_j^2 (q'_j - c)^2 with q'_j = (q_j - min_j) / step_j.
+    tableScan(p, IDENTITY_TABLE, p.metric === 'l2' ? step : null, codes, off, count, dim, out);
   }
   state(): CodecState {
     return { name: this.name, dim: this.dim, min: Array.from(this.min), step: Array.from(this.step) };
