@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KERNELS, batchKernel } from '../src/index/kernels.js';
+import { KERNELS, batchKernel, codeKernels } from '../src/index/kernels.js';
+import { E4M3, E5M2 } from '../src/index/codecs/float8.js';
 import { ipDistance, l2Squared } from '../src/index/distance.js';
 import { createRng } from '../src/util/random.js';
 
@@ -21,6 +22,29 @@ describe('batch distance kernels', () => {
           const want = ref(q, dim, base, (3 + i) * dim, dim);
           expect(Math.abs(out[2 + i] - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
         }
+      }
+    });
+  }
+
+  for (const [fmt, format] of [[0, E4M3], [1, E5M2]] as const) {
+    it(`${format.name}: in-register decode gives every finite code's table value, in every lane and the tail`, () => {
+      const dim = 35; // two 16-lane blocks and a 3-element tail
+      const valid = [...Array(256).keys()].filter((c) => Number.isFinite(format.table[c]));
+      const codes = new Uint8Array(valid.length * dim);
+      const out = new Float32Array(valid.length);
+      const w = new Float32Array(dim).fill(1);
+      for (let lane = 0; lane < dim; lane++) {
+        codes.fill(0);
+        valid.forEach((c, i) => (codes[i * dim + lane] = c));
+        const q = new Float32Array(dim);
+        q[lane] = 1;
+        codeKernels!.lutIpBatch(q, format.table, codes, 0, valid.length, dim, out, fmt);
+        valid.forEach((c, i) => expect(out[i]).toBe(Math.fround(1 - format.table[c])));
+        q[lane] = 0; // l2 to the zero vector = decoded^2, and the weighted kernel with w = 1 agrees
+        codeKernels!.lutL2Batch(q, format.table, codes, 0, valid.length, dim, out, fmt);
+        valid.forEach((c, i) => expect(out[i]).toBe(Math.fround(format.table[c] ** 2)));
+        codeKernels!.lutL2WBatch(q, format.table, w, codes, 0, valid.length, dim, out, fmt);
+        valid.forEach((c, i) => expect(out[i]).toBe(Math.fround(format.table[c] ** 2)));
       }
     });
   }

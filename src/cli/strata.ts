@@ -5,6 +5,7 @@ import { isStrataError } from '../errors.js';
 import { prepareDataset } from '../datasets/registry.js';
 import { createProgress } from '../util/progress.js';
 import { runAnnBench, ENGINES } from '../../bench/ann.js';
+import { runKernelBench } from '../../bench/kernels.js';
 import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
 import { runDemo } from './demo.js';
@@ -92,6 +93,18 @@ Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3
   .action(async (opts) => {
     const maxLists = String(opts.maxLists).split(',').map((x) => int('--max-lists')(x.trim()));
     await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
+  });
+
+bench
+  .command('kernels')
+  .description('Scan kernels in isolation: ns per vector for float32 and each codec, as a ratio to float32.')
+  .option('--dims <list>', 'comma-separated dimensions', '96,784')
+  .option('--mib <n>', 'MiB of float32 data scanned per dimension (larger than the caches)', int('--mib'), 64)
+  .option('--rows <n>', 'rows per kernel call, like one posting list', int('--rows'), 128)
+  .option('--json <file>', 'write the rows as JSON')
+  .action((opts) => {
+    const dims = String(opts.dims).split(',').map((x) => int('--dims')(x.trim()));
+    runKernelBench({ dims, bytes: opts.mib * 2 ** 20, rowsPerCall: opts.rows, json: opts.json });
   });
 
 program

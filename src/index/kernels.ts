@@ -12,7 +12,7 @@ import { type Metric, l2Squared, ipDistance } from './distance.js';
 
 type BatchFn = (q: Float32Array, qOff: number, base: Float32Array, baseOff: number, count: number, dim: number, out: Float32Array, outOff: number) => void;
 
-type CodeFn = (q: Float32Array, aux: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
+type CodeFn = (q: Float32Array, aux: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array, fmt?: number) => void;
 type CodeBiasFn = (q: Float32Array, bias: number, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
 
 interface NativeKernels {
@@ -20,7 +20,8 @@ interface NativeKernels {
   ipBatch: BatchFn;
   lutL2Batch: CodeFn;
   lutIpBatch: CodeFn;
-  lutL2WBatch: (q: Float32Array, table: Float32Array, w: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array) => void;
+  /** `fmt` (0 = E4M3, 1 = E5M2) lets the addon decode codes in registers instead of reading `table`. */
+  lutL2WBatch: (q: Float32Array, table: Float32Array, w: Float32Array, codes: Uint8Array, off: number, count: number, dim: number, out: Float32Array, fmt?: number) => void;
   u8L2Batch: CodeFn;
   u8IpBatch: CodeBiasFn;
 }

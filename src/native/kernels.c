@@ -12,6 +12,11 @@
  *   lutL2Batch(q, table, codes, off, count, dim, out)    out[i] = sum_j (q_j - table[c_ij])^2
  *   lutIpBatch(q, table, codes, off, count, dim, out)    out[i] = 1 - sum_j q_j table[c_ij]
  *     (float8: `table` is the format's 256-entry decode table)
+ *   Each lut* kernel takes an optional last argument `fmt` (0 = E4M3, 1 = E5M2): the codes are then
+ *   decoded in registers through the CPU's half-precision converter (an E4M3 code shifted into a
+ *   binary16 is the same number times 2^-8, subnormals included; an E5M2 code is the top byte of a
+ *   binary16), 16 lanes at a time, with the table only for the tail. Without it, or on a CPU
+ *   without F16C, the table is read (a gather per element, 0.7x the float32 kernel).
  *   lutL2WBatch(q, table, w, codes, off, count, dim, out) out[i] = sum_j ((q_j - table[c_ij]) w_j)^2
  *     (scaled float8: q is the query times the per-dimension scale, w the inverse scale)
  *   u8L2Batch(q, step, codes, off, count, dim, out)      out[i] = sum_j ((q_j - c_ij) step_j)^2
@@ -21,6 +26,85 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX2__)
+#define F8_LANES 16
+typedef __m512 f8vec;
+/* 16 float8 codes -> 16 floats. E4M3: sign<<8 | (c & 0x7F)<<7 is a binary16 equal to value * 2^-8. */
+static inline __m512 f8_load(const uint8_t *p, int fmt) {
+  __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+  if (fmt == 1) return _mm512_cvtph_ps(_mm256_slli_epi16(b, 8));
+  __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8),
+                              _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7F)), 7));
+  return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
+}
+#define VLOAD _mm512_loadu_ps
+#define VSUB _mm512_sub_ps
+#define VMUL _mm512_mul_ps
+#define VFMA _mm512_fmadd_ps
+#define VZERO _mm512_setzero_ps
+#define VSUM _mm512_reduce_add_ps
+#elif defined(__F16C__) && defined(__AVX2__) && defined(__FMA__)
+#define F8_LANES 8
+typedef __m256 f8vec;
+static inline __m256 f8_load(const uint8_t *p, int fmt) {
+  __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p));
+  if (fmt == 1) return _mm256_cvtph_ps(_mm_slli_epi16(b, 8));
+  __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
+                           _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7F)), 7));
+  return _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
+}
+static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+#define VLOAD _mm256_loadu_ps
+#define VSUB _mm256_sub_ps
+#define VMUL _mm256_mul_ps
+#define VFMA _mm256_fmadd_ps
+#define VZERO _mm256_setzero_ps
+#define VSUM hsum256
+#endif
+
+#ifdef F8_LANES
+/* One row of a float8 scan in registers. kind 0: l2, 1: dot, 4: weighted l2. Table for the tail. */
+static inline float f8_row(int kind, int fmt, const float *q, const float *table, const float *w, const uint8_t *c, uint32_t dim) {
+  f8vec acc = VZERO();
+  uint32_t j = 0;
+  for (; j + F8_LANES <= dim; j += F8_LANES) {
+    f8vec x = f8_load(c + j, fmt), qv = VLOAD(q + j);
+    if (kind == 1) {
+      acc = VFMA(qv, x, acc);
+    } else {
+      f8vec d = VSUB(qv, x);
+      if (kind == 4) d = VMUL(d, VLOAD(w + j));
+      acc = VFMA(d, d, acc);
+    }
+  }
+  float s = VSUM(acc);
+  for (; j < dim; j++) {
+    float x = table[c[j]];
+    if (kind == 1) s += q[j] * x;
+    else {
+      float d = (q[j] - x) * (kind == 4 ? w[j] : 1.0f);
+      s += d * d;
+    }
+  }
+  return s;
+}
+#endif
+
+/* The optional float8 format argument: 0 or 1, or -1 when absent/other (table path). */
+static int get_fmt(napi_env env, size_t argc, size_t at, napi_value *argv) {
+  int32_t fmt = -1;
+  if (argc > at && napi_get_value_int32(env, argv[at], &fmt) != napi_ok) return -1;
+  return fmt == 0 || fmt == 1 ? fmt : -1;
+}
 
 static float l2_one(const float *restrict a, const float *restrict b, uint32_t dim) {
   float s = 0.0f;
@@ -92,8 +176,8 @@ static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
 
 /* kind: 0 lut-l2, 1 lut-ip, 2 u8-l2, 3 u8-ip */
 static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *q, *aux = NULL, *out;
   uint8_t *codes;
@@ -112,6 +196,16 @@ static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
   }
   const uint8_t *c = codes + off;
   const float fb = (float)bias;
+#ifdef F8_LANES
+  const int fmt = kind <= 1 ? get_fmt(env, argc, 7, argv) : -1;
+  if (fmt >= 0) {
+    for (uint32_t i = 0; i < count; i++, c += dim) {
+      float s = f8_row(kind, fmt, q, aux, NULL, c, dim);
+      out[i] = kind == 1 ? 1.0f - s : s;
+    }
+    return NULL;
+  }
+#endif
   for (uint32_t i = 0; i < count; i++, c += dim) {
     float s = 0.0f;
     if (kind == 0) {
@@ -142,8 +236,8 @@ static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
 }
 
 static napi_value lut_l2w(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *q, *table, *w, *out;
   uint8_t *codes;
@@ -160,6 +254,13 @@ static napi_value lut_l2w(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const uint8_t *c = codes + off;
+#ifdef F8_LANES
+  const int fmt = get_fmt(env, argc, 8, argv);
+  if (fmt >= 0) {
+    for (uint32_t i = 0; i < count; i++, c += dim) out[i] = f8_row(4, fmt, q, table, w, c, dim);
+    return NULL;
+  }
+#endif
   for (uint32_t i = 0; i < count; i++, c += dim) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)

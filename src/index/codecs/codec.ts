@@ -157,8 +157,9 @@ class Float8Codec implements Codec {
   distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void {
     const t = this.fmt.table, q = p.q, dim = this.dim, w = p.weights ?? null;
     if (codeKernels) {
-      if (w) codeKernels.lutL2WBatch(q, t, w, codes, off, count, dim, out);
-      else (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out);
+      const fmt = this.fmt === E4M3 ? 0 : 1;
+      if (w) codeKernels.lutL2WBatch(q, t, w, codes, off, count, dim, out, fmt);
+      else (p.metric === 'l2' ? codeKernels.lutL2Batch : codeKernels.lutIpBatch)(q, t, codes, off, count, dim, out, fmt);
       return;
     }
     tableScan(p, t, w, codes, off, count, dim, out);
