@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   STRATA_INDEX_CORRUPT: { status: 500, summary: 'an index file is missing or damaged' },
   STRATA_FORMAT_VERSION: { status: 500, summary: 'the on-disk format version is not the one this build reads' },
   STRATA_FILE_FORMAT: { status: 400, summary: 'a vector data file is malformed' },
+  STRATA_UNKNOWN_TENANT: { status: 404, summary: 'the tenant named in the request does not exist' },
+  STRATA_INVALID_TENANT: { status: 400, summary: 'a tenant name is empty, too long or not a string' },
+  STRATA_INVALID_FILTER: { status: 400, summary: 'a filter is malformed or compares an attribute with a value of another type' },
+  STRATA_INVALID_ATTRIBUTE: { status: 400, summary: 'an attribute value has an unsupported type or conflicts with the attribute\'s type' },
   STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
 } as const;
 

@@ -53,3 +53,24 @@ describe('strata bench codecs', () => {
     expect(existsSync(join(tmp.dir, 'prepared', 'tiny', 'indexes'))).toBe(true);
   });
 });
+
+describe('strata bench filter', () => {
+  it('measures every engine on every case it serves, with the JSON fields the issue asks for', async () => {
+    const { runFilterBench } = await import('../bench/filter.js');
+    const json = join(tmp.dir, 'filter.json');
+    const lines: string[] = [];
+    const rows = await runFilterBench(
+      { dataset: dataDir, tenants: 40, seed: 3, k: 10, queries: 60, maxLists: [8], ef: [64], engines: ['strata', 'strata-plain', 'hnswlib', 'per-tenant'], rebuild: true, threads: 2, json },
+      (s) => lines.push(s),
+    );
+    const cases = ['unfiltered', 'filter 99%', 'filter 1%', 'tenant ~1%', 'tenant by traffic'];
+    expect(rows.filter((r) => r.engine === 'strata').map((r) => r.case)).toEqual(cases);
+    expect(rows.filter((r) => r.engine === 'hnswlib').map((r) => r.case)).toEqual(cases);
+    expect(rows.filter((r) => r.engine === 'strata-plain').map((r) => r.case)).toEqual(['unfiltered']);
+    expect(rows.filter((r) => r.engine === 'per-tenant').map((r) => r.case)).toEqual(['tenant ~1%']);
+    for (const r of rows.filter((x) => x.engine === 'strata')) expect(r.recall, r.case).toBeGreaterThanOrEqual(0.9);
+    const saved = JSON.parse(readFileSync(json, 'utf8'));
+    for (const r of saved.rows) for (const f of ['engine', 'selectivity', 'recall', 'qps', 'p50Ms', 'p99Ms', 'rssAnonBytes']) expect(r).toHaveProperty(f);
+    expect(lines.join('\n')).toMatch(/memory overhead of tenancy/);
+  }, 120_000);
+});

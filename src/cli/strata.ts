@@ -6,6 +6,8 @@ import { prepareDataset } from '../datasets/registry.js';
 import { createProgress } from '../util/progress.js';
 import { runAnnBench, ENGINES } from '../../bench/ann.js';
 import { runKernelBench } from '../../bench/kernels.js';
+import { runFilterBench } from '../../bench/filter.js';
+import { FILTER_ENGINES, type FilterEngineName } from '../../bench/filter-workload.js';
 import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
 import { runDemo } from './demo.js';
@@ -93,6 +95,46 @@ Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3
   .action(async (opts) => {
     const maxLists = String(opts.maxLists).split(',').map((x) => int('--max-lists')(x.trim()));
     await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
+  });
+
+bench
+  .command('filter')
+  .description('Filtered and multi-tenant search (VectorDBBench-style cases) against hnswlib with a filter callback and one index per tenant.')
+  .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+  .option('--tenants <n>', 'Zipf-distributed tenants', int('--tenants'), 1000)
+  .option('--seed <s>', 'seed of the tenant and attribute assignment', int('--seed'), 7)
+  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--queries <n>', 'measure the first n queries', int('--queries'), 1000)
+  .option('--max-lists <list>', 'comma-separated Strata maxLists settings', '8,16')
+  .option('--ef <list>', 'comma-separated hnswlib ef settings', '64,256')
+  .option('--engines <list>', `comma-separated engines (${FILTER_ENGINES.join(', ')})`, FILTER_ENGINES.join(','))
+  .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', int('--threads'), 0)
+  .option('--rebuild', 'rebuild indexes even if a previous run left them')
+  .option('--json <file>', 'write the rows as JSON')
+  .addHelpText('after', `
+Cases: unfiltered; filter keeping 99% and 1% of vectors (a range on a uniform 'bucket' attribute);
+queries scoped to tenants holding about 1% of the vectors; queries scoped to tenants drawn in
+proportion to their size. Engines: strata (one shared index with tenants and attributes),
+strata-plain (the same index without them: memory and latency baseline), hnswlib (hnswlib-node over
+all vectors with a filter callback), per-tenant (one Strata index per queried tenant: the upper bound).
+Example: strata bench filter --dataset fashion-mnist --json filter.json`)
+  .action(async (opts) => {
+    const list = (v: string, name: string) => String(v).split(',').map((x) => int(name)(x.trim()));
+    const engines = String(opts.engines).split(',').map((e) => e.trim());
+    for (const e of engines) if (!(FILTER_ENGINES as string[]).includes(e)) throw new InvalidArgumentError(`unknown engine ${e} (use ${FILTER_ENGINES.join(', ')})`);
+    await runFilterBench({
+      dataset: opts.dataset,
+      tenants: opts.tenants,
+      seed: opts.seed,
+      k: opts.k,
+      queries: opts.queries,
+      maxLists: list(opts.maxLists, '--max-lists'),
+      ef: list(opts.ef, '--ef'),
+      engines: engines as FilterEngineName[],
+      rebuild: Boolean(opts.rebuild),
+      threads: opts.threads,
+      json: opts.json,
+    });
   });
 
 bench

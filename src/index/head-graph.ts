@@ -64,16 +64,17 @@ export class HeadGraph {
 
   /**
    * The `n` nearest heads of the vector at `v[off..off+dim)`, ascending by distance, written into
-   * outHeads/outDist. Returns how many were found.
+   * outHeads/outDist (only heads for which `allow` holds, when given). Returns how many were found.
    */
-  search(v: Float32Array, off: number, n: number, ef: number, outHeads: Uint32Array, outDist: Float32Array): number {
+  search(v: Float32Array, off: number, n: number, ef: number, outHeads: Uint32Array, outDist: Float32Array, allow?: (head: number) => boolean): number {
     n = Math.min(n, this.count);
     const wantEf = Math.max(ef, n);
     if (wantEf !== this.ef) {
       this.hnsw.setEf(wantEf);
       this.ef = wantEf;
     }
-    const res = this.hnsw.searchKnn(this.toArray(v, off), n);
+    // With `allow`, hnswlib only returns heads it accepts (fewer than n when fewer exist).
+    const res = allow ? this.hnsw.searchKnn(this.toArray(v, off), n, allow) : this.hnsw.searchKnn(this.toArray(v, off), n);
     const found = res.neighbors.length;
     for (let i = 0; i < found; i++) {
       outHeads[i] = res.neighbors[i];

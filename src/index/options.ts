@@ -98,6 +98,18 @@ export interface SearchParams {
   bypassIndex: boolean;
   /** With Refine: candidates re-ranked at full precision, as a multiple of k. Default 4. */
   refineFactor: number;
+  /**
+   * Scoped searches (tenant or filter): most posting lists one query may read. 0 (default) = no budget:
+   * the probe widens until k matches are found and falls back to an exact scan of the allowed set, so
+   * a search returns k results whenever k vectors match. A budget may return fewer.
+   */
+  maxProbes: number;
+  /**
+   * Scoped searches: allowed-set size at or below which the planner scans the allowed vectors exactly
+   * instead of probing. 0 (default) = automatic, sqrt(maxLists × mean list length × vectors): where
+   * the exact scan reads no more entries than a probe that needs 1/selectivity times more lists.
+   */
+  exactScanMax: number;
 }
 
 export const DEFAULT_SEARCH_PARAMS: SearchParams = {
@@ -106,6 +118,8 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   efSearch: 64,
   bypassIndex: false,
   refineFactor: 4,
+  maxProbes: 0,
+  exactScanMax: 0,
 };
 
 function fail(field: string, rule: string, value: unknown): never {
@@ -164,12 +178,15 @@ export function effectivePostingLimit(o: IndexOptions): number {
 }
 
 const KNOWN_SEARCH_PARAMS = new Set(Object.keys(DEFAULT_SEARCH_PARAMS));
+/** Keys of a search call's options that scope it rather than tune it (see SearchScope). */
+const SCOPE_KEYS = new Set(['tenant', 'filter']);
 
+/** Validate search params over the defaults; `tenant` and `filter` are allowed and ignored here. */
 export function resolveSearchParams(user: Partial<SearchParams> | undefined): SearchParams {
   if (user === undefined) return DEFAULT_SEARCH_PARAMS;
   if (user === null || typeof user !== 'object') fail('params', 'an object', user);
   for (const key of Object.keys(user)) {
-    if (!KNOWN_SEARCH_PARAMS.has(key)) fail(key, `one of the known search params (${[...KNOWN_SEARCH_PARAMS].join(', ')})`, key);
+    if (!KNOWN_SEARCH_PARAMS.has(key) && !SCOPE_KEYS.has(key)) fail(key, `one of the known search params (${[...KNOWN_SEARCH_PARAMS].join(', ')})`, key);
   }
   const o = { ...DEFAULT_SEARCH_PARAMS, ...user } as Record<string, unknown>;
   if (typeof o.bypassIndex !== 'boolean') fail('bypassIndex', 'a boolean', o.bypassIndex);
@@ -179,5 +196,7 @@ export function resolveSearchParams(user: Partial<SearchParams> | undefined): Se
     efSearch: positiveInt(o, 'efSearch'),
     bypassIndex: o.bypassIndex as boolean,
     refineFactor: positiveInt(o, 'refineFactor'),
+    maxProbes: positiveInt(o, 'maxProbes', 0),
+    exactScanMax: positiveInt(o, 'exactScanMax', 0),
   };
 }

@@ -3,6 +3,13 @@
  * pruning, posting reads from LMDB, replica de-duplication, top-k, and (with Refine) an exact re-rank
  * of refineFactor × k candidates from the full-precision vectors. Used by the index in the calling
  * thread and by every batch-search worker (each with its own graph copy and LMDB read view).
+ *
+ * Scoped searches (a tenant and/or a filter, resolved to a Scope by scope.ts) run one of two plans:
+ *   probe  the nearest heads that hold in-scope entries; within a list only the tenant's section is
+ *          read (lists are sorted by slot and a tenant's slots are runs, so a section is two binary
+ *          searches), filter bits are tested before an entry can enter the top-k; the probe widens
+ *          until k matches are found, then falls back to `exact` unless a budget was set;
+ *   exact  the allowed vectors from the slot blocks, each vector once.
  */
 import { type Metric, normalizeRows, withinBound } from './distance.js';
 import { batchKernel } from './kernels.js';
@@ -12,8 +19,11 @@ import { TopK, NO_ID } from './topk.js';
 import type { Codec, PreparedQuery } from './codecs/codec.js';
 import type { PcaTransform } from './codecs/pca.js';
 import type { IndexStore } from '../storage/index-store.js';
-import { PostingReader } from '../storage/posting-format.js';
+import { PostingReader, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
+import { BLOCK_SLOTS } from '../storage/index-store.js';
+import { lowerBound } from './attributes.js';
+import type { Scope } from './scope.js';
 
 export interface SearchStats {
   /** Posting lists read. */
@@ -32,11 +42,22 @@ export interface SearcherConfig {
   dim: number;
   metric: Metric;
   headCount: number;
+  /** Slots ever allocated (blocks cover [0, slotCount)). */
+  slotCount: number;
+  /** Posting entries per list on average (a scoped probe scans maxLists × this many in-scope entries). */
+  meanListLength: number;
   codec: Codec;
   refine: boolean;
   /** PCA of the posting payloads, or null. */
   pca: PcaTransform | null;
+  /** slot -> external id. */
+  slotIds: Uint32Array;
 }
+
+export type Plan = 'probe' | 'exact' | 'probe+exact' | 'empty';
+
+/** A scoped probe stops widening beyond this many lists (the exact fallback takes over). */
+const MAX_WIDEN_HEADS = 4096;
 
 export class SpannSearcher {
   private readonly reader: PostingReader;
@@ -55,6 +76,16 @@ export class SpannSearcher {
   private candIds = new Uint32Array(40);
   private candDist = new Float32Array(40);
   private prepared: PreparedQuery | null = null;
+  /** Heads read by the current scoped query (cleared after it). */
+  private readonly visited: Uint8Array;
+  /** The plan the last search ran. */
+  lastPlan: Plan = 'probe';
+  /** slot -> external id (replaceable: batch workers receive it with every task). */
+  slotIds: Uint32Array;
+  /** In-scope entries met by the current query (tenant section rows that pass the filter). */
+  private inScope = 0;
+  private headAllow: ((h: number) => boolean) | undefined;
+  private allowFlags: Uint8Array | null = null;
 
   constructor(
     private readonly store: IndexStore,
@@ -66,14 +97,55 @@ export class SpannSearcher {
     this.query = new Float32Array(cfg.dim);
     this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
+    this.visited = new Uint8Array(cfg.headCount);
+    this.slotIds = cfg.slotIds;
+    this.headAllow = (h: number) => this.allowFlags![h] === 1;
   }
 
   /**
-   * Search the query at `queries[qOff..qOff+dim)`; writes k results (padded) into outIds/outDist at
-   * outOff, adds to `stats`, returns the number of results found.
+   * Search the query at `queries[qOff..qOff+dim)`; writes up to k results (external ids, nearest first,
+   * padded with NO_ID) into outIds/outDist at outOff, adds to `stats`, returns the number found.
+   * `scope` restricts the search to a tenant and/or filter; `plan` is the planner's choice for it.
    */
-  search(queries: Float32Array, qOff: number, k: number, params: SearchParams, outIds: Uint32Array, outDist: Float32Array, outOff: number, stats: SearchStats): number {
-    const { dim, metric, headCount, codec, refine } = this.cfg;
+  search(
+    queries: Float32Array,
+    qOff: number,
+    k: number,
+    params: SearchParams,
+    outIds: Uint32Array,
+    outDist: Float32Array,
+    outOff: number,
+    stats: SearchStats,
+    scope: Scope | null = null,
+    plan: 'probe' | 'exact' = 'probe',
+  ): number {
+    this.prepareQuery(queries, qOff);
+    const candidates = this.cfg.refine ? k * params.refineFactor : k;
+    if (this.heap.capacity !== candidates) this.heap = new TopK(candidates);
+    const heap = this.heap;
+    heap.reset();
+
+    if (scope && scope.count === 0) this.lastPlan = 'empty';
+    else if (scope && plan === 'exact') {
+      this.scanExact(scope, heap, stats);
+      this.lastPlan = 'exact';
+    } else if (params.bypassIndex) {
+      for (let h = 0; h < this.cfg.headCount; h++) this.scanList(h, heap, stats, scope);
+      this.lastPlan = 'probe';
+    } else if (!scope) {
+      this.probe(params, heap, stats);
+      this.lastPlan = 'probe';
+    } else {
+      this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
+    }
+    const found = this.cfg.refine ? this.rerank(k, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
+    const slotIds = this.slotIds;
+    for (let i = 0; i < found; i++) outIds[outOff + i] = slotIds[outIds[outOff + i]];
+    return found;
+  }
+
+  private prepareQuery(queries: Float32Array, qOff: number): void {
+    const { dim, metric, codec } = this.cfg;
     const q = this.query;
     q.set(queries.subarray(qOff, qOff + dim));
     if (metric === 'cosine') normalizeRows(q, dim);
@@ -90,28 +162,65 @@ export class SpannSearcher {
       }
     }
     this.prepared = codec.name === 'F32' ? null : codec.prepare(this.codeQuery, metric);
-    const candidates = refine ? k * params.refineFactor : k;
-    if (this.heap.capacity !== candidates) this.heap = new TopK(candidates);
-    const heap = this.heap;
-    heap.reset();
+  }
 
-    if (params.bypassIndex) {
-      for (let h = 0; h < headCount; h++) this.scanList(h, heap, stats);
-    } else {
-      const want = Math.min(params.maxLists, headCount);
-      if (this.heads.length < want) {
-        this.heads = new Uint32Array(want);
-        this.headDist = new Float32Array(want);
-      }
-      const found = this.graph.search(q, 0, want, params.efSearch, this.heads, this.headDist);
-      const nearest = this.headDist[0];
-      for (let i = 0; i < found; i++) {
-        if (i > 0 && !withinBound(metric, this.headDist[i], nearest, params.eps2)) break;
-        this.scanList(this.heads[i], heap, stats);
-      }
+  /** The nearest `want` heads (with a flag set in `only`, when given) into this.heads/headDist; returns how many. */
+  private nearestHeads(want: number, ef: number, only: Uint8Array | null = null): number {
+    if (this.heads.length < want) {
+      this.heads = new Uint32Array(want);
+      this.headDist = new Float32Array(want);
     }
-    if (!refine) return heap.drainSorted(outIds, outDist, outOff);
-    return this.rerank(k, outIds, outDist, outOff, stats);
+    this.allowFlags = only;
+    return this.graph.search(this.query, 0, want, Math.max(ef, want), this.heads, this.headDist, only ? this.headAllow : undefined);
+  }
+
+  private probe(params: SearchParams, heap: TopK, stats: SearchStats): void {
+    const found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
+    const nearest = this.headDist[0];
+    for (let i = 0; i < found; i++) {
+      if (i > 0 && !withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) break;
+      this.scanList(this.heads[i], heap, stats, null);
+    }
+  }
+
+  /**
+   * Probe the nearest heads that hold in-scope entries (the graph search skips the others) until
+   * maxLists × mean list length in-scope entries were scanned — what an unscoped search reads in
+   * total, so a tenant or filter keeping a fraction s of the vectors reads about 1/s as many lists —
+   * and at least k matches were found. Without a budget (maxProbes), a probe that hits the widening
+   * limit with fewer than k matches falls back to the exact scan.
+   */
+  private probeScoped(k: number, params: SearchParams, heap: TopK, stats: SearchStats, scope: Scope): Plan {
+    const budget = params.maxProbes > 0 ? params.maxProbes : Infinity;
+    const limit = Math.min(scope.headCount, MAX_WIDEN_HEADS, budget);
+    const entryTarget = params.maxLists * this.cfg.meanListLength;
+    const need = Math.min(k, scope.count);
+    const visited = this.visited;
+    const touched: number[] = [];
+    this.inScope = 0;
+    let fetch = Math.min(limit, Math.max(params.maxLists, 2 * Math.ceil(entryTarget / Math.max(1, this.cfg.meanListLength * (scope.count / Math.max(1, this.cfg.slotCount))))));
+    let probed = 0;
+    outer: for (;;) {
+      const found = this.nearestHeads(fetch, params.efSearch, scope.heads);
+      for (let i = 0; i < found; i++) {
+        const h = this.heads[i];
+        if (visited[h]) continue;
+        visited[h] = 1;
+        touched.push(h);
+        this.scanList(h, heap, stats, scope);
+        probed++;
+        if (probed >= budget || (this.inScope >= entryTarget && heap.size >= need)) break outer;
+      }
+      if (found < fetch || fetch >= limit) break;
+      fetch = Math.min(limit, fetch * 2);
+    }
+    for (const h of touched) visited[h] = 0;
+    if (heap.size < need && params.maxProbes === 0) {
+      heap.reset();
+      this.scanExact(scope, heap, stats);
+      return 'probe+exact';
+    }
+    return 'probe';
   }
 
   /** Exact distances for the compressed-domain candidates, from the full-precision vectors. */
@@ -129,35 +238,135 @@ export class SpannSearcher {
     const kernel = batchKernel(metric);
     const one = this.dists;
     for (let i = 0; i < n; i++) {
-      const id = this.candIds[i];
-      if (id === NO_ID) break;
-      const bytes = this.store.getVectorFast(id);
-      if (!bytes || bytes.length !== dim * 4) throw createError('STRATA_INDEX_CORRUPT', `full-precision vector of id ${id} is missing or has the wrong size`, 'vectors');
+      const slot = this.candIds[i];
+      if (slot === NO_ID) break;
+      const bytes = this.store.getVectorFast(slot);
+      if (!bytes || bytes.length !== dim * 4) throw createError('STRATA_INDEX_CORRUPT', `full-precision vector of slot ${slot} is missing or has the wrong size`, 'vectors');
       // getBinaryFast's Buffer only overrides .length: view exactly the value's bytes before copying.
       new Uint8Array(this.full.buffer).set(bytes.subarray(0, dim * 4));
       kernel(this.query, 0, this.full, 0, 1, dim, one, 0);
-      final.push(one[0], id);
+      final.push(one[0], slot);
       stats.bytesRead += bytes.length;
     }
     return final.drainSorted(outIds, outDist, outOff);
   }
 
-  private scanList(head: number, heap: TopK, stats: SearchStats): void {
-    const bytes = this.store.getPostingFast(head);
-    if (!bytes) return;
-    const { count, ids, codes, vectors } = this.reader.read(bytes, head);
+  /** Distances of rows [a, b) of a posting-format view into this.dists[0, b - a). */
+  private distances(view: PostingView, a: number, b: number): Float32Array {
+    const count = b - a;
     if (this.dists.length < count) this.dists = new Float32Array(Math.max(count, this.dists.length * 2));
     const dists = this.dists;
-    if (vectors) batchKernel(this.cfg.metric)(this.codeQuery, 0, vectors, 0, count, this.codeDim, dists, 0);
-    else this.cfg.codec.distances(this.prepared!, codes, 0, count, dists);
+    if (view.vectors) batchKernel(this.cfg.metric)(this.codeQuery, 0, view.vectors, a * this.codeDim, count, this.codeDim, dists, 0);
+    else this.cfg.codec.distances(this.prepared!, view.codes, a * this.cfg.codec.bytesPerVector, count, dists);
     if (this.distBias !== 0) for (let i = 0; i < count; i++) dists[i] += this.distBias;
-    let worst = heap.worst();
-    for (let i = 0; i < count; i++) {
-      const d = dists[i];
-      if (d < worst && heap.pushUnique(d, ids[i])) worst = heap.worst();
-    }
-    stats.listsProbed++;
-    stats.vectorsScanned += count;
-    stats.bytesRead += bytes.length;
+    return dists;
   }
+
+  /** Push rows [a, b) of a view (slots in view.ids), testing filter bits when the scope has them. */
+  private pushRows(view: PostingView, a: number, b: number, heap: TopK, scope: Scope | null): void {
+    if (b <= a) return;
+    const dists = this.distances(view, a, b);
+    const ids = view.ids;
+    const bits = scope ? scope.bits : null;
+    let worst = heap.worst();
+    if (!bits) {
+      this.inScope += b - a;
+      for (let i = a; i < b; i++) {
+        const d = dists[i - a];
+        if (d < worst && heap.pushUnique(d, ids[i])) worst = heap.worst();
+      }
+      return;
+    }
+    const neg = scope!.negate ? 1 : 0;
+    let passed = 0;
+    for (let i = a; i < b; i++) {
+      const s = ids[i];
+      if (((bits[s >>> 5] >>> (s & 31)) & 1) === neg) continue;
+      passed++;
+      const d = dists[i - a];
+      if (d < worst && heap.pushUnique(d, s)) worst = heap.worst();
+    }
+    this.inScope += passed;
+  }
+
+  private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
+    const bytes = this.store.getPostingFast(head);
+    if (!bytes) return;
+    const view = this.reader.read(bytes, head);
+    const entryBytes = 4 + this.cfg.codec.bytesPerVector;
+    if (!scope || !scope.runs) {
+      this.pushRows(view, 0, view.count, heap, scope);
+      stats.listsProbed++;
+      stats.vectorsScanned += view.count;
+      stats.bytesRead += bytes.length;
+      return;
+    }
+    // Only the tenant's sections: [lowerBound(start), lowerBound(end)) per run of its slots.
+    const runs = scope.runs, ids = view.ids;
+    let read = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const a = lowerBound(ids, runs[r]);
+      if (a === view.count) break;
+      const b = lowerBound(ids, runs[r + 1], a);
+      this.pushRows(view, a, b, heap, scope);
+      read += b - a;
+    }
+    if (read > 0) stats.listsProbed++;
+    stats.vectorsScanned += read;
+    stats.bytesRead += read * entryBytes;
+  }
+
+  /** Every allowed vector once, from the slot blocks covering the scope's runs. */
+  private scanExact(scope: Scope, heap: TopK, stats: SearchStats): void {
+    const runs = scope.runs ?? Uint32Array.of(0, this.cfg.slotCount);
+    const bits = scope.bits;
+    const entryBytes = 4 + this.cfg.codec.bytesPerVector;
+    for (let r = 0; r < runs.length; r += 2) {
+      const s = runs[r], e = Math.min(runs[r + 1], this.cfg.slotCount);
+      for (let blk = Math.floor(s / BLOCK_SLOTS); blk * BLOCK_SLOTS < e; blk++) {
+        const lo = Math.max(s, blk * BLOCK_SLOTS), hi = Math.min(e, (blk + 1) * BLOCK_SLOTS);
+        if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
+        const bytes = this.store.getBlockFast(blk);
+        if (!bytes) continue;
+        const view = this.reader.read(bytes, blk);
+        const a = lowerBound(view.ids, lo);
+        const b = lowerBound(view.ids, hi, a);
+        if (bits && !scope.negate && 4 * countBits(bits, lo, hi) < b - a) {
+          // Sparse matches: one distance per allowed row instead of the whole range.
+          for (let i = a; i < b; i++) {
+            const slot = view.ids[i];
+            if (((bits[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+            this.pushRows(view, i, i + 1, heap, null);
+            stats.vectorsScanned++;
+            stats.bytesRead += entryBytes;
+          }
+          continue;
+        }
+        this.pushRows(view, a, b, heap, scope);
+        stats.vectorsScanned += b - a;
+        stats.bytesRead += (b - a) * entryBytes;
+      }
+    }
+  }
+}
+
+/** Whether any bit in [lo, hi) is set. */
+function anyBit(bits: Uint32Array, lo: number, hi: number): boolean {
+  for (let s = lo; s < hi; ) {
+    const w = bits[s >>> 5];
+    if ((s & 31) === 0 && s + 32 <= hi) {
+      if (w !== 0) return true;
+      s += 32;
+    } else {
+      if ((w >>> (s & 31)) & 1) return true;
+      s++;
+    }
+  }
+  return false;
+}
+
+function countBits(bits: Uint32Array, lo: number, hi: number): number {
+  let n = 0;
+  for (let s = lo; s < hi; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
+  return n;
 }

@@ -24,8 +24,14 @@ import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, toFloat32 } from './validate.js';
-import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
-import { encodePosting, postingBytes } from '../storage/posting-format.js';
+import { BLOCK_SLOTS, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
+import { RoaringBitmap32 } from 'roaring-wasm';
+import { AttributeIndex } from './attributes.js';
+import { type Attributes, type Filter, parseFilter } from './filter.js';
+import { type Scope, choosePlan, resolveScope } from './scope.js';
+import { DEFAULT_TENANT, Tenant, TenantCatalog, type TenantInfo, checkTenantName } from './tenants.js';
+import type { Plan } from './searcher.js';
+import { encodePosting, postingBytes, PostingReader, POSTING_HEADER_BYTES } from '../storage/posting-format.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
@@ -39,7 +45,23 @@ export interface BuildProgress {
 export interface BuildCallOptions {
   /** Called as each stage advances (the CLI draws progress bars from it). */
   onProgress?: (p: BuildProgress) => void;
+  /**
+   * The tenant of each vector (one name per row), or one name for all. Default: every vector in
+   * tenant "default". A tenant's vectors get consecutive slots, so its posting entries form one
+   * section of each list.
+   */
+  tenants?: string | ArrayLike<string>;
+  /** Per-row metadata (keyword, list of keywords, number, boolean), or null/undefined for none. */
+  attributes?: ReadonlyArray<Attributes | null | undefined>;
 }
+
+/** Who a search may see: one tenant's vectors and/or those matching a filter (filter.ts). */
+export interface SearchScope {
+  tenant?: string;
+  filter?: Filter;
+}
+
+export type SearchOptions = Partial<SearchParams> & SearchScope;
 
 export interface BuildStats {
   count: number;
@@ -59,6 +81,13 @@ export interface SearchResult {
   ids: Uint32Array;
   distances: Float32Array;
   stats: SearchStats;
+  /**
+   * What ran: 'probe' (posting lists), 'exact' (scan of the allowed vectors), 'probe+exact' (a probe
+   * that found fewer than k matches, completed by the exact scan) or 'empty' (nothing is allowed).
+   */
+  plan: Plan;
+  /** Vectors the query was allowed to return (its tenant ∩ its filter; the index count if unscoped). */
+  matched: number;
 }
 
 export interface BatchSearchResult {
@@ -69,6 +98,9 @@ export interface BatchSearchResult {
   queries: number;
   /** Totals over all queries. */
   stats: SearchStats;
+  /** The planner's choice for the batch (one scope for every query); see SearchResult.plan. */
+  plan: Plan;
+  matched: number;
 }
 
 export interface IndexStats {
@@ -86,6 +118,9 @@ export interface IndexStats {
   longestList: number;
   diskBytes: number;
   formatVersion: number;
+  tenants: number;
+  /** Attribute names and types (index-wide schema). */
+  attributes: Record<string, string>;
 }
 
 /** Rows per assignment task sent to a worker. */
@@ -102,13 +137,31 @@ export class SpannIndex {
   private searcher: SpannSearcher | undefined;
   private pool: Piscina | undefined;
   private closed = false;
+  private tenants = new TenantCatalog();
+  private attrs = new AttributeIndex();
+  /** Every live slot. */
+  private live = new RoaringBitmap32();
+  /** slot -> external id, in shared memory so batch-search workers read it in place. */
+  private slotIds: Uint32Array = new Uint32Array(0);
+  /** Dense head flags of recently searched tenants (H bytes each). */
+  private readonly headFlags = new Map<string, Uint8Array>();
 
   /** @internal use createIndex / openIndex */
   constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph) {
     this.dir = dir;
     this.store = store;
     this.meta = meta;
+    if (meta.state === 'built') this.loadCatalog();
     if (graph) this.attachGraph(graph);
+  }
+
+  /** Tenants, attribute indexes, live slots and the slot map, from LMDB. */
+  private loadCatalog(): void {
+    for (const [name, rec] of this.store.readTenants()) this.tenants.add(TenantCatalog.restore(name, rec));
+    this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
+    for (const name of this.tenants.list().map((t) => t.name)) this.live.orInPlace(this.tenants.get(name)!.slots);
+    this.slotIds = sharedUint32(this.meta.slotCount);
+    this.store.readSlotIds(this.meta.slotCount, this.slotIds);
   }
 
   get options(): IndexOptions {
@@ -124,7 +177,7 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta));
+    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta, this.slotIds));
   }
 
   private assertOpen(): void {
@@ -155,6 +208,13 @@ export class SpannIndex {
     const flat = Array.isArray(vectors) ? flattenRows(vectors, dim) : toFloat32(vectors, 'vectors');
     const n = checkVectors(flat, dim, 'vectors');
     const extIds = ids === undefined ? null : checkIds(ids, n);
+    // Tenancy first (cheap, and a bad name or attribute must fail before any work): a tenant's rows
+    // get consecutive slots, tenants in name order, rows in input order within a tenant.
+    const { rowOfSlot, slotOfRow, tenantRuns } = slotLayout(call.tenants, n);
+    if (call.attributes !== undefined && (!Array.isArray(call.attributes) || call.attributes.length !== n)) {
+      throw createError('STRATA_INVALID_ATTRIBUTE', `attributes must be an array with one entry per vector (${n}), got ${Array.isArray(call.attributes) ? call.attributes.length : typeof call.attributes}`, 'attributes');
+    }
+    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : new AttributeIndex();
     const t0 = performance.now();
     const stageSeconds: Record<BuildStage, number> = { heads: 0, graph: 0, assign: 0, write: 0 };
     const progress = call.onProgress ?? (() => {});
@@ -275,6 +335,19 @@ export class SpannIndex {
       for (let h = 0; h < H; h++) if (extra[h].length > 0) lists[h] = Uint32Array.from([...lists[h], ...extra[h]]);
     }
 
+    // Tenants: slots and the heads holding their entries, filled while lists are written.
+    const tenantObjs = tenantRuns.map(([name, start, end]) => new Tenant(name, RoaringBitmap32.fromRange(start, end), new RoaringBitmap32()));
+    const tenantStarts = Uint32Array.from(tenantRuns, ([, start]) => start);
+    const markHeads = (h: number, slots: Uint32Array) => {
+      // slots ascending: one binary search per tenant present in the list
+      for (let i = 0; i < slots.length; ) {
+        const t = upperBoundU32(tenantStarts, slots[i]) - 1;
+        tenantObjs[t].heads.add(h);
+        const end = tenantRuns[t][2];
+        while (i < slots.length && slots[i] < end) i++;
+      }
+    };
+
     let entries = 0;
     let longest = 0;
     let h = 0;
@@ -282,8 +355,10 @@ export class SpannIndex {
       let bytes = 0;
       this.store.write(() => {
         for (; h < H && bytes < WRITE_TXN_BYTES; h++) {
-          const list = lists[h];
-          this.store.putPosting(h, encodePosting(list, list.length, extIds, stored, storedDim, codec));
+          const list = lists[h].sort((a, b) => slotOfRow[a] - slotOfRow[b]);
+          const slots = Uint32Array.from(list, (r) => slotOfRow[r]);
+          markHeads(h, slots);
+          this.store.putPosting(h, encodePosting(list, list.length, slotOfRow, stored, storedDim, codec));
           this.store.putHead(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
           bytes += postingBytes(list.length, codec.bytesPerVector);
           entries += list.length;
@@ -293,7 +368,27 @@ export class SpannIndex {
       });
       progress({ stage: 'write', done: h, total: H });
     }
-    if (refine) writeFullVectors(this.store, data, n, dim, extIds);
+    // Blocks: every vector once, by slot, for exact scans; the slot map; tenants; attributes.
+    for (let b = 0; b * BLOCK_SLOTS < n; ) {
+      this.store.write(() => {
+        for (let bytes = 0; b * BLOCK_SLOTS < n && bytes < WRITE_TXN_BYTES; b++) {
+          const rows = rowOfSlot.subarray(b * BLOCK_SLOTS, Math.min(n, (b + 1) * BLOCK_SLOTS));
+          this.store.putBlock(b, encodePosting(rows, rows.length, slotOfRow, stored, storedDim, codec));
+          bytes += postingBytes(rows.length, codec.bytesPerVector);
+        }
+      });
+    }
+    const slotIds = sharedUint32(n);
+    for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
+    this.store.write(() => {
+      this.store.putSlotIds(slotIds, n);
+      for (const t of tenantObjs) {
+        t.heads.runOptimize();
+        this.store.putTenant(t.name, t.toRecord());
+      }
+      for (const [name, rec] of attrs.toRecords()) this.store.putAttribute(name, rec);
+    });
+    if (refine) writeFullVectors(this.store, data, n, dim, rowOfSlot);
     renameSync(tmpGraph, graphFile);
     lap('write');
     const seconds = (performance.now() - t0) / 1000;
@@ -306,11 +401,19 @@ export class SpannIndex {
       postingEntries: entries,
       longestList: longest,
       buildSeconds: seconds,
+      slotCount: n,
       codec: codec.state(),
       ...(pca ? { pca: pca.state } : {}),
     };
     this.store.write(() => this.store.putMeta(meta));
     this.meta = meta;
+    this.slotIds = slotIds;
+    for (const t of tenantObjs) {
+      this.tenants.add(t);
+      this.live.orInPlace(t.slots);
+    }
+    this.attrs.dispose();
+    this.attrs = attrs;
     this.attachGraph(graph);
     return {
       count: n,
@@ -325,49 +428,180 @@ export class SpannIndex {
     };
   }
 
-  /** k nearest neighbours of one query, with per-query stats. */
-  search(query: Float32Array | number[], k: number, params?: Partial<SearchParams>): SearchResult {
+  /**
+   * k nearest neighbours of one query, with per-query stats. `options` tunes the search
+   * (SearchParams) and may scope it: `tenant` (only that tenant's vectors) and `filter` (filter.ts).
+   */
+  search(query: Float32Array | number[], k: number, options?: SearchOptions): SearchResult {
     const searcher = this.assertBuilt();
     const q = checkQuery(query, this.dimension);
     checkK(k);
-    const p = resolveSearchParams(params);
+    const p = resolveSearchParams(options);
     const ids = new Uint32Array(k);
     const distances = new Float32Array(k);
     const stats = emptyStats();
-    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats);
-    return { ids: ids.subarray(0, found), distances: distances.subarray(0, found), stats };
+    const scoped = this.scopeOf(options, false);
+    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped ? this.plan(scoped.scope, p) : 'probe');
+    return { ids: ids.subarray(0, found), distances: distances.subarray(0, found), stats, plan: searcher.lastPlan, matched: scoped ? scoped.scope.count : this.meta.count };
   }
 
   /**
-   * Search many queries (row-major n×dim) on a piscina pool of `options.threads` workers (made on the
-   * first call, kept until close): each worker holds its own copy of the head graph and its own LMDB
-   * read view.
+   * Search many queries (row-major n×dim), all with the same options and scope, on a piscina pool of
+   * `options.threads` workers (made on the first call, kept until close): each worker holds its own
+   * copy of the head graph and its own LMDB read view; the scope is resolved once and shared.
    */
-  async searchBatch(queries: Float32Array | number[][], k: number, params?: Partial<SearchParams>): Promise<BatchSearchResult> {
+  async searchBatch(queries: Float32Array | number[][], k: number, options?: SearchOptions): Promise<BatchSearchResult> {
     this.assertBuilt();
     const dim = this.dimension;
     const flat = Array.isArray(queries) ? flattenRows(queries, dim, 'queries') : toFloat32(queries, 'queries');
     const nq = checkVectors(flat, dim, 'queries');
     checkK(k);
-    const p = resolveSearchParams(params);
+    const p = resolveSearchParams(options);
+    const scoped = this.scopeOf(options, true);
+    const scope = scoped?.scope ?? null;
+    const plan = scope ? this.plan(scope, p) : 'probe';
     const q = toShared(flat);
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
-    const statsOut = new Float64Array(new SharedArrayBuffer(nq * 3 * 8));
+    const statsOut = new Float64Array(new SharedArrayBuffer(nq * 4 * 8));
     this.pool ??= createPool('index/search-worker', this.meta.options.threads);
     const chunk = Math.max(1, Math.min(256, Math.ceil(nq / (this.pool.maxThreads * 4))));
     const tasks: Promise<void>[] = [];
     for (let s = 0; s < nq; s += chunk) {
-      tasks.push(this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut }));
+      tasks.push(
+        this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, slotIds: this.slotIds, scope, plan }),
+      );
     }
     await Promise.all(tasks);
     const stats = emptyStats();
+    let fallbacks = 0;
     for (let i = 0; i < nq; i++) {
-      stats.listsProbed += statsOut[i * 3];
-      stats.vectorsScanned += statsOut[i * 3 + 1];
-      stats.bytesRead += statsOut[i * 3 + 2];
+      stats.listsProbed += statsOut[i * 4];
+      stats.vectorsScanned += statsOut[i * 4 + 1];
+      stats.bytesRead += statsOut[i * 4 + 2];
+      fallbacks += statsOut[i * 4 + 3];
     }
-    return { ids, distances, k, queries: nq, stats };
+    const ranPlan: Plan = scope && scope.count === 0 ? 'empty' : plan === 'probe' && fallbacks > 0 ? 'probe+exact' : plan;
+    return { ids, distances, k, queries: nq, stats, plan: ranPlan, matched: scope ? scope.count : this.meta.count };
+  }
+
+  /** The tenant and filter of a search call as a Scope, or null when it has neither. */
+  private scopeOf(options: SearchOptions | undefined, shared: boolean): { scope: Scope } | null {
+    if (!options || (options.tenant === undefined && options.filter === undefined)) return null;
+    const tenant = options.tenant === undefined ? null : this.tenants.require(options.tenant, 'tenant');
+    const filter = options.filter === undefined ? null : parseFilter(options.filter, 'filter');
+    const scope = resolveScope({
+      tenant,
+      filter,
+      attributes: this.attrs,
+      live: this.live,
+      slotCount: this.meta.slotCount,
+      headCount: this.meta.headCount,
+      tenantHeads: (t) => this.tenantHeadFlags(t),
+      shared,
+    });
+    return { scope };
+  }
+
+  private plan(scope: Scope, p: SearchParams): 'exact' | 'probe' {
+    const meanList = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
+    return choosePlan(scope.count, p.exactScanMax, p.maxLists, meanList, this.meta.count);
+  }
+
+  /** Dense 0/1 flags of the heads holding a tenant's entries (a few recent tenants are cached). */
+  private tenantHeadFlags(t: Tenant): Uint8Array {
+    let flags = this.headFlags.get(t.name);
+    if (flags) {
+      this.headFlags.delete(t.name);
+      this.headFlags.set(t.name, flags); // most recently used last
+      return flags;
+    }
+    flags = new Uint8Array(new SharedArrayBuffer(Math.max(1, this.meta.headCount)));
+    const heads = t.heads.toUint32Array();
+    for (let i = 0; i < heads.length; i++) flags[heads[i]] = 1;
+    this.headFlags.set(t.name, flags);
+    if (this.headFlags.size > HEAD_FLAG_CACHE) this.headFlags.delete(this.headFlags.keys().next().value!);
+    return flags;
+  }
+
+  /** Every tenant with its vector count, by name. */
+  listTenants(): TenantInfo[] {
+    this.assertOpen();
+    return this.tenants.list();
+  }
+
+  /** Create an empty tenant; false if it already exists. */
+  createTenant(name: string): boolean {
+    this.assertOpen();
+    checkTenantName(name, 'tenant');
+    if (this.tenants.get(name)) return false;
+    const t = new Tenant(name, new RoaringBitmap32(), new RoaringBitmap32());
+    this.store.write(() => this.store.putTenant(name, t.toRecord()));
+    this.tenants.add(t);
+    return true;
+  }
+
+  /**
+   * Delete a tenant and all its data in one LMDB transaction: its entries in every posting list that
+   * holds any, its rows in the slot blocks, its full-precision vectors, its attribute values and its
+   * slot-map entries. Returns the number of vectors removed. Head vectors chosen from its data stay
+   * as routing points (no id of the tenant is reachable through them) until the index is rebuilt.
+   */
+  deleteTenant(name: string): number {
+    this.assertOpen();
+    const t = this.tenants.require(name, 'tenant');
+    const removed = t.count;
+    const runs = t.runs;
+    const codec = restoreCodec(this.meta.codec);
+    const codeDim = this.meta.pca ? this.meta.pca.outDim : this.dimension;
+    const reader = new PostingReader(codeDim, codec);
+    let entriesRemoved = 0;
+    const slotIds = this.slotIds;
+    try {
+      this.store.write(() => {
+        for (const h of t.heads.toUint32Array()) {
+          const value = this.store.getPostingCopy(h);
+          if (!value) continue;
+          const { out, dropped } = withoutRuns(reader, value, h, runs);
+          entriesRemoved += dropped;
+          this.store.putPosting(h, out);
+        }
+        for (let r = 0; r < runs.length; r += 2) {
+          for (let b = Math.floor(runs[r] / BLOCK_SLOTS); b * BLOCK_SLOTS < runs[r + 1]; b++) {
+            const value = this.store.getBlockCopy(b);
+            if (!value) continue;
+            const { out, kept } = withoutRuns(reader, value, b, runs);
+            if (kept === 0) this.store.deleteBlock(b);
+            else this.store.putBlock(b, out);
+          }
+        }
+        const refine = parseSpec(this.meta.spec).refine;
+        for (let r = 0; r < runs.length; r += 2) {
+          for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
+            if (refine) this.store.deleteVector(slot);
+            slotIds[slot] = NO_ID;
+          }
+        }
+        this.store.putSlotIds(slotIds, this.meta.slotCount);
+        this.attrs.removeSlots(t.slots);
+        for (const [attr, rec] of this.attrs.toRecords()) this.store.putAttribute(attr, rec);
+        this.store.deleteTenant(name);
+        const meta: IndexMeta = { ...this.meta, count: this.meta.count - removed, postingEntries: this.meta.postingEntries - entriesRemoved };
+        this.store.putMeta(meta);
+        this.meta = meta;
+      });
+    } catch (err) {
+      // The transaction rolled back: reload what was changed in memory from the store.
+      this.attrs.dispose();
+      this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
+      this.meta = readMeta(this.store, this.dir);
+      this.store.readSlotIds(this.meta.slotCount, this.slotIds);
+      throw err;
+    }
+    this.live.andNotInPlace(t.slots);
+    this.headFlags.delete(name);
+    this.tenants.remove(name);
+    return removed;
   }
 
   stats(): IndexStats {
@@ -387,6 +621,8 @@ export class SpannIndex {
       longestList: m.longestList,
       diskBytes: this.diskBytes(),
       formatVersion: m.formatVersion,
+      tenants: this.tenants.size,
+      attributes: Object.fromEntries(this.attrs.names.map((n) => [n, this.attrs.type(n)!])),
     };
   }
 
@@ -403,10 +639,39 @@ export class SpannIndex {
     this.closed = true;
     if (this.pool) await this.pool.destroy();
     await this.store.close();
+    this.tenants.dispose();
+    this.attrs.dispose();
+    this.live.dispose();
   }
 }
 
 const EMPTY = new Uint32Array(0);
+/** Tenants whose dense head flags are kept between searches. */
+const HEAD_FLAG_CACHE = 64;
+
+/** A posting-format value without the entries whose slots fall in `runs`. */
+function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array): { out: Uint8Array; kept: number; dropped: number } {
+  const view = reader.read(value, key);
+  const bpv = view.count > 0 ? view.codes.length / view.count : 0;
+  const keep: number[] = [];
+  for (let i = 0, r = 0; i < view.count; i++) {
+    const s = view.ids[i];
+    while (r < runs.length && runs[r + 1] <= s) r += 2;
+    if (r < runs.length && s >= runs[r]) continue;
+    keep.push(i);
+  }
+  const out = new Uint8Array(postingBytes(keep.length, bpv));
+  out.set(value.subarray(0, POSTING_HEADER_BYTES));
+  const head = new Uint32Array(out.buffer, 0, 4);
+  head[0] = keep.length;
+  const ids = new Uint32Array(out.buffer, POSTING_HEADER_BYTES, keep.length);
+  const codes = new Uint8Array(out.buffer, POSTING_HEADER_BYTES + 4 * keep.length);
+  keep.forEach((i, j) => {
+    ids[j] = view.ids[i];
+    codes.set(view.codes.subarray(i * bpv, (i + 1) * bpv), j * bpv);
+  });
+  return { out, kept: keep.length, dropped: view.count - keep.length };
+}
 /** Rows used to fit the posting codec. */
 const CODEC_SAMPLE = 65_536;
 /** Rows used to fit PCA (covariance costs rows × dim² / 2). */
@@ -423,22 +688,75 @@ function sampleRows(data: Float32Array, n: number, dim: number, max: number): Fl
   return out;
 }
 
-/** Refine: every vector at full precision under its external id, in bounded transactions. */
-function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim: number, extIds: Uint32Array | null): void {
+/** Refine: every vector at full precision under its slot, in bounded transactions. */
+function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim: number, rowOfSlot: Uint32Array): void {
   const perTxn = Math.max(1, Math.floor(WRITE_TXN_BYTES / (dim * 4)));
   for (let s = 0; s < n; s += perTxn) {
     store.write(() => {
-      for (let r = s; r < Math.min(n, s + perTxn); r++) store.putVector(extIds ? extIds[r] : r, data.subarray(r * dim, r * dim + dim));
+      for (let slot = s; slot < Math.min(n, s + perTxn); slot++) {
+        const r = rowOfSlot[slot];
+        store.putVector(slot, data.subarray(r * dim, r * dim + dim));
+      }
     });
   }
 }
 
+/**
+ * Slot numbering for a build: tenants in name order, each tenant's rows consecutive in input order.
+ * Returns both directions and each tenant's [name, start, end) run.
+ */
+function slotLayout(tenants: BuildCallOptions['tenants'], n: number): { rowOfSlot: Uint32Array; slotOfRow: Uint32Array; tenantRuns: Array<[string, number, number]> } {
+  const identity = () => Uint32Array.from({ length: n }, (_, i) => i);
+  if (tenants === undefined || typeof tenants === 'string') {
+    const name = tenants === undefined ? DEFAULT_TENANT : checkTenantName(tenants, 'tenants');
+    return { rowOfSlot: identity(), slotOfRow: identity(), tenantRuns: [[name, 0, n]] };
+  }
+  if (typeof tenants !== 'object' || tenants === null || tenants.length !== n) {
+    throw createError('STRATA_INVALID_TENANT', `tenants must be one name or an array with one name per vector (${n})`, 'tenants');
+  }
+  const byName = new Map<string, number[]>();
+  for (let r = 0; r < n; r++) {
+    const name = checkTenantName(tenants[r], `tenants[${r}]`);
+    let rows = byName.get(name);
+    if (!rows) byName.set(name, (rows = []));
+    rows.push(r);
+  }
+  const names = [...byName.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const rowOfSlot = new Uint32Array(n);
+  const slotOfRow = new Uint32Array(n);
+  const tenantRuns: Array<[string, number, number]> = [];
+  let slot = 0;
+  for (const name of names) {
+    const start = slot;
+    for (const r of byName.get(name)!) {
+      rowOfSlot[slot] = r;
+      slotOfRow[r] = slot++;
+    }
+    tenantRuns.push([name, start, slot]);
+  }
+  return { rowOfSlot, slotOfRow, tenantRuns };
+}
+
+/** First index with a[i] > x. */
+function upperBoundU32(a: Uint32Array, x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** @internal How a searcher reads this index (shared with the batch-search worker). */
-export function searcherConfig(meta: IndexMeta): SearcherConfig {
+export function searcherConfig(meta: IndexMeta, slotIds: Uint32Array): SearcherConfig {
   return {
     dim: meta.options.dimension,
     metric: meta.options.metric,
     headCount: meta.headCount,
+    slotCount: meta.slotCount,
+    meanListLength: meta.headCount > 0 ? meta.postingEntries / meta.headCount : 0,
+    slotIds,
     codec: restoreCodec(meta.codec),
     pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
@@ -486,6 +804,7 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
     postingEntries: 0,
     longestList: 0,
     buildSeconds: 0,
+    slotCount: 0,
     createdAt: new Date().toISOString(),
   };
   store.write(() => store.putMeta(meta));

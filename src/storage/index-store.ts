@@ -4,8 +4,16 @@
  *   <dir>/strata.mdb      LMDB environment (this file) — the source of truth
  *     meta      'meta' -> IndexMeta (msgpack)
  *     heads     u32 head number -> [u32 source id][f32 vector]
- *     postings  u32 head number -> posting list (posting-format.ts)
- *     vectors   u32 external id -> f32 vector (only with Refine: full precision for re-ranking)
+ *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
+ *     blocks    u32 block number -> the vectors of slots [256 b, 256 b + 256) once each, in the
+ *               posting-list format and codec (exact scans of a tenant or of a filter's matches)
+ *     slots     u32 chunk number -> u32 external id of slots [65536 c, 65536 c + 65536)
+ *     tenants   tenant name -> { slots, heads } portable roaring bitmaps (msgpack)
+ *     attrs     attribute name -> attribute index record (attributes.ts, msgpack)
+ *     vectors   u32 slot -> f32 vector (only with Refine: full precision for re-ranking)
+ *
+ * A slot is the internal, dense number of a vector (0..count-1 after a build, a tenant's vectors
+ * consecutive); external ids are the caller's.
  *   <dir>/heads.hnsw      hnswlib graph over the heads, derivable from `heads`
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, fstatSync } from 'node:fs';
@@ -15,9 +23,18 @@ import { createError } from '../errors.js';
 import type { IndexOptions } from '../index/options.js';
 import type { CodecState } from '../index/codecs/codec.js';
 import type { PcaState } from '../index/codecs/pca.js';
+import type { TenantRecord } from '../index/tenants.js';
+import type { AttributeRecord } from '../index/attributes.js';
 
-/** Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors db.) */
-export const FORMAT_VERSION = 2;
+/**
+ * Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors
+ * db. 3: slots in postings, blocks, slots, tenants and attrs dbs.)
+ */
+export const FORMAT_VERSION = 3;
+/** Slots per block record. */
+export const BLOCK_SLOTS = 256;
+/** Slots per slot-map chunk. */
+export const SLOT_CHUNK = 65_536;
 export const LMDB_FILE = 'strata.mdb';
 export const GRAPH_FILE = 'heads.hnsw';
 
@@ -39,6 +56,8 @@ export interface IndexMeta {
   postingEntries: number;
   longestList: number;
   buildSeconds: number;
+  /** Slots ever allocated (>= count once vectors are deleted). */
+  slotCount: number;
   createdAt: string;
 }
 
@@ -55,6 +74,10 @@ export class IndexStore {
   private readonly heads: Database<Buffer, number>;
   private readonly postings: Database<Buffer, number>;
   private readonly vectors: Database<Buffer, number>;
+  private readonly blocks: Database<Buffer, number>;
+  private readonly slots: Database<Buffer, number>;
+  private readonly tenants: Database<TenantRecord, string>;
+  private readonly attrs: Database<AttributeRecord, string>;
   private closed = false;
 
   private constructor(dir: string, root: RootDatabase) {
@@ -65,6 +88,10 @@ export class IndexStore {
     this.heads = root.openDB<Buffer, number>({ name: 'heads', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = root.openDB<Buffer, number>({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
     this.vectors = root.openDB<Buffer, number>({ name: 'vectors', keyEncoding: 'uint32', encoding: 'binary' });
+    this.blocks = root.openDB<Buffer, number>({ name: 'blocks', keyEncoding: 'uint32', encoding: 'binary' });
+    this.slots = root.openDB<Buffer, number>({ name: 'slots', keyEncoding: 'uint32', encoding: 'binary' });
+    this.tenants = root.openDB<TenantRecord, string>({ name: 'tenants' });
+    this.attrs = root.openDB<AttributeRecord, string>({ name: 'attrs' });
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -76,7 +103,7 @@ export class IndexStore {
     if (existsSync(path)) checkLmdbHeader(path);
     let root: RootDatabase;
     try {
-      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 8, noMemInit: true });
+      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 12, noMemInit: true });
       return new IndexStore(dir, root);
     } catch (err) {
       throw createError('STRATA_INDEX_CORRUPT', `cannot open ${path}: ${(err as Error).message}`, 'dir');
@@ -114,7 +141,12 @@ export class IndexStore {
   }
 
   putPosting(head: number, value: Uint8Array): void {
-    this.postings.putSync(head, value.buffer instanceof SharedArrayBuffer ? this.copyToScratch(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    this.postings.putSync(head, this.putValue(value));
+  }
+
+  /** Bytes lmdb-js may be handed: a Buffer over the same memory, or a scratch copy of shared memory. */
+  private putValue(value: Uint8Array): Buffer {
+    return value.buffer instanceof SharedArrayBuffer ? this.copyToScratch(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   }
 
   /**
@@ -125,13 +157,77 @@ export class IndexStore {
     return this.postings.getBinaryFast(head);
   }
 
+  /** A posting value as an owned copy (for rewriting a list). */
+  getPostingCopy(head: number): Uint8Array | undefined {
+    return ownedCopy(this.postings.getBinaryFast(head));
+  }
+
+  putBlock(block: number, value: Uint8Array): void {
+    this.blocks.putSync(block, this.putValue(value));
+  }
+
+  /** A block value, zero-copy; valid until the next read on this store. */
+  getBlockFast(block: number): Buffer | undefined {
+    return this.blocks.getBinaryFast(block);
+  }
+
+  getBlockCopy(block: number): Uint8Array | undefined {
+    return ownedCopy(this.blocks.getBinaryFast(block));
+  }
+
+  deleteBlock(block: number): void {
+    this.blocks.removeSync(block);
+  }
+
+  /** Write the slot -> external id map (`count` slots) in chunks. */
+  putSlotIds(ids: Uint32Array, count: number): void {
+    for (let c = 0; c * SLOT_CHUNK < count; c++) {
+      const part = ids.subarray(c * SLOT_CHUNK, Math.min(count, (c + 1) * SLOT_CHUNK));
+      this.slots.putSync(c, this.copyToScratch(part));
+    }
+  }
+
+  /** The slot -> external id map, into `out` (length >= count). */
+  readSlotIds(count: number, out: Uint32Array): void {
+    for (let c = 0; c * SLOT_CHUNK < count; c++) {
+      const want = Math.min(count, (c + 1) * SLOT_CHUNK) - c * SLOT_CHUNK;
+      const b = this.slots.getBinaryFast(c);
+      if (!b || b.length !== want * 4) throw createError('STRATA_INDEX_CORRUPT', `slot map chunk ${c} is missing or has the wrong size`, 'slots');
+      new Uint8Array(out.buffer, out.byteOffset + c * SLOT_CHUNK * 4, want * 4).set(b.subarray(0, want * 4));
+    }
+  }
+
+  putTenant(name: string, rec: TenantRecord): void {
+    this.tenants.putSync(name, rec);
+  }
+
+  deleteTenant(name: string): void {
+    this.tenants.removeSync(name);
+  }
+
+  readTenants(): Array<[string, TenantRecord]> {
+    return [...this.tenants.getRange()].map(({ key, value }) => [key, value]);
+  }
+
+  putAttribute(name: string, rec: AttributeRecord): void {
+    this.attrs.putSync(name, rec);
+  }
+
+  readAttributes(): Array<[string, AttributeRecord]> {
+    return [...this.attrs.getRange()].map(({ key, value }) => [key, value]);
+  }
+
+  deleteVector(slot: number): void {
+    this.vectors.removeSync(slot);
+  }
+
   /**
-   * Full-precision vector of an external id (Refine). The bytes go through a private scratch Buffer:
+   * Full-precision vector of a slot (Refine). The bytes go through a private scratch Buffer:
    * lmdb-js crashes the process when handed a Buffer that views a SharedArrayBuffer (build data is
    * shared), and putSync copies into the transaction, so one scratch serves every put.
    */
-  putVector(id: number, vector: Float32Array): void {
-    this.vectors.putSync(id, this.copyToScratch(vector));
+  putVector(slot: number, vector: Float32Array): void {
+    this.vectors.putSync(slot, this.copyToScratch(vector));
   }
 
   private scratch = Buffer.alloc(0);
@@ -144,8 +240,8 @@ export class IndexStore {
   }
 
   /** Bytes of a full-precision vector, valid until the next read on this store. */
-  getVectorFast(id: number): Buffer | undefined {
-    return this.vectors.getBinaryFast(id);
+  getVectorFast(slot: number): Buffer | undefined {
+    return this.vectors.getBinaryFast(slot);
   }
 
   /** Run `fn` in one synchronous write transaction (all or nothing). */
@@ -169,6 +265,11 @@ export class IndexStore {
     this.closed = true;
     await this.root.close();
   }
+}
+
+/** A fresh copy of exactly the value's bytes (a getBinaryFast Buffer only overrides .length). */
+function ownedCopy(b: Buffer | undefined): Uint8Array | undefined {
+  return b ? Uint8Array.prototype.slice.call(b, 0, b.length) : undefined;
 }
 
 const LMDB_MAGIC = 0xbeefc0de;

@@ -1,0 +1,97 @@
+/**
+ * `strata bench filter`: VectorDBBench-style filtered and multi-tenant cases on one dataset, every
+ * engine built and measured in a child process of its own (bench/filter-engine.ts):
+ * recall@k, single-thread QPS, p50/p99 latency and RssAnon growth per engine and case.
+ */
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
+import { createProgress, type ProgressUi } from '../src/util/progress.js';
+import { workerFile, resolveThreads } from '../src/util/workers.js';
+import {
+  FILTER_ENGINES,
+  type FilterEngineName,
+  type FilterJob,
+  type FilterRow,
+  type FilterSettings,
+  caseGroundTruth,
+  makeCases,
+  makeWorkload,
+} from './filter-workload.js';
+import { fmtBytes, formatTable } from './report.js';
+
+export interface FilterBenchOptions extends FilterSettings {
+  engines: FilterEngineName[];
+  json?: string;
+}
+
+function runChild(job: FilterJob, ui: ProgressUi): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = fork(workerFile('../bench/filter-engine'), [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: Record<string, unknown> | undefined;
+    child.on('message', (m: Record<string, unknown>) => {
+      if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
+      else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
+      else result = m;
+    });
+    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`))));
+  });
+}
+
+export async function runFilterBench(o: FilterBenchOptions, log: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<FilterRow[]> {
+  const ui = createProgress();
+  const data = await loadDataset(o.dataset, { maxQueries: o.queries, report: ui.update });
+  const nq = data.queryCount;
+  const workDir = join(DATASETS_DIR, data.name, 'indexes');
+  const gtDir = join(workDir, `filter-gt-T${o.tenants}-s${o.seed}-q${nq}-k${o.k}`);
+  const w = makeWorkload(data.baseCount, o.tenants, o.seed);
+  const cases = makeCases(w, data.baseCount, nq, o.seed);
+  log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}; ${o.tenants} Zipf tenants (largest ${w.tenantSizes[0]}, median ${[...w.tenantSizes].sort((a, b) => a - b)[o.tenants >> 1]})`);
+  if (!existsSync(join(gtDir, 'done'))) {
+    mkdirSync(gtDir, { recursive: true });
+    for (let ci = 0; ci < cases.length; ci++) {
+      ui.update('ground truth', ci, cases.length);
+      const gt = await caseGroundTruth(cases[ci], w, data.base, data.dim, data.metric, data.queries, o.k, o.threads);
+      writeFileSync(join(gtDir, `case-${ci}.u32`), gt);
+    }
+    writeFileSync(join(gtDir, 'done'), '');
+  }
+  const threads = resolveThreads(o.threads);
+  const base = { dataset: o.dataset, workDir, gtDir, tenants: o.tenants, seed: o.seed, k: o.k, queries: nq, maxLists: o.maxLists, ef: o.ef, rebuild: o.rebuild, threads };
+  const builds = new Map<string, number>();
+  for (const engine of o.engines) {
+    const r = await runChild({ ...base, mode: 'build', engine }, ui);
+    builds.set(engine, Number(r.seconds));
+  }
+  const rows: FilterRow[] = [];
+  for (const engine of o.engines) {
+    const r = await runChild({ ...base, mode: 'search', engine }, ui);
+    rows.push(...(r.rows as FilterRow[]));
+  }
+  ui.stop();
+  log(
+    formatTable(rows, [
+      { title: 'case', value: (r) => r.case },
+      { title: 'selectivity', value: (r) => `${(100 * r.selectivity).toFixed(2)}%` },
+      { title: 'engine', value: (r) => r.engine },
+      { title: 'params', value: (r) => Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') },
+      { title: `recall@${o.k}`, value: (r) => r.recall.toFixed(4) },
+      { title: 'QPS 1T', value: (r) => r.qps.toFixed(0) },
+      { title: 'p50 ms', value: (r) => r.p50Ms.toFixed(3) },
+      { title: 'p99 ms', value: (r) => r.p99Ms.toFixed(3) },
+      { title: 'RssAnon', value: (r) => fmtBytes(r.rssAnonBytes) },
+      { title: 'plans', value: (r) => (r.plans ? Object.entries(r.plans).map(([k, v]) => `${k}:${v}`).join(' ') : '') },
+    ]),
+  );
+  const plain = rows.find((r) => r.engine === 'strata-plain');
+  const tenanted = rows.find((r) => r.engine === 'strata');
+  if (plain && tenanted) log(`memory overhead of tenancy: ${fmtBytes(tenanted.rssAnonBytes - plain.rssAnonBytes)} (${((100 * (tenanted.rssAnonBytes - plain.rssAnonBytes)) / plain.rssAnonBytes).toFixed(1)}% of the untenanted index's ${fmtBytes(plain.rssAnonBytes)})`);
+  if (o.json) {
+    writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, tenants: o.tenants, seed: o.seed, builds: Object.fromEntries(builds), rows }, null, 2) + '\n');
+    log(`wrote ${o.json}`);
+  }
+  return rows;
+}
+
+export { FILTER_ENGINES };

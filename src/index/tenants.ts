@@ -1,0 +1,123 @@
+/**
+ * Tenants: every vector belongs to exactly one, named by a string. A tenant is its set of slots (a
+ * roaring bitmap, one run per tenant after a build because the build numbers a tenant's vectors
+ * consecutively) and the set of heads whose posting lists hold any of them. Both live in memory and
+ * in the LMDB `tenants` db.
+ */
+import { RoaringBitmap32 } from 'roaring-wasm';
+import { createError } from '../errors.js';
+
+/** The tenant of vectors built without a `tenants` option. */
+export const DEFAULT_TENANT = 'default';
+/** Longest tenant name, in UTF-16 code units. */
+export const MAX_TENANT_NAME = 256;
+
+export interface TenantInfo {
+  name: string;
+  /** Vectors the tenant holds. */
+  count: number;
+}
+
+/** The persisted form of one tenant (msgpack). */
+export interface TenantRecord {
+  slots: Uint8Array;
+  heads: Uint8Array;
+}
+
+export class Tenant {
+  private runsCache: Uint32Array | null = null;
+
+  constructor(
+    readonly name: string,
+    /** Slots of the tenant's vectors. */
+    readonly slots: RoaringBitmap32,
+    /** Heads whose posting lists hold at least one of the tenant's vectors. */
+    readonly heads: RoaringBitmap32,
+  ) {}
+
+  get count(): number {
+    return this.slots.size;
+  }
+
+  /** The slots as sorted half-open runs [s0, e0, s1, e1, ...] (one run after a build). */
+  get runs(): Uint32Array {
+    if (!this.runsCache) this.runsCache = toRuns(this.slots);
+    return this.runsCache;
+  }
+
+  toRecord(): TenantRecord {
+    return { slots: this.slots.serialize('portable'), heads: this.heads.serialize('portable') };
+  }
+
+  dispose(): void {
+    this.slots.dispose();
+    this.heads.dispose();
+  }
+}
+
+export function checkTenantName(name: unknown, field = 'tenant'): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_TENANT_NAME) {
+    throw createError('STRATA_INVALID_TENANT', `${field} must be a non-empty string of at most ${MAX_TENANT_NAME} characters, got ${JSON.stringify(name) ?? String(name)}`, field);
+  }
+  return name;
+}
+
+export class TenantCatalog {
+  private readonly byName = new Map<string, Tenant>();
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  get(name: string): Tenant | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The tenant, or STRATA_UNKNOWN_TENANT (the message names only the tenant asked for). */
+  require(name: unknown, field = 'tenant'): Tenant {
+    const t = this.byName.get(checkTenantName(name, field));
+    if (!t) throw createError('STRATA_UNKNOWN_TENANT', `${field} ${JSON.stringify(name)} does not exist`, field);
+    return t;
+  }
+
+  add(t: Tenant): void {
+    this.byName.set(t.name, t);
+  }
+
+  remove(name: string): void {
+    const t = this.byName.get(name);
+    if (t) {
+      this.byName.delete(name);
+      t.dispose();
+    }
+  }
+
+  list(): TenantInfo[] {
+    return [...this.byName.values()].map((t) => ({ name: t.name, count: t.count })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  static restore(name: string, rec: TenantRecord): Tenant {
+    if (!rec || !(rec.slots instanceof Uint8Array) || !(rec.heads instanceof Uint8Array)) {
+      throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
+    }
+    return new Tenant(name, RoaringBitmap32.deserialize('portable', rec.slots), RoaringBitmap32.deserialize('portable', rec.heads));
+  }
+
+  dispose(): void {
+    for (const t of this.byName.values()) t.dispose();
+    this.byName.clear();
+  }
+}
+
+/** Sorted half-open runs of a bitmap. */
+export function toRuns(b: RoaringBitmap32): Uint32Array {
+  const values = b.toUint32Array();
+  const runs: number[] = [];
+  for (let i = 0; i < values.length; ) {
+    let j = i + 1;
+    while (j < values.length && values[j] === values[j - 1] + 1) j++;
+    runs.push(values[i], values[j - 1] + 1);
+    i = j;
+  }
+  return Uint32Array.from(runs);
+}
