@@ -121,6 +121,8 @@ async function search(job: FilterJob) {
       for (let j = 0; j < r.neighbors.length; j++) out[j] = r.neighbors[j];
     };
   }
+  gc?.();
+  const opened = rssAnonBytes() - before;
   const rows: FilterRow[] = [];
   const got = new Uint32Array(nq * k);
   const lat = new Float64Array(nq);
@@ -158,6 +160,7 @@ async function search(job: FilterJob) {
         p99Ms: quantile(lat, 0.99),
         ...(Object.keys(plans).length ? { plans } : {}),
         rssAnonBytes: 0,
+        rssAnonOpenBytes: opened,
       });
       send({ type: 'progress', stage: `${job.engine} search`, done: ++step, total: active.length * settings.length });
     }

@@ -168,6 +168,8 @@ export interface FilterRow {
   plans?: Record<string, number>;
   /** RssAnon growth of the engine's process from before open to after its last query. */
   rssAnonBytes: number;
+  /** RssAnon growth from before open to just after open: the engine's index structures alone. */
+  rssAnonOpenBytes: number;
 }
 
 export function engineDir(job: Pick<FilterJob, 'workDir' | 'tenants' | 'seed'>, engine: FilterEngineName): string {

@@ -80,13 +80,20 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
       { title: 'QPS 1T', value: (r) => r.qps.toFixed(0) },
       { title: 'p50 ms', value: (r) => r.p50Ms.toFixed(3) },
       { title: 'p99 ms', value: (r) => r.p99Ms.toFixed(3) },
-      { title: 'RssAnon', value: (r) => fmtBytes(r.rssAnonBytes) },
+      { title: 'RssAnon open', value: (r) => fmtBytes(r.rssAnonOpenBytes) },
+      { title: 'RssAnon end', value: (r) => fmtBytes(r.rssAnonBytes) },
       { title: 'plans', value: (r) => (r.plans ? Object.entries(r.plans).map(([k, v]) => `${k}:${v}`).join(' ') : '') },
     ]),
   );
   const plain = rows.find((r) => r.engine === 'strata-plain');
   const tenanted = rows.find((r) => r.engine === 'strata');
-  if (plain && tenanted) log(`memory overhead of tenancy: ${fmtBytes(tenanted.rssAnonBytes - plain.rssAnonBytes)} (${((100 * (tenanted.rssAnonBytes - plain.rssAnonBytes)) / plain.rssAnonBytes).toFixed(1)}% of the untenanted index's ${fmtBytes(plain.rssAnonBytes)})`);
+  if (plain && tenanted) {
+    const pct = (a: number, b: number) => `${((100 * (a - b)) / b).toFixed(1)}%`;
+    log(
+      `memory overhead of tenancy + attributes: ${fmtBytes(tenanted.rssAnonOpenBytes - plain.rssAnonOpenBytes)} after open (${pct(tenanted.rssAnonOpenBytes, plain.rssAnonOpenBytes)} of the untenanted index's ${fmtBytes(plain.rssAnonOpenBytes)}), ` +
+        `${fmtBytes(tenanted.rssAnonBytes - plain.rssAnonBytes)} after every case ran (${pct(tenanted.rssAnonBytes, plain.rssAnonBytes)}; includes the JS heap's high-water mark)`,
+    );
+  }
   if (o.json) {
     writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, tenants: o.tenants, seed: o.seed, builds: Object.fromEntries(builds), rows }, null, 2) + '\n');
     log(`wrote ${o.json}`);

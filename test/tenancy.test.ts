@@ -270,6 +270,9 @@ describe('multi-tenant, filtered search on one shared index', () => {
         }
       }
       expect(() => index.search(queries.subarray(0, DIM), K, { tenant: victim })).toThrow(expect.objectContaining({ code: 'STRATA_UNKNOWN_TENANT' }));
+      // Cached filter scopes were dropped with the tenant: the match count no longer includes it.
+      const red = tenants.filter((t, r) => t !== victim && attrs[r].color === 'red').length;
+      expect(index.search(queries.subarray(0, DIM), K, { filter: { color: 'red' } }).matched).toBe(red);
       expect(recallFor('t0', undefined, { exactScanMax: 1 }).recall).toBeGreaterThanOrEqual(0.95);
     };
     check();

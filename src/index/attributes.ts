@@ -1,6 +1,6 @@
 /**
  * Attribute indexes: per keyword (and boolean) value, a roaring bitmap of the slots that hold it; per
- * number attribute, its (value, slot) pairs sorted by value, so a range is two binary searches. A
+ * number attribute, a NumberIndex (one bitmap per distinct value, or value-sorted pairs). A
  * filter (filter.ts) evaluates to a roaring bitmap of slots, whose cardinality the planner reads
  * before any vector is touched.
  *
@@ -10,6 +10,7 @@
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
+import { type NumberIndex, type NumberRecord, buildNumberIndex, restoreNumberIndex } from './number-index.js';
 
 export type AttributeType = 'keyword' | 'number' | 'boolean';
 
@@ -18,13 +19,6 @@ export const MAX_KEYWORDS_PER_VALUE = 1024;
 /** Longest keyword, in characters. */
 export const MAX_KEYWORD_LENGTH = 1024;
 
-interface NumberColumn {
-  /** Sorted ascending; slots[i] holds values[i]. */
-  values: Float64Array;
-  slots: Uint32Array;
-  /** Slots that have this attribute. */
-  present: RoaringBitmap32;
-}
 
 /** The persisted form of one attribute (LMDB `attrs` db, msgpack). */
 export interface AttributeRecord {
@@ -32,9 +26,8 @@ export interface AttributeRecord {
   /** keyword/boolean: values and their portable-serialised bitmaps, in the same order. */
   keys?: string[];
   bitmaps?: Uint8Array[];
-  /** number: float64 values and u32 slots, sorted by value (raw little-endian bytes). */
-  values?: Uint8Array;
-  slots?: Uint8Array;
+  /** number: the number index (number-index.ts). */
+  numbers?: NumberRecord;
 }
 
 function typeOf(v: unknown): AttributeType | null {
@@ -49,7 +42,7 @@ export class AttributeIndex {
   private readonly types = new Map<string, AttributeType>();
   /** keyword and boolean attributes: value ('true'/'false' for booleans) -> slots. */
   private readonly keywords = new Map<string, Map<string, RoaringBitmap32>>();
-  private readonly numbers = new Map<string, NumberColumn>();
+  private readonly numbers = new Map<string, NumberIndex>();
 
   get names(): string[] {
     return [...this.types.keys()].sort();
@@ -79,7 +72,7 @@ export class AttributeIndex {
       for (const [key, slots] of m) out.set(key, runOptimized(RoaringBitmap32.from(Uint32Array.from(slots))));
       idx.keywords.set(name, out);
     }
-    for (const [name, col] of numberRows) idx.numbers.set(name, sortedColumn(Float64Array.from(col.values), Uint32Array.from(col.slots)));
+    for (const [name, col] of numberRows) idx.numbers.set(name, buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots)));
     return idx;
   }
 
@@ -116,7 +109,7 @@ export class AttributeIndex {
         const t = this.types.get(node.field);
         if (t === undefined) return new RoaringBitmap32();
         if (t !== 'number') throw createError('STRATA_INVALID_FILTER', `${path}.${node.field} compares a ${t} attribute with a numeric range`, `${path}.${node.field}`);
-        const found = this.range(this.numbers.get(node.field)!, node.lo, node.loOpen, node.hi, node.hiOpen);
+        const found = this.numbers.get(node.field)!.range(node.lo, node.loOpen, node.hi, node.hiOpen);
         found.andInPlace(universe);
         return found;
       }
@@ -131,7 +124,7 @@ export class AttributeIndex {
       const vt = typeof v === 'string' ? 'keyword' : typeof v === 'number' ? 'number' : 'boolean';
       if (vt !== t) throw createError('STRATA_INVALID_FILTER', `${path}.${name} compares a ${t} attribute with ${JSON.stringify(v)}`, `${path}.${name}`);
       if (t === 'number') {
-        const part = this.range(this.numbers.get(name)!, v as number, false, v as number, false);
+        const part = this.numbers.get(name)!.range(v as number, false, v as number, false);
         out.orInPlace(part);
         part.dispose();
       } else {
@@ -140,20 +133,6 @@ export class AttributeIndex {
       }
     }
     out.andInPlace(universe);
-    return out;
-  }
-
-  /** Slots whose value lies in the range; built from whichever side of it is smaller. */
-  private range(col: NumberColumn, lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32 {
-    const a = loOpen ? upperBound(col.values, lo) : lowerBound(col.values, lo);
-    const b = hiOpen ? lowerBound(col.values, hi) : upperBound(col.values, hi);
-    if (b <= a) return new RoaringBitmap32();
-    const n = col.values.length;
-    if (b - a <= n / 2) return RoaringBitmap32.from(col.slots.subarray(a, b));
-    const outside = RoaringBitmap32.from(col.slots.subarray(0, a));
-    outside.addMany(col.slots.subarray(b));
-    const out = RoaringBitmap32.andNot(col.present, outside);
-    outside.dispose();
     return out;
   }
 
@@ -169,10 +148,8 @@ export class AttributeIndex {
       }
     }
     for (const [name, col] of this.numbers) {
-      const keep: number[] = [];
-      for (let i = 0; i < col.slots.length; i++) if (!slots.has(col.slots[i])) keep.push(i);
-      col.present.dispose();
-      this.numbers.set(name, sortedColumn(Float64Array.from(keep, (i) => col.values[i]), Uint32Array.from(keep, (i) => col.slots[i])));
+      this.numbers.set(name, col.without(slots));
+      col.dispose();
     }
   }
 
@@ -180,7 +157,7 @@ export class AttributeIndex {
   memoryBytes(): number {
     let total = 0;
     for (const m of this.keywords.values()) for (const b of m.values()) total += b.getSerializationSizeInBytes('croaring');
-    for (const col of this.numbers.values()) total += col.values.byteLength + col.slots.byteLength + col.present.getSerializationSizeInBytes('croaring');
+    for (const col of this.numbers.values()) total += col.memoryBytes();
     return total;
   }
 
@@ -188,8 +165,7 @@ export class AttributeIndex {
     const out: Array<[string, AttributeRecord]> = [];
     for (const [name, type] of this.types) {
       if (type === 'number') {
-        const col = this.numbers.get(name)!;
-        out.push([name, { type, values: bytesOf(col.values), slots: bytesOf(col.slots) }]);
+        out.push([name, { type, numbers: this.numbers.get(name)!.toRecord() }]);
       } else {
         const m = this.keywords.get(name) ?? new Map<string, RoaringBitmap32>();
         const keys = [...m.keys()];
@@ -205,12 +181,9 @@ export class AttributeIndex {
       const bad = () => createError('STRATA_INDEX_CORRUPT', `attribute index "${name}" is damaged`, 'attributes');
       idx.types.set(name, rec.type);
       if (rec.type === 'number') {
-        if (!rec.values || !rec.slots || rec.values.byteLength !== 2 * rec.slots.byteLength) throw bad();
-        const values = new Float64Array(rec.values.byteLength / 8);
-        new Uint8Array(values.buffer).set(rec.values);
-        const slots = new Uint32Array(rec.slots.byteLength / 4);
-        new Uint8Array(slots.buffer).set(rec.slots);
-        idx.numbers.set(name, { values, slots, present: runOptimized(RoaringBitmap32.from(slots)) });
+        const col = rec.numbers ? restoreNumberIndex(rec.numbers) : null;
+        if (!col) throw bad();
+        idx.numbers.set(name, col);
       } else {
         if (!rec.keys || !rec.bitmaps || rec.keys.length !== rec.bitmaps.length) throw bad();
         const m = new Map<string, RoaringBitmap32>();
@@ -223,7 +196,7 @@ export class AttributeIndex {
 
   dispose(): void {
     for (const m of this.keywords.values()) for (const b of m.values()) b.dispose();
-    for (const col of this.numbers.values()) col.present.dispose();
+    for (const col of this.numbers.values()) col.dispose();
     this.keywords.clear();
     this.numbers.clear();
   }
@@ -286,35 +259,4 @@ function runOptimized(b: RoaringBitmap32): RoaringBitmap32 {
   return b;
 }
 
-function sortedColumn(values: Float64Array, slots: Uint32Array): NumberColumn {
-  const order = Uint32Array.from(values.keys()).sort((a, b) => values[a] - values[b] || slots[a] - slots[b]);
-  return {
-    values: Float64Array.from(order, (i) => values[i]),
-    slots: Uint32Array.from(order, (i) => slots[i]),
-    present: runOptimized(RoaringBitmap32.from(slots)),
-  };
-}
 
-function bytesOf(a: Float64Array | Uint32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
-}
-
-/** First index with a[i] >= x. */
-export function lowerBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index with a[i] > x. */
-export function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -19,30 +19,26 @@ export interface SearchTask {
   distances: Float32Array;
   /** 4 slots per query: lists probed, vectors scanned, bytes read, 1 if a probe fell back to exact. */
   stats: Float64Array;
-  /** slot -> external id, shared with the index (read in place). */
-  slotIds: Uint32Array;
   scope: Scope | null;
   plan: 'probe' | 'exact';
 }
 
 const open = new Map<string, { searcher: SpannSearcher; dim: number }>();
 
-function searcherFor(dir: string, slotIds: Uint32Array) {
+function searcherFor(dir: string) {
   let entry = open.get(dir);
   if (!entry) {
     const store = IndexStore.open(dir, { readOnly: true });
     const meta = readMeta(store, dir);
     const graph = loadGraph(store, dir, meta, false);
-    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta, slotIds)), dim: meta.options.dimension };
+    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta)), dim: meta.options.dimension };
     open.set(dir, entry);
   }
-  // Each message brings a fresh view of the same shared memory; use the latest.
-  entry.searcher.slotIds = slotIds;
   return entry;
 }
 
 export default function run(task: SearchTask): number {
-  const { searcher, dim } = searcherFor(task.dir, task.slotIds);
+  const { searcher, dim } = searcherFor(task.dir);
   const s = { listsProbed: 0, vectorsScanned: 0, bytesRead: 0 };
   for (let q = task.start; q < task.end; q++) {
     s.listsProbed = 0;

@@ -21,8 +21,7 @@ import type { PcaTransform } from './codecs/pca.js';
 import type { IndexStore } from '../storage/index-store.js';
 import { PostingReader, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
-import { BLOCK_SLOTS } from '../storage/index-store.js';
-import { lowerBound } from './attributes.js';
+import { lowerBound } from './bounds.js';
 import type { Scope } from './scope.js';
 
 export interface SearchStats {
@@ -44,14 +43,14 @@ export interface SearcherConfig {
   headCount: number;
   /** Slots ever allocated (blocks cover [0, slotCount)). */
   slotCount: number;
+  /** Slots per block record. */
+  blockSlots: number;
   /** Posting entries per list on average (a scoped probe scans maxLists × this many in-scope entries). */
   meanListLength: number;
   codec: Codec;
   refine: boolean;
   /** PCA of the posting payloads, or null. */
   pca: PcaTransform | null;
-  /** slot -> external id. */
-  slotIds: Uint32Array;
 }
 
 export type Plan = 'probe' | 'exact' | 'probe+exact' | 'empty';
@@ -80,8 +79,6 @@ export class SpannSearcher {
   private readonly visited: Uint8Array;
   /** The plan the last search ran. */
   lastPlan: Plan = 'probe';
-  /** slot -> external id (replaceable: batch workers receive it with every task). */
-  slotIds: Uint32Array;
   /** In-scope entries met by the current query (tenant section rows that pass the filter). */
   private inScope = 0;
   private headAllow: ((h: number) => boolean) | undefined;
@@ -98,7 +95,6 @@ export class SpannSearcher {
     this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
     this.visited = new Uint8Array(cfg.headCount);
-    this.slotIds = cfg.slotIds;
     this.headAllow = (h: number) => this.allowFlags![h] === 1;
   }
 
@@ -139,8 +135,7 @@ export class SpannSearcher {
       this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
     }
     const found = this.cfg.refine ? this.rerank(k, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
-    const slotIds = this.slotIds;
-    for (let i = 0; i < found; i++) outIds[outOff + i] = slotIds[outIds[outOff + i]];
+    for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slotId(outIds[outOff + i]);
     return found;
   }
 
@@ -323,8 +318,9 @@ export class SpannSearcher {
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     for (let r = 0; r < runs.length; r += 2) {
       const s = runs[r], e = Math.min(runs[r + 1], this.cfg.slotCount);
-      for (let blk = Math.floor(s / BLOCK_SLOTS); blk * BLOCK_SLOTS < e; blk++) {
-        const lo = Math.max(s, blk * BLOCK_SLOTS), hi = Math.min(e, (blk + 1) * BLOCK_SLOTS);
+      const B = this.cfg.blockSlots;
+      for (let blk = Math.floor(s / B); blk * B < e; blk++) {
+        const lo = Math.max(s, blk * B), hi = Math.min(e, (blk + 1) * B);
         if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
         const bytes = this.store.getBlockFast(blk);
         if (!bytes) continue;

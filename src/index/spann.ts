@@ -24,7 +24,7 @@ import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, toFloat32 } from './validate.js';
-import { BLOCK_SLOTS, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
+import { blockSlotsFor, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
 import { type Attributes, type Filter, parseFilter } from './filter.js';
@@ -141,10 +141,10 @@ export class SpannIndex {
   private attrs = new AttributeIndex();
   /** Every live slot. */
   private live = new RoaringBitmap32();
-  /** slot -> external id, in shared memory so batch-search workers read it in place. */
-  private slotIds: Uint32Array = new Uint32Array(0);
   /** Dense head flags of recently searched tenants (H bytes each). */
   private readonly headFlags = new Map<string, Uint8Array>();
+  /** Recently resolved scopes by tenant and filter text (a filter's bitset is built once, then reused). */
+  private readonly scopes = new Map<string, Scope>();
 
   /** @internal use createIndex / openIndex */
   constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph) {
@@ -155,13 +155,11 @@ export class SpannIndex {
     if (graph) this.attachGraph(graph);
   }
 
-  /** Tenants, attribute indexes, live slots and the slot map, from LMDB. */
+  /** Tenants, attribute indexes and live slots, from LMDB (the slot map stays there). */
   private loadCatalog(): void {
     for (const [name, rec] of this.store.readTenants()) this.tenants.add(TenantCatalog.restore(name, rec));
     this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
     for (const name of this.tenants.list().map((t) => t.name)) this.live.orInPlace(this.tenants.get(name)!.slots);
-    this.slotIds = sharedUint32(this.meta.slotCount);
-    this.store.readSlotIds(this.meta.slotCount, this.slotIds);
   }
 
   get options(): IndexOptions {
@@ -177,7 +175,7 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta, this.slotIds));
+    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta));
   }
 
   private assertOpen(): void {
@@ -369,16 +367,17 @@ export class SpannIndex {
       progress({ stage: 'write', done: h, total: H });
     }
     // Blocks: every vector once, by slot, for exact scans; the slot map; tenants; attributes.
-    for (let b = 0; b * BLOCK_SLOTS < n; ) {
+    const B = blockSlotsFor(4 + codec.bytesPerVector);
+    for (let b = 0; b * B < n; ) {
       this.store.write(() => {
-        for (let bytes = 0; b * BLOCK_SLOTS < n && bytes < WRITE_TXN_BYTES; b++) {
-          const rows = rowOfSlot.subarray(b * BLOCK_SLOTS, Math.min(n, (b + 1) * BLOCK_SLOTS));
+        for (let bytes = 0; b * B < n && bytes < WRITE_TXN_BYTES; b++) {
+          const rows = rowOfSlot.subarray(b * B, Math.min(n, (b + 1) * B));
           this.store.putBlock(b, encodePosting(rows, rows.length, slotOfRow, stored, storedDim, codec));
           bytes += postingBytes(rows.length, codec.bytesPerVector);
         }
       });
     }
-    const slotIds = sharedUint32(n);
+    const slotIds = new Uint32Array(n);
     for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
     this.store.write(() => {
       this.store.putSlotIds(slotIds, n);
@@ -402,12 +401,12 @@ export class SpannIndex {
       longestList: longest,
       buildSeconds: seconds,
       slotCount: n,
+      blockSlots: B,
       codec: codec.state(),
       ...(pca ? { pca: pca.state } : {}),
     };
     this.store.write(() => this.store.putMeta(meta));
     this.meta = meta;
-    this.slotIds = slotIds;
     for (const t of tenantObjs) {
       this.tenants.add(t);
       this.live.orInPlace(t.slots);
@@ -440,7 +439,7 @@ export class SpannIndex {
     const ids = new Uint32Array(k);
     const distances = new Float32Array(k);
     const stats = emptyStats();
-    const scoped = this.scopeOf(options, false);
+    const scoped = this.scopeOf(options);
     const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped ? this.plan(scoped.scope, p) : 'probe');
     return { ids: ids.subarray(0, found), distances: distances.subarray(0, found), stats, plan: searcher.lastPlan, matched: scoped ? scoped.scope.count : this.meta.count };
   }
@@ -457,7 +456,7 @@ export class SpannIndex {
     const nq = checkVectors(flat, dim, 'queries');
     checkK(k);
     const p = resolveSearchParams(options);
-    const scoped = this.scopeOf(options, true);
+    const scoped = this.scopeOf(options);
     const scope = scoped?.scope ?? null;
     const plan = scope ? this.plan(scope, p) : 'probe';
     const q = toShared(flat);
@@ -469,7 +468,7 @@ export class SpannIndex {
     const tasks: Promise<void>[] = [];
     for (let s = 0; s < nq; s += chunk) {
       tasks.push(
-        this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, slotIds: this.slotIds, scope, plan }),
+        this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
       );
     }
     await Promise.all(tasks);
@@ -486,10 +485,19 @@ export class SpannIndex {
   }
 
   /** The tenant and filter of a search call as a Scope, or null when it has neither. */
-  private scopeOf(options: SearchOptions | undefined, shared: boolean): { scope: Scope } | null {
+  private scopeOf(options: SearchOptions | undefined): { scope: Scope } | null {
     if (!options || (options.tenant === undefined && options.filter === undefined)) return null;
     const tenant = options.tenant === undefined ? null : this.tenants.require(options.tenant, 'tenant');
     const filter = options.filter === undefined ? null : parseFilter(options.filter, 'filter');
+    // Cached by tenant and parsed filter: only checked filters get here. Scopes live in shared memory
+    // so batch-search workers can read them.
+    const key = `${tenant ? tenant.name : ''}\u0000${filter ? JSON.stringify(filter) : ''}`;
+    const cached = this.scopes.get(key);
+    if (cached) {
+      this.scopes.delete(key);
+      this.scopes.set(key, cached);
+      return { scope: cached };
+    }
     const scope = resolveScope({
       tenant,
       filter,
@@ -498,8 +506,10 @@ export class SpannIndex {
       slotCount: this.meta.slotCount,
       headCount: this.meta.headCount,
       tenantHeads: (t) => this.tenantHeadFlags(t),
-      shared,
+      shared: true,
     });
+    this.scopes.set(key, scope);
+    if (this.scopes.size > SCOPE_CACHE) this.scopes.delete(this.scopes.keys().next().value!);
     return { scope };
   }
 
@@ -538,6 +548,7 @@ export class SpannIndex {
     const t = new Tenant(name, new RoaringBitmap32(), new RoaringBitmap32());
     this.store.write(() => this.store.putTenant(name, t.toRecord()));
     this.tenants.add(t);
+    this.scopes.clear();
     return true;
   }
 
@@ -556,7 +567,6 @@ export class SpannIndex {
     const codeDim = this.meta.pca ? this.meta.pca.outDim : this.dimension;
     const reader = new PostingReader(codeDim, codec);
     let entriesRemoved = 0;
-    const slotIds = this.slotIds;
     try {
       this.store.write(() => {
         for (const h of t.heads.toUint32Array()) {
@@ -567,7 +577,8 @@ export class SpannIndex {
           this.store.putPosting(h, out);
         }
         for (let r = 0; r < runs.length; r += 2) {
-          for (let b = Math.floor(runs[r] / BLOCK_SLOTS); b * BLOCK_SLOTS < runs[r + 1]; b++) {
+          const B = this.meta.blockSlots;
+          for (let b = Math.floor(runs[r] / B); b * B < runs[r + 1]; b++) {
             const value = this.store.getBlockCopy(b);
             if (!value) continue;
             const { out, kept } = withoutRuns(reader, value, b, runs);
@@ -577,12 +588,9 @@ export class SpannIndex {
         }
         const refine = parseSpec(this.meta.spec).refine;
         for (let r = 0; r < runs.length; r += 2) {
-          for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
-            if (refine) this.store.deleteVector(slot);
-            slotIds[slot] = NO_ID;
-          }
+          if (refine) for (let slot = runs[r]; slot < runs[r + 1]; slot++) this.store.deleteVector(slot);
+          this.store.clearSlotIds(runs[r], runs[r + 1]);
         }
-        this.store.putSlotIds(slotIds, this.meta.slotCount);
         this.attrs.removeSlots(t.slots);
         for (const [attr, rec] of this.attrs.toRecords()) this.store.putAttribute(attr, rec);
         this.store.deleteTenant(name);
@@ -595,11 +603,11 @@ export class SpannIndex {
       this.attrs.dispose();
       this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
       this.meta = readMeta(this.store, this.dir);
-      this.store.readSlotIds(this.meta.slotCount, this.slotIds);
       throw err;
     }
     this.live.andNotInPlace(t.slots);
     this.headFlags.delete(name);
+    this.scopes.clear();
     this.tenants.remove(name);
     return removed;
   }
@@ -648,6 +656,8 @@ export class SpannIndex {
 const EMPTY = new Uint32Array(0);
 /** Tenants whose dense head flags are kept between searches. */
 const HEAD_FLAG_CACHE = 64;
+/** Resolved (tenant, filter) scopes kept between searches. */
+const SCOPE_CACHE = 16;
 
 /** A posting-format value without the entries whose slots fall in `runs`. */
 function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array): { out: Uint8Array; kept: number; dropped: number } {
@@ -749,14 +759,14 @@ function upperBoundU32(a: Uint32Array, x: number): number {
 }
 
 /** @internal How a searcher reads this index (shared with the batch-search worker). */
-export function searcherConfig(meta: IndexMeta, slotIds: Uint32Array): SearcherConfig {
+export function searcherConfig(meta: IndexMeta): SearcherConfig {
   return {
     dim: meta.options.dimension,
     metric: meta.options.metric,
     headCount: meta.headCount,
     slotCount: meta.slotCount,
+    blockSlots: meta.blockSlots,
     meanListLength: meta.headCount > 0 ? meta.postingEntries / meta.headCount : 0,
-    slotIds,
     codec: restoreCodec(meta.codec),
     pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
@@ -805,6 +815,7 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
     longestList: 0,
     buildSeconds: 0,
     slotCount: 0,
+    blockSlots: 0,
     createdAt: new Date().toISOString(),
   };
   store.write(() => store.putMeta(meta));

@@ -5,9 +5,10 @@
  *     meta      'meta' -> IndexMeta (msgpack)
  *     heads     u32 head number -> [u32 source id][f32 vector]
  *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
- *     blocks    u32 block number -> the vectors of slots [256 b, 256 b + 256) once each, in the
- *               posting-list format and codec (exact scans of a tenant or of a filter's matches)
- *     slots     u32 chunk number -> u32 external id of slots [65536 c, 65536 c + 65536)
+ *     blocks    u32 block number -> the vectors of slots [B b, B b + B) once each, in the
+ *               posting-list format and codec (exact scans of a tenant or of a filter's matches);
+ *               B = meta.blockSlots, chosen so a block is about 32 KiB
+ *     slots     u32 chunk number -> u32 external id of slots [1024 c, 1024 c + 1024)
  *     tenants   tenant name -> { slots, heads } portable roaring bitmaps (msgpack)
  *     attrs     attribute name -> attribute index record (attributes.ts, msgpack)
  *     vectors   u32 slot -> f32 vector (only with Refine: full precision for re-ranking)
@@ -31,10 +32,20 @@ import type { AttributeRecord } from '../index/attributes.js';
  * db. 3: slots in postings, blocks, slots, tenants and attrs dbs.)
  */
 export const FORMAT_VERSION = 3;
-/** Slots per block record. */
-export const BLOCK_SLOTS = 256;
-/** Slots per slot-map chunk. */
-export const SLOT_CHUNK = 65_536;
+/**
+ * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
+ * read, so a block should be small enough that reading it for one row is cheap, and large enough
+ * that a tenant's scan is not dominated by per-get overhead.
+ */
+export const BLOCK_TARGET_BYTES = 32 * 1024;
+
+/** Slots per block for entries of `entryBytes`: a power of two in [4, 1024] near BLOCK_TARGET_BYTES. */
+export function blockSlotsFor(entryBytes: number): number {
+  const fit = Math.max(1, Math.floor(BLOCK_TARGET_BYTES / entryBytes));
+  return Math.min(1024, Math.max(4, 2 ** Math.floor(Math.log2(fit))));
+}
+/** Slots per slot-map chunk (4 KiB: mapping one result costs one small read). */
+export const SLOT_CHUNK = 1024;
 export const LMDB_FILE = 'strata.mdb';
 export const GRAPH_FILE = 'heads.hnsw';
 
@@ -58,6 +69,8 @@ export interface IndexMeta {
   buildSeconds: number;
   /** Slots ever allocated (>= count once vectors are deleted). */
   slotCount: number;
+  /** Slots per block record (blockSlotsFor the entry size). */
+  blockSlots: number;
   createdAt: string;
 }
 
@@ -150,7 +163,8 @@ export class IndexStore {
   }
 
   /**
-   * A posting value, zero-copy where LMDB allows: the bytes are only valid until the next read on this
+   * A posting value in lmdb-js's reused read buffer (values under 16 MiB are memcpy'd there, with no
+   * allocation): the bytes are only valid until the next read on this
    * store, so scan them before reading another list.
    */
   getPostingFast(head: number): Buffer | undefined {
@@ -166,7 +180,7 @@ export class IndexStore {
     this.blocks.putSync(block, this.putValue(value));
   }
 
-  /** A block value, zero-copy; valid until the next read on this store. */
+  /** A block value in the reused read buffer; valid until the next read on this store. */
   getBlockFast(block: number): Buffer | undefined {
     return this.blocks.getBinaryFast(block);
   }
@@ -187,13 +201,23 @@ export class IndexStore {
     }
   }
 
-  /** The slot -> external id map, into `out` (length >= count). */
-  readSlotIds(count: number, out: Uint32Array): void {
-    for (let c = 0; c * SLOT_CHUNK < count; c++) {
-      const want = Math.min(count, (c + 1) * SLOT_CHUNK) - c * SLOT_CHUNK;
-      const b = this.slots.getBinaryFast(c);
-      if (!b || b.length !== want * 4) throw createError('STRATA_INDEX_CORRUPT', `slot map chunk ${c} is missing or has the wrong size`, 'slots');
-      new Uint8Array(out.buffer, out.byteOffset + c * SLOT_CHUNK * 4, want * 4).set(b.subarray(0, want * 4));
+  /** External id of one slot (NO_ID when deleted); read from its 4 KiB chunk. */
+  slotId(slot: number): number {
+    const c = Math.floor(slot / SLOT_CHUNK);
+    const b = this.slots.getBinaryFast(c);
+    const at = (slot - c * SLOT_CHUNK) * 4;
+    if (!b || b.length < at + 4) throw createError('STRATA_INDEX_CORRUPT', `slot map chunk ${c} is missing or too short for slot ${slot}`, 'slots');
+    return b.readUInt32LE(at);
+  }
+
+  /** Mark slots [start, end) deleted (0xFFFFFFFF) in the slot map. */
+  clearSlotIds(start: number, end: number): void {
+    for (let c = Math.floor(start / SLOT_CHUNK); c * SLOT_CHUNK < end; c++) {
+      const chunk = ownedCopy(this.slots.getBinaryFast(c));
+      if (!chunk) continue;
+      const ids = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 4);
+      ids.fill(0xffffffff, Math.max(0, start - c * SLOT_CHUNK), Math.min(ids.length, end - c * SLOT_CHUNK));
+      this.slots.putSync(c, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
   }
 
