@@ -112,14 +112,27 @@ describe('multi-tenant, filtered search on one shared index', () => {
     expect(index.stats().attributes).toEqual({ color: 'keyword', flag: 'boolean', rank: 'number', tags: 'keyword', year: 'number' });
   });
 
-  it('tenant-scoped search matches exact search over that tenant, on both plans (recall >= 0.95)', () => {
+  it('tenant-scoped search matches exact search over that tenant, on every plan (recall >= 0.95)', () => {
     for (const t of ['t0', 't3', 't15']) {
-      const probe = recallFor(t, undefined, { exactScanMax: 1 });
-      expect(probe.recall).toBeGreaterThanOrEqual(0.95);
-      const exact = recallFor(t, undefined, { exactScanMax: N });
+      for (const plan of ['probe', 'cells'] as const) {
+        const r = recallFor(t, undefined, { plan });
+        expect(r.plans).toEqual(new Set([plan]));
+        expect(r.recall, `${t} ${plan}`).toBeGreaterThanOrEqual(0.95);
+      }
+      const exact = recallFor(t, undefined, { plan: 'exact' });
       expect(exact.plans).toEqual(new Set(['exact']));
       expect(exact.recall).toBe(1);
     }
+  });
+
+  it('the cells plan reads the nearest cells of the tenant, and more lists never lower its recall', () => {
+    let prev = 0;
+    for (const maxLists of [1, 2, 4, 8, 16, 64]) {
+      const r = recallFor('t0', undefined, { plan: 'cells', maxLists });
+      expect(r.recall).toBeGreaterThanOrEqual(prev);
+      prev = r.recall;
+    }
+    expect(prev).toBe(1);
   });
 
   it('a tenant on the shared index finds what an index built from that tenant alone finds', async () => {
@@ -134,7 +147,7 @@ describe('multi-tenant, filtered search on one shared index', () => {
       let agree = 0;
       for (let qi = 0; qi < 40; qi++) {
         const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
-        const shared = new Set(index.search(q, K, { tenant: t, maxLists: 16, exactScanMax: 1 }).ids);
+        const shared = new Set(index.search(q, K, { tenant: t, maxLists: 16, plan: 'probe' }).ids);
         for (const id of alone.search(q, K, { maxLists: 16 }).ids) if (shared.has(id)) agree++;
       }
       expect(agree / (40 * K)).toBeGreaterThanOrEqual(0.95);
@@ -155,8 +168,9 @@ describe('multi-tenant, filtered search on one shared index', () => {
     ];
     for (const f of filters) {
       for (const t of ['t0', 't2']) {
-        expect(recallFor(t, f, { exactScanMax: 1 }).recall).toBeGreaterThanOrEqual(0.95);
-        expect(recallFor(t, f, { exactScanMax: N }).recall).toBe(1);
+        expect(recallFor(t, f, { plan: 'probe' }).recall).toBeGreaterThanOrEqual(0.95);
+        expect(recallFor(t, f, { plan: 'cells' }).recall).toBeGreaterThanOrEqual(0.95);
+        expect(recallFor(t, f, { plan: 'exact' }).recall).toBe(1);
       }
       expect(recallFor(undefined, f).recall).toBeGreaterThanOrEqual(0.95);
     }
@@ -273,7 +287,8 @@ describe('multi-tenant, filtered search on one shared index', () => {
       // Cached filter scopes were dropped with the tenant: the match count no longer includes it.
       const red = tenants.filter((t, r) => t !== victim && attrs[r].color === 'red').length;
       expect(index.search(queries.subarray(0, DIM), K, { filter: { color: 'red' } }).matched).toBe(red);
-      expect(recallFor('t0', undefined, { exactScanMax: 1 }).recall).toBeGreaterThanOrEqual(0.95);
+      expect(recallFor('t0', undefined, { plan: 'probe' }).recall).toBeGreaterThanOrEqual(0.95);
+      expect(recallFor('t0', undefined, { plan: 'cells' }).recall).toBeGreaterThanOrEqual(0.95);
     };
     check();
     await index.close();
@@ -299,8 +314,8 @@ describe('tenant isolation (property, fast-check, seeded)', () => {
         fc.integer({ min: 150, max: 500 }),
         fc.integer({ min: 2, max: 6 }),
         fc.integer({ min: 0, max: 1e6 }),
-        fc.constantFrom(1, 1000),
-        async (n, tenantCount, seed, exactScanMax) => {
+        fc.constantFrom('auto', 'exact', 'cells', 'probe'),
+        async (n, tenantCount, seed, plan) => {
           const tmp = tempDir('isolation');
           const data = mixture(n, DIM, seed);
           const rng = createRng(seed);
@@ -317,7 +332,7 @@ describe('tenant isolation (property, fast-check, seeded)', () => {
               const q = queries.subarray(qi * DIM, (qi + 1) * DIM);
               for (const t of names) {
                 for (const filter of [undefined, { color: 'red' }, { $not: { year: { $lt: 2000 } } }] as Array<Filter | undefined>) {
-                  const r = index.search(q, 20, { tenant: t, filter, exactScanMax, maxLists: 4 });
+                  const r = index.search(q, 20, { tenant: t, filter, plan: plan as 'auto', maxLists: 4 });
                   for (const id of r.ids) if (tenantOf.get(id) !== t) return false;
                 }
               }

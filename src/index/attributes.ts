@@ -61,6 +61,17 @@ export class AttributeIndex {
   static build(rows: ReadonlyArray<Attributes | null | undefined>, slotOf: Uint32Array, field = 'attributes'): AttributeIndex {
     const idx = new AttributeIndex();
     for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, idx.types);
+    return idx.fill(rows, slotOf);
+  }
+
+  /** Check every row (types, names, lengths) without indexing anything. */
+  static check(rows: ReadonlyArray<Attributes | null | undefined>, field = 'attributes'): void {
+    const types = new Map<string, AttributeType>();
+    for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, types);
+  }
+
+  /** Index checked rows (the types are already known). */
+  private fill(rows: ReadonlyArray<Attributes | null | undefined>, slotOf: Uint32Array): AttributeIndex {
     const numberRows = new Map<string, { values: number[]; slots: number[] }>();
     const keywordSlots = new Map<string, Map<string, number[]>>();
     for (let r = 0; r < rows.length; r++) {
@@ -70,10 +81,10 @@ export class AttributeIndex {
     for (const [name, m] of keywordSlots) {
       const out = new Map<string, RoaringBitmap32>();
       for (const [key, slots] of m) out.set(key, runOptimized(RoaringBitmap32.from(Uint32Array.from(slots))));
-      idx.keywords.set(name, out);
+      this.keywords.set(name, out);
     }
-    for (const [name, col] of numberRows) idx.numbers.set(name, buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots)));
-    return idx;
+    for (const [name, col] of numberRows) this.numbers.set(name, buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots)));
+    return this;
   }
 
   /** Slots matching `node`, within `universe` (the caller owns and disposes the result). */

@@ -110,6 +110,11 @@ export interface SearchParams {
    * the exact scan reads no more entries than a probe that needs 1/selectivity times more lists.
    */
   exactScanMax: number;
+  /**
+   * Scoped searches: 'auto' (default) lets the planner choose; 'exact', 'cells' (a tenant's own
+   * inverted lists) or 'probe' (shared heads) force a plan — for measurements and tests.
+   */
+  plan: 'auto' | 'exact' | 'cells' | 'probe';
 }
 
 export const DEFAULT_SEARCH_PARAMS: SearchParams = {
@@ -120,6 +125,7 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   refineFactor: 4,
   maxProbes: 0,
   exactScanMax: 0,
+  plan: 'auto',
 };
 
 function fail(field: string, rule: string, value: unknown): never {
@@ -178,6 +184,7 @@ export function effectivePostingLimit(o: IndexOptions): number {
 }
 
 const KNOWN_SEARCH_PARAMS = new Set(Object.keys(DEFAULT_SEARCH_PARAMS));
+const PLANS = ['auto', 'exact', 'cells', 'probe'];
 /** Keys of a search call's options that scope it rather than tune it (see SearchScope). */
 const SCOPE_KEYS = new Set(['tenant', 'filter']);
 
@@ -198,5 +205,6 @@ export function resolveSearchParams(user: Partial<SearchParams> | undefined): Se
     refineFactor: positiveInt(o, 'refineFactor'),
     maxProbes: positiveInt(o, 'maxProbes', 0),
     exactScanMax: positiveInt(o, 'exactScanMax', 0),
+    plan: PLANS.includes(o.plan as string) ? (o.plan as SearchParams['plan']) : fail('plan', `one of ${PLANS.join(', ')}`, o.plan),
   };
 }

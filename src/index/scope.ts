@@ -16,12 +16,18 @@ export interface Scope {
   bits: Uint32Array | null;
   /** true: the set bits are the slots the filter excludes (used when it keeps most of the tenant). */
   negate: boolean;
-  /** 1 for each head whose list holds a tenant entry; null = every head. */
+  /**
+   * 1 for each head whose list holds a tenant entry; null = every head (or not needed: only the probe
+   * plan reads it, so the index fills it in when a tenant's search is planned as a probe).
+   */
   heads: Uint8Array | null;
   /** Heads set in `heads` (the head count without a tenant). */
   headCount: number;
   /** Vectors the query may return: |tenant ∩ filter|. */
   count: number;
+  /** The tenant's coarse cells and their slot ranges (slot-layout.ts), or null. */
+  cellIds: Uint32Array | null;
+  cellStarts: Uint32Array | null;
 }
 
 export interface ScopeSources {
@@ -32,8 +38,6 @@ export interface ScopeSources {
   live: RoaringBitmap32;
   slotCount: number;
   headCount: number;
-  /** Dense head flags of the tenant (cached by the caller). */
-  tenantHeads: (t: Tenant) => Uint8Array;
   /** Allocate typed arrays in shared memory (batch search) or not. */
   shared: boolean;
 }
@@ -67,9 +71,11 @@ export function resolveScope(src: ScopeSources): Scope {
     runs: t ? t.runs : null,
     bits,
     negate,
-    heads: t ? src.tenantHeads(t) : null,
+    heads: null,
     headCount: t ? t.heads.size : src.headCount,
     count,
+    cellIds: t && t.cellIds.length > 0 ? t.cellIds : null,
+    cellStarts: t && t.cellIds.length > 0 ? t.cellStarts : null,
   };
 }
 
@@ -81,8 +87,34 @@ function setBits(bits: Uint32Array, b: RoaringBitmap32): void {
   }
 }
 
-/** The planner: an exact scan of the allowed set when it is small, else a scoped probe. */
-export function choosePlan(count: number, exactScanMax: number, maxLists: number, meanListLength: number, liveCount: number): 'exact' | 'probe' {
-  const limit = exactScanMax > 0 ? exactScanMax : Math.sqrt(maxLists * Math.max(1, meanListLength) * liveCount);
-  return count <= limit ? 'exact' : 'probe';
+export type PlanChoice = 'exact' | 'cells' | 'probe';
+
+export interface PlanInputs {
+  /** SearchParams.plan: 'auto' or a forced plan. */
+  plan: 'auto' | PlanChoice;
+  exactScanMax: number;
+  maxLists: number;
+  meanListLength: number;
+  liveCount: number;
+}
+
+/**
+ * The planner. In-scope entries an unscoped search would read: maxLists × mean list length (E).
+ *   - exact when the allowed set is at most exactScanMax (auto: 2E for a tenant, whose cells give
+ *     a cheaper way in; √(maxLists × mean list length × vectors) for a filter alone, where an exact
+ *     scan reads no more than a probe needing 1/selectivity more lists);
+ *   - cells for a tenant whose cells are no coarser than a posting list (count / cells ≤ mean list
+ *     length): its own inverted lists, nearest first;
+ *   - probe otherwise (large tenants and broad filters: the shared heads, tenant sections only).
+ * A forced plan is honoured when it can run (cells needs a tenant).
+ */
+export function choosePlan(scope: Scope, p: PlanInputs): PlanChoice {
+  const hasCells = scope.cellIds !== null && scope.cellIds.length > 0;
+  if (p.plan === 'exact' || p.plan === 'probe') return p.plan;
+  if (p.plan === 'cells') return hasCells ? 'cells' : 'probe';
+  const E = p.maxLists * Math.max(1, p.meanListLength);
+  const limit = p.exactScanMax > 0 ? p.exactScanMax : hasCells ? 2 * E : Math.sqrt(E * p.liveCount);
+  if (scope.count <= limit) return 'exact';
+  if (hasCells && scope.count / scope.cellIds!.length <= Math.max(1, p.meanListLength)) return 'cells';
+  return 'probe';
 }

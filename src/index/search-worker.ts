@@ -20,7 +20,7 @@ export interface SearchTask {
   /** 4 slots per query: lists probed, vectors scanned, bytes read, 1 if a probe fell back to exact. */
   stats: Float64Array;
   scope: Scope | null;
-  plan: 'probe' | 'exact';
+  plan: 'probe' | 'exact' | 'cells';
 }
 
 const open = new Map<string, { searcher: SpannSearcher; dim: number }>();
@@ -31,7 +31,7 @@ function searcherFor(dir: string) {
     const store = IndexStore.open(dir, { readOnly: true });
     const meta = readMeta(store, dir);
     const graph = loadGraph(store, dir, meta, false);
-    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta)), dim: meta.options.dimension };
+    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta, store)), dim: meta.options.dimension };
     open.set(dir, entry);
   }
   return entry;

@@ -45,6 +45,9 @@ export interface SearcherConfig {
   slotCount: number;
   /** Slots per block record. */
   blockSlots: number;
+  /** Coarse cell centres (cellCount × dim) for the `cells` plan, or null. */
+  cells: Float32Array | null;
+  cellCount: number;
   /** Posting entries per list on average (a scoped probe scans maxLists × this many in-scope entries). */
   meanListLength: number;
   codec: Codec;
@@ -53,7 +56,7 @@ export interface SearcherConfig {
   pca: PcaTransform | null;
 }
 
-export type Plan = 'probe' | 'exact' | 'probe+exact' | 'empty';
+export type Plan = 'probe' | 'exact' | 'cells' | 'probe+exact' | 'empty';
 
 /** A scoped probe stops widening beyond this many lists (the exact fallback takes over). */
 const MAX_WIDEN_HEADS = 4096;
@@ -68,6 +71,10 @@ export class SpannSearcher {
   private readonly codeDim: number;
   private readonly full: Float32Array;
   private heads = new Uint32Array(64);
+  private cellDist = new Float32Array(0);
+  private cellOrder = new Float64Array(64);
+  private readonly cellBits = new Float32Array(1);
+  private readonly cellBitsU32 = new Uint32Array(this.cellBits.buffer);
   private headDist = new Float32Array(64);
   private heap = new TopK(10);
   private final = new TopK(10);
@@ -113,7 +120,7 @@ export class SpannSearcher {
     outOff: number,
     stats: SearchStats,
     scope: Scope | null = null,
-    plan: 'probe' | 'exact' = 'probe',
+    plan: 'probe' | 'exact' | 'cells' = 'probe',
   ): number {
     this.prepareQuery(queries, qOff);
     const candidates = this.cfg.refine ? k * params.refineFactor : k;
@@ -125,6 +132,9 @@ export class SpannSearcher {
     else if (scope && plan === 'exact') {
       this.scanExact(scope, heap, stats);
       this.lastPlan = 'exact';
+    } else if (scope && plan === 'cells' && scope.cellIds && this.cfg.cells) {
+      this.scanCells(k, params, heap, stats, scope);
+      this.lastPlan = 'cells';
     } else if (params.bypassIndex) {
       for (let h = 0; h < this.cfg.headCount; h++) this.scanList(h, heap, stats, scope);
       this.lastPlan = 'probe';
@@ -314,34 +324,70 @@ export class SpannSearcher {
   /** Every allowed vector once, from the slot blocks covering the scope's runs. */
   private scanExact(scope: Scope, heap: TopK, stats: SearchStats): void {
     const runs = scope.runs ?? Uint32Array.of(0, this.cfg.slotCount);
+    for (let r = 0; r < runs.length; r += 2) this.scanRange(runs[r], Math.min(runs[r + 1], this.cfg.slotCount), scope, heap, stats);
+  }
+
+  /** The allowed vectors of slots [s, e), from the slot blocks, each once. */
+  private scanRange(s: number, e: number, scope: Scope, heap: TopK, stats: SearchStats): void {
     const bits = scope.bits;
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
-    for (let r = 0; r < runs.length; r += 2) {
-      const s = runs[r], e = Math.min(runs[r + 1], this.cfg.slotCount);
-      const B = this.cfg.blockSlots;
-      for (let blk = Math.floor(s / B); blk * B < e; blk++) {
-        const lo = Math.max(s, blk * B), hi = Math.min(e, (blk + 1) * B);
-        if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
-        const bytes = this.store.getBlockFast(blk);
-        if (!bytes) continue;
-        const view = this.reader.read(bytes, blk);
-        const a = lowerBound(view.ids, lo);
-        const b = lowerBound(view.ids, hi, a);
-        if (bits && !scope.negate && 4 * countBits(bits, lo, hi) < b - a) {
-          // Sparse matches: one distance per allowed row instead of the whole range.
-          for (let i = a; i < b; i++) {
-            const slot = view.ids[i];
-            if (((bits[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
-            this.pushRows(view, i, i + 1, heap, null);
-            stats.vectorsScanned++;
-            stats.bytesRead += entryBytes;
-          }
-          continue;
+    const B = this.cfg.blockSlots;
+    for (let blk = Math.floor(s / B); blk * B < e; blk++) {
+      const lo = Math.max(s, blk * B), hi = Math.min(e, (blk + 1) * B);
+      if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
+      const bytes = this.store.getBlockFast(blk);
+      if (!bytes) continue;
+      const view = this.reader.read(bytes, blk);
+      const a = lowerBound(view.ids, lo);
+      const b = lowerBound(view.ids, hi, a);
+      if (bits && !scope.negate && 4 * countBits(bits, lo, hi) < b - a) {
+        // Sparse matches: one distance per allowed row instead of the whole range.
+        for (let i = a; i < b; i++) {
+          const slot = view.ids[i];
+          if (((bits[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+          this.pushRows(view, i, i + 1, heap, null);
+          stats.vectorsScanned++;
+          stats.bytesRead += entryBytes;
         }
-        this.pushRows(view, a, b, heap, scope);
-        stats.vectorsScanned += b - a;
-        stats.bytesRead += (b - a) * entryBytes;
+        continue;
       }
+      this.pushRows(view, a, b, heap, scope);
+      stats.vectorsScanned += b - a;
+      stats.bytesRead += (b - a) * entryBytes;
+    }
+  }
+
+  /**
+   * The tenant's own inverted lists: its vectors are laid out by coarse cell, so each of its cells is
+   * one slot range. Cells are read nearest first until maxLists × mean list length in-scope vectors
+   * were met and k matches found (all of them when that never happens: then it is the exact scan).
+   */
+  private scanCells(k: number, params: SearchParams, heap: TopK, stats: SearchStats, scope: Scope): void {
+    const ids = scope.cellIds!, starts = scope.cellStarts!;
+    const m = ids.length;
+    const C = this.cfg.cellCount;
+    if (this.cellDist.length < C) this.cellDist = new Float32Array(C);
+    batchKernel(this.cfg.metric)(this.query, 0, this.cfg.cells!, 0, C, this.cfg.dim, this.cellDist, 0);
+    // Order the tenant's cells by distance with one native sort: a non-negative float's bits order
+    // like the float, so (bits × 4096 + index) sorts by distance, then index.
+    if (this.cellOrder.length < m) this.cellOrder = new Float64Array(Math.max(m, 2 * this.cellOrder.length));
+    const order = this.cellOrder.subarray(0, m);
+    const f = this.cellBits, u = this.cellBitsU32;
+    let minD = Infinity;
+    for (let i = 0; i < m; i++) minD = Math.min(minD, this.cellDist[ids[i]]);
+    for (let i = 0; i < m; i++) {
+      f[0] = this.cellDist[ids[i]] - minD; // shifted to >= 0 (ip distances may be negative)
+      order[i] = u[0] * 4096 + i;
+    }
+    order.sort();
+    const target = params.maxLists * this.cfg.meanListLength;
+    const need = Math.min(k, scope.count);
+    this.inScope = 0;
+    for (let j = 0; j < m; j++) {
+      const i = order[j] % 4096;
+      this.scanRange(starts[i], starts[i + 1], scope, heap, stats);
+      stats.listsProbed++;
+      if (this.inScope >= target && heap.size >= need) break;
     }
   }
 }

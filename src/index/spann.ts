@@ -28,8 +28,10 @@ import { blockSlotsFor, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta }
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
 import { type Attributes, type Filter, parseFilter } from './filter.js';
-import { type Scope, choosePlan, resolveScope } from './scope.js';
-import { DEFAULT_TENANT, Tenant, TenantCatalog, type TenantInfo, checkTenantName } from './tenants.js';
+import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.js';
+import { Tenant, TenantCatalog, type TenantInfo, checkTenantName } from './tenants.js';
+import { cellCount, trainCells } from './cells.js';
+import { groupByTenant, layoutSlots } from './slot-layout.js';
 import type { Plan } from './searcher.js';
 import { encodePosting, postingBytes, PostingReader, POSTING_HEADER_BYTES } from '../storage/posting-format.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
@@ -175,7 +177,7 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta));
+    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta, this.store));
   }
 
   private assertOpen(): void {
@@ -206,13 +208,13 @@ export class SpannIndex {
     const flat = Array.isArray(vectors) ? flattenRows(vectors, dim) : toFloat32(vectors, 'vectors');
     const n = checkVectors(flat, dim, 'vectors');
     const extIds = ids === undefined ? null : checkIds(ids, n);
-    // Tenancy first (cheap, and a bad name or attribute must fail before any work): a tenant's rows
-    // get consecutive slots, tenants in name order, rows in input order within a tenant.
-    const { rowOfSlot, slotOfRow, tenantRuns } = slotLayout(call.tenants, n);
+    // Tenancy is checked first (cheap, and a bad name or attribute must fail before any work); slots
+    // are numbered once the cells are known.
+    const groups = groupByTenant(call.tenants, n);
     if (call.attributes !== undefined && (!Array.isArray(call.attributes) || call.attributes.length !== n)) {
       throw createError('STRATA_INVALID_ATTRIBUTE', `attributes must be an array with one entry per vector (${n}), got ${Array.isArray(call.attributes) ? call.attributes.length : typeof call.attributes}`, 'attributes');
     }
-    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : new AttributeIndex();
+    if (call.attributes) AttributeIndex.check(call.attributes);
     const t0 = performance.now();
     const stageSeconds: Record<BuildStage, number> = { heads: 0, graph: 0, assign: 0, write: 0 };
     const progress = call.onProgress ?? (() => {});
@@ -257,6 +259,7 @@ export class SpannIndex {
     const graphFile = join(this.dir, GRAPH_FILE);
     const tmpGraph = `${graphFile}.tmp`;
     graph.save(tmpGraph);
+    const cells = trainCells(headVectors, H, dim, cellCount(n, H), o.seed);
     lap('graph');
 
     // Stage 3a: replica choice per vector (closure + RNG rule), parallel for large builds.
@@ -300,6 +303,12 @@ export class SpannIndex {
     progress({ stage: 'assign', done: n, total: n });
     lap('assign');
 
+    // Slots: tenants by name, then by the cell of each vector's nearest head.
+    const cellOfRow = new Uint32Array(n);
+    for (let r = 0; r < n; r++) cellOfRow[r] = cells.cellOfHead[assignHeads[r * R]];
+    const { rowOfSlot, slotOfRow, tenants: tenantLayouts } = layoutSlots(groups, cellOfRow, n);
+    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : new AttributeIndex();
+
     // What posting lists store: optionally PCA-projected, then encoded by the codec. PCA and codec are
     // fitted on evenly spaced samples (deterministic).
     const spec = parseSpec(this.meta.spec);
@@ -334,14 +343,14 @@ export class SpannIndex {
     }
 
     // Tenants: slots and the heads holding their entries, filled while lists are written.
-    const tenantObjs = tenantRuns.map(([name, start, end]) => new Tenant(name, RoaringBitmap32.fromRange(start, end), new RoaringBitmap32()));
-    const tenantStarts = Uint32Array.from(tenantRuns, ([, start]) => start);
+    const tenantObjs = tenantLayouts.map((t) => new Tenant(t.name, RoaringBitmap32.fromRange(t.start, t.end), new RoaringBitmap32(), t.cellIds, t.cellStarts));
+    const tenantStarts = Uint32Array.from(tenantLayouts, (t) => t.start);
     const markHeads = (h: number, slots: Uint32Array) => {
       // slots ascending: one binary search per tenant present in the list
       for (let i = 0; i < slots.length; ) {
         const t = upperBoundU32(tenantStarts, slots[i]) - 1;
         tenantObjs[t].heads.add(h);
-        const end = tenantRuns[t][2];
+        const end = tenantLayouts[t].end;
         while (i < slots.length && slots[i] < end) i++;
       }
     };
@@ -381,6 +390,7 @@ export class SpannIndex {
     for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
     this.store.write(() => {
       this.store.putSlotIds(slotIds, n);
+      this.store.putCells(cells.centers);
       for (const t of tenantObjs) {
         t.heads.runOptimize();
         this.store.putTenant(t.name, t.toRecord());
@@ -402,6 +412,7 @@ export class SpannIndex {
       buildSeconds: seconds,
       slotCount: n,
       blockSlots: B,
+      cellCount: cells.count,
       codec: codec.state(),
       ...(pca ? { pca: pca.state } : {}),
     };
@@ -440,7 +451,7 @@ export class SpannIndex {
     const distances = new Float32Array(k);
     const stats = emptyStats();
     const scoped = this.scopeOf(options);
-    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped ? this.plan(scoped.scope, p) : 'probe');
+    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped ? this.plan(scoped.scope, options?.tenant, p) : 'probe');
     return { ids: ids.subarray(0, found), distances: distances.subarray(0, found), stats, plan: searcher.lastPlan, matched: scoped ? scoped.scope.count : this.meta.count };
   }
 
@@ -458,7 +469,7 @@ export class SpannIndex {
     const p = resolveSearchParams(options);
     const scoped = this.scopeOf(options);
     const scope = scoped?.scope ?? null;
-    const plan = scope ? this.plan(scope, p) : 'probe';
+    const plan = scope ? this.plan(scope, options?.tenant, p) : 'probe';
     const q = toShared(flat);
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
@@ -505,7 +516,6 @@ export class SpannIndex {
       live: this.live,
       slotCount: this.meta.slotCount,
       headCount: this.meta.headCount,
-      tenantHeads: (t) => this.tenantHeadFlags(t),
       shared: true,
     });
     this.scopes.set(key, scope);
@@ -513,9 +523,16 @@ export class SpannIndex {
     return { scope };
   }
 
-  private plan(scope: Scope, p: SearchParams): 'exact' | 'probe' {
-    const meanList = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
-    return choosePlan(scope.count, p.exactScanMax, p.maxLists, meanList, this.meta.count);
+  /** The plan for a scope; a tenant's probe also needs its heads, filled in here (once per cached scope). */
+  private plan(scope: Scope, tenant: string | undefined, p: SearchParams): PlanChoice {
+    const meanListLength = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
+    const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count });
+    if ((plan === 'probe' || p.bypassIndex) && tenant !== undefined && !scope.heads) {
+      const t = this.tenants.require(tenant, 'tenant');
+      scope.heads = this.tenantHeadFlags(t);
+      scope.headCount = t.heads.size;
+    }
+    return plan;
   }
 
   /** Dense 0/1 flags of the heads holding a tenant's entries (a few recent tenants are cached). */
@@ -711,42 +728,6 @@ function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim:
   }
 }
 
-/**
- * Slot numbering for a build: tenants in name order, each tenant's rows consecutive in input order.
- * Returns both directions and each tenant's [name, start, end) run.
- */
-function slotLayout(tenants: BuildCallOptions['tenants'], n: number): { rowOfSlot: Uint32Array; slotOfRow: Uint32Array; tenantRuns: Array<[string, number, number]> } {
-  const identity = () => Uint32Array.from({ length: n }, (_, i) => i);
-  if (tenants === undefined || typeof tenants === 'string') {
-    const name = tenants === undefined ? DEFAULT_TENANT : checkTenantName(tenants, 'tenants');
-    return { rowOfSlot: identity(), slotOfRow: identity(), tenantRuns: [[name, 0, n]] };
-  }
-  if (typeof tenants !== 'object' || tenants === null || tenants.length !== n) {
-    throw createError('STRATA_INVALID_TENANT', `tenants must be one name or an array with one name per vector (${n})`, 'tenants');
-  }
-  const byName = new Map<string, number[]>();
-  for (let r = 0; r < n; r++) {
-    const name = checkTenantName(tenants[r], `tenants[${r}]`);
-    let rows = byName.get(name);
-    if (!rows) byName.set(name, (rows = []));
-    rows.push(r);
-  }
-  const names = [...byName.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const rowOfSlot = new Uint32Array(n);
-  const slotOfRow = new Uint32Array(n);
-  const tenantRuns: Array<[string, number, number]> = [];
-  let slot = 0;
-  for (const name of names) {
-    const start = slot;
-    for (const r of byName.get(name)!) {
-      rowOfSlot[slot] = r;
-      slotOfRow[r] = slot++;
-    }
-    tenantRuns.push([name, start, slot]);
-  }
-  return { rowOfSlot, slotOfRow, tenantRuns };
-}
-
 /** First index with a[i] > x. */
 function upperBoundU32(a: Uint32Array, x: number): number {
   let lo = 0, hi = a.length;
@@ -759,8 +740,10 @@ function upperBoundU32(a: Uint32Array, x: number): number {
 }
 
 /** @internal How a searcher reads this index (shared with the batch-search worker). */
-export function searcherConfig(meta: IndexMeta): SearcherConfig {
+export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConfig {
   return {
+    cells: meta.cellCount > 0 ? store.readCells(meta.cellCount, meta.options.dimension) : null,
+    cellCount: meta.cellCount,
     dim: meta.options.dimension,
     metric: meta.options.metric,
     headCount: meta.headCount,
@@ -816,6 +799,7 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
     buildSeconds: 0,
     slotCount: 0,
     blockSlots: 0,
+    cellCount: 0,
     createdAt: new Date().toISOString(),
   };
   store.write(() => store.putMeta(meta));

@@ -22,6 +22,8 @@ export interface TenantInfo {
 export interface TenantRecord {
   slots: Uint8Array;
   heads: Uint8Array;
+  /** u32 cell ids then u32 cell starts (one more than the ids), little-endian. */
+  cells?: Uint8Array;
 }
 
 export class Tenant {
@@ -33,6 +35,10 @@ export class Tenant {
     readonly slots: RoaringBitmap32,
     /** Heads whose posting lists hold at least one of the tenant's vectors. */
     readonly heads: RoaringBitmap32,
+    /** Coarse cells holding the tenant's vectors, ascending (slot-layout.ts). */
+    readonly cellIds: Uint32Array = new Uint32Array(0),
+    /** First slot of each cell's range, then the end (cellIds.length + 1 entries). */
+    readonly cellStarts: Uint32Array = new Uint32Array(0),
   ) {}
 
   get count(): number {
@@ -46,7 +52,10 @@ export class Tenant {
   }
 
   toRecord(): TenantRecord {
-    return { slots: this.slots.serialize('portable'), heads: this.heads.serialize('portable') };
+    const cells = new Uint32Array(this.cellIds.length + this.cellStarts.length);
+    cells.set(this.cellIds);
+    cells.set(this.cellStarts, this.cellIds.length);
+    return { slots: this.slots.serialize('portable'), heads: this.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) };
   }
 
   dispose(): void {
@@ -100,7 +109,14 @@ export class TenantCatalog {
     if (!rec || !(rec.slots instanceof Uint8Array) || !(rec.heads instanceof Uint8Array)) {
       throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
     }
-    return new Tenant(name, RoaringBitmap32.deserialize('portable', rec.slots), RoaringBitmap32.deserialize('portable', rec.heads));
+    let cellIds = new Uint32Array(0), cellStarts = new Uint32Array(0);
+    if (rec.cells instanceof Uint8Array && rec.cells.byteLength >= 4 && rec.cells.byteLength % 4 === 0) {
+      const all = new Uint32Array(rec.cells.byteLength / 4);
+      new Uint8Array(all.buffer).set(rec.cells);
+      const m = (all.length - 1) / 2;
+      if (Number.isInteger(m)) [cellIds, cellStarts] = [all.slice(0, m), all.slice(m)];
+    }
+    return new Tenant(name, RoaringBitmap32.deserialize('portable', rec.slots), RoaringBitmap32.deserialize('portable', rec.heads), cellIds, cellStarts);
   }
 
   dispose(): void {

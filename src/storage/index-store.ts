@@ -2,7 +2,7 @@
  * The LMDB environment of one index directory: metadata, head vectors and posting lists.
  *
  *   <dir>/strata.mdb      LMDB environment (this file) — the source of truth
- *     meta      'meta' -> IndexMeta (msgpack)
+ *     meta      'meta' -> IndexMeta (msgpack); 'cells' -> coarse cell centres (f32 bytes)
  *     heads     u32 head number -> [u32 source id][f32 vector]
  *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
  *     blocks    u32 block number -> the vectors of slots [B b, B b + B) once each, in the
@@ -71,6 +71,8 @@ export interface IndexMeta {
   slotCount: number;
   /** Slots per block record (blockSlotsFor the entry size). */
   blockSlots: number;
+  /** Coarse cells (cells.ts); their centres are the meta db's 'cells' record. */
+  cellCount: number;
   createdAt: string;
 }
 
@@ -121,6 +123,19 @@ export class IndexStore {
     } catch (err) {
       throw createError('STRATA_INDEX_CORRUPT', `cannot open ${path}: ${(err as Error).message}`, 'dir');
     }
+  }
+
+  /** Coarse cell centres (count × dim float32), in the meta db. */
+  putCells(centers: Float32Array): void {
+    (this.meta as unknown as Database<Uint8Array, string>).putSync('cells', new Uint8Array(centers.buffer, centers.byteOffset, centers.byteLength).slice());
+  }
+
+  readCells(count: number, dim: number): Float32Array {
+    const b = (this.meta as unknown as Database<Uint8Array, string>).get('cells');
+    if (!(b instanceof Uint8Array) || b.byteLength !== count * dim * 4) throw createError('STRATA_INDEX_CORRUPT', `coarse cell centres are missing or have the wrong size`, 'cells');
+    const out = new Float32Array(count * dim);
+    new Uint8Array(out.buffer).set(b);
+    return out;
   }
 
   getMeta(): IndexMeta | undefined {
