@@ -84,8 +84,9 @@ export interface SearchResult {
   distances: Float32Array;
   stats: SearchStats;
   /**
-   * What ran: 'probe' (posting lists), 'exact' (scan of the allowed vectors), 'probe+exact' (a probe
-   * that found fewer than k matches, completed by the exact scan) or 'empty' (nothing is allowed).
+   * What ran: 'probe' (posting lists), 'exact' (scan of the allowed vectors), 'cells' (the tenant's
+   * nearest coarse cells), 'probe+exact' (a probe that found fewer than k matches, completed by the
+   * exact scan) or 'empty' (nothing is allowed).
    */
   plan: Plan;
   /** Vectors the query was allowed to return (its tenant ∩ its filter; the index count if unscoped). */
