@@ -382,3 +382,28 @@ describe('tenancy input checks', () => {
     }
   });
 });
+
+describe('cold tenants', () => {
+  it('keep only the 64 most recently searched tenants loaded, and reload the rest with identical results', async () => {
+    const tmp = tempDir('cold-tenants');
+    const n = 3200;
+    const data = mixture(n, DIM, 77);
+    const tenants = Array.from({ length: n }, (_, r) => `c${r % 80}`);
+    const index = await createIndex(tmp.dir, { dimension: DIM, seed: 2 });
+    try {
+      await index.build(data, undefined, { tenants });
+      const q = mixture(1, DIM, 78);
+      const round = () =>
+        Array.from({ length: 80 }, (_, t) => ['probe', 'cells'].map((plan) => [...index.search(q, 5, { tenant: `c${t}`, plan: plan as 'probe' }).ids]));
+      const first = round();
+      const catalog = (index as unknown as { tenants: { get(n: string): { isLoaded: boolean } | undefined } }).tenants;
+      const loaded = Array.from({ length: 80 }, (_, t) => catalog.get(`c${t}`)!.isLoaded).filter(Boolean).length;
+      expect(loaded).toBeLessThanOrEqual(64);
+      expect(catalog.get('c0')!.isLoaded).toBe(false); // the coldest were released
+      expect(round()).toEqual(first);
+    } finally {
+      await index.close();
+      tmp.cleanup();
+    }
+  });
+});

@@ -25,7 +25,9 @@ export interface Scope {
   headCount: number;
   /** Vectors the query may return: |tenant ∩ filter|. */
   count: number;
-  /** The tenant's coarse cells and their slot ranges (slot-layout.ts), or null. */
+  /** Coarse cells the tenant occupies (0 without a tenant). */
+  cellCount: number;
+  /** The tenant's cells and their slot ranges (slot-layout.ts): filled in when the plan is `cells`. */
   cellIds: Uint32Array | null;
   cellStarts: Uint32Array | null;
 }
@@ -72,10 +74,11 @@ export function resolveScope(src: ScopeSources): Scope {
     bits,
     negate,
     heads: null,
-    headCount: t ? t.heads.size : src.headCount,
+    headCount: src.headCount,
     count,
-    cellIds: t && t.cellIds.length > 0 ? t.cellIds : null,
-    cellStarts: t && t.cellIds.length > 0 ? t.cellStarts : null,
+    cellCount: t ? t.cellCount : 0,
+    cellIds: null,
+    cellStarts: null,
   };
 }
 
@@ -109,12 +112,12 @@ export interface PlanInputs {
  * A forced plan is honoured when it can run (cells needs a tenant).
  */
 export function choosePlan(scope: Scope, p: PlanInputs): PlanChoice {
-  const hasCells = scope.cellIds !== null && scope.cellIds.length > 0;
+  const hasCells = scope.cellCount > 0;
   if (p.plan === 'exact' || p.plan === 'probe') return p.plan;
   if (p.plan === 'cells') return hasCells ? 'cells' : 'probe';
   const E = p.maxLists * Math.max(1, p.meanListLength);
   const limit = p.exactScanMax > 0 ? p.exactScanMax : hasCells ? 2 * E : Math.sqrt(E * p.liveCount);
   if (scope.count <= limit) return 'exact';
-  if (hasCells && scope.count / scope.cellIds!.length <= Math.max(1, p.meanListLength)) return 'cells';
+  if (hasCells && scope.count / scope.cellCount <= Math.max(1, p.meanListLength)) return 'cells';
   return 'probe';
 }

@@ -29,7 +29,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
 import { type Attributes, type Filter, parseFilter } from './filter.js';
 import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.js';
-import { Tenant, TenantCatalog, type TenantInfo, checkTenantName } from './tenants.js';
+import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
 import { cellCount, trainCells } from './cells.js';
 import { groupByTenant, layoutSlots } from './slot-layout.js';
 import type { Plan } from './searcher.js';
@@ -160,7 +160,7 @@ export class SpannIndex {
 
   /** Tenants, attribute indexes and live slots, from LMDB (the slot map stays there). */
   private loadCatalog(): void {
-    for (const [name, rec] of this.store.readTenants()) this.tenants.add(TenantCatalog.restore(name, rec));
+    this.store.forEachTenant((name, rec) => this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.getTenant(name))));
     this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
     for (const name of this.tenants.list().map((t) => t.name)) this.live.orInPlace(this.tenants.get(name)!.slots);
   }
@@ -344,13 +344,18 @@ export class SpannIndex {
     }
 
     // Tenants: slots and the heads holding their entries, filled while lists are written.
-    const tenantObjs = tenantLayouts.map((t) => new Tenant(t.name, RoaringBitmap32.fromRange(t.start, t.end), new RoaringBitmap32(), t.cellIds, t.cellStarts));
+    const tenantObjs = tenantLayouts.map(
+      (t) =>
+        new Tenant(t.name, RoaringBitmap32.fromRange(t.start, t.end), t.cellIds.length, { heads: new RoaringBitmap32(), cellIds: t.cellIds, cellStarts: t.cellStarts }, () =>
+          detailsOf(t.name, this.store.getTenant(t.name)!),
+        ),
+    );
     const tenantStarts = Uint32Array.from(tenantLayouts, (t) => t.start);
     const markHeads = (h: number, slots: Uint32Array) => {
       // slots ascending: one binary search per tenant present in the list
       for (let i = 0; i < slots.length; ) {
         const t = upperBoundU32(tenantStarts, slots[i]) - 1;
-        tenantObjs[t].heads.add(h);
+        tenantObjs[t].details().heads.add(h);
         const end = tenantLayouts[t].end;
         while (i < slots.length && slots[i] < end) i++;
       }
@@ -393,7 +398,7 @@ export class SpannIndex {
       this.store.putSlotIds(slotIds, n);
       this.store.putCells(cells.centers);
       for (const t of tenantObjs) {
-        t.heads.runOptimize();
+        t.details().heads.runOptimize();
         this.store.putTenant(t.name, t.toRecord());
       }
       for (const [name, rec] of attrs.toRecords()) this.store.putAttribute(name, rec);
@@ -420,6 +425,7 @@ export class SpannIndex {
     this.store.write(() => this.store.putMeta(meta));
     this.meta = meta;
     for (const t of tenantObjs) {
+      t.release(); // details are read back from LMDB for the tenants that get searched
       this.tenants.add(t);
       this.live.orInPlace(t.slots);
     }
@@ -528,10 +534,15 @@ export class SpannIndex {
   private plan(scope: Scope, tenant: string | undefined, p: SearchParams): PlanChoice {
     const meanListLength = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
     const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count });
-    if ((plan === 'probe' || p.bypassIndex) && tenant !== undefined && !scope.heads) {
+    if (tenant !== undefined && plan === 'probe' && !scope.heads) {
       const t = this.tenants.require(tenant, 'tenant');
       scope.heads = this.tenantHeadFlags(t);
-      scope.headCount = t.heads.size;
+      scope.headCount = this.tenants.details(t).heads.size;
+    }
+    if (tenant !== undefined && plan === 'cells' && !scope.cellIds) {
+      const d = this.tenants.details(this.tenants.require(tenant, 'tenant'));
+      scope.cellIds = d.cellIds;
+      scope.cellStarts = d.cellStarts;
     }
     return plan;
   }
@@ -545,7 +556,7 @@ export class SpannIndex {
       return flags;
     }
     flags = new Uint8Array(new SharedArrayBuffer(Math.max(1, this.meta.headCount)));
-    const heads = t.heads.toUint32Array();
+    const heads = this.tenants.details(t).heads.toUint32Array();
     for (let i = 0; i < heads.length; i++) flags[heads[i]] = 1;
     this.headFlags.set(t.name, flags);
     if (this.headFlags.size > HEAD_FLAG_CACHE) this.headFlags.delete(this.headFlags.keys().next().value!);
@@ -563,7 +574,9 @@ export class SpannIndex {
     this.assertOpen();
     checkTenantName(name, 'tenant');
     if (this.tenants.get(name)) return false;
-    const t = new Tenant(name, new RoaringBitmap32(), new RoaringBitmap32());
+    const t = new Tenant(name, new RoaringBitmap32(), 0, { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) }, () =>
+      detailsOf(name, this.store.getTenant(name)!),
+    );
     this.store.write(() => this.store.putTenant(name, t.toRecord()));
     this.tenants.add(t);
     this.scopes.clear();
@@ -587,7 +600,7 @@ export class SpannIndex {
     let entriesRemoved = 0;
     try {
       this.store.write(() => {
-        for (const h of t.heads.toUint32Array()) {
+        for (const h of this.tenants.details(t).heads.toUint32Array()) {
           const value = this.store.getPostingCopy(h);
           if (!value) continue;
           const { out, dropped } = withoutRuns(reader, value, h, runs);

@@ -240,12 +240,17 @@ export class IndexStore {
     this.tenants.putSync(name, rec);
   }
 
+  getTenant(name: string): TenantRecord | undefined {
+    return this.tenants.get(name);
+  }
+
   deleteTenant(name: string): void {
     this.tenants.removeSync(name);
   }
 
-  readTenants(): Array<[string, TenantRecord]> {
-    return [...this.tenants.getRange()].map(({ key, value }) => [key, value]);
+  /** Visit every tenant record in name order (one at a time: records are not all held at once). */
+  forEachTenant(fn: (name: string, rec: TenantRecord) => void): void {
+    for (const { key, value } of this.tenants.getRange()) fn(key, value);
   }
 
   putAttribute(name: string, rec: AttributeRecord): void {
