@@ -7,7 +7,7 @@
  *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
  *     blocks    u32 block number -> the vectors of slots [B b, B b + B) once each, in the
  *               posting-list format and codec (exact scans of a tenant or of a filter's matches);
- *               B = meta.blockSlots, chosen so a block is about 32 KiB
+ *               B = meta.blockSlots, chosen so a block is about 32 KiB (at least 4 slots)
  *     slots     u32 chunk number -> u32 external id of slots [1024 c, 1024 c + 1024)
  *     tenants   tenant name -> { slots, heads } portable roaring bitmaps (msgpack)
  *     attrs     attribute name -> attribute index record (attributes.ts, msgpack)
