@@ -407,8 +407,18 @@ function anyBit(bits: Uint32Array, lo: number, hi: number): boolean {
   return false;
 }
 
+/** Set bits in [lo, hi): bit by bit at the edges, 32 at a time (popcount) between. */
 function countBits(bits: Uint32Array, lo: number, hi: number): number {
   let n = 0;
-  for (let s = lo; s < hi; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
+  let s = lo;
+  for (; s < hi && (s & 31) !== 0; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
+  for (; s + 32 <= hi; s += 32) n += popcount32(bits[s >>> 5]);
+  for (; s < hi; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
   return n;
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
