@@ -8,6 +8,7 @@
 import { loadDataset, recallAtK } from '../src/datasets/registry.js';
 import { peakRssBytes, rssAnonBytes } from '../src/util/memory.js';
 import { type EngineName, makeEngine, type Setting } from './engines.js';
+import { quantile, runAsChild, send } from './engine-process.js';
 
 export interface EngineJob {
   mode: 'build' | 'search';
@@ -41,17 +42,9 @@ export interface EngineReport {
   openSeconds: number;
 }
 
-function send(msg: unknown) {
-  process.send!(msg);
-}
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
-async function main() {
-  const job = JSON.parse(process.argv[2]) as EngineJob;
+async function main(job: EngineJob) {
   if (job.mode === 'build') {
     const nodeBaseline = peakRssBytes(); // the bare process, before the dataset is loaded
     const data = await loadDataset(job.dataset);
@@ -129,10 +122,4 @@ async function main() {
   send({ type: 'report', report });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    send({ type: 'error', message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
-    process.exit(1);
-  },
-);
+runAsChild(main);

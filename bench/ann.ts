@@ -4,13 +4,12 @@
  * on-disk bytes and bytes read per query. Every engine is built and measured in a child process of its
  * own (bench/ann-engine.ts) so memory figures do not mix.
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
-import { createProgress, type ProgressUi } from '../src/util/progress.js';
-import { workerFile } from '../src/util/workers.js';
+import { createProgress } from '../src/util/progress.js';
+import { runEngineChild } from './engine-process.js';
 import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
 import { ENGINES, type EngineName } from './engines.js';
 import { fmtBytes, formatTable, recallQpsSvg } from './report.js';
@@ -43,22 +42,6 @@ export interface AnnRow extends SettingRow {
   rawVectorBytes: number;
 }
 
-function runChild(job: EngineJob, ui: ProgressUi): Promise<Record<string, unknown>> {
-  const script = workerFile('../bench/ann-engine');
-  return new Promise((resolve, reject) => {
-    const child = fork(script, [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: Record<string, unknown> | undefined;
-    child.on('message', (m: Record<string, unknown>) => {
-      if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
-      else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
-      else result = m;
-    });
-    child.on('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`));
-    });
-  });
-}
 
 export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void = console.log): Promise<AnnRow[]> {
   const ui = createProgress();
@@ -72,9 +55,9 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   const rows: AnnRow[] = [];
   for (const engine of o.engines) {
     const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads };
-    const built = await runChild({ ...base, mode: 'build' }, ui);
+    const built = await runEngineChild('ann-engine', { ...base, mode: 'build' }, ui);
     ui.stop();
-    const res = await runChild({ ...base, mode: 'search' }, ui);
+    const res = await runEngineChild('ann-engine', { ...base, mode: 'search' }, ui);
     ui.stop();
     const report = res.report as EngineReport;
     for (const r of report.rows) {

@@ -14,11 +14,9 @@ import { loadDataset } from '../src/datasets/registry.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { rssAnonBytes } from '../src/util/memory.js';
 import { HNSW_EF_CONSTRUCTION, HNSW_M } from './engines.js';
+import { quantile, runAsChild, send } from './engine-process.js';
 import { type BenchCase, caseRecall, engineDir, type FilterJob, type FilterRow, makeCases, makeWorkload, passes, tenantName, type Workload } from './filter-workload.js';
 
-function send(msg: unknown) {
-  process.send!(msg);
-}
 
 /** Tenants the per-tenant engine serves: those queried by the `tenant ~1%` case. */
 function perTenantSet(cases: BenchCase[]): number[] {
@@ -67,9 +65,6 @@ async function build(job: FilterJob) {
   send({ type: 'built', seconds: (performance.now() - t0) / 1000, reused: false });
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 type SearchFn = (q: Float32Array, c: BenchCase, qi: number, setting: Record<string, number>, out: Uint32Array) => string | void;
 
@@ -172,16 +167,9 @@ async function search(job: FilterJob) {
   send({ type: 'report', rows });
 }
 
-async function main() {
-  const job = JSON.parse(process.argv[2]) as FilterJob;
+async function main(job: FilterJob) {
   if (job.mode === 'build') await build(job);
   else await search(job);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    send({ type: 'error', message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
-    process.exit(1);
-  },
-);
+runAsChild(main);

@@ -3,16 +3,15 @@
  * engine built and measured in a child process of its own (bench/filter-engine.ts):
  * recall@k, single-thread QPS, p50/p99 latency and RssAnon growth per engine and case.
  */
-import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
-import { createProgress, type ProgressUi } from '../src/util/progress.js';
-import { workerFile, resolveThreads } from '../src/util/workers.js';
+import { createProgress } from '../src/util/progress.js';
+import { resolveThreads } from '../src/util/workers.js';
+import { runEngineChild } from './engine-process.js';
 import {
   FILTER_ENGINES,
   type FilterEngineName,
-  type FilterJob,
   type FilterRow,
   type FilterSettings,
   caseGroundTruth,
@@ -26,18 +25,6 @@ export interface FilterBenchOptions extends FilterSettings {
   json?: string;
 }
 
-function runChild(job: FilterJob, ui: ProgressUi): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = fork(workerFile('../bench/filter-engine'), [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: Record<string, unknown> | undefined;
-    child.on('message', (m: Record<string, unknown>) => {
-      if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
-      else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
-      else result = m;
-    });
-    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`))));
-  });
-}
 
 export async function runFilterBench(o: FilterBenchOptions, log: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<FilterRow[]> {
   const ui = createProgress();
@@ -61,12 +48,12 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
   const base = { dataset: o.dataset, workDir, gtDir, tenants: o.tenants, seed: o.seed, k: o.k, queries: nq, maxLists: o.maxLists, ef: o.ef, rebuild: o.rebuild, threads };
   const builds = new Map<string, number>();
   for (const engine of o.engines) {
-    const r = await runChild({ ...base, mode: 'build', engine }, ui);
+    const r = await runEngineChild('filter-engine', { ...base, mode: 'build', engine }, ui);
     builds.set(engine, Number(r.seconds));
   }
   const rows: FilterRow[] = [];
   for (const engine of o.engines) {
-    const r = await runChild({ ...base, mode: 'search', engine }, ui);
+    const r = await runEngineChild('filter-engine', { ...base, mode: 'search', engine }, ui);
     rows.push(...(r.rows as FilterRow[]));
   }
   ui.stop();

@@ -10,6 +10,7 @@
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
+import { compact } from './bitmaps.js';
 import { type NumberIndex, type NumberRecord, buildNumberIndex, restoreNumberIndex } from './number-index.js';
 
 export type AttributeType = 'keyword' | 'number' | 'boolean';
@@ -80,7 +81,7 @@ export class AttributeIndex {
     }
     for (const [name, m] of keywordSlots) {
       const out = new Map<string, RoaringBitmap32>();
-      for (const [key, slots] of m) out.set(key, runOptimized(RoaringBitmap32.from(Uint32Array.from(slots))));
+      for (const [key, slots] of m) out.set(key, compact(RoaringBitmap32.from(Uint32Array.from(slots))));
       this.keywords.set(name, out);
     }
     for (const [name, col] of numberRows) this.numbers.set(name, buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots)));
@@ -264,10 +265,5 @@ function collectRow(a: Attributes, slot: number, numbers: Map<string, { values: 
   }
 }
 
-function runOptimized(b: RoaringBitmap32): RoaringBitmap32 {
-  b.runOptimize();
-  b.shrinkToFit();
-  return b;
-}
 
 

@@ -9,6 +9,7 @@
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { lowerBound, upperBound } from './bounds.js';
+import { compact } from './bitmaps.js';
 
 /** Most distinct values kept as one bitmap each. */
 export const MAX_VALUE_BITMAPS = 4096;
@@ -96,8 +97,7 @@ class SortedColumn implements NumberIndex {
     private readonly values: Float64Array,
     private readonly slots: Uint32Array,
   ) {
-    this.present = RoaringBitmap32.from(slots);
-    this.present.runOptimize();
+    this.present = compact(RoaringBitmap32.from(slots));
   }
 
   range(lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32 {
@@ -145,12 +145,7 @@ export function buildNumberIndex(values: Float64Array, slots: Uint32Array): Numb
   }
   if (distinct.length > MAX_VALUE_BITMAPS) return new SortedColumn(sortedValues, sortedSlots);
   starts.push(sortedValues.length);
-  const bitmaps = distinct.map((_, d) => {
-    const b = RoaringBitmap32.from(sortedSlots.subarray(starts[d], starts[d + 1]));
-    b.runOptimize();
-    b.shrinkToFit();
-    return b;
-  });
+  const bitmaps = distinct.map((_, d) => compact(RoaringBitmap32.from(sortedSlots.subarray(starts[d], starts[d + 1]))));
   return new ValueBitmaps(Float64Array.from(distinct), bitmaps);
 }
 

@@ -40,8 +40,6 @@ export interface ScopeSources {
   live: RoaringBitmap32;
   slotCount: number;
   headCount: number;
-  /** Allocate typed arrays in shared memory (batch search) or not. */
-  shared: boolean;
 }
 
 export function resolveScope(src: ScopeSources): Scope {
@@ -55,7 +53,8 @@ export function resolveScope(src: ScopeSources): Scope {
     try {
       count = allowed.size;
       const words = Math.ceil(src.slotCount / 32) || 1;
-      bits = src.shared ? new Uint32Array(new SharedArrayBuffer(words * 4)) : new Uint32Array(words);
+      // Shared memory: a (cached) scope may go to batch-search workers.
+      bits = new Uint32Array(new SharedArrayBuffer(words * 4));
       // Mark whichever side is smaller: the allowed slots, or the excluded ones (negate). Slots outside
       // the universe are excluded by the tenant's runs (or are not live, hence in no list or block).
       if (count <= universe.size - count) setBits(bits, allowed);

@@ -203,7 +203,10 @@ export class SpannSearcher {
     const visited = this.visited;
     const touched: number[] = [];
     this.inScope = 0;
-    let fetch = Math.min(limit, Math.max(params.maxLists, 2 * Math.ceil(entryTarget / Math.max(1, this.cfg.meanListLength * (scope.count / Math.max(1, this.cfg.slotCount))))));
+    // First ask for twice the heads expected to hold entryTarget in-scope entries (each holds about
+    // mean list length × the scope's share of them, at least one).
+    const perHead = Math.max(1, (this.cfg.meanListLength * scope.count) / Math.max(1, this.cfg.slotCount));
+    let fetch = Math.min(limit, Math.max(params.maxLists, 2 * Math.ceil(entryTarget / perHead)));
     let probed = 0;
     outer: for (;;) {
       const found = this.nearestHeads(fetch, params.efSearch, scope.heads);

@@ -32,6 +32,8 @@ import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.j
 import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
 import { cellCount, trainCells } from './cells.js';
 import { groupByTenant, layoutSlots } from './slot-layout.js';
+import { upperBound } from './bounds.js';
+import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
 import { encodePosting, postingBytes, PostingReader, POSTING_HEADER_BYTES } from '../storage/posting-format.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
@@ -144,10 +146,10 @@ export class SpannIndex {
   private attrs = new AttributeIndex();
   /** Every live slot. */
   private live = new RoaringBitmap32();
-  /** Dense head flags of recently searched tenants (H bytes each). */
-  private readonly headFlags = new Map<string, Uint8Array>();
+  /** Dense head flags of recently probed tenants (H bytes each). */
+  private readonly headFlags = new LruCache<string, Uint8Array>(HEAD_FLAG_CACHE);
   /** Recently resolved scopes by tenant and filter text (a filter's bitset is built once, then reused). */
-  private readonly scopes = new Map<string, Scope>();
+  private readonly scopes = new LruCache<string, Scope>(SCOPE_CACHE);
 
   /** @internal use createIndex / openIndex */
   constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph) {
@@ -160,9 +162,12 @@ export class SpannIndex {
 
   /** Tenants, attribute indexes and live slots, from LMDB (the slot map stays there). */
   private loadCatalog(): void {
-    this.store.forEachTenant((name, rec) => this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.getTenant(name))));
+    this.store.forEachTenant((name, rec) => {
+      const t = TenantCatalog.restore(name, rec, () => this.store.getTenant(name));
+      this.tenants.add(t);
+      this.live.orInPlace(t.slots);
+    });
     this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
-    for (const name of this.tenants.list().map((t) => t.name)) this.live.orInPlace(this.tenants.get(name)!.slots);
   }
 
   get options(): IndexOptions {
@@ -354,7 +359,7 @@ export class SpannIndex {
     const markHeads = (h: number, slots: Uint32Array) => {
       // slots ascending: one binary search per tenant present in the list
       for (let i = 0; i < slots.length; ) {
-        const t = upperBoundU32(tenantStarts, slots[i]) - 1;
+        const t = upperBound(tenantStarts, slots[i]) - 1;
         tenantObjs[t].details().heads.add(h);
         const end = tenantLayouts[t].end;
         while (i < slots.length && slots[i] < end) i++;
@@ -457,8 +462,8 @@ export class SpannIndex {
     const ids = new Uint32Array(k);
     const distances = new Float32Array(k);
     const stats = emptyStats();
-    const scoped = this.scopeOf(options);
-    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped ? this.plan(scoped.scope, options?.tenant, p) : 'probe');
+    const scoped = this.planScope(options, p);
+    const found = searcher.search(q, 0, k, p, ids, distances, 0, stats, scoped?.scope ?? null, scoped?.plan ?? 'probe');
     return { ids: ids.subarray(0, found), distances: distances.subarray(0, found), stats, plan: searcher.lastPlan, matched: scoped ? scoped.scope.count : this.meta.count };
   }
 
@@ -474,9 +479,9 @@ export class SpannIndex {
     const nq = checkVectors(flat, dim, 'queries');
     checkK(k);
     const p = resolveSearchParams(options);
-    const scoped = this.scopeOf(options);
+    const scoped = this.planScope(options, p);
     const scope = scoped?.scope ?? null;
-    const plan = scope ? this.plan(scope, options?.tenant, p) : 'probe';
+    const plan = scoped?.plan ?? 'probe';
     const q = toShared(flat);
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
@@ -502,64 +507,43 @@ export class SpannIndex {
     return { ids, distances, k, queries: nq, stats, plan: ranPlan, matched: scope ? scope.count : this.meta.count };
   }
 
-  /** The tenant and filter of a search call as a Scope, or null when it has neither. */
-  private scopeOf(options: SearchOptions | undefined): { scope: Scope } | null {
+  /**
+   * The tenant and filter of a search call as a Scope, and the plan for it; null when the call has
+   * neither. Scopes are cached by tenant and parsed filter (only checked filters get that far); a
+   * probe also needs the tenant's heads and the cells plan its cells, filled in once per scope.
+   */
+  private planScope(options: SearchOptions | undefined, p: SearchParams): { scope: Scope; plan: PlanChoice } | null {
     if (!options || (options.tenant === undefined && options.filter === undefined)) return null;
     const tenant = options.tenant === undefined ? null : this.tenants.require(options.tenant, 'tenant');
     const filter = options.filter === undefined ? null : parseFilter(options.filter, 'filter');
-    // Cached by tenant and parsed filter: only checked filters get here. Scopes live in shared memory
-    // so batch-search workers can read them.
     const key = `${tenant ? tenant.name : ''}\u0000${filter ? JSON.stringify(filter) : ''}`;
-    const cached = this.scopes.get(key);
-    if (cached) {
-      this.scopes.delete(key);
-      this.scopes.set(key, cached);
-      return { scope: cached };
+    let scope = this.scopes.get(key);
+    if (!scope) {
+      scope = resolveScope({ tenant, filter, attributes: this.attrs, live: this.live, slotCount: this.meta.slotCount, headCount: this.meta.headCount });
+      this.scopes.set(key, scope);
     }
-    const scope = resolveScope({
-      tenant,
-      filter,
-      attributes: this.attrs,
-      live: this.live,
-      slotCount: this.meta.slotCount,
-      headCount: this.meta.headCount,
-      shared: true,
-    });
-    this.scopes.set(key, scope);
-    if (this.scopes.size > SCOPE_CACHE) this.scopes.delete(this.scopes.keys().next().value!);
-    return { scope };
-  }
-
-  /** The plan for a scope; a tenant's probe also needs its heads, filled in here (once per cached scope). */
-  private plan(scope: Scope, tenant: string | undefined, p: SearchParams): PlanChoice {
     const meanListLength = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
     const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count });
-    if (tenant !== undefined && plan === 'probe' && !scope.heads) {
-      const t = this.tenants.require(tenant, 'tenant');
-      scope.heads = this.tenantHeadFlags(t);
-      scope.headCount = this.tenants.details(t).heads.size;
+    if (tenant && plan === 'probe' && !scope.heads) {
+      scope.heads = this.tenantHeadFlags(tenant);
+      scope.headCount = this.tenants.details(tenant).heads.size;
     }
-    if (tenant !== undefined && plan === 'cells' && !scope.cellIds) {
-      const d = this.tenants.details(this.tenants.require(tenant, 'tenant'));
+    if (tenant && plan === 'cells' && !scope.cellIds) {
+      const d = this.tenants.details(tenant);
       scope.cellIds = d.cellIds;
       scope.cellStarts = d.cellStarts;
     }
-    return plan;
+    return { scope, plan };
   }
 
   /** Dense 0/1 flags of the heads holding a tenant's entries (a few recent tenants are cached). */
   private tenantHeadFlags(t: Tenant): Uint8Array {
     let flags = this.headFlags.get(t.name);
-    if (flags) {
-      this.headFlags.delete(t.name);
-      this.headFlags.set(t.name, flags); // most recently used last
-      return flags;
-    }
+    if (flags) return flags;
     flags = new Uint8Array(new SharedArrayBuffer(Math.max(1, this.meta.headCount)));
     const heads = this.tenants.details(t).heads.toUint32Array();
     for (let i = 0; i < heads.length; i++) flags[heads[i]] = 1;
     this.headFlags.set(t.name, flags);
-    if (this.headFlags.size > HEAD_FLAG_CACHE) this.headFlags.delete(this.headFlags.keys().next().value!);
     return flags;
   }
 
@@ -742,16 +726,6 @@ function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim:
   }
 }
 
-/** First index with a[i] > x. */
-function upperBoundU32(a: Uint32Array, x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** @internal How a searcher reads this index (shared with the batch-search worker). */
 export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConfig {

@@ -7,6 +7,8 @@
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
+import { LruCache } from '../util/lru.js';
+import { toRuns } from './bitmaps.js';
 
 /** The tenant of vectors built without a `tenants` option. */
 export const DEFAULT_TENANT = 'default';
@@ -143,17 +145,11 @@ export class TenantCatalog {
 
   /** Most tenants whose details stay loaded; the least recently used beyond this are released. */
   static readonly HOT = 64;
-  private readonly hot = new Map<string, Tenant>();
+  private readonly hot = new LruCache<string, Tenant>(TenantCatalog.HOT, (_, t) => t.release());
 
   /** The tenant's details, marking it recently used (and releasing the coldest beyond HOT). */
   details(t: Tenant): TenantDetails {
-    this.hot.delete(t.name);
     this.hot.set(t.name, t);
-    if (this.hot.size > TenantCatalog.HOT) {
-      const cold = this.hot.keys().next().value!;
-      this.hot.get(cold)!.release();
-      this.hot.delete(cold);
-    }
     return t.details();
   }
 
@@ -187,17 +183,4 @@ export class TenantCatalog {
     this.byName.clear();
     this.hot.clear();
   }
-}
-
-/** Sorted half-open runs of a bitmap. */
-export function toRuns(b: RoaringBitmap32): Uint32Array {
-  const values = b.toUint32Array();
-  const runs: number[] = [];
-  for (let i = 0; i < values.length; ) {
-    let j = i + 1;
-    while (j < values.length && values[j] === values[j - 1] + 1) j++;
-    runs.push(values[i], values[j - 1] + 1);
-    i = j;
-  }
-  return Uint32Array.from(runs);
 }

@@ -85,7 +85,8 @@ export class IndexStore {
   readonly dir: string;
   readonly path: string;
   private readonly root: RootDatabase;
-  private readonly meta: Database<IndexMeta, string>;
+  /** 'meta' -> IndexMeta, 'cells' -> coarse cell centres (bytes). */
+  private readonly meta: Database<IndexMeta | Uint8Array, string>;
   private readonly heads: Database<Buffer, number>;
   private readonly postings: Database<Buffer, number>;
   private readonly vectors: Database<Buffer, number>;
@@ -99,7 +100,7 @@ export class IndexStore {
     this.dir = dir;
     this.path = join(dir, LMDB_FILE);
     this.root = root;
-    this.meta = root.openDB<IndexMeta, string>({ name: 'meta' });
+    this.meta = root.openDB<IndexMeta | Uint8Array, string>({ name: 'meta' });
     this.heads = root.openDB<Buffer, number>({ name: 'heads', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = root.openDB<Buffer, number>({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
     this.vectors = root.openDB<Buffer, number>({ name: 'vectors', keyEncoding: 'uint32', encoding: 'binary' });
@@ -127,11 +128,11 @@ export class IndexStore {
 
   /** Coarse cell centres (count × dim float32), in the meta db. */
   putCells(centers: Float32Array): void {
-    (this.meta as unknown as Database<Uint8Array, string>).putSync('cells', new Uint8Array(centers.buffer, centers.byteOffset, centers.byteLength).slice());
+    this.meta.putSync('cells', new Uint8Array(centers.buffer, centers.byteOffset, centers.byteLength).slice());
   }
 
   readCells(count: number, dim: number): Float32Array {
-    const b = (this.meta as unknown as Database<Uint8Array, string>).get('cells');
+    const b = this.meta.get('cells');
     if (!(b instanceof Uint8Array) || b.byteLength !== count * dim * 4) throw createError('STRATA_INDEX_CORRUPT', `coarse cell centres are missing or have the wrong size`, 'cells');
     const out = new Float32Array(count * dim);
     new Uint8Array(out.buffer).set(b);
@@ -139,7 +140,8 @@ export class IndexStore {
   }
 
   getMeta(): IndexMeta | undefined {
-    return this.meta.get('meta');
+    const m = this.meta.get('meta');
+    return m instanceof Uint8Array ? undefined : m;
   }
 
   /** Put inside a write transaction (see `write`). */

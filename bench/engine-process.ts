@@ -1,0 +1,43 @@
+/**
+ * The parent/child plumbing every benchmark shares: each engine is built and measured in a child
+ * process of its own (so memory readings do not mix), which takes its job as JSON in argv[2] and
+ * answers over IPC with progress, an error or its result.
+ */
+import { fork } from 'node:child_process';
+import type { ProgressUi } from '../src/util/progress.js';
+import { workerFile } from '../src/util/workers.js';
+
+/** Parent side: run `script` (a bench module name, e.g. 'ann-engine') on `job`; resolves with its result message. */
+export function runEngineChild(script: string, job: { engine: string; mode: string }, ui: ProgressUi): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = fork(workerFile(`../bench/${script}`), [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: Record<string, unknown> | undefined;
+    child.on('message', (m: Record<string, unknown>) => {
+      if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
+      else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
+      else result = m;
+    });
+    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`))));
+  });
+}
+
+/** Child side: a message to the parent. */
+export function send(msg: unknown): void {
+  process.send!(msg);
+}
+
+/** Child side: run `main` on the job from argv, report an error to the parent, and exit. */
+export function runAsChild<J>(main: (job: J) => Promise<void>): void {
+  main(JSON.parse(process.argv[2]) as J).then(
+    () => process.exit(0),
+    (err) => {
+      send({ type: 'error', message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+      process.exit(1);
+    },
+  );
+}
+
+/** The q-quantile of ascending samples. */
+export function quantile(sorted: Float64Array, q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
