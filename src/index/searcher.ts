@@ -22,7 +22,7 @@ import type { IndexStore } from '../storage/index-store.js';
 import { PostingReader, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
 import { lowerBound } from './bounds.js';
-import type { Scope } from './scope.js';
+import { type Scope, scopedEntryShare } from './scope.js';
 
 export interface SearchStats {
   /** Posting lists read. */
@@ -190,23 +190,26 @@ export class SpannSearcher {
 
   /**
    * Probe the nearest heads that hold in-scope entries (the graph search skips the others) until
-   * maxLists × mean list length in-scope entries were scanned — what an unscoped search reads in
-   * total, so a tenant or filter keeping a fraction s of the vectors reads about 1/s as many lists —
-   * and at least k matches were found. Without a budget (maxProbes), a probe that hits the widening
-   * limit with fewer than k matches falls back to the exact scan.
+   *   - max(2k, √s × maxLists × mean list length) in-scope entries were scanned (s: the scope's share
+   *     of the vectors, scope.ts scopedEntryShare — a scope keeping 1% reads ~10× the lists of an
+   *     unscoped search, not 100×),
+   *   - at least maxLists lists were read (lists near a query are longer than the mean), and
+   *   - at least k matches were found.
+   * Without a budget (maxProbes), a probe that hits the widening limit with fewer than k matches
+   * falls back to the exact scan.
    */
   private probeScoped(k: number, params: SearchParams, heap: TopK, stats: SearchStats, scope: Scope): Plan {
     const budget = params.maxProbes > 0 ? params.maxProbes : Infinity;
     const limit = Math.min(scope.headCount, MAX_WIDEN_HEADS, budget);
-    const entryTarget = params.maxLists * this.cfg.meanListLength;
     const need = Math.min(k, scope.count);
+    const entryTarget = Math.max(2 * need, params.maxLists * this.cfg.meanListLength * scopedEntryShare(scope.count, this.cfg.slotCount));
     const visited = this.visited;
     const touched: number[] = [];
     this.inScope = 0;
-    // First ask for twice the heads expected to hold entryTarget in-scope entries (each holds about
-    // mean list length × the scope's share of them, at least one).
-    const perHead = Math.max(1, (this.cfg.meanListLength * scope.count) / Math.max(1, this.cfg.slotCount));
-    let fetch = Math.min(limit, Math.max(params.maxLists, 2 * Math.ceil(entryTarget / perHead)));
+    // First ask for 1.5× the heads expected to hold entryTarget in-scope entries (the scope's entries
+    // spread over the heads that hold any of them).
+    const perHead = Math.max(1e-3, (this.cfg.meanListLength * this.cfg.headCount * scope.count) / (Math.max(1, this.cfg.slotCount) * Math.max(1, scope.headCount)));
+    let fetch = Math.min(limit, Math.max(params.maxLists, Math.ceil((1.5 * entryTarget) / perHead)));
     let probed = 0;
     outer: for (;;) {
       const found = this.nearestHeads(fetch, params.efSearch, scope.heads);
@@ -217,7 +220,7 @@ export class SpannSearcher {
         touched.push(h);
         this.scanList(h, heap, stats, scope);
         probed++;
-        if (probed >= budget || (this.inScope >= entryTarget && heap.size >= need)) break outer;
+        if (probed >= budget || (probed >= params.maxLists && this.inScope >= entryTarget && heap.size >= need)) break outer;
       }
       if (found < fetch || fetch >= limit) break;
       fetch = Math.min(limit, fetch * 2);
@@ -286,6 +289,7 @@ export class SpannSearcher {
       return;
     }
     const neg = scope!.negate ? 1 : 0;
+    if (!neg && this.pushSparse(view, a, b, heap, bits)) return;
     let passed = 0;
     for (let i = a; i < b; i++) {
       const s = ids[i];
@@ -295,6 +299,29 @@ export class SpannSearcher {
       if (d < worst && heap.pushUnique(d, s)) worst = heap.worst();
     }
     this.inScope += passed;
+  }
+
+  /**
+   * Rows [a, b) against a sparse filter: when at most a quarter of them pass, one distance per passing
+   * row instead of the whole range (false, doing nothing, when more pass).
+   */
+  private pushSparse(view: PostingView, a: number, b: number, heap: TopK, bits: Uint32Array): boolean {
+    const ids = view.ids;
+    let passed = 0;
+    for (let i = a; i < b; i++) {
+      const s = ids[i];
+      passed += (bits[s >>> 5] >>> (s & 31)) & 1;
+    }
+    if (4 * passed > b - a) return false;
+    this.inScope += passed;
+    for (let i = a; i < b && passed > 0; i++) {
+      const s = ids[i];
+      if (((bits[s >>> 5] >>> (s & 31)) & 1) === 0) continue;
+      passed--;
+      const d = this.distances(view, i, i + 1)[0];
+      if (d < heap.worst()) heap.pushUnique(d, s);
+    }
+    return true;
   }
 
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {

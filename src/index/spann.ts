@@ -142,6 +142,8 @@ export class SpannIndex {
   private searcher: SpannSearcher | undefined;
   private pool: Piscina | undefined;
   private closed = false;
+  /** Bytes of one posting entry (slot + code), for the planner. */
+  private entryBytes = 4;
   private tenants = new TenantCatalog();
   private attrs = new AttributeIndex();
   /** Every live slot. */
@@ -183,7 +185,9 @@ export class SpannIndex {
   }
 
   private attachGraph(graph: HeadGraph): void {
-    this.searcher = new SpannSearcher(this.store, graph, searcherConfig(this.meta, this.store));
+    const cfg = searcherConfig(this.meta, this.store);
+    this.entryBytes = 4 + cfg.codec.bytesPerVector;
+    this.searcher = new SpannSearcher(this.store, graph, cfg);
   }
 
   private assertOpen(): void {
@@ -519,11 +523,11 @@ export class SpannIndex {
     const key = `${tenant ? tenant.name : ''}\u0000${filter ? JSON.stringify(filter) : ''}`;
     let scope = this.scopes.get(key);
     if (!scope) {
-      scope = resolveScope({ tenant, filter, attributes: this.attrs, live: this.live, slotCount: this.meta.slotCount, headCount: this.meta.headCount });
+      scope = resolveScope({ tenant, filter, attributes: this.attrs, live: this.live, slotCount: this.meta.slotCount, headCount: this.meta.headCount, blockSlots: this.meta.blockSlots });
       this.scopes.set(key, scope);
     }
     const meanListLength = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
-    const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count });
+    const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count, entryBytes: this.entryBytes, blockSlots: this.meta.blockSlots });
     if (tenant && plan === 'probe' && !scope.heads) {
       scope.heads = this.tenantHeadFlags(tenant);
       scope.headCount = this.tenants.details(tenant).heads.size;
