@@ -3,8 +3,9 @@
  * the cost of each posting-list codec shows as bytes per vector, compression ratio, recall@k and
  * single-thread QPS side by side with float32 (`SPANN`).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { reusableIndex } from './engines.js';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { parseSpec } from '../src/index/spec.js';
 import { loadDataset, recallAtK, DATASETS_DIR } from '../src/datasets/registry.js';
@@ -47,7 +48,7 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
     parseSpec(spec); // refuse a bad spec before building anything
     const dir = join(DATASETS_DIR, data.name, 'indexes', `strata-${spec.replace(/,/g, '-')}`);
     let buildSeconds = 0;
-    if (o.rebuild || !existsSync(join(dir, 'heads.hnsw'))) {
+    if (o.rebuild || !reusableIndex(dir)) {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const index = await createIndex(dir, { dimension: dim, metric: data.metric, spec });

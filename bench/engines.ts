@@ -10,10 +10,10 @@ import hnswlib from 'hnswlib-node';
 import type { Piscina } from 'piscina';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { exactSearch, exactSearchRange } from '../src/index/exact.js';
+import { FORMAT_VERSION, IndexStore } from '../src/storage/index-store.js';
 import { normalizeRows, type Metric } from '../src/index/distance.js';
 import { createPool, sharedFloat32, sharedUint32, toShared } from '../src/util/workers.js';
 import type { Dataset } from '../src/datasets/registry.js';
-import { IndexStore } from '../src/storage/index-store.js';
 
 export type EngineName = 'strata' | 'hnswlib' | 'exact';
 export const ENGINES: EngineName[] = ['strata', 'hnswlib', 'exact'];
@@ -43,6 +43,21 @@ export interface EngineContext {
   threads: number;
 }
 
+/** Whether a previous run left a built index here in the current on-disk format. */
+export function reusableIndex(dir: string): boolean {
+  if (!existsSync(join(dir, 'heads.hnsw'))) return false;
+  try {
+    const store = IndexStore.open(dir, { readOnly: true });
+    try {
+      return store.getMeta()?.formatVersion === FORMAT_VERSION;
+    } finally {
+      store.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
 class StrataEngine implements Engine {
   private index?: SpannIndex;
   private readonly dir: string;
@@ -50,7 +65,7 @@ class StrataEngine implements Engine {
     this.dir = join(ctx.workDir, 'strata-index');
   }
   async build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void) {
-    if (!this.ctx.rebuild && existsSync(join(this.dir, 'heads.hnsw'))) return { seconds: 0, reused: true };
+    if (!this.ctx.rebuild && reusableIndex(this.dir)) return { seconds: 0, reused: true };
     rmSync(this.dir, { recursive: true, force: true });
     const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads });
     const stats = await index.build(data.base, undefined, { onProgress: (p) => onProgress?.(p.stage, p.done, p.total) });

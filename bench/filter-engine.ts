@@ -7,16 +7,21 @@
  *   hnswlib     hnswlib-node over all vectors with a filter callback (in-search filtering)
  *   per-tenant  one Strata index per queried tenant: the upper bound tenancy is compared with
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { loadDataset } from '../src/datasets/registry.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { rssAnonBytes } from '../src/util/memory.js';
-import { HNSW_EF_CONSTRUCTION, HNSW_M } from './engines.js';
+import { HNSW_EF_CONSTRUCTION, HNSW_M, reusableIndex } from './engines.js';
+import { FORMAT_VERSION } from '../src/storage/index-store.js';
 import { quantile, runAsChild, send } from './engine-process.js';
 import { type BenchCase, caseRecall, engineDir, type FilterJob, type FilterRow, makeCases, makeWorkload, passes, tenantName, type Workload } from './filter-workload.js';
 
+
+function readIfExists(file: string): string | null {
+  return existsSync(file) && statSync(file).isFile() ? readFileSync(file, 'utf8') : null;
+}
 
 /** Tenants the per-tenant engine serves: those queried by the `tenant ~1%` case. */
 function perTenantSet(cases: BenchCase[]): number[] {
@@ -29,7 +34,8 @@ async function build(job: FilterJob) {
   const dir = engineDir(job, job.engine);
   const progress = (stage: string) => (p: { stage: string; done: number; total: number }) => send({ type: 'progress', stage: `${stage} ${p.stage}`, done: p.done, total: p.total });
   const t0 = performance.now();
-  const done = existsSync(job.engine === 'hnswlib' ? dir : join(dir, job.engine === 'per-tenant' ? 'done' : 'heads.hnsw'));
+  const done =
+    job.engine === 'hnswlib' ? existsSync(dir) : job.engine === 'per-tenant' ? readIfExists(join(dir, 'done')) === String(FORMAT_VERSION) : reusableIndex(dir);
   if (done && !job.rebuild) return send({ type: 'built', seconds: 0, reused: true });
   rmSync(dir, { recursive: true, force: true });
   if (job.engine === 'strata' || job.engine === 'strata-plain') {
@@ -50,7 +56,7 @@ async function build(job: FilterJob) {
       await index.build(sub, rows, { onProgress: progress(tenantName(t)) });
       await index.close();
     }
-    mkdirSync(join(dir, 'done'));
+    writeFileSync(join(dir, 'done'), String(FORMAT_VERSION));
   } else {
     const index = new hnswlib.HierarchicalNSW(data.metric === 'l2' ? 'l2' : data.metric === 'ip' ? 'ip' : 'cosine', data.dim);
     index.initIndex({ maxElements: data.baseCount, m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, randomSeed: 100 });

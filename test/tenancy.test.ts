@@ -287,6 +287,11 @@ describe('multi-tenant, filtered search on one shared index', () => {
       // Cached filter scopes were dropped with the tenant: the match count no longer includes it.
       const red = tenants.filter((t, r) => t !== victim && attrs[r].color === 'red').length;
       expect(index.search(queries.subarray(0, DIM), K, { filter: { color: 'red' } }).matched).toBe(red);
+      // Number bitmaps (read from LMDB per value) lost the tenant's slots too, on both sides of a range.
+      for (const range of [{ $lt: 1993 }, { $gte: 1993 }]) {
+        const want = tenants.filter((t, r) => t !== victim && matches({ year: range } as Filter, attrs[r])).length;
+        expect(index.search(queries.subarray(0, DIM), K, { filter: { year: range } as Filter }).matched).toBe(want);
+      }
       expect(recallFor('t0', undefined, { plan: 'probe' }).recall).toBeGreaterThanOrEqual(0.95);
       expect(recallFor('t0', undefined, { plan: 'cells' }).recall).toBeGreaterThanOrEqual(0.95);
     };

@@ -1,8 +1,10 @@
 /**
  * Attribute indexes: per keyword (and boolean) value, a roaring bitmap of the slots that hold it; per
- * number attribute, a NumberIndex (one bitmap per distinct value, or value-sorted pairs). A
- * filter (filter.ts) evaluates to a roaring bitmap of slots, whose cardinality the planner reads
- * before any vector is touched.
+ * number attribute, a NumberIndex (one bitmap per distinct value, or value-sorted pairs). Bitmaps
+ * live in LMDB (`attrBitmaps`, one record per value) and are read when a filter needs them; memory
+ * holds each attribute's header (its values and how many vectors hold each). A filter (filter.ts)
+ * evaluates to a roaring bitmap of slots, whose cardinality the planner reads before any vector is
+ * touched.
  *
  * Attribute names and types are index-wide: the first value seen fixes an attribute's type, and a
  * value of another type is a coded error naming the row and the attribute.
@@ -11,7 +13,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
 import { compact } from './bitmaps.js';
-import { type NumberIndex, type NumberRecord, buildNumberIndex, restoreNumberIndex } from './number-index.js';
+import { type BitmapParts, type NumberIndex, type NumberRecord, buildNumberIndex, openNumberIndex } from './number-index.js';
 
 export type AttributeType = 'keyword' | 'number' | 'boolean';
 
@@ -20,15 +22,27 @@ export const MAX_KEYWORDS_PER_VALUE = 1024;
 /** Longest keyword, in characters. */
 export const MAX_KEYWORD_LENGTH = 1024;
 
-
-/** The persisted form of one attribute (LMDB `attrs` db, msgpack). */
+/** The persisted header of one attribute (LMDB `attrs` db, msgpack); its bitmaps are stored apart. */
 export interface AttributeRecord {
   type: AttributeType;
-  /** keyword/boolean: values and their portable-serialised bitmaps, in the same order. */
+  /** keyword/boolean: the values ('true'/'false' for booleans); value i's bitmap is part i. */
   keys?: string[];
-  bitmaps?: Uint8Array[];
+  /** keyword/boolean: u32 vectors per value, little-endian. */
+  counts?: Uint8Array;
   /** number: the number index (number-index.ts). */
   numbers?: NumberRecord;
+}
+
+/** Where an index's bitmaps are kept (the LMDB store): part = value number or 'all'. */
+export interface AttributeBitmapStore {
+  readAttributeBitmap(name: string, part: number | 'all'): RoaringBitmap32 | null;
+  putAttributeBitmap(name: string, part: number | 'all', bytes: Uint8Array | null): void;
+}
+
+/** A built attribute index, ready to be stored: headers and bitmaps. */
+export interface BuiltAttributes {
+  records: Array<[string, AttributeRecord]>;
+  bitmaps: Array<[string, number | 'all', Uint8Array]>;
 }
 
 function typeOf(v: unknown): AttributeType | null {
@@ -39,11 +53,24 @@ function typeOf(v: unknown): AttributeType | null {
   return null;
 }
 
+/** A keyword (or boolean) attribute: value -> part number, and vectors per part. */
+interface KeywordIndex {
+  keys: string[];
+  part: Map<string, number>;
+  counts: Uint32Array;
+}
+
 export class AttributeIndex {
   private readonly types = new Map<string, AttributeType>();
-  /** keyword and boolean attributes: value ('true'/'false' for booleans) -> slots. */
-  private readonly keywords = new Map<string, Map<string, RoaringBitmap32>>();
+  private readonly keywords = new Map<string, KeywordIndex>();
   private readonly numbers = new Map<string, NumberIndex>();
+
+  private constructor(private readonly store: AttributeBitmapStore | null) {}
+
+  /** An index with no attributes. */
+  static empty(): AttributeIndex {
+    return new AttributeIndex(null);
+  }
 
   get names(): string[] {
     return [...this.types.keys()].sort();
@@ -53,39 +80,45 @@ export class AttributeIndex {
     return this.types.get(name);
   }
 
-  /**
-   * Index `rows[r]` as the attributes of slot `slotOf[r]`. Every row is checked before anything is
-   * indexed, so a bad value leaves the index unchanged.
-   */
-  // Kept as a loop over small helpers: Node 20's TurboFan crashed the process (SIGSEGV, gone with
-  // --no-turbo-inlining) when it optimised an earlier version with all of this in one function.
-  static build(rows: ReadonlyArray<Attributes | null | undefined>, slotOf: Uint32Array, field = 'attributes'): AttributeIndex {
-    const idx = new AttributeIndex();
-    for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, idx.types);
-    return idx.fill(rows, slotOf);
-  }
-
   /** Check every row (types, names, lengths) without indexing anything. */
   static check(rows: ReadonlyArray<Attributes | null | undefined>, field = 'attributes'): void {
     const types = new Map<string, AttributeType>();
     for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, types);
   }
 
-  /** Index checked rows (the types are already known). */
-  private fill(rows: ReadonlyArray<Attributes | null | undefined>, slotOf: Uint32Array): AttributeIndex {
+  /**
+   * Index `rows[r]` as the attributes of slot `slotOf[r]`: headers and bitmaps to store. Every row
+   * is checked before anything is indexed, so a bad value leaves nothing behind.
+   */
+  // Kept as a loop over small helpers: Node 20's TurboFan crashed the process (SIGSEGV, gone with
+  // --no-turbo-inlining) when it optimised an earlier version with all of this in one function.
+  static build(rows: ReadonlyArray<Attributes | null | undefined>, slotOf: Uint32Array, field = 'attributes'): BuiltAttributes {
+    const types = new Map<string, AttributeType>();
+    for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, types);
     const numberRows = new Map<string, { values: number[]; slots: number[] }>();
     const keywordSlots = new Map<string, Map<string, number[]>>();
     for (let r = 0; r < rows.length; r++) {
       const a = rows[r];
       if (a) collectRow(a, slotOf[r], numberRows, keywordSlots);
     }
+    const out: BuiltAttributes = { records: [], bitmaps: [] };
     for (const [name, m] of keywordSlots) {
-      const out = new Map<string, RoaringBitmap32>();
-      for (const [key, slots] of m) out.set(key, compact(RoaringBitmap32.from(Uint32Array.from(slots))));
-      this.keywords.set(name, out);
+      const keys = [...m.keys()];
+      const counts = new Uint32Array(keys.length);
+      keys.forEach((key, i) => {
+        const b = compact(RoaringBitmap32.from(Uint32Array.from(m.get(key)!)));
+        counts[i] = b.size;
+        out.bitmaps.push([name, i, b.serialize('portable')]);
+        b.dispose();
+      });
+      out.records.push([name, { type: types.get(name)!, keys, counts: new Uint8Array(counts.buffer) }]);
     }
-    for (const [name, col] of numberRows) this.numbers.set(name, buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots)));
-    return this;
+    for (const [name, col] of numberRows) {
+      const built = buildNumberIndex(Float64Array.from(col.values), Uint32Array.from(col.slots));
+      out.records.push([name, { type: 'number', numbers: built.record }]);
+      for (const [part, bytes] of built.parts) out.bitmaps.push([name, part, bytes]);
+    }
+    return out;
   }
 
   /** Slots matching `node`, within `universe` (the caller owns and disposes the result). */
@@ -135,40 +168,47 @@ export class AttributeIndex {
     for (const v of values) {
       const vt = typeof v === 'string' ? 'keyword' : typeof v === 'number' ? 'number' : 'boolean';
       if (vt !== t) throw createError('STRATA_INVALID_FILTER', `${path}.${name} compares a ${t} attribute with ${JSON.stringify(v)}`, `${path}.${name}`);
-      if (t === 'number') {
-        const part = this.numbers.get(name)!.range(v as number, false, v as number, false);
-        out.orInPlace(part);
-        part.dispose();
-      } else {
-        const b = this.keywords.get(name)?.get(String(v));
-        if (b) out.orInPlace(b);
-      }
+      const part = t === 'number' ? this.numbers.get(name)!.range(v as number, false, v as number, false) : this.keywordBitmap(name, String(v));
+      if (!part) continue;
+      out.orInPlace(part);
+      part.dispose();
     }
     out.andInPlace(universe);
     return out;
   }
 
-  /** Forget every slot in `slots` (a deleted tenant). */
-  removeSlots(slots: RoaringBitmap32): void {
-    for (const m of this.keywords.values()) {
-      for (const [key, b] of m) {
-        b.andNotInPlace(slots);
-        if (b.size === 0) {
-          b.dispose();
-          m.delete(key);
-        }
-      }
-    }
-    for (const [name, col] of this.numbers) {
-      this.numbers.set(name, col.without(slots));
-      col.dispose();
-    }
+  /** The slots holding one keyword value (a new bitmap), or null. */
+  private keywordBitmap(name: string, key: string): RoaringBitmap32 | null {
+    const k = this.keywords.get(name);
+    const i = k?.part.get(key);
+    if (!k || i === undefined || k.counts[i] === 0 || !this.store) return null;
+    return this.store.readAttributeBitmap(name, i);
   }
 
-  /** Bytes the indexes hold in memory (bitmaps and number columns). */
+  /** Forget every slot in `slots` (a deleted tenant), rewriting the bitmaps that held any. */
+  removeSlots(slots: RoaringBitmap32): void {
+    if (!this.store) return;
+    for (const [name, k] of this.keywords) {
+      for (let i = 0; i < k.keys.length; i++) {
+        if (k.counts[i] === 0) continue;
+        const b = this.store.readAttributeBitmap(name, i);
+        if (!b) continue;
+        const before = b.size;
+        b.andNotInPlace(slots);
+        if (b.size !== before) {
+          k.counts[i] = b.size;
+          this.store.putAttributeBitmap(name, i, b.size > 0 ? b.serialize('portable') : null);
+        }
+        b.dispose();
+      }
+    }
+    for (const col of this.numbers.values()) col.remove(slots);
+  }
+
+  /** Bytes the headers hold in memory (the bitmaps stay in LMDB). */
   memoryBytes(): number {
     let total = 0;
-    for (const m of this.keywords.values()) for (const b of m.values()) total += b.getSerializationSizeInBytes('croaring');
+    for (const k of this.keywords.values()) total += k.counts.byteLength + k.keys.reduce((s, key) => s + 2 * key.length + 16, 0);
     for (const col of this.numbers.values()) total += col.memoryBytes();
     return total;
   }
@@ -176,38 +216,39 @@ export class AttributeIndex {
   toRecords(): Array<[string, AttributeRecord]> {
     const out: Array<[string, AttributeRecord]> = [];
     for (const [name, type] of this.types) {
-      if (type === 'number') {
-        out.push([name, { type, numbers: this.numbers.get(name)!.toRecord() }]);
-      } else {
-        const m = this.keywords.get(name) ?? new Map<string, RoaringBitmap32>();
-        const keys = [...m.keys()];
-        out.push([name, { type, keys, bitmaps: keys.map((k) => m.get(k)!.serialize('portable')) }]);
+      if (type === 'number') out.push([name, { type, numbers: this.numbers.get(name)!.toRecord() }]);
+      else {
+        const k = this.keywords.get(name)!;
+        out.push([name, { type, keys: k.keys, counts: new Uint8Array(k.counts.buffer.slice(0)) }]);
       }
     }
     return out;
   }
 
-  static fromRecords(records: Iterable<[string, AttributeRecord]>): AttributeIndex {
-    const idx = new AttributeIndex();
+  /** The index over stored headers; bitmaps are read from `store` as filters need them. */
+  static open(records: Iterable<[string, AttributeRecord]>, store: AttributeBitmapStore): AttributeIndex {
+    const idx = new AttributeIndex(store);
     for (const [name, rec] of records) {
       const bad = () => createError('STRATA_INDEX_CORRUPT', `attribute index "${name}" is damaged`, 'attributes');
+      if (!rec || (rec.type !== 'number' && rec.type !== 'keyword' && rec.type !== 'boolean')) throw bad();
       idx.types.set(name, rec.type);
       if (rec.type === 'number') {
-        const col = rec.numbers ? restoreNumberIndex(rec.numbers) : null;
+        const parts: BitmapParts = { read: (part) => store.readAttributeBitmap(name, part), write: (part, bytes) => store.putAttributeBitmap(name, part, bytes) };
+        const col = rec.numbers ? openNumberIndex(rec.numbers, parts) : null;
         if (!col) throw bad();
         idx.numbers.set(name, col);
       } else {
-        if (!rec.keys || !rec.bitmaps || rec.keys.length !== rec.bitmaps.length) throw bad();
-        const m = new Map<string, RoaringBitmap32>();
-        rec.keys.forEach((k, i) => m.set(k, RoaringBitmap32.deserialize('portable', rec.bitmaps![i])));
-        idx.keywords.set(name, m);
+        const keys = rec.keys;
+        if (!Array.isArray(keys) || !(rec.counts instanceof Uint8Array) || rec.counts.byteLength !== 4 * keys.length) throw bad();
+        const counts = new Uint32Array(keys.length);
+        new Uint8Array(counts.buffer).set(rec.counts);
+        idx.keywords.set(name, { keys, part: new Map(keys.map((key, i) => [key, i])), counts });
       }
     }
     return idx;
   }
 
   dispose(): void {
-    for (const m of this.keywords.values()) for (const b of m.values()) b.dispose();
     for (const col of this.numbers.values()) col.dispose();
     this.keywords.clear();
     this.numbers.clear();

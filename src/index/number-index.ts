@@ -1,10 +1,11 @@
 /**
  * The index of one number attribute, answering ranges with a roaring bitmap of slots. Two layouts:
- *   - few distinct values (≤ MAX_VALUE_BITMAPS): one bitmap per value and prefix counts, so a range
- *     is an OR of the bitmaps inside it — or, when it keeps most vectors, the attribute's slots minus
- *     the OR of the bitmaps outside it (about 2 bytes per vector in memory);
- *   - otherwise: (value, slot) pairs sorted by value, a range being two binary searches (12 bytes per
- *     vector).
+ *   - few distinct values (≤ MAX_VALUE_BITMAPS): one bitmap per value, kept in LMDB and read when a
+ *     range needs it (memory: the distinct values and their counts). A range is the OR of the
+ *     bitmaps inside it — or, when it keeps most vectors, the attribute's slots ('all') minus the OR
+ *     of the bitmaps outside it;
+ *   - otherwise: (value, slot) pairs sorted by value, in memory (12 bytes per vector), a range being
+ *     two binary searches.
  * Either way the work per range is proportional to the smaller side of it.
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
@@ -14,23 +15,36 @@ import { compact } from './bitmaps.js';
 /** Most distinct values kept as one bitmap each. */
 export const MAX_VALUE_BITMAPS = 4096;
 
-/** Persisted form (inside the attribute's record). */
+/** Persisted form (inside the attribute's header record). */
 export interface NumberRecord {
   /** float64 values, little-endian: the distinct values (bitmaps) or every value, sorted. */
   values: Uint8Array;
   /** Sorted layout: u32 slots in value order. */
   slots?: Uint8Array;
-  /** Bitmap layout: portable bitmaps, one per distinct value. */
-  bitmaps?: Uint8Array[];
+  /** Bitmap layout: u32 vectors per distinct value (the bitmaps are parts 0..n-1 in LMDB). */
+  counts?: Uint8Array;
+}
+
+/** Reads and writes the bitmaps of one attribute (LMDB `attrBitmaps`): part = value number or 'all'. */
+export interface BitmapParts {
+  read(part: number | 'all'): RoaringBitmap32 | null;
+  write(part: number | 'all', bytes: Uint8Array | null): void;
 }
 
 export interface NumberIndex {
   range(lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32;
-  /** A copy without `slots`. */
-  without(slots: RoaringBitmap32): NumberIndex;
+  /** Drop `slots` (writing changed bitmaps through the parts). */
+  remove(slots: RoaringBitmap32): void;
+  /** Bytes held in memory. */
   memoryBytes(): number;
   toRecord(): NumberRecord;
   dispose(): void;
+}
+
+/** A built number index: its record and the bitmaps to store with it (bitmap layout). */
+export interface BuiltNumberIndex {
+  record: NumberRecord;
+  parts: Array<[number | 'all', Uint8Array]>;
 }
 
 function bounds(values: Float64Array, lo: number, loOpen: boolean, hi: number, hiOpen: boolean): [number, number] {
@@ -38,64 +52,83 @@ function bounds(values: Float64Array, lo: number, loOpen: boolean, hi: number, h
 }
 
 class ValueBitmaps implements NumberIndex {
-  private readonly prefix: Float64Array;
-  private readonly present: RoaringBitmap32;
+  private prefix: Float64Array;
 
   constructor(
     private readonly values: Float64Array,
-    private readonly bitmaps: RoaringBitmap32[],
+    private readonly counts: Uint32Array,
+    private readonly parts: BitmapParts,
   ) {
-    this.prefix = new Float64Array(values.length + 1);
-    for (let i = 0; i < bitmaps.length; i++) this.prefix[i + 1] = this.prefix[i] + bitmaps[i].size;
-    this.present = RoaringBitmap32.orMany(bitmaps);
+    this.prefix = prefixOf(counts);
   }
 
   range(lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32 {
     const [a, b] = bounds(this.values, lo, loOpen, hi, hiOpen);
     if (b <= a) return new RoaringBitmap32();
     const inside = this.prefix[b] - this.prefix[a];
-    if (inside <= this.prefix[this.values.length] - inside) return RoaringBitmap32.orMany(this.bitmaps.slice(a, b));
-    const outside = RoaringBitmap32.orMany([...this.bitmaps.slice(0, a), ...this.bitmaps.slice(b)]);
-    const out = RoaringBitmap32.andNot(this.present, outside);
+    if (inside <= this.prefix[this.values.length] - inside) return this.union(a, b);
+    const outside = this.union(0, a);
+    const after = this.union(b, this.values.length);
+    outside.orInPlace(after);
+    after.dispose();
+    const out = this.parts.read('all') ?? new RoaringBitmap32();
+    out.andNotInPlace(outside);
     outside.dispose();
     return out;
   }
 
-  without(slots: RoaringBitmap32): NumberIndex {
-    const values: number[] = [];
-    const bitmaps: RoaringBitmap32[] = [];
-    this.values.forEach((v, i) => {
-      const b = RoaringBitmap32.andNot(this.bitmaps[i], slots);
-      if (b.size > 0) {
-        values.push(v);
-        bitmaps.push(b);
-      } else b.dispose();
-    });
-    return new ValueBitmaps(Float64Array.from(values), bitmaps);
+  /** OR of the bitmaps of values [a, b). */
+  private union(a: number, b: number): RoaringBitmap32 {
+    const out = new RoaringBitmap32();
+    for (let i = a; i < b; i++) {
+      if (this.counts[i] === 0) continue;
+      const part = this.parts.read(i);
+      if (!part) continue;
+      out.orInPlace(part);
+      part.dispose();
+    }
+    return out;
+  }
+
+  remove(slots: RoaringBitmap32): void {
+    for (let i = 0; i < this.values.length; i++) {
+      if (this.counts[i] === 0) continue;
+      const part = this.parts.read(i);
+      if (!part) continue;
+      const before = part.size;
+      part.andNotInPlace(slots);
+      if (part.size !== before) {
+        this.counts[i] = part.size;
+        this.parts.write(i, part.size > 0 ? part.serialize('portable') : null);
+      }
+      part.dispose();
+    }
+    const all = this.parts.read('all');
+    if (all) {
+      all.andNotInPlace(slots);
+      this.parts.write('all', all.serialize('portable'));
+      all.dispose();
+    }
+    this.prefix = prefixOf(this.counts);
   }
 
   memoryBytes(): number {
-    let total = this.values.byteLength + this.prefix.byteLength + this.present.getSerializationSizeInBytes('croaring');
-    for (const b of this.bitmaps) total += b.getSerializationSizeInBytes('croaring');
-    return total;
+    return this.values.byteLength + this.counts.byteLength + this.prefix.byteLength;
   }
 
   toRecord(): NumberRecord {
-    return { values: bytesOf(this.values), bitmaps: this.bitmaps.map((b) => b.serialize('portable')) };
+    return { values: bytesOf(this.values), counts: bytesOf(this.counts) };
   }
 
-  dispose(): void {
-    for (const b of this.bitmaps) b.dispose();
-    this.present.dispose();
-  }
+  dispose(): void {}
 }
 
 class SortedColumn implements NumberIndex {
-  private readonly present: RoaringBitmap32;
+  private present: RoaringBitmap32;
 
   constructor(
-    private readonly values: Float64Array,
-    private readonly slots: Uint32Array,
+    private values: Float64Array,
+    private slots: Uint32Array,
   ) {
     this.present = compact(RoaringBitmap32.from(slots));
   }
@@ -111,10 +144,12 @@ class SortedColumn implements NumberIndex {
     return out;
   }
 
-  without(slots: RoaringBitmap32): NumberIndex {
+  remove(slots: RoaringBitmap32): void {
     const keep: number[] = [];
     for (let i = 0; i < this.slots.length; i++) if (!slots.has(this.slots[i])) keep.push(i);
-    return new SortedColumn(Float64Array.from(keep, (i) => this.values[i]), Uint32Array.from(keep, (i) => this.slots[i]));
+    this.values = Float64Array.from(keep, (i) => this.values[i]);
+    this.slots = Uint32Array.from(keep, (i) => this.slots[i]);
+    this.present.andNotInPlace(slots);
   }
 
   memoryBytes(): number {
@@ -130,8 +165,8 @@ class SortedColumn implements NumberIndex {
   }
 }
 
-/** Index (value, slot) pairs, in any order. */
-export function buildNumberIndex(values: Float64Array, slots: Uint32Array): NumberIndex {
+/** Index (value, slot) pairs, in any order: the record, plus the bitmaps to store (bitmap layout). */
+export function buildNumberIndex(values: Float64Array, slots: Uint32Array): BuiltNumberIndex {
   const order = Uint32Array.from(values.keys()).sort((a, b) => values[a] - values[b] || slots[a] - slots[b]);
   const sortedValues = Float64Array.from(order, (i) => values[i]);
   const sortedSlots = Uint32Array.from(order, (i) => slots[i]);
@@ -143,25 +178,43 @@ export function buildNumberIndex(values: Float64Array, slots: Uint32Array): Numb
       starts.push(i);
     }
   }
-  if (distinct.length > MAX_VALUE_BITMAPS) return new SortedColumn(sortedValues, sortedSlots);
+  if (distinct.length > MAX_VALUE_BITMAPS) return { record: { values: bytesOf(sortedValues), slots: bytesOf(sortedSlots) }, parts: [] };
   starts.push(sortedValues.length);
-  const bitmaps = distinct.map((_, d) => compact(RoaringBitmap32.from(sortedSlots.subarray(starts[d], starts[d + 1]))));
-  return new ValueBitmaps(Float64Array.from(distinct), bitmaps);
+  const parts: Array<[number | 'all', Uint8Array]> = [];
+  const counts = new Uint32Array(distinct.length);
+  for (let d = 0; d < distinct.length; d++) {
+    const b = compact(RoaringBitmap32.from(sortedSlots.subarray(starts[d], starts[d + 1])));
+    counts[d] = b.size;
+    parts.push([d, b.serialize('portable')]);
+    b.dispose();
+  }
+  const all = compact(RoaringBitmap32.from(slots));
+  parts.push(['all', all.serialize('portable')]);
+  all.dispose();
+  return { record: { values: bytesOf(Float64Array.from(distinct)), counts: bytesOf(counts) }, parts };
 }
 
-/** Restore a persisted number index; null when the record is malformed. */
-export function restoreNumberIndex(rec: NumberRecord): NumberIndex | null {
+/** Open a persisted number index; null when the record is malformed. */
+export function openNumberIndex(rec: NumberRecord, parts: BitmapParts): NumberIndex | null {
   if (!(rec.values instanceof Uint8Array) || rec.values.byteLength % 8 !== 0) return null;
   const values = new Float64Array(rec.values.byteLength / 8);
   new Uint8Array(values.buffer).set(rec.values);
-  if (rec.bitmaps) {
-    if (!Array.isArray(rec.bitmaps) || rec.bitmaps.length !== values.length) return null;
-    return new ValueBitmaps(values, rec.bitmaps.map((b) => RoaringBitmap32.deserialize('portable', b)));
+  if (rec.counts) {
+    if (!(rec.counts instanceof Uint8Array) || rec.counts.byteLength !== values.length * 4) return null;
+    const counts = new Uint32Array(values.length);
+    new Uint8Array(counts.buffer).set(rec.counts);
+    return new ValueBitmaps(values, counts, parts);
   }
   if (!(rec.slots instanceof Uint8Array) || rec.values.byteLength !== 2 * rec.slots.byteLength) return null;
   const slots = new Uint32Array(rec.slots.byteLength / 4);
   new Uint8Array(slots.buffer).set(rec.slots);
   return new SortedColumn(values, slots);
+}
+
+function prefixOf(counts: Uint32Array): Float64Array {
+  const prefix = new Float64Array(counts.length + 1);
+  for (let i = 0; i < counts.length; i++) prefix[i + 1] = prefix[i] + counts[i];
+  return prefix;
 }
 
 function bytesOf(a: Float64Array | Uint32Array): Uint8Array {

@@ -106,8 +106,9 @@ export interface SearchParams {
   maxProbes: number;
   /**
    * Scoped searches: allowed-set size at or below which the planner scans the allowed vectors exactly
-   * instead of probing. 0 (default) = automatic, sqrt(maxLists × mean list length × vectors): where
-   * the exact scan reads no more entries than a probe that needs 1/selectivity times more lists.
+   * instead of probing. 0 (default) = automatic (scope.ts choosePlan): 2 × maxLists × mean list
+   * length for a tenant; for a filter alone, when reading the slot blocks holding its matches costs
+   * fewer bytes than the lists a probe would read.
    */
   exactScanMax: number;
   /**

@@ -17,10 +17,11 @@ export interface Scope {
   /** true: the set bits are the slots the filter excludes (used when it keeps most of the tenant). */
   negate: boolean;
   /**
-   * 1 for each head whose list holds a tenant entry; null = every head (or not needed: only the probe
-   * plan reads it, so the index fills it in when a tenant's search is planned as a probe).
+   * Bitset over heads: set for each head whose list holds a tenant entry; null = every head (or not
+   * needed: only the probe plan reads it, so the index fills it in when a tenant's search is planned
+   * as a probe).
    */
-  heads: Uint8Array | null;
+  heads: Uint32Array | null;
   /** Heads set in `heads` (the head count without a tenant). */
   headCount: number;
   /** Vectors the query may return: |tenant ∩ filter|. */
@@ -48,7 +49,16 @@ export interface ScopeSources {
 
 export function resolveScope(src: ScopeSources): Scope {
   const t = src.tenant;
-  const universe = t ? t.slots : src.live;
+  const own = t ? t.slotBitmap() : null;
+  try {
+    return scopeOf(src, own ?? src.live);
+  } finally {
+    own?.dispose();
+  }
+}
+
+function scopeOf(src: ScopeSources, universe: RoaringBitmap32): Scope {
+  const t = src.tenant;
   let bits: Uint32Array | null = null;
   let negate = false;
   let count = universe.size;

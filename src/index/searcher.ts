@@ -89,7 +89,7 @@ export class SpannSearcher {
   /** In-scope entries met by the current query (tenant section rows that pass the filter). */
   private inScope = 0;
   private headAllow: ((h: number) => boolean) | undefined;
-  private allowFlags: Uint8Array | null = null;
+  private allowFlags: Uint32Array | null = null;
 
   constructor(
     private readonly store: IndexStore,
@@ -102,7 +102,7 @@ export class SpannSearcher {
     this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
     this.visited = new Uint8Array(cfg.headCount);
-    this.headAllow = (h: number) => this.allowFlags![h] === 1;
+    this.headAllow = (h: number) => ((this.allowFlags![h >>> 5] >>> (h & 31)) & 1) === 1;
   }
 
   /**
@@ -169,8 +169,8 @@ export class SpannSearcher {
     this.prepared = codec.name === 'F32' ? null : codec.prepare(this.codeQuery, metric);
   }
 
-  /** The nearest `want` heads (with a flag set in `only`, when given) into this.heads/headDist; returns how many. */
-  private nearestHeads(want: number, ef: number, only: Uint8Array | null = null): number {
+  /** The nearest `want` heads (with their bit set in `only`, when given) into this.heads/headDist; returns how many. */
+  private nearestHeads(want: number, ef: number, only: Uint32Array | null = null): number {
     if (this.heads.length < want) {
       this.heads = new Uint32Array(want);
       this.headDist = new Float32Array(want);

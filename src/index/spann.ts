@@ -145,11 +145,11 @@ export class SpannIndex {
   /** Bytes of one posting entry (slot + code), for the planner. */
   private entryBytes = 4;
   private tenants = new TenantCatalog();
-  private attrs = new AttributeIndex();
+  private attrs = AttributeIndex.empty();
   /** Every live slot. */
   private live = new RoaringBitmap32();
-  /** Dense head flags of recently probed tenants (H bytes each). */
-  private readonly headFlags = new LruCache<string, Uint8Array>(HEAD_FLAG_CACHE);
+  /** Head bitsets of recently probed tenants (H / 8 bytes each). */
+  private readonly headFlags = new LruCache<string, Uint32Array>(HEAD_FLAG_CACHE);
   /** Recently resolved scopes by tenant and filter text (a filter's bitset is built once, then reused). */
   private readonly scopes = new LruCache<string, Scope>(SCOPE_CACHE);
 
@@ -165,11 +165,11 @@ export class SpannIndex {
   /** Tenants, attribute indexes and live slots, from LMDB (the slot map stays there). */
   private loadCatalog(): void {
     this.store.forEachTenant((name, rec) => {
-      const t = TenantCatalog.restore(name, rec, () => this.store.getTenant(name));
+      const t = TenantCatalog.restore(name, rec, () => this.store.getTenantDetails(name));
       this.tenants.add(t);
-      this.live.orInPlace(t.slots);
+      addRuns(this.live, t.runs);
     });
-    this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
+    this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
   }
 
   get options(): IndexOptions {
@@ -317,7 +317,7 @@ export class SpannIndex {
     const cellOfRow = new Uint32Array(n);
     for (let r = 0; r < n; r++) cellOfRow[r] = cells.cellOfHead[assignHeads[r * R]];
     const { rowOfSlot, slotOfRow, tenants: tenantLayouts } = layoutSlots(groups, cellOfRow, n);
-    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : new AttributeIndex();
+    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : null;
 
     // What posting lists store: optionally PCA-projected, then encoded by the codec. PCA and codec are
     // fitted on evenly spaced samples (deterministic).
@@ -355,8 +355,8 @@ export class SpannIndex {
     // Tenants: slots and the heads holding their entries, filled while lists are written.
     const tenantObjs = tenantLayouts.map(
       (t) =>
-        new Tenant(t.name, RoaringBitmap32.fromRange(t.start, t.end), t.cellIds.length, { heads: new RoaringBitmap32(), cellIds: t.cellIds, cellStarts: t.cellStarts }, () =>
-          detailsOf(t.name, this.store.getTenant(t.name)!),
+        new Tenant(t.name, t.end > t.start ? Uint32Array.of(t.start, t.end) : new Uint32Array(0), t.cellIds.length, { heads: new RoaringBitmap32(), cellIds: t.cellIds, cellStarts: t.cellStarts }, () =>
+          detailsOf(t.name, this.store.getTenantDetails(t.name)),
         ),
     );
     const tenantStarts = Uint32Array.from(tenantLayouts, (t) => t.start);
@@ -408,9 +408,12 @@ export class SpannIndex {
       this.store.putCells(cells.centers);
       for (const t of tenantObjs) {
         t.details().heads.runOptimize();
-        this.store.putTenant(t.name, t.toRecord());
+        this.store.putTenant(t.name, t.toRecord(), t.detailsRecord());
       }
-      for (const [name, rec] of attrs.toRecords()) this.store.putAttribute(name, rec);
+      if (attrs) {
+        for (const [name, rec] of attrs.records) this.store.putAttribute(name, rec);
+        for (const [name, part, bytes] of attrs.bitmaps) this.store.putAttributeBitmap(name, part, bytes);
+      }
     });
     if (refine) writeFullVectors(this.store, data, n, dim, rowOfSlot);
     renameSync(tmpGraph, graphFile);
@@ -436,10 +439,10 @@ export class SpannIndex {
     for (const t of tenantObjs) {
       t.release(); // details are read back from LMDB for the tenants that get searched
       this.tenants.add(t);
-      this.live.orInPlace(t.slots);
+      addRuns(this.live, t.runs);
     }
     this.attrs.dispose();
-    this.attrs = attrs;
+    this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
     this.attachGraph(graph);
     return {
       count: n,
@@ -540,13 +543,14 @@ export class SpannIndex {
     return { scope, plan };
   }
 
-  /** Dense 0/1 flags of the heads holding a tenant's entries (a few recent tenants are cached). */
-  private tenantHeadFlags(t: Tenant): Uint8Array {
+  /** Bitset of the heads holding a tenant's entries (a few recent tenants are cached). */
+  private tenantHeadFlags(t: Tenant): Uint32Array {
     let flags = this.headFlags.get(t.name);
     if (flags) return flags;
-    flags = new Uint8Array(new SharedArrayBuffer(Math.max(1, this.meta.headCount)));
+    // Shared memory: the scope holding it may go to batch-search workers.
+    flags = new Uint32Array(new SharedArrayBuffer(4 * Math.max(1, Math.ceil(this.meta.headCount / 32))));
     const heads = this.tenants.details(t).heads.toUint32Array();
-    for (let i = 0; i < heads.length; i++) flags[heads[i]] = 1;
+    for (let i = 0; i < heads.length; i++) flags[heads[i] >>> 5] |= 1 << (heads[i] & 31);
     this.headFlags.set(t.name, flags);
     return flags;
   }
@@ -562,10 +566,10 @@ export class SpannIndex {
     this.assertOpen();
     checkTenantName(name, 'tenant');
     if (this.tenants.get(name)) return false;
-    const t = new Tenant(name, new RoaringBitmap32(), 0, { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) }, () =>
-      detailsOf(name, this.store.getTenant(name)!),
+    const t = new Tenant(name, new Uint32Array(0), 0, { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) }, () =>
+      detailsOf(name, this.store.getTenantDetails(name)),
     );
-    this.store.write(() => this.store.putTenant(name, t.toRecord()));
+    this.store.write(() => this.store.putTenant(name, t.toRecord(), t.detailsRecord()));
     this.tenants.add(t);
     this.scopes.clear();
     return true;
@@ -610,7 +614,12 @@ export class SpannIndex {
           if (refine) for (let slot = runs[r]; slot < runs[r + 1]; slot++) this.store.deleteVector(slot);
           this.store.clearSlotIds(runs[r], runs[r + 1]);
         }
-        this.attrs.removeSlots(t.slots);
+        const slots = t.slotBitmap();
+        try {
+          this.attrs.removeSlots(slots);
+        } finally {
+          slots.dispose();
+        }
         for (const [attr, rec] of this.attrs.toRecords()) this.store.putAttribute(attr, rec);
         this.store.deleteTenant(name);
         const meta: IndexMeta = { ...this.meta, count: this.meta.count - removed, postingEntries: this.meta.postingEntries - entriesRemoved };
@@ -620,11 +629,11 @@ export class SpannIndex {
     } catch (err) {
       // The transaction rolled back: reload what was changed in memory from the store.
       this.attrs.dispose();
-      this.attrs = AttributeIndex.fromRecords(this.store.readAttributes());
+      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
       this.meta = readMeta(this.store, this.dir);
       throw err;
     }
-    this.live.andNotInPlace(t.slots);
+    for (let r = 0; r < runs.length; r += 2) this.live.removeRange(runs[r], runs[r + 1]);
     this.headFlags.delete(name);
     this.scopes.clear();
     this.tenants.remove(name);
@@ -860,3 +869,8 @@ export function loadGraph(store: IndexStore, dir: string, meta: IndexMeta, mayWr
 }
 
 export { NO_ID };
+
+/** Add half-open slot runs [s0, e0, s1, e1, ...] to a bitmap. */
+function addRuns(b: RoaringBitmap32, runs: Uint32Array): void {
+  for (let r = 0; r < runs.length; r += 2) b.addRange(runs[r], runs[r + 1]);
+}

@@ -1,14 +1,12 @@
 /**
- * Tenants: every vector belongs to exactly one, named by a string. A tenant is its set of slots (a
- * roaring bitmap, one run per tenant after a build because the build numbers a tenant's vectors
- * consecutively, always in memory) plus details only some plans read — the heads whose lists hold
- * its vectors, its coarse cells — kept in the LMDB `tenants` db and loaded for the 64 most recently
- * searched tenants (cold tenants cost a few bytes of memory).
+ * Tenants: every vector belongs to exactly one, named by a string. A tenant in memory is its slots as
+ * sorted runs (one run after a build, which numbers a tenant's vectors consecutively: a few bytes per
+ * tenant) and its counts; its details — the heads whose lists hold its vectors, its coarse cells —
+ * live in the LMDB `tenantDetails` db and are loaded for the 64 most recently searched tenants.
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { LruCache } from '../util/lru.js';
-import { toRuns } from './bitmaps.js';
 
 /** The tenant of vectors built without a `tenants` option. */
 export const DEFAULT_TENANT = 'default';
@@ -21,12 +19,20 @@ export interface TenantInfo {
   count: number;
 }
 
-/** The persisted form of one tenant (msgpack). */
+/** The persisted form of one tenant, read at open (`tenants` db, msgpack). */
 export interface TenantRecord {
-  slots: Uint8Array;
+  /** u32 little-endian half-open slot runs [s0, e0, s1, e1, ...], sorted. */
+  runs: Uint8Array;
+  /** Coarse cells the tenant occupies. */
+  cellCount: number;
+}
+
+/** The persisted details of one tenant, read on demand (`tenantDetails` db, msgpack). */
+export interface TenantDetailsRecord {
+  /** Portable roaring bitmap of the heads holding the tenant's entries. */
   heads: Uint8Array;
   /** u32 cell ids then u32 cell starts (one more than the ids), little-endian. */
-  cells?: Uint8Array;
+  cells: Uint8Array;
 }
 
 /** The parts of a tenant only some plans read: loaded on demand, dropped when cold. */
@@ -40,13 +46,14 @@ export interface TenantDetails {
 }
 
 export class Tenant {
-  private runsCache: Uint32Array | null = null;
   private loaded: TenantDetails | null;
+  /** Vectors the tenant holds. */
+  readonly count: number;
 
   constructor(
     readonly name: string,
-    /** Slots of the tenant's vectors. */
-    readonly slots: RoaringBitmap32,
+    /** The tenant's slots as sorted half-open runs [s0, e0, s1, e1, ...]. */
+    readonly runs: Uint32Array,
     /** Coarse cells the tenant occupies (known without loading the details). */
     readonly cellCount: number,
     details: TenantDetails | null,
@@ -54,16 +61,16 @@ export class Tenant {
     private readonly load: () => TenantDetails,
   ) {
     this.loaded = details;
+    let n = 0;
+    for (let r = 0; r < runs.length; r += 2) n += runs[r + 1] - runs[r];
+    this.count = n;
   }
 
-  get count(): number {
-    return this.slots.size;
-  }
-
-  /** The slots as sorted half-open runs [s0, e0, s1, e1, ...] (one run after a build). */
-  get runs(): Uint32Array {
-    if (!this.runsCache) this.runsCache = toRuns(this.slots);
-    return this.runsCache;
+  /** The slots as a new roaring bitmap (the caller disposes it). */
+  slotBitmap(): RoaringBitmap32 {
+    const b = new RoaringBitmap32();
+    for (let r = 0; r < this.runs.length; r += 2) b.addRange(this.runs[r], this.runs[r + 1]);
+    return b;
   }
 
   get isLoaded(): boolean {
@@ -83,35 +90,38 @@ export class Tenant {
   }
 
   toRecord(): TenantRecord {
+    return { runs: new Uint8Array(this.runs.buffer.slice(this.runs.byteOffset, this.runs.byteOffset + this.runs.byteLength)), cellCount: this.cellCount };
+  }
+
+  detailsRecord(): TenantDetailsRecord {
     const d = this.details();
     const cells = new Uint32Array(d.cellIds.length + d.cellStarts.length);
     cells.set(d.cellIds);
     cells.set(d.cellStarts, d.cellIds.length);
-    return { slots: this.slots.serialize('portable'), heads: d.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) };
+    return { heads: d.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) };
   }
 
   dispose(): void {
-    this.slots.dispose();
     this.release();
   }
 }
 
-/** Details from a record (heads bitmap and cell tables). */
-export function detailsOf(name: string, rec: TenantRecord): TenantDetails {
-  if (!rec || !(rec.heads instanceof Uint8Array)) throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
-  let cellIds = new Uint32Array(0), cellStarts = new Uint32Array(0);
-  if (rec.cells instanceof Uint8Array && rec.cells.byteLength >= 4 && rec.cells.byteLength % 4 === 0) {
-    const all = new Uint32Array(rec.cells.byteLength / 4);
-    new Uint8Array(all.buffer).set(rec.cells);
-    const m = (all.length - 1) / 2;
-    if (Number.isInteger(m)) [cellIds, cellStarts] = [all.slice(0, m), all.slice(m)];
+/** Details from their record (heads bitmap and cell tables). */
+export function detailsOf(name: string, rec: TenantDetailsRecord | undefined): TenantDetails {
+  if (!rec || !(rec.heads instanceof Uint8Array) || !(rec.cells instanceof Uint8Array) || rec.cells.byteLength % 4 !== 0) {
+    throw createError('STRATA_INDEX_CORRUPT', `details of tenant ${JSON.stringify(name)} are missing or damaged`, 'tenantDetails');
   }
+  const all = u32s(rec.cells);
+  const m = (all.length - 1) / 2;
+  const [cellIds, cellStarts] = Number.isInteger(m) && m >= 0 ? [all.slice(0, m), all.slice(m)] : [new Uint32Array(0), new Uint32Array(0)];
   return { heads: RoaringBitmap32.deserialize('portable', rec.heads), cellIds, cellStarts };
 }
 
-/** Cells in a record, without decoding it. */
-function cellCountOf(rec: TenantRecord): number {
-  return rec.cells instanceof Uint8Array && rec.cells.byteLength >= 4 ? Math.max(0, (rec.cells.byteLength / 4 - 1) / 2) : 0;
+/** A little-endian u32 array from bytes (copied: the bytes may view a reused read buffer). */
+function u32s(bytes: Uint8Array): Uint32Array {
+  const out = new Uint32Array(bytes.byteLength >>> 2);
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  return out;
 }
 
 export function checkTenantName(name: unknown, field = 'tenant'): string {
@@ -166,16 +176,13 @@ export class TenantCatalog {
     return [...this.byName.values()].map((t) => ({ name: t.name, count: t.count })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** A tenant from its record: slots in memory, details read again through `load` when needed. */
-  static restore(name: string, rec: TenantRecord, load: () => TenantRecord | undefined): Tenant {
-    if (!rec || !(rec.slots instanceof Uint8Array) || !(rec.heads instanceof Uint8Array)) {
+  /** A tenant from its record: runs in memory, details read through `load` when needed. */
+  static restore(name: string, rec: TenantRecord, load: () => TenantDetailsRecord | undefined): Tenant {
+    const runs = rec && rec.runs instanceof Uint8Array && rec.runs.byteLength % 8 === 0 ? u32s(rec.runs) : null;
+    if (!runs || !Number.isInteger(rec.cellCount) || rec.cellCount < 0 || !sortedRuns(runs)) {
       throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
     }
-    return new Tenant(name, RoaringBitmap32.deserialize('portable', rec.slots), cellCountOf(rec), null, () => {
-      const again = load();
-      if (!again) throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is missing`, 'tenants');
-      return detailsOf(name, again);
-    });
+    return new Tenant(name, runs, rec.cellCount, null, () => detailsOf(name, load()));
   }
 
   dispose(): void {
@@ -183,4 +190,10 @@ export class TenantCatalog {
     this.byName.clear();
     this.hot.clear();
   }
+}
+
+/** Whether runs are non-empty, ascending and disjoint. */
+function sortedRuns(runs: Uint32Array): boolean {
+  for (let r = 0; r < runs.length; r += 2) if (runs[r + 1] <= runs[r] || (r > 0 && runs[r] < runs[r - 1])) return false;
+  return true;
 }

@@ -9,8 +9,12 @@
  *               posting-list format and codec (exact scans of a tenant or of a filter's matches);
  *               B = meta.blockSlots, chosen so a block is about 32 KiB (at least 4 slots)
  *     slots     u32 chunk number -> u32 external id of slots [1024 c, 1024 c + 1024)
- *     tenants   tenant name -> { slots, heads } portable roaring bitmaps (msgpack)
- *     attrs     attribute name -> attribute index record (attributes.ts, msgpack)
+ *     tenants   tenant name -> { runs (u32 slot runs), cellCount } (msgpack; all read at open)
+ *     tenantDetails  tenant name -> { heads (portable roaring), cells (u32 ids + starts) }, read
+ *               when the tenant is searched
+ *     attrs     attribute name -> attribute header (attributes.ts, msgpack; read at open)
+ *     attrBitmaps  "<attribute>\0<part>" -> portable roaring bitmap of one value's slots, read
+ *               when a filter needs it (part: value number, or 'all')
  *     vectors   u32 slot -> f32 vector (only with Refine: full precision for re-ranking)
  *
  * A slot is the internal, dense number of a vector (0..count-1 after a build, a tenant's vectors
@@ -24,14 +28,16 @@ import { createError } from '../errors.js';
 import type { IndexOptions } from '../index/options.js';
 import type { CodecState } from '../index/codecs/codec.js';
 import type { PcaState } from '../index/codecs/pca.js';
-import type { TenantRecord } from '../index/tenants.js';
+import type { TenantDetailsRecord, TenantRecord } from '../index/tenants.js';
+import { RoaringBitmap32 } from 'roaring-wasm';
 import type { AttributeRecord } from '../index/attributes.js';
 
 /**
  * Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors
- * db. 3: slots in postings, blocks, slots, tenants and attrs dbs.)
+ * db. 3: slots in postings, blocks, slots, tenants and attrs dbs. 4: tenants as slot runs with their
+ * details apart, attribute bitmaps one record per value.)
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /**
  * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
  * read, so a block should be small enough that reading it for one row is cheap, and large enough
@@ -93,7 +99,9 @@ export class IndexStore {
   private readonly blocks: Database<Buffer, number>;
   private readonly slots: Database<Buffer, number>;
   private readonly tenants: Database<TenantRecord, string>;
+  private readonly tenantDetails: Database<TenantDetailsRecord, string>;
   private readonly attrs: Database<AttributeRecord, string>;
+  private readonly attrBitmaps: Database<Buffer, string>;
   private closed = false;
 
   private constructor(dir: string, root: RootDatabase) {
@@ -107,7 +115,9 @@ export class IndexStore {
     this.blocks = root.openDB<Buffer, number>({ name: 'blocks', keyEncoding: 'uint32', encoding: 'binary' });
     this.slots = root.openDB<Buffer, number>({ name: 'slots', keyEncoding: 'uint32', encoding: 'binary' });
     this.tenants = root.openDB<TenantRecord, string>({ name: 'tenants' });
+    this.tenantDetails = root.openDB<TenantDetailsRecord, string>({ name: 'tenantDetails' });
     this.attrs = root.openDB<AttributeRecord, string>({ name: 'attrs' });
+    this.attrBitmaps = root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' });
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -119,7 +129,7 @@ export class IndexStore {
     if (existsSync(path)) checkLmdbHeader(path);
     let root: RootDatabase;
     try {
-      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 12, noMemInit: true });
+      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 16, noMemInit: true });
       return new IndexStore(dir, root);
     } catch (err) {
       throw createError('STRATA_INDEX_CORRUPT', `cannot open ${path}: ${(err as Error).message}`, 'dir');
@@ -238,16 +248,18 @@ export class IndexStore {
     }
   }
 
-  putTenant(name: string, rec: TenantRecord): void {
+  putTenant(name: string, rec: TenantRecord, details: TenantDetailsRecord): void {
     this.tenants.putSync(name, rec);
+    this.tenantDetails.putSync(name, details);
   }
 
-  getTenant(name: string): TenantRecord | undefined {
-    return this.tenants.get(name);
+  getTenantDetails(name: string): TenantDetailsRecord | undefined {
+    return this.tenantDetails.get(name);
   }
 
   deleteTenant(name: string): void {
     this.tenants.removeSync(name);
+    this.tenantDetails.removeSync(name);
   }
 
   /** Visit every tenant record in name order (one at a time: records are not all held at once). */
@@ -261,6 +273,24 @@ export class IndexStore {
 
   readAttributes(): Array<[string, AttributeRecord]> {
     return [...this.attrs.getRange()].map(({ key, value }) => [key, value]);
+  }
+
+  /** One part of an attribute's index as a new bitmap (the caller disposes it), or null. */
+  readAttributeBitmap(name: string, part: number | 'all'): RoaringBitmap32 | null {
+    const b = this.attrBitmaps.getBinaryFast(`${name}\u0000${part}`);
+    if (!b) return null;
+    try {
+      return RoaringBitmap32.deserialize('portable', b.subarray(0, b.length));
+    } catch {
+      throw createError('STRATA_INDEX_CORRUPT', `attribute bitmap ${JSON.stringify(name)}/${part} is damaged`, 'attrBitmaps');
+    }
+  }
+
+  /** Store (or, with null, delete) one part of an attribute's index. */
+  putAttributeBitmap(name: string, part: number | 'all', bytes: Uint8Array | null): void {
+    const key = `${name}\u0000${part}`;
+    if (bytes) this.attrBitmaps.putSync(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    else this.attrBitmaps.removeSync(key);
   }
 
   deleteVector(slot: number): void {
