@@ -12,8 +12,8 @@
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
-import { compact } from './bitmaps.js';
-import { type BitmapParts, type NumberIndex, type NumberRecord, buildNumberIndex, openNumberIndex } from './number-index.js';
+import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
+import { type NumberIndex, type NumberRecord, buildNumberIndex, openNumberIndex } from './number-index.js';
 
 export type AttributeType = 'keyword' | 'number' | 'boolean';
 
@@ -187,21 +187,9 @@ export class AttributeIndex {
 
   /** Forget every slot in `slots` (a deleted tenant), rewriting the bitmaps that held any. */
   removeSlots(slots: RoaringBitmap32): void {
-    if (!this.store) return;
-    for (const [name, k] of this.keywords) {
-      for (let i = 0; i < k.keys.length; i++) {
-        if (k.counts[i] === 0) continue;
-        const b = this.store.readAttributeBitmap(name, i);
-        if (!b) continue;
-        const before = b.size;
-        b.andNotInPlace(slots);
-        if (b.size !== before) {
-          k.counts[i] = b.size;
-          this.store.putAttributeBitmap(name, i, b.size > 0 ? b.serialize('portable') : null);
-        }
-        b.dispose();
-      }
-    }
+    const store = this.store;
+    if (!store) return;
+    for (const [name, k] of this.keywords) removeFromParts(partsOf(store, name), k.counts, slots);
     for (const col of this.numbers.values()) col.remove(slots);
   }
 
@@ -233,8 +221,7 @@ export class AttributeIndex {
       if (!rec || (rec.type !== 'number' && rec.type !== 'keyword' && rec.type !== 'boolean')) throw bad();
       idx.types.set(name, rec.type);
       if (rec.type === 'number') {
-        const parts: BitmapParts = { read: (part) => store.readAttributeBitmap(name, part), write: (part, bytes) => store.putAttributeBitmap(name, part, bytes) };
-        const col = rec.numbers ? openNumberIndex(rec.numbers, parts) : null;
+        const col = rec.numbers ? openNumberIndex(rec.numbers, partsOf(store, name)) : null;
         if (!col) throw bad();
         idx.numbers.set(name, col);
       } else {
@@ -253,6 +240,11 @@ export class AttributeIndex {
     this.keywords.clear();
     this.numbers.clear();
   }
+}
+
+/** One attribute's bitmaps in the store. */
+function partsOf(store: AttributeBitmapStore, name: string): BitmapParts {
+  return { read: (part) => store.readAttributeBitmap(name, part), write: (part, bytes) => store.putAttributeBitmap(name, part, bytes) };
 }
 
 /** Check one row's attributes against the types seen so far (and record new attributes' types). */

@@ -1,4 +1,4 @@
-/** Helpers over roaring bitmaps shared by tenants and attribute indexes. */
+/** Helpers over roaring bitmaps shared by tenants, the scope and attribute indexes. */
 import type { RoaringBitmap32 } from 'roaring-wasm';
 
 /** Run-length encode where it pays and release spare capacity; returns the same bitmap. */
@@ -8,15 +8,33 @@ export function compact(b: RoaringBitmap32): RoaringBitmap32 {
   return b;
 }
 
-/** Sorted half-open runs [s0, e0, s1, e1, ...] of a bitmap. */
-export function toRuns(b: RoaringBitmap32): Uint32Array {
-  const values = b.toUint32Array();
-  const runs: number[] = [];
-  for (let i = 0; i < values.length; ) {
-    let j = i + 1;
-    while (j < values.length && values[j] === values[j - 1] + 1) j++;
-    runs.push(values[i], values[j - 1] + 1);
-    i = j;
+/** Add sorted half-open runs [s0, e0, s1, e1, ...] to a bitmap; returns it. */
+export function addRuns(b: RoaringBitmap32, runs: Uint32Array): RoaringBitmap32 {
+  for (let r = 0; r < runs.length; r += 2) b.addRange(runs[r], runs[r + 1]);
+  return b;
+}
+
+/** The bitmaps of one attribute, stored apart (LMDB `attrBitmaps`): part = value number or 'all'. */
+export interface BitmapParts {
+  read(part: number | 'all'): RoaringBitmap32 | null;
+  write(part: number | 'all', bytes: Uint8Array | null): void;
+}
+
+/**
+ * Remove `slots` from parts 0..counts.length-1, rewriting (or, once empty, deleting) each part that
+ * changed and updating its count.
+ */
+export function removeFromParts(parts: BitmapParts, counts: Uint32Array, slots: RoaringBitmap32): void {
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === 0) continue;
+    const part = parts.read(i);
+    if (!part) continue;
+    const before = part.size;
+    part.andNotInPlace(slots);
+    if (part.size !== before) {
+      counts[i] = part.size;
+      parts.write(i, part.size > 0 ? part.serialize('portable') : null);
+    }
+    part.dispose();
   }
-  return Uint32Array.from(runs);
 }

@@ -10,7 +10,7 @@
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { lowerBound, upperBound } from './bounds.js';
-import { compact } from './bitmaps.js';
+import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
 
 /** Most distinct values kept as one bitmap each. */
 export const MAX_VALUE_BITMAPS = 4096;
@@ -23,12 +23,6 @@ export interface NumberRecord {
   slots?: Uint8Array;
   /** Bitmap layout: u32 vectors per distinct value (the bitmaps are parts 0..n-1 in LMDB). */
   counts?: Uint8Array;
-}
-
-/** Reads and writes the bitmaps of one attribute (LMDB `attrBitmaps`): part = value number or 'all'. */
-export interface BitmapParts {
-  read(part: number | 'all'): RoaringBitmap32 | null;
-  write(part: number | 'all', bytes: Uint8Array | null): void;
 }
 
 export interface NumberIndex {
@@ -91,18 +85,7 @@ class ValueBitmaps implements NumberIndex {
   }
 
   remove(slots: RoaringBitmap32): void {
-    for (let i = 0; i < this.values.length; i++) {
-      if (this.counts[i] === 0) continue;
-      const part = this.parts.read(i);
-      if (!part) continue;
-      const before = part.size;
-      part.andNotInPlace(slots);
-      if (part.size !== before) {
-        this.counts[i] = part.size;
-        this.parts.write(i, part.size > 0 ? part.serialize('portable') : null);
-      }
-      part.dispose();
-    }
+    removeFromParts(this.parts, this.counts, slots);
     const all = this.parts.read('all');
     if (all) {
       all.andNotInPlace(slots);

@@ -190,7 +190,7 @@ export class SpannSearcher {
 
   /**
    * Probe the nearest heads that hold in-scope entries (the graph search skips the others) until
-   *   - max(2k, √s × maxLists × mean list length) in-scope entries were scanned (s: the scope's share
+   *   - max(2k, s^0.4 × maxLists × mean list length) in-scope entries were scanned (s: the scope's share
    *     of the vectors, scope.ts scopedEntryShare — a scope keeping 1% reads ~10× the lists of an
    *     unscoped search, not 100×),
    *   - at least maxLists lists were read (lists near a query are longer than the mean), and
@@ -273,12 +273,32 @@ export class SpannSearcher {
     return dists;
   }
 
-  /** Push rows [a, b) of a view (slots in view.ids), testing filter bits when the scope has them. */
-  private pushRows(view: PostingView, a: number, b: number, heap: TopK, scope: Scope | null): void {
-    if (b <= a) return;
-    const dists = this.distances(view, a, b);
+  /**
+   * Push rows [a, b) of a view (slots in view.ids), testing filter bits when the scope has them;
+   * returns how many distances were computed. Against a sparse filter (at most a quarter of the rows
+   * pass) only the passing rows get a distance, one call each; otherwise the whole range in one call.
+   */
+  private pushRows(view: PostingView, a: number, b: number, heap: TopK, scope: Scope | null): number {
+    if (b <= a) return 0;
     const ids = view.ids;
     const bits = scope ? scope.bits : null;
+    const neg = scope && scope.negate ? 1 : 0;
+    if (bits && !neg) {
+      let passed = 0;
+      for (let i = a; i < b; i++) passed += (bits[ids[i] >>> 5] >>> (ids[i] & 31)) & 1;
+      if (4 * passed <= b - a) {
+        this.inScope += passed;
+        for (let i = a, left = passed; i < b && left > 0; i++) {
+          const s = ids[i];
+          if (((bits[s >>> 5] >>> (s & 31)) & 1) === 0) continue;
+          left--;
+          const d = this.distances(view, i, i + 1)[0];
+          if (d < heap.worst()) heap.pushUnique(d, s);
+        }
+        return passed;
+      }
+    }
+    const dists = this.distances(view, a, b);
     let worst = heap.worst();
     if (!bits) {
       this.inScope += b - a;
@@ -286,10 +306,8 @@ export class SpannSearcher {
         const d = dists[i - a];
         if (d < worst && heap.pushUnique(d, ids[i])) worst = heap.worst();
       }
-      return;
+      return b - a;
     }
-    const neg = scope!.negate ? 1 : 0;
-    if (!neg && this.pushSparse(view, a, b, heap, bits)) return;
     let passed = 0;
     for (let i = a; i < b; i++) {
       const s = ids[i];
@@ -299,29 +317,7 @@ export class SpannSearcher {
       if (d < worst && heap.pushUnique(d, s)) worst = heap.worst();
     }
     this.inScope += passed;
-  }
-
-  /**
-   * Rows [a, b) against a sparse filter: when at most a quarter of them pass, one distance per passing
-   * row instead of the whole range (false, doing nothing, when more pass).
-   */
-  private pushSparse(view: PostingView, a: number, b: number, heap: TopK, bits: Uint32Array): boolean {
-    const ids = view.ids;
-    let passed = 0;
-    for (let i = a; i < b; i++) {
-      const s = ids[i];
-      passed += (bits[s >>> 5] >>> (s & 31)) & 1;
-    }
-    if (4 * passed > b - a) return false;
-    this.inScope += passed;
-    for (let i = a; i < b && passed > 0; i++) {
-      const s = ids[i];
-      if (((bits[s >>> 5] >>> (s & 31)) & 1) === 0) continue;
-      passed--;
-      const d = this.distances(view, i, i + 1)[0];
-      if (d < heap.worst()) heap.pushUnique(d, s);
-    }
-    return true;
+    return b - a;
   }
 
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
@@ -330,9 +326,8 @@ export class SpannSearcher {
     const view = this.reader.read(bytes, head);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     if (!scope || !scope.runs) {
-      this.pushRows(view, 0, view.count, heap, scope);
+      stats.vectorsScanned += this.pushRows(view, 0, view.count, heap, scope);
       stats.listsProbed++;
-      stats.vectorsScanned += view.count;
       stats.bytesRead += bytes.length;
       return;
     }
@@ -343,11 +338,10 @@ export class SpannSearcher {
       const a = lowerBound(ids, runs[r]);
       if (a === view.count) break;
       const b = lowerBound(ids, runs[r + 1], a);
-      this.pushRows(view, a, b, heap, scope);
+      stats.vectorsScanned += this.pushRows(view, a, b, heap, scope);
       read += b - a;
     }
     if (read > 0) stats.listsProbed++;
-    stats.vectorsScanned += read;
     stats.bytesRead += read * entryBytes;
   }
 
@@ -370,19 +364,7 @@ export class SpannSearcher {
       const view = this.reader.read(bytes, blk);
       const a = lowerBound(view.ids, lo);
       const b = lowerBound(view.ids, hi, a);
-      if (bits && !scope.negate && 4 * countBits(bits, lo, hi) < b - a) {
-        // Sparse matches: one distance per allowed row instead of the whole range.
-        for (let i = a; i < b; i++) {
-          const slot = view.ids[i];
-          if (((bits[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
-          this.pushRows(view, i, i + 1, heap, null);
-          stats.vectorsScanned++;
-          stats.bytesRead += entryBytes;
-        }
-        continue;
-      }
-      this.pushRows(view, a, b, heap, scope);
-      stats.vectorsScanned += b - a;
+      stats.vectorsScanned += this.pushRows(view, a, b, heap, scope);
       stats.bytesRead += (b - a) * entryBytes;
     }
   }
@@ -435,20 +417,4 @@ function anyBit(bits: Uint32Array, lo: number, hi: number): boolean {
     }
   }
   return false;
-}
-
-/** Set bits in [lo, hi): bit by bit at the edges, 32 at a time (popcount) between. */
-function countBits(bits: Uint32Array, lo: number, hi: number): number {
-  let n = 0;
-  let s = lo;
-  for (; s < hi && (s & 31) !== 0; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
-  for (; s + 32 <= hi; s += 32) n += popcount32(bits[s >>> 5]);
-  for (; s < hi; s++) n += (bits[s >>> 5] >>> (s & 31)) & 1;
-  return n;
-}
-
-function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }

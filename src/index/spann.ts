@@ -30,6 +30,7 @@ import { AttributeIndex } from './attributes.js';
 import { type Attributes, type Filter, parseFilter } from './filter.js';
 import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.js';
 import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
+import { addRuns } from './bitmaps.js';
 import { cellCount, trainCells } from './cells.js';
 import { groupByTenant, layoutSlots } from './slot-layout.js';
 import { upperBound } from './bounds.js';
@@ -442,7 +443,7 @@ export class SpannIndex {
       addRuns(this.live, t.runs);
     }
     this.attrs.dispose();
-    this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+    this.attrs = AttributeIndex.open(attrs ? attrs.records : [], this.store);
     this.attachGraph(graph);
     return {
       count: n,
@@ -869,8 +870,3 @@ export function loadGraph(store: IndexStore, dir: string, meta: IndexMeta, mayWr
 }
 
 export { NO_ID };
-
-/** Add half-open slot runs [s0, e0, s1, e1, ...] to a bitmap. */
-function addRuns(b: RoaringBitmap32, runs: Uint32Array): void {
-  for (let r = 0; r < runs.length; r += 2) b.addRange(runs[r], runs[r + 1]);
-}

@@ -7,6 +7,7 @@
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { LruCache } from '../util/lru.js';
+import { addRuns } from './bitmaps.js';
 
 /** The tenant of vectors built without a `tenants` option. */
 export const DEFAULT_TENANT = 'default';
@@ -68,9 +69,7 @@ export class Tenant {
 
   /** The slots as a new roaring bitmap (the caller disposes it). */
   slotBitmap(): RoaringBitmap32 {
-    const b = new RoaringBitmap32();
-    for (let r = 0; r < this.runs.length; r += 2) b.addRange(this.runs[r], this.runs[r + 1]);
-    return b;
+    return addRuns(new RoaringBitmap32(), this.runs);
   }
 
   get isLoaded(): boolean {
