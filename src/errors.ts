@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   STRATA_NON_FINITE: { status: 400, summary: 'a vector holds NaN or Infinity' },
   STRATA_INVALID_K: { status: 400, summary: 'k must be a positive integer' },
   STRATA_INVALID_ID: { status: 400, summary: 'an id is not an unsigned 32-bit integer, or ids repeat' },
+  STRATA_ID_EXISTS: { status: 409, summary: 'an insert names an id the index already holds (upsert replaces)' },
   STRATA_EMPTY_INPUT: { status: 400, summary: 'no vectors were given' },
   STRATA_INDEX_NOT_FOUND: { status: 404, summary: 'no index at the given directory' },
   STRATA_INDEX_EXISTS: { status: 409, summary: 'an index already exists at the given directory' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseReplicas, type AssignParams } from '../src/index/assign.js';
+import { chooseReplicas, denseHeads, type AssignParams } from '../src/index/assign.js';
 import { balancedKMeans } from '../src/index/kmeans.js';
 import { selectHeads, shareBudget } from '../src/index/heads.js';
 import { layoutPostings } from '../src/index/posting-layout.js';
@@ -18,26 +18,26 @@ describe('replica choice (closure bound + RNG rule) on hand-made points', () => 
   const outD = new Float32Array(3);
 
   it('RNG rule skips a head that is closer to a chosen head than to x, keeps one in another direction', () => {
-    const n = chooseReplicas(cand, dist, 3, heads, 2, params({}), outH, outD, 0);
+    const n = chooseReplicas(cand, dist, 3, denseHeads(heads, 2), 2, params({}), outH, outD, 0);
     expect(n).toBe(2);
     expect(Array.from(outH)).toEqual([0, 2, NO_ID]);
   });
 
   it('a large RNG factor switches the rule off: every head within the closure is kept', () => {
-    const n = chooseReplicas(cand, dist, 3, heads, 2, params({ rngFactor: 100 }), outH, outD, 0);
+    const n = chooseReplicas(cand, dist, 3, denseHeads(heads, 2), 2, params({ rngFactor: 100 }), outH, outD, 0);
     expect(n).toBe(3);
     expect(Array.from(outH)).toEqual([0, 1, 2]);
   });
 
   it('closure bound: d(x,c) > (1+eps) d(x, nearest) stops the replicas', () => {
     // sqrt(1.44) = 1.2 > 1.1 * 1: c3 is outside eps = 0.1, and c2 is RNG-blocked.
-    expect(chooseReplicas(cand, dist, 3, heads, 2, params({ closureEps: 0.1 }), outH, outD, 0)).toBe(1);
+    expect(chooseReplicas(cand, dist, 3, denseHeads(heads, 2), 2, params({ closureEps: 0.1 }), outH, outD, 0)).toBe(1);
     // eps = 0.25 admits c3 (1.2 <= 1.25).
-    expect(chooseReplicas(cand, dist, 3, heads, 2, params({ closureEps: 0.25 }), outH, outD, 0)).toBe(2);
+    expect(chooseReplicas(cand, dist, 3, denseHeads(heads, 2), 2, params({ closureEps: 0.25 }), outH, outD, 0)).toBe(2);
   });
 
   it('never exceeds the replica count', () => {
-    expect(chooseReplicas(cand, dist, 3, heads, 2, params({ rngFactor: 100, replicas: 2 }), outH, outD, 0)).toBe(2);
+    expect(chooseReplicas(cand, dist, 3, denseHeads(heads, 2), 2, params({ rngFactor: 100, replicas: 2 }), outH, outD, 0)).toBe(2);
   });
 });
 

@@ -8,7 +8,7 @@ import { createRng } from '../src/util/random.js';
 
 /** A scope as resolveScope would give it, for the planner alone. */
 function scope(count: number, blocks: number, cellCount = 0): Scope {
-  return { runs: null, bits: null, negate: false, heads: null, headCount: 80_000, count, blocks, cellCount, cellIds: null, cellStarts: null };
+  return { runs: null, sections: false, bits: null, negate: false, slotLimit: 0, heads: null, headCount: 80_000, count, blocks, cellCount, cellIds: null, cellStarts: null };
 }
 
 // The shape of the 1M × 96 bench index: 16 lists of ~48 entries, 388-byte entries, 64-slot blocks.

@@ -9,6 +9,17 @@ import { type Metric, kernelFor, withinBound } from './distance.js';
 import type { HeadGraph } from './head-graph.js';
 import { NO_ID } from './topk.js';
 
+/** Where head vectors are read: head h's vector is data[offset(h) .. offset(h) + dim). */
+export interface HeadVectors {
+  data: Float32Array;
+  offset(h: number): number;
+}
+
+/** Head vectors held in one array, head h at h × dim. */
+export function denseHeads(data: Float32Array, dim: number): HeadVectors {
+  return { data, offset: (h) => h * dim };
+}
+
 export interface AssignParams {
   metric: Metric;
   replicas: number;
@@ -25,7 +36,7 @@ export function chooseReplicas(
   candHeads: Uint32Array,
   candDist: Float32Array,
   count: number,
-  headVectors: Float32Array,
+  heads: HeadVectors,
   dim: number,
   params: AssignParams,
   outHeads: Uint32Array,
@@ -41,7 +52,7 @@ export function chooseReplicas(
       if (!withinBound(params.metric, dxc, outDist[outOff], params.closureEps)) break;
       let blocked = false;
       for (let j = 0; j < chosen; j++) {
-        const dcc = kernel(headVectors, c * dim, headVectors, outHeads[outOff + j] * dim, dim);
+        const dcc = kernel(heads.data, heads.offset(c), heads.data, heads.offset(outHeads[outOff + j]), dim);
         if (params.rngFactor * dcc < dxc) {
           blocked = true;
           break;
@@ -75,9 +86,10 @@ export function assignRange(
 ): void {
   const candHeads = new Uint32Array(params.candidateHeads);
   const candDist = new Float32Array(params.candidateHeads);
+  const heads = denseHeads(headVectors, dim);
   for (let r = start; r < end; r++) {
     const found = graph.search(data, r * dim, params.candidateHeads, params.candidateHeads, candHeads, candDist);
-    chooseReplicas(candHeads, candDist, found, headVectors, dim, params, outHeads, outDist, (r - start) * params.replicas);
+    chooseReplicas(candHeads, candDist, found, heads, dim, params, outHeads, outDist, (r - start) * params.replicas);
     onRow?.();
   }
 }

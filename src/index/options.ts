@@ -61,6 +61,19 @@ export interface IndexOptions {
    */
   postingLimit: number;
 
+  // -- live updates (writer.ts, maintenance.ts) -------------------------------------------------------
+  /**
+   * After a list splits, the lists of this many heads nearest the old head are re-checked: their
+   * vectors now nearer a new head move there, and the split list's vectors nearer one of those
+   * heads move to it (SPFresh's LIRE). Default 8; 0 keeps the split list's vectors on its two halves.
+   */
+  splitNeighbors: number;
+  /**
+   * Compaction merges a list holding fewer live vectors than mergeFraction × postingLimit into its
+   * neighbours (its head is removed). Default 0.1; 0 never merges.
+   */
+  mergeFraction: number;
+
   // -- execution -----------------------------------------------------------------------------------
   /** Worker threads for build, batch search and exact search. Default: number of CPU cores. */
   threads: number;
@@ -83,6 +96,8 @@ export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   closureEps: 0.5,
   rngFactor: 1,
   postingLimit: 0,
+  splitNeighbors: 8,
+  mergeFraction: 0.1,
   threads: 0,
   seed: 42,
 };
@@ -172,6 +187,8 @@ export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: n
     closureEps: numberIn(o, 'closureEps', 0, 1000),
     rngFactor: numberIn(o, 'rngFactor', 0, 100),
     postingLimit: positiveInt(o, 'postingLimit', 0),
+    splitNeighbors: positiveInt(o, 'splitNeighbors', 0),
+    mergeFraction: numberIn(o, 'mergeFraction', 0, 0.5),
     threads: positiveInt(o, 'threads', 0),
     seed: positiveInt(o, 'seed', 0),
   };

@@ -12,6 +12,12 @@ import type { Tenant } from './tenants.js';
 export interface Scope {
   /** Sorted half-open slot runs [s0, e0, s1, e1, ...] of the tenant; null = every slot. */
   runs: Uint32Array | null;
+  /**
+   * Read only the tenant's sections of a posting list (two binary searches per run). False for a
+   * tenant whose runs are many (inserts interleaved with other tenants'): whole lists are read and
+   * `bits` (then always the allowed slots) does the selecting.
+   */
+  sections: boolean;
   /** Dense bitset over slots from the filter; null = no filter. */
   bits: Uint32Array | null;
   /** true: the set bits are the slots the filter excludes (used when it keeps most of the tenant). */
@@ -26,6 +32,8 @@ export interface Scope {
   headCount: number;
   /** Vectors the query may return: |tenant ∩ filter|. */
   count: number;
+  /** Slots the index had when the scope was resolved: later slots are outside it (their attributes were not seen). */
+  slotLimit: number;
   /** Slot blocks an exact scan reads (blocks holding at least one allowed vector). */
   blocks: number;
   /** Coarse cells the tenant occupies (0 without a tenant). */
@@ -57,13 +65,18 @@ export function resolveScope(src: ScopeSources): Scope {
   }
 }
 
+/** A tenant with more runs than this is selected by a bitset rather than by list sections. */
+export const MAX_SECTION_RUNS = 32;
+
 function scopeOf(src: ScopeSources, universe: RoaringBitmap32): Scope {
   const t = src.tenant;
+  const fragmented = t !== null && t.runs.length > 2 * MAX_SECTION_RUNS;
+  const sections = t !== null && !fragmented;
   let bits: Uint32Array | null = null;
   let negate = false;
   let count = universe.size;
-  if (src.filter) {
-    const allowed = src.attributes.evaluate(src.filter, universe);
+  if (src.filter || fragmented) {
+    const allowed = src.filter ? src.attributes.evaluate(src.filter, universe) : universe.clone();
     try {
       count = allowed.size;
       const words = Math.ceil(src.slotCount / 32) || 1;
@@ -71,7 +84,7 @@ function scopeOf(src: ScopeSources, universe: RoaringBitmap32): Scope {
       bits = new Uint32Array(new SharedArrayBuffer(words * 4));
       // Mark whichever side is smaller: the allowed slots, or the excluded ones (negate). Slots outside
       // the universe are excluded by the tenant's runs (or are not live, hence in no list or block).
-      if (count <= universe.size - count) setBits(bits, allowed);
+      if (count <= universe.size - count || fragmented) setBits(bits, allowed);
       else {
         const denied = RoaringBitmap32.andNot(universe, allowed);
         setBits(bits, denied);
@@ -86,11 +99,13 @@ function scopeOf(src: ScopeSources, universe: RoaringBitmap32): Scope {
   const runs = t ? t.runs : null;
   return {
     runs,
+    sections,
     bits,
     negate,
     heads: null,
     headCount: src.headCount,
     count,
+    slotLimit: src.slotCount,
     blocks: bits && !negate ? blocksWithBits(bits, src.slotCount, B) : runs ? blocksOfRuns(runs, B) : Math.ceil(src.slotCount / B),
     cellCount: t ? t.cellCount : 0,
     cellIds: null,

@@ -1,12 +1,20 @@
 /**
  * piscina worker for batch search. Each worker thread opens the index once, read-only: its own LMDB
  * read view and its own copy of the head graph, then serves ranges of a shared query buffer.
+ *
+ * Before each task the worker moves to the newest committed snapshot: when meta.version changed
+ * (a write committed since its last task) it reloads the tombstones, replays the head log into its
+ * graph (or reloads the graph when the log was trimmed) and takes the new counts. A task runs
+ * synchronously on one LMDB read snapshot, so it never sees half of a write.
  */
 import { SpannSearcher } from './searcher.js';
 import type { Scope } from './scope.js';
 import type { SearchParams } from './options.js';
-import { IndexStore } from '../storage/index-store.js';
-import { loadGraph, readMeta, searcherConfig } from './spann.js';
+import { type IndexMeta, IndexStore } from '../storage/index-store.js';
+import { readMeta, searcherConfig } from './spann.js';
+import { loadGraph, replayHeadLog } from './graph-sync.js';
+import type { HeadGraph } from './head-graph.js';
+import { Tombstones } from './tombstones.js';
 
 export interface SearchTask {
   dir: string;
@@ -23,18 +31,45 @@ export interface SearchTask {
   plan: 'probe' | 'exact' | 'cells';
 }
 
-const open = new Map<string, { searcher: SpannSearcher; dim: number }>();
+interface OpenIndex {
+  store: IndexStore;
+  meta: IndexMeta;
+  graph: HeadGraph;
+  searcher: SpannSearcher;
+  dim: number;
+}
 
-function searcherFor(dir: string) {
+const open = new Map<string, OpenIndex>();
+
+function searcherFor(dir: string): OpenIndex {
   let entry = open.get(dir);
   if (!entry) {
     const store = IndexStore.open(dir, { readOnly: true });
     const meta = readMeta(store, dir);
     const graph = loadGraph(store, dir, meta, false);
-    entry = { searcher: new SpannSearcher(store, graph, searcherConfig(meta, store)), dim: meta.options.dimension };
+    const searcher = new SpannSearcher(store, graph, searcherConfig(meta, store));
+    entry = { store, meta, graph, searcher, dim: meta.options.dimension };
+    refreshTombstones(entry);
     open.set(dir, entry);
+    return entry;
+  }
+  entry.store.refreshSnapshot();
+  const meta = readMeta(entry.store, dir);
+  if (meta.version !== entry.meta.version) {
+    if (meta.headsVersion !== entry.graph.version && !replayHeadLog(entry.graph, entry.store, meta)) {
+      entry.graph = loadGraph(entry.store, dir, meta, false);
+      entry.searcher = new SpannSearcher(entry.store, entry.graph, searcherConfig(meta, entry.store));
+    }
+    entry.meta = meta;
+    entry.searcher.reconfigure(meta);
+    refreshTombstones(entry);
   }
   return entry;
+}
+
+function refreshTombstones(entry: OpenIndex): void {
+  const t = Tombstones.load(entry.store, entry.meta.slotCount);
+  entry.searcher.setTombstones(t.count > 0 ? t.bits : null);
 }
 
 export default function run(task: SearchTask): number {

@@ -83,7 +83,7 @@ export class SpannSearcher {
   private candDist = new Float32Array(40);
   private prepared: PreparedQuery | null = null;
   /** Heads read by the current scoped query (cleared after it). */
-  private readonly visited: Uint8Array;
+  private visited: Uint8Array;
   /** The plan the last search ran. */
   lastPlan: Plan = 'probe';
   /** In-scope entries met by the current query (tenant section rows that pass the filter). */
@@ -91,10 +91,13 @@ export class SpannSearcher {
   private headAllow: ((h: number) => boolean) | undefined;
   private allowFlags: Uint32Array | null = null;
 
+  /** Deleted slots (tombstones.ts), or null when there are none: entries whose bit is set are skipped. */
+  private dead: Uint32Array | null = null;
+
   constructor(
     private readonly store: IndexStore,
     private readonly graph: HeadGraph,
-    private readonly cfg: SearcherConfig,
+    private cfg: SearcherConfig,
   ) {
     this.codeDim = cfg.pca ? cfg.pca.outDim : cfg.dim;
     this.reader = new PostingReader(this.codeDim, cfg.codec);
@@ -103,6 +106,16 @@ export class SpannSearcher {
     this.full = new Float32Array(cfg.dim);
     this.visited = new Uint8Array(cfg.headCount);
     this.headAllow = (h: number) => ((this.allowFlags![h >>> 5] >>> (h & 31)) & 1) === 1;
+  }
+
+  /** Follow a write: head numbers, slots and mean list length may have grown. */
+  reconfigure(counts: { headCount: number; slotCount: number; postingEntries: number; liveHeads: number }): void {
+    this.cfg = { ...this.cfg, headCount: counts.headCount, slotCount: counts.slotCount, meanListLength: counts.liveHeads > 0 ? counts.postingEntries / counts.liveHeads : 0 };
+    if (this.visited.length < counts.headCount) this.visited = new Uint8Array(Math.ceil(counts.headCount * 1.25));
+  }
+
+  setTombstones(dead: Uint32Array | null): void {
+    this.dead = dead;
   }
 
   /**
@@ -283,24 +296,28 @@ export class SpannSearcher {
     const ids = view.ids;
     const bits = scope ? scope.bits : null;
     const neg = scope && scope.negate ? 1 : 0;
+    const dead = this.dead;
     if (bits && !neg) {
       let passed = 0;
       for (let i = a; i < b; i++) passed += (bits[ids[i] >>> 5] >>> (ids[i] & 31)) & 1;
       if (4 * passed <= b - a) {
         this.inScope += passed;
+        let computed = 0;
         for (let i = a, left = passed; i < b && left > 0; i++) {
           const s = ids[i];
           if (((bits[s >>> 5] >>> (s & 31)) & 1) === 0) continue;
           left--;
+          if (dead !== null && ((dead[s >>> 5] >>> (s & 31)) & 1) === 1) continue;
+          computed++;
           const d = this.distances(view, i, i + 1)[0];
           if (d < heap.worst()) heap.pushUnique(d, s);
         }
-        return passed;
+        return computed;
       }
     }
     const dists = this.distances(view, a, b);
     let worst = heap.worst();
-    if (!bits) {
+    if (!bits && dead === null) {
       this.inScope += b - a;
       for (let i = a; i < b; i++) {
         const d = dists[i - a];
@@ -308,10 +325,13 @@ export class SpannSearcher {
       }
       return b - a;
     }
+    // Slots past the scope's view of the index (written after it was resolved) are out of it.
+    const limit = scope ? scope.slotLimit : 0xffffffff;
     let passed = 0;
     for (let i = a; i < b; i++) {
       const s = ids[i];
-      if (((bits[s >>> 5] >>> (s & 31)) & 1) === neg) continue;
+      if (bits !== null && (((bits[s >>> 5] >>> (s & 31)) & 1) === neg || s >= limit)) continue;
+      if (dead !== null && ((dead[s >>> 5] >>> (s & 31)) & 1) === 1) continue;
       passed++;
       const d = dists[i - a];
       if (d < worst && heap.pushUnique(d, s)) worst = heap.worst();
@@ -325,7 +345,7 @@ export class SpannSearcher {
     if (!bytes) return;
     const view = this.reader.read(bytes, head);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
-    if (!scope || !scope.runs) {
+    if (!scope || !scope.runs || !scope.sections) {
       stats.vectorsScanned += this.pushRows(view, 0, view.count, heap, scope);
       stats.listsProbed++;
       stats.bytesRead += bytes.length;
@@ -370,8 +390,8 @@ export class SpannSearcher {
   }
 
   /**
-   * The tenant's own inverted lists: its vectors are laid out by coarse cell, so each of its cells is
-   * one slot range. Cells are read nearest first until maxLists × mean list length in-scope vectors
+   * The tenant's own inverted lists: its vectors are laid out by coarse cell (at build time), so each
+   * of its cells is one slot range. Cells are read nearest first until maxLists × mean list length in-scope vectors
    * were met and k matches found (all of them when that never happens: then it is the exact scan).
    */
   private scanCells(k: number, params: SearchParams, heap: TopK, stats: SearchStats, scope: Scope): void {
@@ -395,6 +415,14 @@ export class SpannSearcher {
     const target = params.maxLists * this.cfg.meanListLength;
     const need = Math.min(k, scope.count);
     this.inScope = 0;
+    // Vectors inserted after the build sit outside the cell layout: scanned first, exactly.
+    if (scope.runs && m > 0) {
+      const lo = starts[0], hi = starts[m], runs = scope.runs;
+      for (let r = 0; r < runs.length; r += 2) {
+        if (runs[r] < lo) this.scanRange(runs[r], Math.min(runs[r + 1], lo), scope, heap, stats);
+        if (runs[r + 1] > hi) this.scanRange(Math.max(runs[r], hi), Math.min(runs[r + 1], this.cfg.slotCount), scope, heap, stats);
+      }
+    }
     for (let j = 0; j < m; j++) {
       const i = order[j] % 4096;
       this.scanRange(starts[i], starts[i + 1], scope, heap, stats);

@@ -2,7 +2,8 @@
  * The SPANN index: heads + hnswlib graph in memory, posting lists in LMDB.
  * `createIndex` / `openIndex` are the entry points; see ARCHITECTURE.md for the data flow.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { loadGraph, removeGraph, saveGraph } from './graph-sync.js';
 import { join } from 'node:path';
 import type { Piscina } from 'piscina';
 import { createError } from '../errors.js';
@@ -23,7 +24,7 @@ import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
-import { checkIds, checkK, checkQuery, checkVectors, toFloat32 } from './validate.js';
+import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } from './validate.js';
 import { blockSlotsFor, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
@@ -38,6 +39,10 @@ import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
 import { encodePosting, postingBytes, PostingReader, POSTING_HEADER_BYTES } from '../storage/posting-format.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
+import { Tombstones } from './tombstones.js';
+import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, checkWrite } from './writer.js';
+import { applyHeads, savedGraphVersion } from './graph-sync.js';
+import { DEFAULT_TENANT, type TenantRecord } from './tenants.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
 
@@ -67,6 +72,13 @@ export interface SearchScope {
 }
 
 export type SearchOptions = Partial<SearchParams> & SearchScope;
+
+/** A queued write and its caller's promise. */
+interface PendingWrite {
+  req: WriteRequest;
+  resolve: (c: WriteCounts) => void;
+  reject: (err: unknown) => void;
+}
 
 export interface BuildStats {
   count: number;
@@ -124,6 +136,10 @@ export interface IndexStats {
   longestList: number;
   diskBytes: number;
   formatVersion: number;
+  /** Deleted vectors whose entries may remain in lists until compaction. */
+  tombstones: number;
+  /** Committed write batches (the build counts as one). */
+  version: number;
   tenants: number;
   /** Attribute names and types (index-wide schema). */
   attributes: Record<string, string>;
@@ -135,12 +151,22 @@ const ASSIGN_CHUNK = 4096;
 const PARALLEL_BUILD_MIN = 20_000;
 /** Posting bytes written per LMDB transaction during the build. */
 const WRITE_TXN_BYTES = 16 << 20;
+/** id -> slot records written per LMDB transaction during the build. */
+const ID_TXN_ROWS = 262_144;
 
 export class SpannIndex {
   readonly dir: string;
   private readonly store: IndexStore;
   private meta: IndexMeta;
   private searcher: SpannSearcher | undefined;
+  private graph: HeadGraph | undefined;
+  /** Deleted slots (their entries stay in lists until a split or compaction). */
+  private tombstones: Tombstones;
+  /** Made on the first write. */
+  private writer: IndexWriter | undefined;
+  /** Writes waiting for the next group commit. */
+  private pending: PendingWrite[] = [];
+  private flushing: Promise<void> | null = null;
   private pool: Piscina | undefined;
   private closed = false;
   /** Bytes of one posting entry (slot + code), for the planner. */
@@ -155,21 +181,29 @@ export class SpannIndex {
   private readonly scopes = new LruCache<string, Scope>(SCOPE_CACHE);
 
   /** @internal use createIndex / openIndex */
-  constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph) {
+  constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph, private readonly readOnly = false) {
     this.dir = dir;
     this.store = store;
     this.meta = meta;
+    this.tombstones = Tombstones.load(store, meta.slotCount);
     if (meta.state === 'built') this.loadCatalog();
     if (graph) this.attachGraph(graph);
   }
 
-  /** Tenants, attribute indexes and live slots, from LMDB (the slot map stays there). */
+  /** Tenants, attribute indexes and live slots (tenant runs minus tombstones), from LMDB. */
   private loadCatalog(): void {
+    const records: Array<[string, TenantRecord]> = [];
     this.store.forEachTenant((name, rec) => {
-      const t = TenantCatalog.restore(name, rec, () => this.store.getTenantDetails(name));
-      this.tenants.add(t);
-      addRuns(this.live, t.runs);
+      records.push([name, rec]);
+      const runs = TenantCatalog.restore(name, rec, () => undefined).runs;
+      addRuns(this.live, runs);
     });
+    if (this.tombstones.count > 0) {
+      const dead = this.tombstones.toBitmap();
+      this.live.andNotInPlace(dead);
+      dead.dispose();
+    }
+    for (const [name, rec] of records) this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.getTenantDetails(name), this.tombstones.count > 0 ? this.live : undefined));
     this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
   }
 
@@ -188,7 +222,9 @@ export class SpannIndex {
   private attachGraph(graph: HeadGraph): void {
     const cfg = searcherConfig(this.meta, this.store);
     this.entryBytes = 4 + cfg.codec.bytesPerVector;
+    this.graph = graph;
     this.searcher = new SpannSearcher(this.store, graph, cfg);
+    this.searcher.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
   }
 
   private assertOpen(): void {
@@ -267,8 +303,8 @@ export class SpannIndex {
       seed: o.seed,
       onProgress: (done) => progress({ stage: 'graph', done, total: H }),
     });
-    const graphFile = join(this.dir, GRAPH_FILE);
-    const tmpGraph = `${graphFile}.tmp`;
+    // Assignment workers load the graph from a scratch file; the index's own file is saved last.
+    const tmpGraph = join(this.dir, `${GRAPH_FILE}.build`);
     graph.save(tmpGraph);
     const cells = trainCells(headVectors, H, dim, cellCount(n, H), o.seed);
     lap('graph');
@@ -404,8 +440,13 @@ export class SpannIndex {
     }
     const slotIds = new Uint32Array(n);
     for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
+    for (let s0 = 0; s0 < n; s0 += ID_TXN_ROWS) {
+      this.store.write(() => {
+        for (let slot = s0; slot < Math.min(n, s0 + ID_TXN_ROWS); slot++) this.store.putIdSlot(slotIds[slot], slot);
+      });
+    }
     this.store.write(() => {
-      this.store.putSlotIds(slotIds, n);
+      this.store.putSlotIds(slotIds);
       this.store.putCells(cells.centers);
       for (const t of tenantObjs) {
         t.details().heads.runOptimize();
@@ -417,7 +458,9 @@ export class SpannIndex {
       }
     });
     if (refine) writeFullVectors(this.store, data, n, dim, rowOfSlot);
-    renameSync(tmpGraph, graphFile);
+    rmSync(tmpGraph, { force: true });
+    graph.version = this.meta.headsVersion;
+    saveGraph(graph, this.dir);
     lap('write');
     const seconds = (performance.now() - t0) / 1000;
     const meta: IndexMeta = {
@@ -425,6 +468,8 @@ export class SpannIndex {
       state: 'built',
       count: n,
       headCount: H,
+      liveHeads: H,
+      version: this.meta.version + 1,
       postingLimit: limit,
       postingEntries: entries,
       longestList: longest,
@@ -530,7 +575,7 @@ export class SpannIndex {
       scope = resolveScope({ tenant, filter, attributes: this.attrs, live: this.live, slotCount: this.meta.slotCount, headCount: this.meta.headCount, blockSlots: this.meta.blockSlots });
       this.scopes.set(key, scope);
     }
-    const meanListLength = this.meta.headCount > 0 ? this.meta.postingEntries / this.meta.headCount : 1;
+    const meanListLength = this.meta.liveHeads > 0 ? this.meta.postingEntries / this.meta.liveHeads : 1;
     const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count, entryBytes: this.entryBytes, blockSlots: this.meta.blockSlots });
     if (tenant && plan === 'probe' && !scope.heads) {
       scope.heads = this.tenantHeadFlags(tenant);
@@ -554,6 +599,128 @@ export class SpannIndex {
     for (let i = 0; i < heads.length; i++) flags[heads[i] >>> 5] |= 1 << (heads[i] & 31);
     this.headFlags.set(t.name, flags);
     return flags;
+  }
+
+  /**
+   * Add vectors under new ids (an id the index holds is STRATA_ID_EXISTS: use upsert). Each vector is
+   * assigned to its nearest heads like a built one; lists that grow past the cap split. `tenants`
+   * names the tenant of every row (one name for all; default "default"); a new name creates the
+   * tenant. Resolves once the write is committed to LMDB and flushed to disk: from then on it
+   * survives a crash and every search sees it. Writes issued together are committed together.
+   */
+  insert(vectors: Float32Array | number[][], ids: Uint32Array | number[], options: WriteOptions = {}): Promise<WriteCounts> {
+    return this.enqueue('insert', vectors, ids, options);
+  }
+
+  /** Insert, replacing the vector of any id the index already holds (its old entries become tombstones). */
+  upsert(vectors: Float32Array | number[][], ids: Uint32Array | number[], options: WriteOptions = {}): Promise<WriteCounts> {
+    return this.enqueue('upsert', vectors, ids, options);
+  }
+
+  /**
+   * Delete vectors by id (ids the index does not hold are skipped: `deleted` counts the others).
+   * Durable, and invisible to every later search, once the promise resolves.
+   */
+  delete(ids: Uint32Array | number[]): Promise<WriteCounts> {
+    return this.enqueue('delete', null, ids, {});
+  }
+
+  /** The tenant of a live id, or null when the index does not hold it (an exact lookup in LMDB). */
+  get(id: number): { id: number; tenant: string } | null {
+    this.assertOpen();
+    const [checked] = checkIds([id], 1, 'id');
+    const slot = this.store.slotOfId(checked);
+    if (slot === undefined) return null;
+    return { id: checked, tenant: this.writerFor().ownersOf(this.tenants).find(slot) ?? DEFAULT_TENANT };
+  }
+
+  /** Resolves when every write issued so far is committed (or failed). */
+  async flush(): Promise<void> {
+    while (this.flushing || this.pending.length > 0) {
+      if (!this.flushing) this.flushing = this.runPending();
+      await this.flushing;
+    }
+  }
+
+  private writerFor(): IndexWriter {
+    return (this.writer ??= new IndexWriter(this.store, this.meta));
+  }
+
+  private enqueue(kind: WriteKind, vectors: Float32Array | number[][] | null, ids: Uint32Array | number[], options: WriteOptions): Promise<WriteCounts> {
+    try {
+      this.assertBuilt();
+      if (this.readOnly) throw createError('STRATA_INVALID_OPTION', `the index at ${JSON.stringify(this.dir)} was opened read-only`, 'readOnly');
+      const req = checkWrite(kind, vectors, ids, options, this.dimension, this.meta.options.metric);
+      return new Promise<WriteCounts>((resolve, reject) => {
+        this.pending.push({ req, resolve, reject });
+        this.flushing ??= this.runPending();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Group commit: every write queued by the time this runs goes into one transaction. */
+  private async runPending(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, this.pending.length);
+        if (this.closed) {
+          for (const p of group) p.reject(createError('STRATA_INDEX_CLOSED', `the index at ${JSON.stringify(this.dir)} was closed`, 'index'));
+          continue;
+        }
+        try {
+          const e = this.applyWrites(group.map((p) => p.req));
+          group.forEach((p, i) => p.resolve(e.counts[i]));
+        } catch (err) {
+          if (group.length === 1) group[0].reject(err);
+          else {
+            // One request sank the group (a duplicate id): commit each alone, so only it fails.
+            for (const p of group) {
+              try {
+                p.resolve(this.applyWrites([p.req]).counts[0]);
+              } catch (e) {
+                p.reject(e);
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** One transaction, then memory brought in line with what it committed. */
+  private applyWrites(reqs: WriteRequest[]): WriteEffects {
+    const searcher = this.assertBuilt();
+    const graph = this.graph!;
+    let e: WriteEffects;
+    try {
+      e = this.writerFor().apply(reqs, { meta: this.meta, graph, tenants: this.tenants, attrs: this.attrs, tombstones: this.tombstones });
+    } catch (err) {
+      // Attribute headers may have changed in memory before the rollback: reread them.
+      this.attrs.dispose();
+      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+      throw err;
+    }
+    this.meta = e.meta;
+    for (const s of e.added) this.live.add(s);
+    for (const s of e.removed) this.live.remove(s);
+    for (const d of e.tenants) {
+      const name = d.name;
+      d.details.heads.dispose();
+      this.tenants.replace(new Tenant(name, Uint32Array.from(d.runs), d.cellCount, null, () => detailsOf(name, this.store.getTenantDetails(name)), d.count));
+    }
+    applyHeads(graph, this.store, e.changedHeads, this.dimension);
+    graph.version = this.meta.headsVersion;
+    graph.count = Math.max(graph.count, this.meta.headCount);
+    searcher.reconfigure(this.meta);
+    searcher.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
+    this.scopes.clear();
+    this.headFlags.clear();
+    return e;
   }
 
   /** Every tenant with its vector count, by name. */
@@ -612,7 +779,11 @@ export class SpannIndex {
         }
         const refine = parseSpec(this.meta.spec).refine;
         for (let r = 0; r < runs.length; r += 2) {
-          if (refine) for (let slot = runs[r]; slot < runs[r + 1]; slot++) this.store.deleteVector(slot);
+          for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
+            const id = this.store.slotId(slot);
+            if (id !== NO_ID) this.store.deleteId(id);
+            if (refine) this.store.deleteVector(slot);
+          }
           this.store.clearSlotIds(runs[r], runs[r + 1]);
         }
         const slots = t.slotBitmap();
@@ -623,7 +794,7 @@ export class SpannIndex {
         }
         for (const [attr, rec] of this.attrs.toRecords()) this.store.putAttribute(attr, rec);
         this.store.deleteTenant(name);
-        const meta: IndexMeta = { ...this.meta, count: this.meta.count - removed, postingEntries: this.meta.postingEntries - entriesRemoved };
+        const meta: IndexMeta = { ...this.meta, count: this.meta.count - removed, postingEntries: this.meta.postingEntries - entriesRemoved, version: this.meta.version + 1 };
         this.store.putMeta(meta);
         this.meta = meta;
       });
@@ -635,6 +806,7 @@ export class SpannIndex {
       throw err;
     }
     for (let r = 0; r < runs.length; r += 2) this.live.removeRange(runs[r], runs[r + 1]);
+    if (this.writer) this.writer.owners = null;
     this.headFlags.delete(name);
     this.scopes.clear();
     this.tenants.remove(name);
@@ -651,13 +823,15 @@ export class SpannIndex {
       metric: m.options.metric,
       state: m.state,
       count: m.count,
-      heads: m.headCount,
+      heads: m.liveHeads,
       postingLimit: m.postingLimit,
       postingEntries: m.postingEntries,
       replicasPerVector: m.count > 0 ? m.postingEntries / m.count : 0,
       longestList: m.longestList,
       diskBytes: this.diskBytes(),
       formatVersion: m.formatVersion,
+      tombstones: m.tombstones,
+      version: m.version,
       tenants: this.tenants.size,
       attributes: Object.fromEntries(this.attrs.names.map((n) => [n, this.attrs.type(n)!])),
     };
@@ -673,7 +847,12 @@ export class SpannIndex {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.flush();
     this.closed = true;
+    if (this.graph && this.graph.version !== savedGraphVersion(this.dir) && !this.readOnly) {
+      saveGraph(this.graph, this.dir);
+      this.store.write(() => this.store.trimHeadLog(this.graph!.version));
+    }
     if (this.pool) await this.pool.destroy();
     await this.store.close();
     this.tenants.dispose();
@@ -751,31 +930,11 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
     headCount: meta.headCount,
     slotCount: meta.slotCount,
     blockSlots: meta.blockSlots,
-    meanListLength: meta.headCount > 0 ? meta.postingEntries / meta.headCount : 0,
+    meanListLength: meta.liveHeads > 0 ? meta.postingEntries / meta.liveHeads : 0,
     codec: restoreCodec(meta.codec),
     pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
   };
-}
-
-function flattenRows(rows: number[][], dim: number, field = 'vectors'): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (!Array.isArray(row) || row.length !== dim) {
-      throw createError(
-        'STRATA_DIMENSION_MISMATCH',
-        `${field}[${i}] has ${Array.isArray(row) ? row.length : 'no'} components, the index has ${dim}`,
-        field,
-      );
-    }
-    for (let j = 0; j < dim; j++) {
-      const x = row[j];
-      if (typeof x !== 'number') throw createError('STRATA_INVALID_OPTION', `${field}[${i}][${j}] must be a number`, field);
-      out[i * dim + j] = x;
-    }
-  }
-  return out;
 }
 
 /** Create a new, empty index in `dir` (created if missing). Fails if an index is already there. */
@@ -803,9 +962,13 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
     blockSlots: 0,
     cellCount: 0,
     createdAt: new Date().toISOString(),
+    liveHeads: 0,
+    version: 0,
+    headsVersion: 0,
+    tombstones: 0,
   };
   store.write(() => store.putMeta(meta));
-  rmSync(join(dir, GRAPH_FILE), { force: true });
+  removeGraph(dir);
   return new SpannIndex(dir, store, meta);
 }
 
@@ -822,7 +985,7 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
   try {
     const meta = readMeta(store, dir);
     const graph = meta.state === 'built' ? loadGraph(store, dir, meta, !options.readOnly) : undefined;
-    return new SpannIndex(dir, store, meta, graph);
+    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false);
   } catch (err) {
     await store.close();
     throw err;
@@ -846,27 +1009,6 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
     );
   }
   return meta;
-}
-
-/** @internal Load heads.hnsw, or rebuild it from the LMDB heads when it is missing or disagrees. */
-export function loadGraph(store: IndexStore, dir: string, meta: IndexMeta, mayWrite: boolean): HeadGraph {
-  const file = join(dir, GRAPH_FILE);
-  const { dimension, metric } = meta.options;
-  if (existsSync(file)) {
-    try {
-      const g = HeadGraph.load(file, dimension, metric);
-      if (g.count === meta.headCount) return g;
-    } catch {
-      // fall through to the rebuild
-    }
-  }
-  const { vectors } = store.readHeads(meta.headCount, dimension);
-  const g = HeadGraph.build(vectors, dimension, metric, { m: meta.options.hnswM, efConstruction: meta.options.hnswEfConstruction, seed: meta.options.seed });
-  if (mayWrite) {
-    g.save(`${file}.tmp`);
-    renameSync(`${file}.tmp`, file);
-  }
-  return g;
 }
 
 export { NO_ID };

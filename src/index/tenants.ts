@@ -48,7 +48,7 @@ export interface TenantDetails {
 
 export class Tenant {
   private loaded: TenantDetails | null;
-  /** Vectors the tenant holds. */
+  /** Live vectors the tenant holds (its runs may also cover deleted slots). */
   readonly count: number;
 
   constructor(
@@ -60,11 +60,13 @@ export class Tenant {
     details: TenantDetails | null,
     /** Reads the details back (from LMDB) after they were released. */
     private readonly load: () => TenantDetails,
+    /** Live vectors; default: every slot of the runs. */
+    count?: number,
   ) {
     this.loaded = details;
     let n = 0;
     for (let r = 0; r < runs.length; r += 2) n += runs[r + 1] - runs[r];
-    this.count = n;
+    this.count = count ?? n;
   }
 
   /** The slots as a new roaring bitmap (the caller disposes it). */
@@ -152,6 +154,21 @@ export class TenantCatalog {
     this.byName.set(t.name, t);
   }
 
+  /** Every tenant (in no particular order). */
+  all(): IterableIterator<Tenant> {
+    return this.byName.values();
+  }
+
+  /** Put `t` in place of the tenant of the same name (its loaded details, if any, are released). */
+  replace(t: Tenant): void {
+    const old = this.byName.get(t.name);
+    if (old && old !== t) {
+      this.hot.delete(t.name);
+      old.dispose();
+    }
+    this.byName.set(t.name, t);
+  }
+
   /** Most tenants whose details stay loaded; the least recently used beyond this are released. */
   static readonly HOT = 64;
   private readonly hot = new LruCache<string, Tenant>(TenantCatalog.HOT, (_, t) => t.release());
@@ -176,12 +193,17 @@ export class TenantCatalog {
   }
 
   /** A tenant from its record: runs in memory, details read through `load` when needed. */
-  static restore(name: string, rec: TenantRecord, load: () => TenantDetailsRecord | undefined): Tenant {
+  static restore(name: string, rec: TenantRecord, load: () => TenantDetailsRecord | undefined, live?: RoaringBitmap32): Tenant {
     const runs = rec && rec.runs instanceof Uint8Array && rec.runs.byteLength % 8 === 0 ? u32s(rec.runs) : null;
     if (!runs || !Number.isInteger(rec.cellCount) || rec.cellCount < 0 || !sortedRuns(runs)) {
       throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
     }
-    return new Tenant(name, runs, rec.cellCount, null, () => detailsOf(name, load()));
+    let count: number | undefined;
+    if (live) {
+      count = 0;
+      for (let r = 0; r < runs.length; r += 2) count += live.rangeCardinality(runs[r], runs[r + 1]);
+    }
+    return new Tenant(name, runs, rec.cellCount, null, () => detailsOf(name, load()), count);
   }
 
   dispose(): void {

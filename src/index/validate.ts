@@ -84,3 +84,24 @@ export function checkIds(ids: unknown, n: number, field = 'ids'): Uint32Array {
   }
   return out;
 }
+
+/** Rows of numbers (each exactly `dim` long) as one row-major Float32Array. */
+export function flattenRows(rows: number[][], dim: number, field = 'vectors'): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (!Array.isArray(row) || row.length !== dim) {
+      throw createError(
+        'STRATA_DIMENSION_MISMATCH',
+        `${field}[${i}] has ${Array.isArray(row) ? row.length : 'no'} components, the index has ${dim}`,
+        field,
+      );
+    }
+    for (let j = 0; j < dim; j++) {
+      const x = row[j];
+      if (typeof x !== 'number') throw createError('STRATA_INVALID_OPTION', `${field}[${i}][${j}] must be a number`, field);
+      out[i * dim + j] = x;
+    }
+  }
+  return out;
+}

@@ -16,6 +16,11 @@
  *     attrBitmaps  "<attribute>\0<part>" -> portable roaring bitmap of one value's slots, read
  *               when a filter needs it (part: value number, or 'all')
  *     vectors   u32 slot -> f32 vector (only with Refine: full precision for re-ranking)
+ *     ids       u32 external id -> u32 slot of its live vector (deletes and upserts find it here)
+ *     dead      u32 chunk -> bitset of deleted slots [65536 c, 65536 c + 65536) (tombstones: their
+ *               entries may remain in lists and blocks until a compaction removes them)
+ *     headLog   u32 heads version -> u32 heads changed by that commit (split, merge): a graph file
+ *               saved at an older version is patched by replaying the log
  *
  * A slot is the internal, dense number of a vector (0..count-1 after a build, a tenant's vectors
  * consecutive); external ids are the caller's.
@@ -35,9 +40,10 @@ import type { AttributeRecord } from '../index/attributes.js';
 /**
  * Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors
  * db. 3: slots in postings, blocks, slots, tenants and attrs dbs. 4: tenants as slot runs with their
- * details apart, attribute bitmaps one record per value.)
+ * details apart, attribute bitmaps one record per value. 5: live updates — ids, dead and headLog
+ * dbs, head numbers may have gaps, a version file beside the graph.)
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 /**
  * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
  * read, so a block should be small enough that reading it for one row is cheap, and large enough
@@ -52,8 +58,12 @@ export function blockSlotsFor(entryBytes: number): number {
 }
 /** Slots per slot-map chunk (4 KiB: mapping one result costs one small read). */
 export const SLOT_CHUNK = 1024;
+/** Slots per tombstone chunk (8 KiB bitset). */
+export const DEAD_CHUNK = 65536;
 export const LMDB_FILE = 'strata.mdb';
 export const GRAPH_FILE = 'heads.hnsw';
+/** Beside the graph: the heads version (meta.headsVersion) the saved graph reflects. */
+export const GRAPH_VERSION_FILE = 'heads.hnsw.version';
 
 export interface IndexMeta {
   formatVersion: number;
@@ -66,8 +76,12 @@ export interface IndexMeta {
   options: IndexOptions;
   /** 'empty' until a build commits, then 'built'. */
   state: 'empty' | 'built';
+  /** Live vectors. */
   count: number;
+  /** Head numbers ever allocated (the graph's label space; merged heads leave gaps). */
   headCount: number;
+  /** Heads that exist (headCount minus merged ones). */
+  liveHeads: number;
   postingLimit: number;
   /** Posting entries summed over lists (>= count: vectors are replicated). */
   postingEntries: number;
@@ -80,6 +94,12 @@ export interface IndexMeta {
   /** Coarse cells (cells.ts); their centres are the meta db's 'cells' record. */
   cellCount: number;
   createdAt: string;
+  /** Committed write batches since creation (a build counts as one). */
+  version: number;
+  /** Commits that changed heads (splits, merges); headLog holds each one's heads. */
+  headsVersion: number;
+  /** Deleted slots whose entries may still sit in posting lists and blocks (0 after compaction). */
+  tombstones: number;
 }
 
 export interface StoreOpenOptions {
@@ -102,6 +122,9 @@ export class IndexStore {
   private readonly tenantDetails: Database<TenantDetailsRecord, string>;
   private readonly attrs: Database<AttributeRecord, string>;
   private readonly attrBitmaps: Database<Buffer, string>;
+  private readonly ids: Database<Buffer, number>;
+  private readonly dead: Database<Buffer, number>;
+  private readonly headLog: Database<Buffer, number>;
   private closed = false;
 
   private constructor(dir: string, root: RootDatabase) {
@@ -118,6 +141,9 @@ export class IndexStore {
     this.tenantDetails = root.openDB<TenantDetailsRecord, string>({ name: 'tenantDetails' });
     this.attrs = root.openDB<AttributeRecord, string>({ name: 'attrs' });
     this.attrBitmaps = root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' });
+    this.ids = root.openDB<Buffer, number>({ name: 'ids', keyEncoding: 'uint32', encoding: 'binary' });
+    this.dead = root.openDB<Buffer, number>({ name: 'dead', keyEncoding: 'uint32', encoding: 'binary' });
+    this.headLog = root.openDB<Buffer, number>({ name: 'headLog', keyEncoding: 'uint32', encoding: 'binary' });
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -166,18 +192,41 @@ export class IndexStore {
     this.heads.putSync(head, buf);
   }
 
-  /** Head vectors and source ids, in head order. */
-  readHeads(count: number, dim: number): { vectors: Float32Array; sourceIds: Uint32Array } {
+  /** Head vectors and source ids by head number; `live[h]` = 0 for numbers without a head (merged). */
+  readHeads(count: number, dim: number): { vectors: Float32Array; sourceIds: Uint32Array; live: Uint8Array } {
     const vectors = new Float32Array(count * dim);
     const sourceIds = new Uint32Array(count);
-    for (let h = 0; h < count; h++) {
-      const b = this.heads.getBinaryFast(h);
-      if (!b || b.length !== 4 + 4 * dim) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is missing or has the wrong size`, 'heads');
-      sourceIds[h] = b.readUInt32LE(0);
-      const bytes = new Uint8Array(vectors.buffer, h * dim * 4, dim * 4);
-      bytes.set(b.subarray(4, 4 + dim * 4));
+    const live = new Uint8Array(count);
+    for (const h of this.heads.getKeys()) {
+      if (h >= count) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is beyond the head count ${count}`, 'heads');
+      this.getHead(h, dim, vectors, h * dim, sourceIds);
+      live[h] = 1;
     }
-    return { vectors, sourceIds };
+    return { vectors, sourceIds, live };
+  }
+
+  /** Copy head h's vector into out[off..off+dim) (and its source id into ids[h]); false if there is no head h. */
+  getHead(h: number, dim: number, out: Float32Array, off: number, ids?: Uint32Array): boolean {
+    const b = this.heads.getBinaryFast(h);
+    if (!b) return false;
+    if (b.length !== 4 + 4 * dim) throw createError('STRATA_INDEX_CORRUPT', `head ${h} has ${b.length} bytes, expected ${4 + 4 * dim}`, 'heads');
+    if (ids) ids[h] = b.readUInt32LE(0);
+    new Uint8Array(out.buffer, out.byteOffset + off * 4, dim * 4).set(b.subarray(4, 4 + dim * 4));
+    return true;
+  }
+
+  hasHead(h: number): boolean {
+    return this.heads.doesExist(h);
+  }
+
+  deleteHead(h: number): void {
+    this.heads.removeSync(h);
+    this.postings.removeSync(h);
+  }
+
+  /** Every head number that exists, ascending. */
+  headNumbers(): number[] {
+    return [...this.heads.getKeys()];
   }
 
   putPosting(head: number, value: Uint8Array): void {
@@ -220,11 +269,39 @@ export class IndexStore {
     this.blocks.removeSync(block);
   }
 
-  /** Write the slot -> external id map (`count` slots) in chunks. */
-  putSlotIds(ids: Uint32Array, count: number): void {
-    for (let c = 0; c * SLOT_CHUNK < count; c++) {
-      const part = ids.subarray(c * SLOT_CHUNK, Math.min(count, (c + 1) * SLOT_CHUNK));
-      this.slots.putSync(c, this.copyToScratch(part));
+  /**
+   * Write the external ids of slots [start, start + ids.length) into the slot map; chunks that are
+   * only partly covered are read, patched and rewritten.
+   */
+  putSlotIds(ids: Uint32Array, start = 0): void {
+    const end = start + ids.length;
+    for (let c = Math.floor(start / SLOT_CHUNK); c * SLOT_CHUNK < end; c++) {
+      const lo = Math.max(start, c * SLOT_CHUNK), hi = Math.min(end, (c + 1) * SLOT_CHUNK);
+      const old = this.slots.getBinaryFast(c);
+      const oldLen = old ? old.length >>> 2 : 0;
+      const len = Math.max(oldLen, hi - c * SLOT_CHUNK);
+      const chunk = new Uint32Array(len).fill(0xffffffff);
+      if (old) new Uint8Array(chunk.buffer).set(old.subarray(0, oldLen * 4));
+      chunk.set(ids.subarray(lo - start, hi - start), lo - c * SLOT_CHUNK);
+      this.slots.putSync(c, Buffer.from(chunk.buffer));
+    }
+  }
+
+  /** Mark single slots deleted (0xFFFFFFFF) in the slot map, one rewrite per chunk touched. */
+  clearSlots(slots: ArrayLike<number>): void {
+    const byChunk = new Map<number, number[]>();
+    for (let i = 0; i < slots.length; i++) {
+      const c = Math.floor(slots[i] / SLOT_CHUNK);
+      let list = byChunk.get(c);
+      if (!list) byChunk.set(c, (list = []));
+      list.push(slots[i] - c * SLOT_CHUNK);
+    }
+    for (const [c, offsets] of byChunk) {
+      const chunk = ownedCopy(this.slots.getBinaryFast(c));
+      if (!chunk) continue;
+      const ids = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength >>> 2);
+      for (const o of offsets) if (o < ids.length) ids[o] = 0xffffffff;
+      this.slots.putSync(c, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
   }
 
@@ -293,6 +370,59 @@ export class IndexStore {
     else this.attrBitmaps.removeSync(key);
   }
 
+  /** The slot of a live external id, or undefined. */
+  slotOfId(id: number): number | undefined {
+    const b = this.ids.getBinaryFast(id);
+    return b && b.length === 4 ? b.readUInt32LE(0) : undefined;
+  }
+
+  putIdSlot(id: number, slot: number): void {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32LE(slot, 0);
+    this.ids.putSync(id, b);
+  }
+
+  deleteId(id: number): void {
+    this.ids.removeSync(id);
+  }
+
+  /** Every (external id, slot) pair, by id (the invariant checker walks it). */
+  forEachId(fn: (id: number, slot: number) => void): void {
+    for (const { key, value } of this.ids.getRange()) fn(key, value.readUInt32LE(0));
+  }
+
+  /** Tombstone chunk c (a bitset of DEAD_CHUNK slots), as an owned copy, or undefined. */
+  getDeadChunk(c: number): Uint32Array | undefined {
+    const b = this.dead.getBinaryFast(c);
+    if (!b) return undefined;
+    if (b.length !== DEAD_CHUNK / 8) throw createError('STRATA_INDEX_CORRUPT', `tombstone chunk ${c} has ${b.length} bytes`, 'dead');
+    const out = new Uint32Array(DEAD_CHUNK / 32);
+    new Uint8Array(out.buffer).set(b.subarray(0, b.length));
+    return out;
+  }
+
+  putDeadChunk(c: number, bits: Uint32Array): void {
+    this.dead.putSync(c, this.copyToScratch(bits));
+  }
+
+  /** Heads changed by the commit that made heads version v, or undefined when the log no longer has it. */
+  getHeadLog(v: number): Uint32Array | undefined {
+    const b = this.headLog.getBinaryFast(v);
+    if (!b) return undefined;
+    const out = new Uint32Array(b.length >>> 2);
+    new Uint8Array(out.buffer).set(b.subarray(0, out.length * 4));
+    return out;
+  }
+
+  putHeadLog(v: number, heads: Uint32Array): void {
+    this.headLog.putSync(v, this.copyToScratch(heads));
+  }
+
+  /** Drop log entries of versions <= v (a graph saved at v no longer needs them). */
+  trimHeadLog(v: number): void {
+    for (const key of this.headLog.getKeys({ end: v + 1 })) this.headLog.removeSync(key);
+  }
+
   deleteVector(slot: number): void {
     this.vectors.removeSync(slot);
   }
@@ -320,7 +450,18 @@ export class IndexStore {
     return this.vectors.getBinaryFast(slot);
   }
 
-  /** Run `fn` in one synchronous write transaction (all or nothing). */
+  /**
+   * Read the newest committed state from the next read on (lmdb-js otherwise renews its read
+   * snapshot on the next event turn): a search that starts after a write was acknowledged sees it.
+   */
+  refreshSnapshot(): void {
+    this.root.resetReadTxn();
+  }
+
+  /**
+   * Run `fn` in one synchronous write transaction (all or nothing). lmdb-js commits it and flushes it
+   * to disk before returning, so what it wrote is durable once this returns.
+   */
   write<T>(fn: () => T): T {
     return this.root.transactionSync(fn);
   }

@@ -1,0 +1,588 @@
+/**
+ * Live updates, SPFresh-style: inserts, upserts and deletes applied to a built index, each batch in
+ * one LMDB write transaction (all of it or none of it is visible, and it is on disk when the
+ * transaction returns).
+ *
+ *   insert  a new slot (slots only grow: posting lists, sorted by slot, take it at their end); the
+ *           vector is assigned like a built one (nearest heads from the graph, closure bound, RNG
+ *           rule), encoded by the index's PCA and codec, and added to its lists and its slot block;
+ *           its tenant's runs, heads and count follow.
+ *   delete  a tombstone (tombstones.ts): the id leaves the `ids` db, its slot is marked in the `dead`
+ *           bitset and the slot map, its attribute values go; its entries stay in lists and blocks
+ *           (every search skips them) until a split, merge or compaction rewrites those.
+ *   upsert  delete of the id's current vector, if any, then insert.
+ *
+ * A list that grows past the cap first drops its tombstoned entries; if it is still too long it is
+ * split: a balanced 2-means over its vectors gives two centres, the old head moves to one and a new
+ * head takes the other; then LIRE — its vectors nearer one of the `splitNeighbors` nearest other
+ * heads move there, and those heads' vectors now nearer a new centre move to it. Lists the moves
+ * push over the cap split in turn.
+ *
+ * The writer changes only LMDB inside the transaction (plus tombstone bits, undone on failure); the
+ * index applies the returned effects to memory (graph, live set, tenants) after the commit.
+ */
+import { RoaringBitmap32 } from 'roaring-wasm';
+import { createError } from '../errors.js';
+import { type AssignParams, type HeadVectors, chooseReplicas } from './assign.js';
+import { type DistanceKernel, kernelFor, normalizeRows } from './distance.js';
+import type { HeadGraph } from './head-graph.js';
+import { type Codec, restoreCodec } from './codecs/codec.js';
+import { PcaTransform } from './codecs/pca.js';
+import { parseSpec } from './spec.js';
+import { EditableList } from '../storage/posting-edit.js';
+import { PostingReader } from '../storage/posting-format.js';
+import type { IndexMeta, IndexStore } from '../storage/index-store.js';
+import { type TenantCatalog, type TenantDetails, detailsOf } from './tenants.js';
+import type { AttributeIndex } from './attributes.js';
+import type { Tombstones } from './tombstones.js';
+import { twoMeans } from './split.js';
+import { NO_ID } from './topk.js';
+import { upperBound } from './bounds.js';
+import { checkIds, checkVectors, flattenRows, toFloat32 } from './validate.js';
+import { DEFAULT_TENANT, checkTenantName } from './tenants.js';
+import type { Metric } from './distance.js';
+
+export type WriteKind = 'insert' | 'upsert' | 'delete';
+
+export interface WriteRequest {
+  kind: WriteKind;
+  ids: Uint32Array;
+  /** rows × dim, checked and (cosine) normalised; null for deletes. */
+  vectors: Float32Array | null;
+  /** The tenant of each row (insert and upsert). */
+  tenants: string[] | null;
+}
+
+/** Options of insert and upsert. */
+export interface WriteOptions {
+  /** The tenant of every row (one name for all). Default "default"; a new name creates the tenant. */
+  tenants?: string | ArrayLike<string>;
+}
+
+/**
+ * A write call's input, checked before it is queued (so a bad call fails alone, naming the field):
+ * ids unsigned 32-bit and distinct, vectors of the index dimension and finite (copied, normalised
+ * for cosine), tenant names valid.
+ */
+export function checkWrite(kind: WriteKind, vectors: Float32Array | number[][] | null, ids: Uint32Array | number[], options: WriteOptions, dim: number, metric: Metric): WriteRequest {
+  if (options === null || typeof options !== 'object') throw createError('STRATA_INVALID_OPTION', 'options must be an object', 'options');
+  for (const key of Object.keys(options)) if (key !== 'tenants') throw createError('STRATA_INVALID_OPTION', `options.${key} is not a write option (tenants)`, key);
+  if (kind === 'delete') {
+    const n = ids instanceof Uint32Array || Array.isArray(ids) ? ids.length : 0;
+    return { kind, ids: Uint32Array.from(checkIds(ids, n)), vectors: null, tenants: null };
+  }
+  const flat = Array.isArray(vectors) ? flattenRows(vectors, dim) : toFloat32(vectors, 'vectors');
+  const n = checkVectors(flat, dim, 'vectors');
+  const checkedIds = Uint32Array.from(checkIds(ids, n));
+  const copy = Float32Array.from(flat);
+  if (metric === 'cosine') normalizeRows(copy, dim);
+  let tenants: string[] | null = null;
+  const t = options.tenants;
+  if (typeof t === 'string') tenants = new Array<string>(n).fill(checkTenantName(t, 'tenants'));
+  else if (t !== undefined) {
+    if (t === null || typeof t !== 'object' || t.length !== n) throw createError('STRATA_INVALID_TENANT', `tenants must be one name or an array with one name per vector (${n})`, 'tenants');
+    tenants = Array.from({ length: n }, (_, i) => checkTenantName(t[i], `tenants[${i}]`));
+  }
+  return { kind, ids: checkedIds, vectors: copy, tenants };
+}
+
+export interface WriteCounts {
+  /** Vectors added under ids that were absent. */
+  inserted: number;
+  /** Upserts that replaced an existing vector. */
+  replaced: number;
+  /** Deletes that found their id. */
+  deleted: number;
+}
+
+/** A tenant as the transaction leaves it (applied to the catalog after the commit). */
+export interface TenantDraft {
+  name: string;
+  runs: number[];
+  count: number;
+  cellCount: number;
+  details: TenantDetails;
+}
+
+export interface WriteEffects {
+  meta: IndexMeta;
+  counts: WriteCounts[];
+  /** Heads added, moved or removed (the graph replays them from LMDB). */
+  changedHeads: number[];
+  tenants: TenantDraft[];
+  added: number[];
+  removed: number[];
+  splits: number;
+  /** Entries LIRE moved to another list. */
+  moved: number;
+}
+
+/** What the writer reads and changes: the open index's state. */
+export interface WriteTarget {
+  meta: IndexMeta;
+  graph: HeadGraph;
+  tenants: TenantCatalog;
+  attrs: AttributeIndex;
+  tombstones: Tombstones;
+}
+
+/** Which tenant owns a slot: every tenant run, sorted by start (runs never overlap). */
+export class SlotOwners {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private names: string[] = [];
+
+  static of(tenants: TenantCatalog): SlotOwners {
+    const runs: Array<[number, number, string]> = [];
+    for (const t of tenants.all()) for (let r = 0; r < t.runs.length; r += 2) runs.push([t.runs[r], t.runs[r + 1], t.name]);
+    runs.sort((a, b) => a[0] - b[0]);
+    const o = new SlotOwners();
+    for (const [s, e, name] of runs) o.push(s, e, name);
+    return o;
+  }
+
+  private push(s: number, e: number, name: string): void {
+    this.starts.push(s);
+    this.ends.push(e);
+    this.names.push(name);
+  }
+
+  find(slot: number): string | undefined {
+    const i = upperBound(this.starts, slot) - 1;
+    return i >= 0 && slot < this.ends[i] ? this.names[i] : undefined;
+  }
+
+  /** Record that `slot` (the newest slot) belongs to `name`: its last run grows, or a run starts. */
+  append(slot: number, name: string): void {
+    const last = this.starts.length - 1;
+    if (last >= 0 && this.ends[last] === slot && this.names[last] === name) this.ends[last]++;
+    else this.push(slot, slot + 1, name);
+  }
+
+  clone(): SlotOwners {
+    const o = new SlotOwners();
+    o.starts = this.starts.slice();
+    o.ends = this.ends.slice();
+    o.names = this.names.slice();
+    return o;
+  }
+}
+
+export class IndexWriter {
+  readonly dim: number;
+  readonly codec: Codec;
+  readonly pca: PcaTransform | null;
+  readonly storedDim: number;
+  readonly reader: PostingReader;
+  readonly kernel: DistanceKernel;
+  readonly refine: boolean;
+  /** Slot owners as of the last commit (null: rebuild from the catalog). */
+  owners: SlotOwners | null = null;
+
+  constructor(
+    readonly store: IndexStore,
+    meta: IndexMeta,
+  ) {
+    this.dim = meta.options.dimension;
+    this.codec = restoreCodec(meta.codec);
+    this.pca = meta.pca ? PcaTransform.restore(meta.pca) : null;
+    this.storedDim = this.pca ? this.pca.outDim : this.dim;
+    this.reader = new PostingReader(this.storedDim, this.codec);
+    this.kernel = kernelFor(meta.options.metric);
+    this.refine = parseSpec(meta.spec).refine;
+  }
+
+  /**
+   * Apply requests in order, in one write transaction. Throws (and nothing is written) if the
+   * transaction fails; tombstone bits set on the way are undone.
+   */
+  /** Slot owners of the index as of the last commit. */
+  ownersOf(tenants: TenantCatalog): SlotOwners {
+    return (this.owners ??= SlotOwners.of(tenants));
+  }
+
+  apply(reqs: WriteRequest[], target: WriteTarget): WriteEffects {
+    const owners = this.ownersOf(target.tenants).clone();
+    const batch = new Batch(this, target, owners);
+    try {
+      const effects = this.store.write(() => batch.run(reqs));
+      this.owners = owners;
+      return effects;
+    } catch (err) {
+      batch.rollback();
+      throw err;
+    }
+  }
+
+  /** The stored-space code of an original-space vector, into `out` at `off`. */
+  encode(v: Float32Array, vOff: number, stored: Float32Array, out: Uint8Array, off: number): void {
+    if (this.pca) {
+      this.pca.project(v, vOff, stored, 0);
+      this.codec.encode(stored, 0, out, off);
+    } else this.codec.encode(v, vOff, out, off);
+  }
+
+  /** An entry's vector back in the original space (approximate under PCA and lossy codecs). */
+  decode(codes: Uint8Array, off: number, stored: Float32Array, out: Float32Array, outOff: number): void {
+    if (this.pca) {
+      this.codec.decode(codes, off, stored, 0);
+      this.pca.reconstruct(stored, 0, out, outOff);
+    } else this.codec.decode(codes, off, out, outOff);
+  }
+}
+
+/** Head vectors read from LMDB as the RNG rule needs them (a few per inserted vector). */
+class StoredHeads implements HeadVectors {
+  data: Float32Array;
+  private readonly at = new Map<number, number>();
+
+  constructor(
+    private readonly store: IndexStore,
+    private readonly dim: number,
+    capacity: number,
+  ) {
+    this.data = new Float32Array(capacity * dim);
+  }
+
+  reset(): void {
+    this.at.clear();
+  }
+
+  offset(h: number): number {
+    let off = this.at.get(h);
+    if (off === undefined) {
+      off = this.at.size * this.dim;
+      if (off + this.dim > this.data.length) {
+        const next = new Float32Array(this.data.length * 2);
+        next.set(this.data);
+        this.data = next;
+      }
+      if (!this.store.getHead(h, this.dim, this.data, off)) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is in the graph but not in LMDB`, 'heads');
+      this.at.set(h, off);
+    }
+    return off;
+  }
+}
+
+/** One transaction's work. */
+class Batch {
+  private readonly w: IndexWriter;
+  private readonly t: WriteTarget;
+  private readonly store: IndexStore;
+  private readonly m: IndexMeta;
+  private readonly owners: SlotOwners;
+  private readonly lists = new Map<number, EditableList>();
+  /** Entries each touched list held when read (to keep meta.postingEntries exact). */
+  private readonly listBase = new Map<number, number>();
+  private readonly blocks = new Map<number, EditableList>();
+  private readonly drafts = new Map<string, TenantDraft>();
+  private readonly changedHeads = new Set<number>();
+  /** External ids of the slots this batch appends (NO_ID once deleted again). */
+  private readonly newIds: number[] = [];
+  private readonly firstNewSlot: number;
+  private readonly clearedSlots: number[] = [];
+  private readonly tombed: number[] = [];
+  private readonly added: number[] = [];
+  private readonly removed: number[] = [];
+  private readonly cap: number;
+  private readonly params: AssignParams;
+  private readonly heads: StoredHeads;
+  private readonly cand: Uint32Array;
+  private readonly candDist: Float32Array;
+  private readonly chosen: Uint32Array;
+  private readonly chosenDist: Float32Array;
+  private readonly stored: Float32Array;
+  private readonly code: Uint8Array;
+  private splits = 0;
+  private moved = 0;
+
+  constructor(w: IndexWriter, t: WriteTarget, owners: SlotOwners) {
+    this.w = w;
+    this.t = t;
+    this.store = w.store;
+    this.m = { ...t.meta };
+    this.owners = owners;
+    this.firstNewSlot = t.meta.slotCount;
+    const o = t.meta.options;
+    this.cap = t.meta.postingLimit;
+    this.params = { metric: o.metric, replicas: o.replicas, candidateHeads: Math.min(o.candidateHeads, Math.max(1, t.meta.liveHeads)), closureEps: o.closureEps, rngFactor: o.rngFactor };
+    this.heads = new StoredHeads(w.store, w.dim, o.replicas + 8);
+    this.cand = new Uint32Array(this.params.candidateHeads);
+    this.candDist = new Float32Array(this.params.candidateHeads);
+    this.chosen = new Uint32Array(o.replicas);
+    this.chosenDist = new Float32Array(o.replicas);
+    this.stored = new Float32Array(w.storedDim);
+    this.code = new Uint8Array(w.codec.bytesPerVector);
+  }
+
+  run(reqs: WriteRequest[]): WriteEffects {
+    const counts = reqs.map((r) => this.request(r));
+    this.finishLists();
+    this.persist();
+    return {
+      meta: this.m,
+      counts,
+      changedHeads: [...this.changedHeads],
+      tenants: [...this.drafts.values()],
+      added: this.added,
+      removed: this.removed,
+      splits: this.splits,
+      moved: this.moved,
+    };
+  }
+
+  rollback(): void {
+    for (const s of this.tombed) this.t.tombstones.undo(s);
+    this.t.tombstones.clearDirty();
+  }
+
+  private request(r: WriteRequest): WriteCounts {
+    const c: WriteCounts = { inserted: 0, replaced: 0, deleted: 0 };
+    for (let i = 0; i < r.ids.length; i++) {
+      const id = r.ids[i];
+      const had = this.remove(id);
+      if (r.kind === 'delete') {
+        if (had) c.deleted++;
+        continue;
+      }
+      if (had) {
+        if (r.kind === 'insert') throw createError('STRATA_ID_EXISTS', `ids[${i}] = ${id} is already in the index (use upsert to replace it)`, `ids[${i}]`);
+        c.replaced++;
+      } else c.inserted++;
+      this.insert(id, r.vectors!, i * this.w.dim, r.tenants ? r.tenants[i] : null);
+    }
+    return c;
+  }
+
+  /** Tombstone the vector of `id`; false when the id is absent. */
+  private remove(id: number): boolean {
+    const slot = this.store.slotOfId(id);
+    if (slot === undefined) return false;
+    this.store.deleteId(id);
+    if (this.t.tombstones.add(slot)) this.tombed.push(slot);
+    if (slot >= this.firstNewSlot) this.newIds[slot - this.firstNewSlot] = NO_ID;
+    else this.clearedSlots.push(slot);
+    if (this.w.refine) this.store.deleteVector(slot);
+    const owner = this.owners.find(slot);
+    if (owner !== undefined) this.draft(owner).count--;
+    this.removed.push(slot);
+    this.m.count--;
+    this.m.tombstones++;
+    return true;
+  }
+
+  private insert(id: number, vectors: Float32Array, off: number, tenant: string | null): void {
+    const slot = this.m.slotCount++;
+    const w = this.w;
+    w.encode(vectors, off, this.stored, this.code, 0);
+    const n = this.assign(vectors, off);
+    const name = tenant ?? DEFAULT_TENANT;
+    const d = this.draft(name);
+    for (let j = 0; j < n; j++) {
+      const h = this.chosen[j];
+      this.list(h).add(slot, this.code, 0);
+      d.details.heads.add(h);
+    }
+    this.block(Math.floor(slot / this.m.blockSlots)).add(slot, this.code, 0);
+    this.newIds[slot - this.firstNewSlot] = id;
+    this.store.putIdSlot(id, slot);
+    if (w.refine) this.store.putVector(slot, vectors.subarray(off, off + w.dim));
+    const last = d.runs.length - 1;
+    if (last > 0 && d.runs[last] === slot) d.runs[last]++;
+    else d.runs.push(slot, slot + 1);
+    d.count++;
+    this.owners.append(slot, name);
+    this.added.push(slot);
+    this.m.count++;
+  }
+
+  /** Heads for the vector at `v[off..)`: nearest from the graph, then closure bound and RNG rule. */
+  private assign(v: Float32Array, off: number): number {
+    const p = this.params;
+    const found = this.t.graph.search(v, off, p.candidateHeads, p.candidateHeads, this.cand, this.candDist);
+    if (found === 0) throw createError('STRATA_INDEX_CORRUPT', 'the head graph returned no head', 'heads');
+    this.heads.reset();
+    return chooseReplicas(this.cand, this.candDist, found, this.heads, this.w.dim, p, this.chosen, this.chosenDist, 0);
+  }
+
+  private list(h: number): EditableList {
+    let l = this.lists.get(h);
+    if (!l) {
+      l = EditableList.read(this.w.reader, this.store.getPostingFast(h), h, this.w.storedDim, this.w.codec, 8);
+      this.lists.set(h, l);
+      this.listBase.set(h, l.count);
+    }
+    return l;
+  }
+
+  private block(b: number): EditableList {
+    let l = this.blocks.get(b);
+    if (!l) {
+      l = EditableList.read(this.w.reader, this.store.getBlockFast(b), b, this.w.storedDim, this.w.codec, 8);
+      this.blocks.set(b, l);
+    }
+    return l;
+  }
+
+  private draft(name: string): TenantDraft {
+    let d = this.drafts.get(name);
+    if (d) return d;
+    const t = this.t.tenants.get(name);
+    if (t) {
+      d = { name, runs: Array.from(t.runs), count: t.count, cellCount: t.cellCount, details: detailsOf(name, this.store.getTenantDetails(name)) };
+    } else {
+      d = { name, runs: [], count: 0, cellCount: 0, details: { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) } };
+    }
+    this.drafts.set(name, d);
+    return d;
+  }
+
+  /** Over-long lists: drop tombstones, then split what is still over the cap (splits may cascade). */
+  private finishLists(): void {
+    const dead = this.t.tombstones;
+    const work = [...this.lists.keys()].filter((h) => this.lists.get(h)!.count > this.cap);
+    for (let guard = 0; work.length > 0; guard++) {
+      if (guard > 64 * (this.lists.size + 16)) throw createError('STRATA_INDEX_CORRUPT', 'list splits do not converge', 'postings');
+      const h = work.pop()!;
+      const l = this.lists.get(h)!;
+      if (l.count <= this.cap) continue;
+      l.removeWhere((s) => dead.has(s));
+      if (l.count <= this.cap) continue;
+      for (const over of this.split(h, l)) if (!work.includes(over)) work.push(over);
+    }
+  }
+
+  /** Split list h (live entries only, over the cap); returns lists the moves pushed over the cap. */
+  private split(h: number, l: EditableList): number[] {
+    const w = this.w, dim = w.dim, n = l.count;
+    const x = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim);
+    const { centers, side } = twoMeans(x, n, dim, this.cap);
+    if (this.m.options.metric === 'cosine') normalizeRows(centers, dim);
+    // The old head's neighbours, found from its vector before it moves.
+    const old = new Float32Array(dim);
+    this.store.getHead(h, dim, old, 0);
+    const want = this.m.options.splitNeighbors;
+    const nbHeads: number[] = [];
+    if (want > 0) {
+      const near = new Uint32Array(want + 1), nearDist = new Float32Array(want + 1);
+      const found = this.t.graph.search(old, 0, want + 1, Math.max(64, want + 1), near, nearDist);
+      for (let i = 0; i < found && nbHeads.length < want; i++) if (near[i] !== h && this.store.hasHead(near[i])) nbHeads.push(near[i]);
+    }
+    const h2 = this.m.headCount++;
+    this.m.liveHeads++;
+    this.store.putHead(h, NO_ID, centers.subarray(0, dim));
+    this.store.putHead(h2, NO_ID, centers.subarray(dim, 2 * dim));
+    this.changedHeads.add(h).add(h2);
+    this.splits++;
+    const nbVec = new Float32Array(nbHeads.length * dim);
+    nbHeads.forEach((nb, j) => this.store.getHead(nb, dim, nbVec, j * dim));
+    const halves = [new EditableList(w.storedDim, w.codec, n), new EditableList(w.storedDim, w.codec, n)];
+    const headOf = [h, h2];
+    const k = w.kernel;
+    // The split list's vectors: to their half, unless a neighbouring head is nearer than both centres.
+    for (let i = 0; i < n; i++) {
+      const slot = l.slots[i];
+      const dc = Math.min(k(x, i * dim, centers, 0, dim), k(x, i * dim, centers, dim, dim));
+      let best = -1, bestD = dc;
+      for (let j = 0; j < nbHeads.length; j++) {
+        const d = k(x, i * dim, nbVec, j * dim, dim);
+        if (d < bestD) {
+          bestD = d;
+          best = j;
+        }
+      }
+      if (best >= 0) {
+        this.place(nbHeads[best], slot, l.codes, i * l.bpv);
+        this.moved++;
+      } else {
+        halves[side[i]].add(slot, l.codes, i * l.bpv);
+        this.ownerHeads(slot, headOf[side[i]]);
+      }
+    }
+    // Neighbouring lists' vectors now nearer a new centre than their own head move to it (if it has room).
+    const y = new Float32Array(dim);
+    const dead = this.t.tombstones;
+    for (let j = 0; j < nbHeads.length; j++) {
+      const nl = this.list(nbHeads[j]);
+      const leaving: number[] = [];
+      for (let i = 0; i < nl.count; i++) {
+        const slot = nl.slots[i];
+        if (dead.has(slot)) continue;
+        w.decode(nl.codes, i * nl.bpv, this.stored, y, 0);
+        const own = k(y, 0, nbVec, j * dim, dim);
+        const d0 = k(y, 0, centers, 0, dim), d1 = k(y, 0, centers, dim, dim);
+        const s = d0 <= d1 ? 0 : 1;
+        if (Math.min(d0, d1) >= own) continue;
+        const target = halves[s].count < this.cap ? s : halves[1 - s].count < this.cap && Math.max(d0, d1) < own ? 1 - s : -1;
+        if (target < 0) continue;
+        halves[target].add(slot, nl.codes, i * nl.bpv);
+        this.ownerHeads(slot, headOf[target]);
+        leaving.push(slot);
+        this.moved++;
+      }
+      if (leaving.length > 0) {
+        const gone = new Set(leaving);
+        nl.removeWhere((s) => gone.has(s));
+      }
+    }
+    halves[0].changed = halves[1].changed = true;
+    this.lists.set(h, halves[0]);
+    this.lists.set(h2, halves[1]);
+    this.listBase.set(h2, 0);
+    const over: number[] = [];
+    for (const nb of nbHeads) if (this.lists.get(nb)!.count > this.cap) over.push(nb);
+    if (halves[0].count > this.cap) over.push(h);
+    if (halves[1].count > this.cap) over.push(h2);
+    return over;
+  }
+
+  /** Add an entry to list `h` (a LIRE move) and to its tenant's heads. */
+  private place(h: number, slot: number, codes: Uint8Array, off: number): void {
+    this.list(h).add(slot, codes, off);
+    this.ownerHeads(slot, h);
+  }
+
+  private ownerHeads(slot: number, h: number): void {
+    const owner = this.owners.find(slot);
+    if (owner !== undefined) this.draft(owner).details.heads.add(h);
+  }
+
+  /** Write everything the batch touched, then meta. */
+  private persist(): void {
+    const m = this.m, store = this.store;
+    for (const [h, l] of this.lists) {
+      if (!l.changed) continue;
+      store.putPosting(h, l.encode());
+      m.postingEntries += l.count - (this.listBase.get(h) ?? 0);
+      if (l.count > m.longestList) m.longestList = l.count;
+    }
+    for (const [b, l] of this.blocks) if (l.changed) store.putBlock(b, l.encode());
+    if (this.newIds.length > 0) store.putSlotIds(Uint32Array.from(this.newIds), this.firstNewSlot);
+    store.clearSlots(this.clearedSlots);
+    this.t.tombstones.persist(store);
+    for (const d of this.drafts.values()) {
+      d.details.heads.runOptimize();
+      const runs = Uint32Array.from(d.runs);
+      const cells = new Uint32Array(d.details.cellIds.length + d.details.cellStarts.length);
+      cells.set(d.details.cellIds);
+      cells.set(d.details.cellStarts, d.details.cellIds.length);
+      store.putTenant(d.name, { runs: new Uint8Array(runs.buffer), cellCount: d.cellCount }, { heads: d.details.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) });
+    }
+    if (this.removed.length > 0 && this.t.attrs.names.length > 0) {
+      const gone = RoaringBitmap32.from(Uint32Array.from(this.removed));
+      try {
+        this.t.attrs.removeSlots(gone);
+      } finally {
+        gone.dispose();
+      }
+      for (const [attr, rec] of this.t.attrs.toRecords()) store.putAttribute(attr, rec);
+    }
+    if (this.changedHeads.size > 0) {
+      m.headsVersion++;
+      store.putHeadLog(m.headsVersion, Uint32Array.from(this.changedHeads));
+    }
+    m.version++;
+    store.putMeta(m);
+  }
+}
