@@ -20,7 +20,8 @@ import {
 } from './options.js';
 import { layoutPostings } from './posting-layout.js';
 import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
-import { createCodec, restoreCodec } from './codecs/codec.js';
+import { type Codec, createCodec, restoreCodec } from './codecs/codec.js';
+import { EditableList } from '../storage/posting-edit.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
@@ -37,11 +38,12 @@ import { groupByTenant, layoutSlots } from './slot-layout.js';
 import { upperBound } from './bounds.js';
 import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
-import { encodePosting, postingBytes, PostingReader, POSTING_HEADER_BYTES } from '../storage/posting-format.js';
+import { encodePosting, postingBytes, PostingReader } from '../storage/posting-format.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 import { Tombstones } from './tombstones.js';
-import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, checkWrite } from './writer.js';
-import { applyHeads, savedGraphVersion } from './graph-sync.js';
+import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
+import { type HealthReport, inspectIndex } from './maintenance.js';
+import { savedGraphVersion } from './graph-sync.js';
 import { DEFAULT_TENANT, type TenantRecord } from './tenants.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
@@ -72,6 +74,18 @@ export interface SearchScope {
 }
 
 export type SearchOptions = Partial<SearchParams> & SearchScope;
+
+/** What a compaction did. */
+export interface CompactReport {
+  /** Posting entries removed (tombstones applied, replicas dropped by merges). */
+  entriesRemoved: number;
+  headsMerged: number;
+  /** Vectors moved to another list by merges and the splits they caused. */
+  vectorsMoved: number;
+  diskBytesBefore: number;
+  diskBytesAfter: number;
+  seconds: number;
+}
 
 /** A queued write and its caller's promise. */
 interface PendingWrite {
@@ -151,6 +165,8 @@ const ASSIGN_CHUNK = 4096;
 const PARALLEL_BUILD_MIN = 20_000;
 /** Posting bytes written per LMDB transaction during the build. */
 const WRITE_TXN_BYTES = 16 << 20;
+/** Lists rewritten per compaction transaction. */
+const COMPACT_HEADS_PER_TXN = 512;
 /** id -> slot records written per LMDB transaction during the build. */
 const ID_TXN_ROWS = 262_144;
 
@@ -634,6 +650,66 @@ export class SpannIndex {
     return { id: checked, tenant: this.writerFor().ownersOf(this.tenants).find(slot) ?? DEFAULT_TENANT };
   }
 
+  /**
+   * Health of the whole index: list length histogram, replicas per vector, tombstoned entries,
+   * orphaned ids and every broken invariant (maintenance.ts). Reads every list: for maintenance and
+   * tests, not the query path.
+   */
+  health(): HealthReport {
+    this.assertBuilt();
+    return inspectIndex(this.store, this.meta, this.graph!, this.tombstones, this.tenants);
+  }
+
+  /**
+   * Apply tombstones and rebalance: every list and block is rewritten without its deleted entries,
+   * lists left with fewer than mergeFraction × postingLimit live vectors are merged into their
+   * neighbours (their heads removed), over-long lists split; then the graph file is saved and the
+   * head log trimmed. Runs in bounded transactions, yielding between them, so searches and writes
+   * go on meanwhile (writes wait for the step in progress). LMDB reuses the freed pages for later
+   * writes; the file does not shrink.
+   */
+  async compact(): Promise<CompactReport> {
+    this.assertBuilt();
+    if (this.readOnly) throw createError('STRATA_INVALID_OPTION', `the index at ${JSON.stringify(this.dir)} was opened read-only`, 'readOnly');
+    await this.flush();
+    const t0 = performance.now();
+    const before = { entries: this.meta.postingEntries, heads: this.meta.liveHeads, disk: this.diskBytes() };
+    const heads = this.store.headNumbers();
+    const blocks = Math.ceil(this.meta.slotCount / Math.max(1, this.meta.blockSlots));
+    const mergeMin = Math.floor(this.meta.options.mergeFraction * this.meta.postingLimit);
+    const steps = Math.max(1, Math.ceil(heads.length / COMPACT_HEADS_PER_TXN));
+    let moved = 0;
+    for (let i = 0; i < steps; i++) {
+      const part = heads.slice(i * COMPACT_HEADS_PER_TXN, (i + 1) * COMPACT_HEADS_PER_TXN);
+      const b0 = Math.floor((i * blocks) / steps), b1 = Math.floor(((i + 1) * blocks) / steps);
+      await this.flush();
+      const e = this.applyEffects(() => this.writerFor().maintain(this.writeTarget(), part, b0, b1, mergeMin, i === steps - 1));
+      moved += e.moved;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    this.saveGraph();
+    return {
+      entriesRemoved: before.entries - this.meta.postingEntries,
+      headsMerged: before.heads - this.meta.liveHeads,
+      vectorsMoved: moved,
+      diskBytesBefore: before.disk,
+      diskBytesAfter: this.diskBytes(),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /** Save the head graph (and its version) when it is newer than the file; trim the head log. */
+  private saveGraph(): void {
+    if (!this.graph || this.readOnly || this.graph.version === savedGraphVersion(this.dir)) return;
+    saveGraph(this.graph, this.dir);
+    const v = this.graph.version;
+    this.store.write(() => this.store.trimHeadLog(v));
+  }
+
+  private writeTarget(): WriteTarget {
+    return { meta: this.meta, graph: this.graph!, tenants: this.tenants, attrs: this.attrs, tombstones: this.tombstones };
+  }
+
   /** Resolves when every write issued so far is committed (or failed). */
   async flush(): Promise<void> {
     while (this.flushing || this.pending.length > 0) {
@@ -692,13 +768,18 @@ export class SpannIndex {
     }
   }
 
-  /** One transaction, then memory brought in line with what it committed. */
+  /** One transaction of writes. */
   private applyWrites(reqs: WriteRequest[]): WriteEffects {
+    return this.applyEffects(() => this.writerFor().apply(reqs, this.writeTarget()));
+  }
+
+  /** Run one writer transaction, then bring memory in line with what it committed. */
+  private applyEffects(transact: () => WriteEffects): WriteEffects {
     const searcher = this.assertBuilt();
     const graph = this.graph!;
     let e: WriteEffects;
     try {
-      e = this.writerFor().apply(reqs, { meta: this.meta, graph, tenants: this.tenants, attrs: this.attrs, tombstones: this.tombstones });
+      e = transact();
     } catch (err) {
       // Attribute headers may have changed in memory before the rollback: reread them.
       this.attrs.dispose();
@@ -713,7 +794,6 @@ export class SpannIndex {
       d.details.heads.dispose();
       this.tenants.replace(new Tenant(name, Uint32Array.from(d.runs), d.cellCount, null, () => detailsOf(name, this.store.getTenantDetails(name)), d.count));
     }
-    applyHeads(graph, this.store, e.changedHeads, this.dimension);
     graph.version = this.meta.headsVersion;
     graph.count = Math.max(graph.count, this.meta.headCount);
     searcher.reconfigure(this.meta);
@@ -763,7 +843,7 @@ export class SpannIndex {
         for (const h of this.tenants.details(t).heads.toUint32Array()) {
           const value = this.store.getPostingCopy(h);
           if (!value) continue;
-          const { out, dropped } = withoutRuns(reader, value, h, runs);
+          const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
           entriesRemoved += dropped;
           this.store.putPosting(h, out);
         }
@@ -772,7 +852,7 @@ export class SpannIndex {
           for (let b = Math.floor(runs[r] / B); b * B < runs[r + 1]; b++) {
             const value = this.store.getBlockCopy(b);
             if (!value) continue;
-            const { out, kept } = withoutRuns(reader, value, b, runs);
+            const { out, kept } = withoutRuns(reader, value, b, runs, codeDim, codec);
             if (kept === 0) this.store.deleteBlock(b);
             else this.store.putBlock(b, out);
           }
@@ -848,11 +928,8 @@ export class SpannIndex {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
+    this.saveGraph();
     this.closed = true;
-    if (this.graph && this.graph.version !== savedGraphVersion(this.dir) && !this.readOnly) {
-      saveGraph(this.graph, this.dir);
-      this.store.write(() => this.store.trimHeadLog(this.graph!.version));
-    }
     if (this.pool) await this.pool.destroy();
     await this.store.close();
     this.tenants.dispose();
@@ -868,27 +945,13 @@ const HEAD_FLAG_CACHE = 64;
 const SCOPE_CACHE = 16;
 
 /** A posting-format value without the entries whose slots fall in `runs`. */
-function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array): { out: Uint8Array; kept: number; dropped: number } {
-  const view = reader.read(value, key);
-  const bpv = view.count > 0 ? view.codes.length / view.count : 0;
-  const keep: number[] = [];
-  for (let i = 0, r = 0; i < view.count; i++) {
-    const s = view.ids[i];
-    while (r < runs.length && runs[r + 1] <= s) r += 2;
-    if (r < runs.length && s >= runs[r]) continue;
-    keep.push(i);
-  }
-  const out = new Uint8Array(postingBytes(keep.length, bpv));
-  out.set(value.subarray(0, POSTING_HEADER_BYTES));
-  const head = new Uint32Array(out.buffer, 0, 4);
-  head[0] = keep.length;
-  const ids = new Uint32Array(out.buffer, POSTING_HEADER_BYTES, keep.length);
-  const codes = new Uint8Array(out.buffer, POSTING_HEADER_BYTES + 4 * keep.length);
-  keep.forEach((i, j) => {
-    ids[j] = view.ids[i];
-    codes.set(view.codes.subarray(i * bpv, (i + 1) * bpv), j * bpv);
+function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array, dim: number, codec: Codec): { out: Uint8Array; kept: number; dropped: number } {
+  const list = EditableList.read(reader, value, key, dim, codec);
+  const dropped = list.removeWhere((s) => {
+    const r = upperBound(runs, s);
+    return (r & 1) === 1; // inside [runs[r - 1], runs[r]) exactly when r is odd
   });
-  return { out, kept: keep.length, dropped: view.count - keep.length };
+  return { out: list.encode(), kept: list.count, dropped };
 }
 /** Rows used to fit the posting codec. */
 const CODEC_SAMPLE = 65_536;

@@ -59,6 +59,26 @@ export function twoMeans(x: Float32Array, n: number, dim: number, cap: number, i
   return { centers, side };
 }
 
+/**
+ * Each of the n rows of `x` to its nearer centre. Only a degenerate split (one side empty: the rows
+ * cannot be told apart) is cut by margin into sides of at most `cap`; a lopsided split is kept, and
+ * a side still over the cap is split again by the caller — a forced cut would put rows on the side
+ * of the farther centre.
+ */
+export function sidesOf(x: Float32Array, n: number, dim: number, centers: Float32Array, cap: number): Uint8Array {
+  const l2 = kernelFor('l2');
+  const side = new Uint8Array(n);
+  const margin = new Float64Array(n);
+  let ones = 0;
+  for (let i = 0; i < n; i++) {
+    margin[i] = l2(x, i * dim, centers, 0, dim) - l2(x, i * dim, centers, dim, dim);
+    side[i] = margin[i] <= 0 ? 0 : 1;
+    ones += side[i];
+  }
+  if (ones === 0 || ones === n) balance(margin, side, n, cap);
+  return side;
+}
+
 /** Put the rows with the smallest margins on side 0, the rest on side 1, neither over `cap`. */
 function balance(margin: Float64Array, side: Uint8Array, n: number, cap: number): void {
   const order = Array.from({ length: n }, (_, i) => i).sort((p, q) => margin[p] - margin[q] || p - q);

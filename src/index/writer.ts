@@ -18,13 +18,14 @@
  * heads move there, and those heads' vectors now nearer a new centre move to it. Lists the moves
  * push over the cap split in turn.
  *
- * The writer changes only LMDB inside the transaction (plus tombstone bits, undone on failure); the
- * index applies the returned effects to memory (graph, live set, tenants) after the commit.
+ * Inside the transaction the writer changes LMDB, tombstone bits and the head graph (both put back
+ * from LMDB if it aborts); the index applies the returned effects to the rest of memory (live set,
+ * tenants, searcher) after the commit.
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type AssignParams, type HeadVectors, chooseReplicas } from './assign.js';
-import { type DistanceKernel, kernelFor, normalizeRows } from './distance.js';
+import { type DistanceKernel, kernelFor, normalizeRows, withinBound } from './distance.js';
 import type { HeadGraph } from './head-graph.js';
 import { type Codec, restoreCodec } from './codecs/codec.js';
 import { PcaTransform } from './codecs/pca.js';
@@ -35,7 +36,8 @@ import type { IndexMeta, IndexStore } from '../storage/index-store.js';
 import { type TenantCatalog, type TenantDetails, detailsOf } from './tenants.js';
 import type { AttributeIndex } from './attributes.js';
 import type { Tombstones } from './tombstones.js';
-import { twoMeans } from './split.js';
+import { applyHeads } from './graph-sync.js';
+import { sidesOf, twoMeans } from './split.js';
 import { NO_ID } from './topk.js';
 import { upperBound } from './bounds.js';
 import { checkIds, checkVectors, flattenRows, toFloat32 } from './validate.js';
@@ -214,6 +216,25 @@ export class IndexWriter {
     }
   }
 
+  /**
+   * One compaction step, in one transaction: the lists of `heads` lose their tombstoned entries
+   * and those left with fewer than `mergeMin` live entries are merged away (each vector moves to its
+   * nearest other head with room, the head is removed); blocks [b0, b1) lose their tombstoned rows.
+   * `final` marks the last step of a full pass (meta.tombstones drops to 0).
+   */
+  maintain(target: WriteTarget, heads: number[], b0: number, b1: number, mergeMin: number, final: boolean): WriteEffects {
+    const owners = this.ownersOf(target.tenants).clone();
+    const batch = new Batch(this, target, owners);
+    try {
+      const effects = this.store.write(() => batch.compact(heads, b0, b1, mergeMin, final));
+      this.owners = owners;
+      return effects;
+    } catch (err) {
+      batch.rollback();
+      throw err;
+    }
+  }
+
   /** The stored-space code of an original-space vector, into `out` at `off`. */
   encode(v: Float32Array, vOff: number, stored: Float32Array, out: Uint8Array, off: number): void {
     if (this.pca) {
@@ -251,12 +272,10 @@ class StoredHeads implements HeadVectors {
   offset(h: number): number {
     let off = this.at.get(h);
     if (off === undefined) {
+      // Capacity is one slot per candidate head and reset() runs per vector, so `data` never moves
+      // while chooseReplicas holds it.
       off = this.at.size * this.dim;
-      if (off + this.dim > this.data.length) {
-        const next = new Float32Array(this.data.length * 2);
-        next.set(this.data);
-        this.data = next;
-      }
+      if (off + this.dim > this.data.length) throw new RangeError(`more than ${this.data.length / this.dim} heads read for one vector`);
       if (!this.store.getHead(h, this.dim, this.data, off)) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is in the graph but not in LMDB`, 'heads');
       this.at.set(h, off);
     }
@@ -295,6 +314,8 @@ class Batch {
   private readonly code: Uint8Array;
   private splits = 0;
   private moved = 0;
+  /** Heads merged away in this batch. */
+  private readonly removedHeads = new Set<number>();
 
   constructor(w: IndexWriter, t: WriteTarget, owners: SlotOwners) {
     this.w = w;
@@ -306,7 +327,7 @@ class Batch {
     const o = t.meta.options;
     this.cap = t.meta.postingLimit;
     this.params = { metric: o.metric, replicas: o.replicas, candidateHeads: Math.min(o.candidateHeads, Math.max(1, t.meta.liveHeads)), closureEps: o.closureEps, rngFactor: o.rngFactor };
-    this.heads = new StoredHeads(w.store, w.dim, o.replicas + 8);
+    this.heads = new StoredHeads(w.store, w.dim, this.params.candidateHeads);
     this.cand = new Uint32Array(this.params.candidateHeads);
     this.candDist = new Float32Array(this.params.candidateHeads);
     this.chosen = new Uint32Array(o.replicas);
@@ -316,7 +337,24 @@ class Batch {
   }
 
   run(reqs: WriteRequest[]): WriteEffects {
-    const counts = reqs.map((r) => this.request(r));
+    return this.effects(reqs.map((r) => this.request(r)));
+  }
+
+  compact(heads: number[], b0: number, b1: number, mergeMin: number, final: boolean): WriteEffects {
+    const dead = this.t.tombstones;
+    const drop = (s: number) => dead.has(s);
+    for (const h of heads) {
+      if (this.removedHeads.has(h) || !this.store.hasHead(h)) continue;
+      const l = this.list(h);
+      l.removeWhere(drop);
+      if (l.count < mergeMin && this.m.liveHeads > 1) this.merge(h, l);
+    }
+    for (let b = b0; b < b1; b++) this.block(b).removeWhere(drop);
+    if (final) this.m.tombstones = 0;
+    return this.effects([]);
+  }
+
+  private effects(counts: WriteCounts[]): WriteEffects {
     this.finishLists();
     this.persist();
     return {
@@ -331,9 +369,11 @@ class Batch {
     };
   }
 
+  /** After an aborted transaction: tombstone bits and graph heads back to the committed state. */
   rollback(): void {
     for (const s of this.tombed) this.t.tombstones.undo(s);
     this.t.tombstones.clearDirty();
+    applyHeads(this.t.graph, this.store, [...this.changedHeads], this.w.dim);
   }
 
   private request(r: WriteRequest): WriteCounts {
@@ -457,8 +497,6 @@ class Batch {
     const w = this.w, dim = w.dim, n = l.count;
     const x = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim);
-    const { centers, side } = twoMeans(x, n, dim, this.cap);
-    if (this.m.options.metric === 'cosine') normalizeRows(centers, dim);
     // The old head's neighbours, found from its vector before it moves.
     const old = new Float32Array(dim);
     this.store.getHead(h, dim, old, 0);
@@ -469,18 +507,39 @@ class Batch {
       const found = this.t.graph.search(old, 0, want + 1, Math.max(64, want + 1), near, nearDist);
       for (let i = 0; i < found && nbHeads.length < want; i++) if (near[i] !== h && this.store.hasHead(near[i])) nbHeads.push(near[i]);
     }
+    const nbVec = new Float32Array(nbHeads.length * dim);
+    nbHeads.forEach((nb, j) => this.store.getHead(nb, dim, nbVec, j * dim));
+    const k = w.kernel;
+    // The centres come from the list's own vectors (nearer the old head than any neighbour): its
+    // replicas of other heads' vectors would pull them outward. Every entry then goes to its side.
+    const own: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const dh = k(x, i * dim, old, 0, dim);
+      let mine = true;
+      for (let j = 0; j < nbHeads.length && mine; j++) if (k(x, i * dim, nbVec, j * dim, dim) < dh) mine = false;
+      if (mine) own.push(i);
+    }
+    let centers: Float32Array;
+    if (own.length >= 2) {
+      const sub = new Float32Array(own.length * dim);
+      own.forEach((i, r) => sub.set(x.subarray(i * dim, i * dim + dim), r * dim));
+      centers = twoMeans(sub, own.length, dim, own.length).centers;
+    } else centers = twoMeans(x, n, dim, this.cap).centers;
+    if (this.m.options.metric === 'cosine') normalizeRows(centers, dim);
+    const side = sidesOf(x, n, dim, centers, this.cap);
     const h2 = this.m.headCount++;
     this.m.liveHeads++;
     this.store.putHead(h, NO_ID, centers.subarray(0, dim));
     this.store.putHead(h2, NO_ID, centers.subarray(dim, 2 * dim));
     this.changedHeads.add(h).add(h2);
+    // The graph follows at once, so later splits in this batch see both heads (rollback restores it).
+    this.t.graph.put(h, centers, 0);
+    this.t.graph.put(h2, centers, dim);
     this.splits++;
-    const nbVec = new Float32Array(nbHeads.length * dim);
-    nbHeads.forEach((nb, j) => this.store.getHead(nb, dim, nbVec, j * dim));
     const halves = [new EditableList(w.storedDim, w.codec, n), new EditableList(w.storedDim, w.codec, n)];
     const headOf = [h, h2];
-    const k = w.kernel;
-    // The split list's vectors: to their half, unless a neighbouring head is nearer than both centres.
+    // The split list's vectors: each to its half, and also to a neighbouring head nearer than both
+    // centres (its own region; the half keeps it, as it may be a replica placed by the RNG rule).
     for (let i = 0; i < n; i++) {
       const slot = l.slots[i];
       const dc = Math.min(k(x, i * dim, centers, 0, dim), k(x, i * dim, centers, dim, dim));
@@ -495,16 +554,22 @@ class Batch {
       if (best >= 0) {
         this.place(nbHeads[best], slot, l.codes, i * l.bpv);
         this.moved++;
-      } else {
-        halves[side[i]].add(slot, l.codes, i * l.bpv);
-        this.ownerHeads(slot, headOf[side[i]]);
       }
+      halves[side[i]].add(slot, l.codes, i * l.bpv);
+      this.ownerHeads(slot, headOf[side[i]]);
     }
-    // Neighbouring lists' vectors now nearer a new centre than their own head move to it (if it has room).
+    // Neighbouring lists' vectors: one now nearer a new centre than its list's head moves there (LIRE);
+    // one within the closure bound of a new centre that the RNG rule does not block (the centre is
+    // not behind the list's head, seen from the vector) also gets a replica there, as a build would
+    // have given it.
     const y = new Float32Array(dim);
     const dead = this.t.tombstones;
+    const o = this.m.options;
+    const cc = new Float32Array(2);
     for (let j = 0; j < nbHeads.length; j++) {
       const nl = this.list(nbHeads[j]);
+      cc[0] = k(nbVec, j * dim, centers, 0, dim);
+      cc[1] = k(nbVec, j * dim, centers, dim, dim);
       const leaving: number[] = [];
       for (let i = 0; i < nl.count; i++) {
         const slot = nl.slots[i];
@@ -513,13 +578,16 @@ class Batch {
         const own = k(y, 0, nbVec, j * dim, dim);
         const d0 = k(y, 0, centers, 0, dim), d1 = k(y, 0, centers, dim, dim);
         const s = d0 <= d1 ? 0 : 1;
-        if (Math.min(d0, d1) >= own) continue;
-        const target = halves[s].count < this.cap ? s : halves[1 - s].count < this.cap && Math.max(d0, d1) < own ? 1 - s : -1;
-        if (target < 0) continue;
-        halves[target].add(slot, nl.codes, i * nl.bpv);
-        this.ownerHeads(slot, headOf[target]);
-        leaving.push(slot);
-        this.moved++;
+        const d = s === 0 ? d0 : d1;
+        if (d < own) {
+          // Already there (a replica): staying in this list too keeps its other direction covered.
+          if (!halves[s].add(slot, nl.codes, i * nl.bpv)) continue;
+          this.ownerHeads(slot, headOf[s]);
+          leaving.push(slot);
+          this.moved++;
+        } else if (halves[s].count < this.cap && withinBound(o.metric, d, own, o.closureEps) && o.rngFactor * cc[s] >= d) {
+          if (halves[s].add(slot, nl.codes, i * nl.bpv)) this.ownerHeads(slot, headOf[s]);
+        }
       }
       if (leaving.length > 0) {
         const gone = new Set(leaving);
@@ -535,6 +603,34 @@ class Batch {
     if (halves[0].count > this.cap) over.push(h);
     if (halves[1].count > this.cap) over.push(h2);
     return over;
+  }
+
+  /** Remove head h; each of its (live) vectors moves to its nearest other head with room. */
+  private merge(h: number, l: EditableList): void {
+    const w = this.w, dim = w.dim;
+    const x = new Float32Array(dim);
+    const want = Math.min(16, this.cand.length);
+    const allow = (c: number) => c !== h && !this.removedHeads.has(c);
+    for (let i = 0; i < l.count; i++) {
+      w.decode(l.codes, i * l.bpv, this.stored, x, 0);
+      const found = this.t.graph.search(x, 0, want, Math.max(64, want), this.cand, this.candDist, allow);
+      let target = -1;
+      for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j]) && this.list(this.cand[j]).count < this.cap) target = this.cand[j];
+      if (target < 0) {
+        for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j])) target = this.cand[j];
+      }
+      if (target < 0) return; // no other head: keep this one
+      this.place(target, l.slots[i], l.codes, i * l.bpv);
+      this.moved++;
+    }
+    this.store.deleteHead(h);
+    this.t.graph.remove(h);
+    this.removedHeads.add(h);
+    this.changedHeads.add(h);
+    this.m.liveHeads--;
+    this.m.postingEntries -= this.listBase.get(h) ?? 0;
+    this.lists.delete(h);
+    this.listBase.delete(h);
   }
 
   /** Add an entry to list `h` (a LIRE move) and to its tenant's heads. */
