@@ -146,7 +146,43 @@ describe('live updates', () => {
     const c = index.search(rows(data, n + 1, n + 2), 1, { tenant: 'c' });
     expect(Array.from(c.ids)).toEqual([n + 1]);
     expect(index.health().problems).toEqual([]);
+    // deleting a tenant that only has inserted vectors (in appended list records) removes all of it
+    expect(index.deleteTenant('c')).toBe(300);
+    expect(index.get(n + 1)).toBeNull();
+    for (let q = 0; q < 30; q++) for (const id of index.search(queries.subarray(q * DIM, (q + 1) * DIM), 10, { maxLists: 64 }).ids) expect(owner(id)).not.toBe('c');
+    expect(index.health().problems).toEqual([]);
     await index.close();
+  });
+
+  it('a read-only handle follows the writer; compaction with reclaimDisk shrinks the file and keeps every answer', async () => {
+    const n = 4000;
+    const data = mixture(n + 2000, DIM, 61);
+    const dir = `${tmp.dir}/reclaim`;
+    const index = await createIndex(dir, { dimension: DIM });
+    await index.build(rows(data, 0, n));
+    const reader = await openIndex(dir, { readOnly: true });
+    const q = rows(data, n + 10, n + 11);
+    expect(Array.from(reader.search(q, 1).ids)).not.toContain(n + 10);
+    await index.insert(rows(data, n, n + 2000), Uint32Array.from({ length: 2000 }, (_, i) => n + i));
+    await index.delete(Uint32Array.from({ length: 2000 }, (_, i) => i * 2));
+    expect(Array.from(reader.search(q, 1).ids)).toEqual([n + 10]); // the reader moved to the new snapshot
+    expect(reader.count).toBe(n);
+    await reader.close();
+    const queries = mixture(40, DIM, 62);
+    const answer = () => Array.from({ length: 40 }, (_, i) => Array.from(index.search(queries.subarray(i * DIM, (i + 1) * DIM), 10).ids));
+    await index.compact();
+    const before = answer();
+    const grown = index.diskBytes();
+    const report = await index.compact({ reclaimDisk: true });
+    expect(report.diskBytesAfter).toBeLessThan(grown);
+    expect(answer()).toEqual(before);
+    expect(index.health().problems).toEqual([]);
+    await index.insert(rows(data, 0, 1), [0]); // writes go on after the switch
+    expect(index.get(0)).not.toBeNull();
+    await index.close();
+    const again = await openIndex(dir);
+    expect(again.count).toBe(n + 1);
+    await again.close();
   });
 
   it('bad writes fail with coded errors naming the field, and change nothing', async () => {

@@ -10,6 +10,7 @@ import { runFilterBench } from '../../bench/filter.js';
 import { FILTER_ENGINES, type FilterEngineName } from '../../bench/filter-workload.js';
 import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
+import { runUpdateBench } from '../../bench/updates.js';
 import { runDemo } from './demo.js';
 
 function int(name: string) {
@@ -135,6 +136,29 @@ Example: strata bench filter --dataset fashion-mnist --json filter.json`)
       threads: opts.threads,
       json: opts.json,
     });
+  });
+
+bench
+  .command('updates')
+  .description('Live updates: delete a share of the vectors and re-insert them while a reader thread searches; recall, inserts/s, search latency, disk.')
+  .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+  .option('--churn <fraction>', 'share of the vectors deleted and re-inserted', parseFloat, 0.3)
+  .option('--batch <n>', 'vectors per insert call (one writer, calls awaited in turn)', int('--batch'), 1000)
+  .option('--max-lists <n>', 'maxLists of every search', int('--max-lists'), 16)
+  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--queries <n>', 'queries for recall and for the reader thread', int('--queries'), 1000)
+  .option('--seed <s>', 'seed of the deleted sample', int('--seed'), 7)
+  .option('--rebuild', 'rebuild the fresh index even if a previous run left it')
+  .option('--json <file>', 'write the result as JSON (insertsPerSec, recallFresh, recallAfterChurn, diskBytesFresh, diskBytesAfterCompaction, p99IdleMs, p99IngestMs, ...)')
+  .addHelpText('after', `
+Phases: a fresh build (cached under datasets/<name>/indexes, copied to a work folder); the reader
+thread's idle latency; deletes of --churn of the ids; re-inserts of the same vectors in --batch calls
+while the reader searches (inserts/s, latency while ingesting); compaction. The live set ends equal
+to the fresh one, so the dataset's ground truth scores every phase.
+Example: strata bench updates --dataset fashion-mnist --json updates.json`)
+  .action(async (opts) => {
+    if (!(opts.churn > 0 && opts.churn < 1)) throw new InvalidArgumentError('--churn must be in (0, 1)');
+    await runUpdateBench({ dataset: opts.dataset, churn: opts.churn, batch: opts.batch, k: opts.k, queries: opts.queries, maxLists: opts.maxLists, seed: opts.seed, rebuild: Boolean(opts.rebuild), json: opts.json });
   });
 
 bench

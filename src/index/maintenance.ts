@@ -46,26 +46,34 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
   let entries = 0, dead = 0, live = 0, overCap = 0;
   const heads = store.headNumbers();
   const headSet = new Set(heads);
+  const seen = (h: number, s: number) => {
+    if (s >= meta.slotCount) {
+      problems.push(`list ${h} holds slot ${s}, beyond the slot count ${meta.slotCount}`);
+      return;
+    }
+    if (tombstones.has(s)) dead++;
+    else {
+      live++;
+      inList[s >>> 5] |= 1 << (s & 31);
+    }
+  };
   for (const h of heads) {
-    const bytes = store.getPostingFast(h);
-    const view = bytes ? reader.read(bytes, h) : null;
-    const n = view ? view.count : 0;
+    let n = 0, last = -1;
+    for (const part of ['postings', 'appends'] as const) {
+      const bytes = part === 'postings' ? store.getPostingFast(h) : store.getAppendsFast(h);
+      const view = bytes ? reader.read(bytes, h) : null;
+      if (!view) continue;
+      for (let i = 0; i < view.count; i++) {
+        const s = view.ids[i];
+        if (s <= last) problems.push(`list ${h} is not sorted by slot at ${part} entry ${i}`);
+        last = s;
+        seen(h, s);
+      }
+      n += view.count;
+    }
     lengths.push(n);
     entries += n;
     if (n > meta.postingLimit) overCap++;
-    for (let i = 0; i < n; i++) {
-      const s = view!.ids[i];
-      if (s >= meta.slotCount) {
-        problems.push(`list ${h} holds slot ${s}, beyond the slot count ${meta.slotCount}`);
-        continue;
-      }
-      if (i > 0 && view!.ids[i - 1] >= s) problems.push(`list ${h} is not sorted by slot at entry ${i}`);
-      if (tombstones.has(s)) dead++;
-      else {
-        live++;
-        inList[s >>> 5] |= 1 << (s & 31);
-      }
-    }
   }
   if (overCap > 0) problems.push(`${overCap} lists are longer than the cap ${meta.postingLimit}`);
   if (entries !== meta.postingEntries) problems.push(`lists hold ${entries} entries, meta says ${meta.postingEntries}`);

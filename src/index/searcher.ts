@@ -340,16 +340,24 @@ export class SpannSearcher {
     return b - a;
   }
 
+  /** One posting list: its rewritten part, then the entries appended since (both sorted by slot). */
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
-    const bytes = this.store.getPostingFast(head);
-    if (!bytes) return;
+    let read = 0;
+    const base = this.store.getPostingFast(head);
+    if (base) read += this.scanValue(base, head, heap, stats, scope); // done with the buffer before the next read
+    const appended = this.store.getAppendsFast(head);
+    if (appended) read += this.scanValue(appended, head, heap, stats, scope);
+    if (read > 0) stats.listsProbed++;
+  }
+
+  /** Scan one posting-format value (all of it, or the tenant's sections); returns the entries read. */
+  private scanValue(bytes: Buffer, head: number, heap: TopK, stats: SearchStats, scope: Scope | null): number {
     const view = this.reader.read(bytes, head);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     if (!scope || !scope.runs || !scope.sections) {
       stats.vectorsScanned += this.pushRows(view, 0, view.count, heap, scope);
-      stats.listsProbed++;
       stats.bytesRead += bytes.length;
-      return;
+      return view.count;
     }
     // Only the tenant's sections: [lowerBound(start), lowerBound(end)) per run of its slots.
     const runs = scope.runs, ids = view.ids;
@@ -361,8 +369,8 @@ export class SpannSearcher {
       stats.vectorsScanned += this.pushRows(view, a, b, heap, scope);
       read += b - a;
     }
-    if (read > 0) stats.listsProbed++;
     stats.bytesRead += read * entryBytes;
+    return read;
   }
 
   /** Every allowed vector once, from the slot blocks covering the scope's runs. */

@@ -43,7 +43,7 @@ import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } fro
 import { Tombstones } from './tombstones.js';
 import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
 import { type HealthReport, inspectIndex } from './maintenance.js';
-import { savedGraphVersion } from './graph-sync.js';
+import { replayHeadLog, savedGraphVersion } from './graph-sync.js';
 import { DEFAULT_TENANT, type TenantRecord } from './tenants.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
@@ -172,7 +172,7 @@ const ID_TXN_ROWS = 262_144;
 
 export class SpannIndex {
   readonly dir: string;
-  private readonly store: IndexStore;
+  private store: IndexStore;
   private meta: IndexMeta;
   private searcher: SpannSearcher | undefined;
   private graph: HeadGraph | undefined;
@@ -520,10 +520,38 @@ export class SpannIndex {
   }
 
   /**
+   * A read-only handle follows writers in other threads or processes: this moves it to the newest
+   * committed state (every search of a read-only index calls it; when nothing was committed it costs
+   * one small read). Writable handles are always current.
+   */
+  refresh(): void {
+    if (!this.readOnly || this.meta.state !== 'built' || !this.graph) return;
+    this.store.refreshSnapshot();
+    const meta = readMeta(this.store, this.dir);
+    if (meta.version === this.meta.version) return;
+    this.meta = meta;
+    this.tombstones = Tombstones.load(this.store, meta.slotCount);
+    this.tenants.dispose();
+    this.tenants = new TenantCatalog();
+    this.live.dispose();
+    this.live = new RoaringBitmap32();
+    this.attrs.dispose();
+    this.loadCatalog();
+    if (meta.headsVersion !== this.graph.version && !replayHeadLog(this.graph, this.store, meta)) this.attachGraph(loadGraph(this.store, this.dir, meta, false));
+    else {
+      this.searcher!.reconfigure(meta);
+      this.searcher!.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
+    }
+    this.scopes.clear();
+    this.headFlags.clear();
+  }
+
+  /**
    * k nearest neighbours of one query, with per-query stats. `options` tunes the search
    * (SearchParams) and may scope it: `tenant` (only that tenant's vectors) and `filter` (filter.ts).
    */
   search(query: Float32Array | number[], k: number, options?: SearchOptions): SearchResult {
+    if (this.readOnly) this.refresh();
     const searcher = this.assertBuilt();
     const q = checkQuery(query, this.dimension);
     checkK(k);
@@ -666,9 +694,11 @@ export class SpannIndex {
    * neighbours (their heads removed), over-long lists split; then the graph file is saved and the
    * head log trimmed. Runs in bounded transactions, yielding between them, so searches and writes
    * go on meanwhile (writes wait for the step in progress). LMDB reuses the freed pages for later
-   * writes; the file does not shrink.
+   * writes but never shrinks its file: with `reclaimDisk` the environment is then rewritten without
+   * its free pages (a compacting copy, switched in by rename; writes wait for it). Only reclaim when
+   * no other process or read-only handle has the index open.
    */
-  async compact(): Promise<CompactReport> {
+  async compact(options: { reclaimDisk?: boolean } = {}): Promise<CompactReport> {
     this.assertBuilt();
     if (this.readOnly) throw createError('STRATA_INVALID_OPTION', `the index at ${JSON.stringify(this.dir)} was opened read-only`, 'readOnly');
     await this.flush();
@@ -688,6 +718,7 @@ export class SpannIndex {
       await new Promise<void>((r) => setImmediate(r));
     }
     this.saveGraph();
+    if (options.reclaimDisk) await this.rewriteFile();
     return {
       entriesRemoved: before.entries - this.meta.postingEntries,
       headsMerged: before.heads - this.meta.liveHeads,
@@ -696,6 +727,28 @@ export class SpannIndex {
       diskBytesAfter: this.diskBytes(),
       seconds: (performance.now() - t0) / 1000,
     };
+  }
+
+  /** Switch to a compacted copy of the LMDB file (writes queue meanwhile; batch workers restart). */
+  private async rewriteFile(): Promise<void> {
+    await this.flush();
+    let done!: () => void;
+    this.flushing = new Promise<void>((r) => (done = r)); // holds new writes in the queue
+    try {
+      if (this.pool) {
+        await this.pool.destroy(); // its threads hold the old environment
+        this.pool = undefined;
+      }
+      this.store = await this.store.rewriteCompacted();
+      this.writer = undefined;
+      this.attrs.dispose();
+      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+      this.attachGraph(this.graph!);
+    } finally {
+      this.flushing = null;
+      done();
+      if (this.pending.length > 0) this.flushing = this.runPending();
+    }
   }
 
   /** Save the head graph (and its version) when it is newer than the file; trim the head log. */
@@ -842,10 +895,17 @@ export class SpannIndex {
       this.store.write(() => {
         for (const h of this.tenants.details(t).heads.toUint32Array()) {
           const value = this.store.getPostingCopy(h);
-          if (!value) continue;
-          const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
-          entriesRemoved += dropped;
-          this.store.putPosting(h, out);
+          if (value) {
+            const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
+            entriesRemoved += dropped;
+            this.store.putPosting(h, out);
+          }
+          const appended = this.store.getAppendsCopy(h);
+          if (appended) {
+            const { out, kept, dropped } = withoutRuns(reader, appended, h, runs, codeDim, codec);
+            entriesRemoved += dropped;
+            this.store.putAppends(h, kept > 0 ? out : null);
+          }
         }
         for (let r = 0; r < runs.length; r += 2) {
           const B = this.meta.blockSlots;

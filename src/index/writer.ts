@@ -290,9 +290,14 @@ class Batch {
   private readonly store: IndexStore;
   private readonly m: IndexMeta;
   private readonly owners: SlotOwners;
+  /** Lists read in full (base + appended entries): these are rewritten whole. */
   private readonly lists = new Map<number, EditableList>();
   /** Entries each touched list held when read (to keep meta.postingEntries exact). */
   private readonly listBase = new Map<number, number>();
+  /** Lists only appended to: their `appends` record (the base stays as it is, unread). */
+  private readonly tails = new Map<number, EditableList>();
+  /** Entries of each tail when read. */
+  private readonly tailBase = new Map<number, number>();
   private readonly blocks = new Map<number, EditableList>();
   private readonly drafts = new Map<string, TenantDraft>();
   private readonly changedHeads = new Set<number>();
@@ -346,6 +351,7 @@ class Batch {
     for (const h of heads) {
       if (this.removedHeads.has(h) || !this.store.hasHead(h)) continue;
       const l = this.list(h);
+      if (l.count !== this.store.postingCount(h)) l.changed = true; // fold its appended entries in
       l.removeWhere(drop);
       if (l.count < mergeMin && this.m.liveHeads > 1) this.merge(h, l);
     }
@@ -420,7 +426,7 @@ class Batch {
     const d = this.draft(name);
     for (let j = 0; j < n; j++) {
       const h = this.chosen[j];
-      this.list(h).add(slot, this.code, 0);
+      (this.lists.get(h) ?? this.tail(h)).add(slot, this.code, 0);
       d.details.heads.add(h);
     }
     this.block(Math.floor(slot / this.m.blockSlots)).add(slot, this.code, 0);
@@ -445,14 +451,40 @@ class Batch {
     return chooseReplicas(this.cand, this.candDist, found, this.heads, this.w.dim, p, this.chosen, this.chosenDist, 0);
   }
 
+  /** List h in full: its base, its stored appends and this batch's appends (the tail is folded in). */
   private list(h: number): EditableList {
     let l = this.lists.get(h);
     if (!l) {
-      l = EditableList.read(this.w.reader, this.store.getPostingFast(h), h, this.w.storedDim, this.w.codec, 8);
+      const w = this.w;
+      const tail = this.tail(h);
+      l = EditableList.read(w.reader, this.store.getPostingFast(h), h, w.storedDim, w.codec, tail.count + 8);
+      const base = l.count;
+      for (let i = 0; i < tail.count; i++) l.add(tail.slots[i], tail.codes, i * tail.bpv);
+      l.changed = tail.changed;
       this.lists.set(h, l);
-      this.listBase.set(h, l.count);
+      this.listBase.set(h, base + this.tailBase.get(h)!);
+      this.tails.delete(h);
+      this.tailBase.delete(h);
     }
     return l;
+  }
+
+  /** The appended entries of list h (read from its `appends` record once). */
+  private tail(h: number): EditableList {
+    let t = this.tails.get(h);
+    if (!t) {
+      t = EditableList.read(this.w.reader, this.store.getAppendsFast(h), h, this.w.storedDim, this.w.codec, 8);
+      this.tails.set(h, t);
+      this.tailBase.set(h, t.count);
+    }
+    return t;
+  }
+
+  /** Entries of list h as this batch leaves it so far. */
+  private lengthOf(h: number): number {
+    const l = this.lists.get(h);
+    if (l) return l.count;
+    return this.store.postingCount(h) + this.tail(h).count;
   }
 
   private block(b: number): EditableList {
@@ -480,12 +512,12 @@ class Batch {
   /** Over-long lists: drop tombstones, then split what is still over the cap (splits may cascade). */
   private finishLists(): void {
     const dead = this.t.tombstones;
-    const work = [...this.lists.keys()].filter((h) => this.lists.get(h)!.count > this.cap);
+    const work = [...this.lists.keys(), ...this.tails.keys()].filter((h) => this.lengthOf(h) > this.cap);
     for (let guard = 0; work.length > 0; guard++) {
       if (guard > 64 * (this.lists.size + 16)) throw createError('STRATA_INDEX_CORRUPT', 'list splits do not converge', 'postings');
       const h = work.pop()!;
-      const l = this.lists.get(h)!;
-      if (l.count <= this.cap) continue;
+      if (this.removedHeads.has(h) || this.lengthOf(h) <= this.cap) continue;
+      const l = this.list(h);
       l.removeWhere((s) => dead.has(s));
       if (l.count <= this.cap) continue;
       for (const over of this.split(h, l)) if (!work.includes(over)) work.push(over);
@@ -599,7 +631,7 @@ class Batch {
     this.lists.set(h2, halves[1]);
     this.listBase.set(h2, 0);
     const over: number[] = [];
-    for (const nb of nbHeads) if (this.lists.get(nb)!.count > this.cap) over.push(nb);
+    for (const nb of nbHeads) if (this.lengthOf(nb) > this.cap) over.push(nb);
     if (halves[0].count > this.cap) over.push(h);
     if (halves[1].count > this.cap) over.push(h2);
     return over;
@@ -615,7 +647,7 @@ class Batch {
       w.decode(l.codes, i * l.bpv, this.stored, x, 0);
       const found = this.t.graph.search(x, 0, want, Math.max(64, want), this.cand, this.candDist, allow);
       let target = -1;
-      for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j]) && this.list(this.cand[j]).count < this.cap) target = this.cand[j];
+      for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j]) && this.lengthOf(this.cand[j]) < this.cap) target = this.cand[j];
       if (target < 0) {
         for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j])) target = this.cand[j];
       }
@@ -647,9 +679,23 @@ class Batch {
   /** Write everything the batch touched, then meta. */
   private persist(): void {
     const m = this.m, store = this.store;
+    // Appends past a quarter of the cap are folded into their list (read and rewritten whole).
+    const foldAt = Math.max(8, Math.floor(this.cap / 4));
+    for (const [h, t] of [...this.tails]) {
+      if (!t.changed) continue;
+      if (t.count >= foldAt) {
+        this.list(h);
+        continue;
+      }
+      store.putAppends(h, t.encode());
+      m.postingEntries += t.count - this.tailBase.get(h)!;
+      const total = store.postingCount(h) + t.count;
+      if (total > m.longestList) m.longestList = total;
+    }
     for (const [h, l] of this.lists) {
       if (!l.changed) continue;
       store.putPosting(h, l.encode());
+      store.putAppends(h, null); // folded in
       m.postingEntries += l.count - (this.listBase.get(h) ?? 0);
       if (l.count > m.longestList) m.longestList = l.count;
     }

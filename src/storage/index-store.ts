@@ -16,6 +16,9 @@
  *     attrBitmaps  "<attribute>\0<part>" -> portable roaring bitmap of one value's slots, read
  *               when a filter needs it (part: value number, or 'all')
  *     vectors   u32 slot -> f32 vector (only with Refine: full precision for re-ranking)
+ *     appends   u32 head number -> entries inserted into that list since it was last rewritten (same
+ *               format, slots above every slot of the list's `postings` value): an insert rewrites
+ *               this small record, not the whole list; the writer folds it in past a size
  *     ids       u32 external id -> u32 slot of its live vector (deletes and upserts find it here)
  *     dead      u32 chunk -> bitset of deleted slots [65536 c, 65536 c + 65536) (tombstones: their
  *               entries may remain in lists and blocks until a compaction removes them)
@@ -26,7 +29,7 @@
  * consecutive); external ids are the caller's.
  *   <dir>/heads.hnsw      hnswlib graph over the heads, derivable from `heads`
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { createError } from '../errors.js';
@@ -123,6 +126,7 @@ export class IndexStore {
   private readonly attrs: Database<AttributeRecord, string>;
   private readonly attrBitmaps: Database<Buffer, string>;
   private readonly ids: Database<Buffer, number>;
+  private readonly appends: Database<Buffer, number>;
   private readonly dead: Database<Buffer, number>;
   private readonly headLog: Database<Buffer, number>;
   private closed = false;
@@ -142,6 +146,7 @@ export class IndexStore {
     this.attrs = root.openDB<AttributeRecord, string>({ name: 'attrs' });
     this.attrBitmaps = root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' });
     this.ids = root.openDB<Buffer, number>({ name: 'ids', keyEncoding: 'uint32', encoding: 'binary' });
+    this.appends = root.openDB<Buffer, number>({ name: 'appends', keyEncoding: 'uint32', encoding: 'binary' });
     this.dead = root.openDB<Buffer, number>({ name: 'dead', keyEncoding: 'uint32', encoding: 'binary' });
     this.headLog = root.openDB<Buffer, number>({ name: 'headLog', keyEncoding: 'uint32', encoding: 'binary' });
   }
@@ -222,6 +227,28 @@ export class IndexStore {
   deleteHead(h: number): void {
     this.heads.removeSync(h);
     this.postings.removeSync(h);
+    this.appends.removeSync(h);
+  }
+
+  /** A list's appended entries in the reused read buffer (valid until the next read), or undefined. */
+  getAppendsFast(head: number): Buffer | undefined {
+    return this.appends.getBinaryFast(head);
+  }
+
+  getAppendsCopy(head: number): Uint8Array | undefined {
+    return ownedCopy(this.appends.getBinaryFast(head));
+  }
+
+  /** Store (or, with null, remove) a list's appended entries. */
+  putAppends(head: number, value: Uint8Array | null): void {
+    if (value) this.appends.putSync(head, this.putValue(value));
+    else this.appends.removeSync(head);
+  }
+
+  /** Entries in a list's `postings` value (its header), 0 when there is none. */
+  postingCount(head: number): number {
+    const b = this.postings.getBinaryFast(head);
+    return b && b.length >= 4 ? b.readUInt32LE(0) : 0;
   }
 
   /** Every head number that exists, ascending. */
@@ -481,6 +508,20 @@ export class IndexStore {
     if (this.closed) return;
     this.closed = true;
     await this.root.close();
+  }
+
+  /**
+   * Rewrite the environment without its free pages (LMDB's compacting copy) and switch to the copy:
+   * this store is closed and the reopened one returned. LMDB reuses free pages but never shrinks its
+   * file; this gives the space back. Only when no other thread or process has the index open.
+   */
+  async rewriteCompacted(): Promise<IndexStore> {
+    const tmp = `${this.path}.compacting`;
+    rmSync(tmp, { force: true });
+    await this.root.backup(tmp, true);
+    await this.close();
+    renameSync(tmp, this.path);
+    return IndexStore.open(this.dir);
   }
 }
 
