@@ -583,7 +583,7 @@ class Batch {
           best = j;
         }
       }
-      if (best >= 0) {
+      if (best >= 0 && this.lengthOf(nbHeads[best]) < this.cap) {
         this.place(nbHeads[best], slot, l.codes, i * l.bpv);
         this.moved++;
       }
@@ -611,13 +611,14 @@ class Batch {
         const d0 = k(y, 0, centers, 0, dim), d1 = k(y, 0, centers, dim, dim);
         const s = d0 <= d1 ? 0 : 1;
         const d = s === 0 ? d0 : d1;
+        if (halves[s].count >= this.cap) continue; // LIRE never pushes a list over the cap
         if (d < own) {
           // Already there (a replica): staying in this list too keeps its other direction covered.
           if (!halves[s].add(slot, nl.codes, i * nl.bpv)) continue;
           this.ownerHeads(slot, headOf[s]);
           leaving.push(slot);
           this.moved++;
-        } else if (halves[s].count < this.cap && withinBound(o.metric, d, own, o.closureEps) && o.rngFactor * cc[s] >= d) {
+        } else if (withinBound(o.metric, d, own, o.closureEps) && o.rngFactor * cc[s] >= d) {
           if (halves[s].add(slot, nl.codes, i * nl.bpv)) this.ownerHeads(slot, headOf[s]);
         }
       }
