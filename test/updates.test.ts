@@ -185,6 +185,50 @@ describe('live updates', () => {
     await again.close();
   });
 
+  it('inserts and upserts carry attributes: filtered search equals exact search over the matching live vectors', async () => {
+    const n = 3000;
+    const data = mixture(n + 1500, DIM, 71);
+    const attrsOf = (id: number) => ({ lang: id % 3 === 0 ? 'en' : 'de', year: 2000 + (id % 7), score: id * 1.5, ok: id % 2 === 0 });
+    const index = await createIndex(`${tmp.dir}/attrs`, { dimension: DIM });
+    await index.build(rows(data, 0, n), undefined, { attributes: Array.from({ length: n }, (_, id) => attrsOf(id)) });
+    // new keyword values, a new year (the bitmap layout is rebuilt), more distinct scores than bitmaps
+    const extra = (id: number) => ({ lang: id % 5 === 0 ? 'fr' : 'en', year: 1990 + (id % 3), score: id * 1.5, ok: id % 2 === 0 });
+    const ids = Uint32Array.from({ length: 1500 }, (_, i) => n + i);
+    await index.insert(rows(data, n, n + 1500), ids, { attributes: Array.from(ids, (id) => extra(id)) });
+    await index.upsert(rows(data, 10, 11), [10], { attributes: [{ lang: 'fr', year: 1991, score: -1, ok: false }] });
+    await index.delete(Uint32Array.from({ length: 300 }, (_, i) => i * 7 + 1));
+    const deleted = new Set(Array.from({ length: 300 }, (_, i) => i * 7 + 1));
+    const attrsNow = (id: number) => (id === 10 ? { lang: 'fr', year: 1991, score: -1, ok: false } : id < n ? attrsOf(id) : extra(id));
+    const queries = mixture(20, DIM, 72);
+    const filters = [
+      { lang: 'fr' },
+      { year: { $lt: 2000 } },
+      { $and: [{ lang: 'en' }, { score: { $gte: 2000 } }] },
+      { $or: [{ ok: false }, { year: 1992 }] },
+    ];
+    const check: Record<string, (a: ReturnType<typeof attrsNow>) => boolean> = {
+      0: (a) => a.lang === 'fr',
+      1: (a) => a.year < 2000,
+      2: (a) => a.lang === 'en' && a.score >= 2000,
+      3: (a) => !a.ok || a.year === 1992,
+    };
+    for (let f = 0; f < filters.length; f++) {
+      const members = [...Array(n + 1500).keys()].filter((id) => !deleted.has(id) && check[f](attrsNow(id)));
+      const base = new Float32Array(members.length * DIM);
+      members.forEach((id, i) => base.set(rows(data, id, id + 1), i * DIM));
+      const truth = await exactSearch(base, queries, DIM, 10, { labels: Uint32Array.from(members) });
+      for (let q = 0; q < 20; q++) {
+        const r = index.search(queries.subarray(q * DIM, (q + 1) * DIM), 10, { filter: filters[f], plan: 'exact' });
+        expect(r.matched).toBe(members.length);
+        expect(Array.from(r.ids)).toEqual(Array.from(truth.ids.subarray(q * 10, q * 10 + 10)));
+      }
+    }
+    await expect(index.insert(rows(data, 0, 1), [99999], { attributes: [{ lang: 5 }] })).rejects.toMatchObject({ code: 'STRATA_INVALID_ATTRIBUTE', field: 'attributes[0].lang' });
+    expect(index.get(99999)).toBeNull();
+    expect(index.health().problems).toEqual([]);
+    await index.close();
+  });
+
   it('bad writes fail with coded errors naming the field, and change nothing', async () => {
     const index = await createIndex(`${tmp.dir}/bad`, { dimension: DIM });
     await expect(index.insert(mixture(2, DIM, 1), [1, 2])).rejects.toMatchObject({ code: 'STRATA_INDEX_NOT_BUILT' });

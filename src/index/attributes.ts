@@ -185,6 +185,66 @@ export class AttributeIndex {
     return this.store.readAttributeBitmap(name, i);
   }
 
+  /**
+   * Index `rows[i]` as the attributes of the new slot `slots[i]` (live inserts), writing the bitmaps
+   * that change. Every row is checked first, against the attribute types the index already has, so
+   * a bad value changes nothing.
+   */
+  add(rows: ReadonlyArray<Attributes | null | undefined>, slots: number[], field = 'attributes'): void {
+    const types = new Map(this.types);
+    for (let r = 0; r < rows.length; r++) checkRow(rows[r], r, field, types);
+    const store = this.store;
+    if (!store) throw createError('STRATA_INDEX_NOT_BUILT', 'attributes can only be added to a built index', field);
+    const numberRows = new Map<string, { values: number[]; slots: number[] }>();
+    const keywordSlots = new Map<string, Map<string, number[]>>();
+    for (let r = 0; r < rows.length; r++) {
+      const a = rows[r];
+      if (a) collectRow(a, slots[r], numberRows, keywordSlots);
+    }
+    for (const [name, t] of types) this.types.set(name, t);
+    for (const [name, m] of keywordSlots) {
+      let k = this.keywords.get(name);
+      if (!k) this.keywords.set(name, (k = { keys: [], part: new Map(), counts: new Uint32Array(0) }));
+      for (const [key, list] of m) {
+        let i = k.part.get(key);
+        if (i === undefined) {
+          i = k.keys.length;
+          k.keys.push(key);
+          k.part.set(key, i);
+          const counts = new Uint32Array(i + 1);
+          counts.set(k.counts);
+          k.counts = counts;
+        }
+        const part = (k.counts[i] > 0 ? store.readAttributeBitmap(name, i) : null) ?? new RoaringBitmap32();
+        part.addMany(list);
+        k.counts[i] = part.size;
+        store.putAttributeBitmap(name, i, compact(part).serialize('portable'));
+        part.dispose();
+      }
+    }
+    for (const [name, col] of numberRows) this.addNumbers(name, col.values, col.slots);
+  }
+
+  /** New (value, slot) pairs of a number attribute: in place when the layout allows, else rebuilt. */
+  private addNumbers(name: string, values: number[], slots: number[]): void {
+    const store = this.store!;
+    const parts = partsOf(store, name);
+    const old = this.numbers.get(name);
+    if (old && old.add(values, slots)) return;
+    const have = old ? old.pairs() : { values: new Float64Array(0), slots: new Uint32Array(0) };
+    const oldParts = old?.toRecord().counts ? old.toRecord().counts!.byteLength / 4 : 0;
+    const built = buildNumberIndex(Float64Array.from([...have.values, ...values]), Uint32Array.from([...have.slots, ...slots]));
+    let newParts = 0;
+    for (const [part, bytes] of built.parts) {
+      parts.write(part, bytes);
+      if (part !== 'all') newParts = Math.max(newParts, part + 1);
+    }
+    for (let i = newParts; i < oldParts; i++) parts.write(i, null);
+    if (oldParts > 0 && !built.record.counts) parts.write('all', null);
+    old?.dispose();
+    this.numbers.set(name, openNumberIndex(built.record, parts)!);
+  }
+
   /** Forget every slot in `slots` (a deleted tenant), rewriting the bitmaps that held any. */
   removeSlots(slots: RoaringBitmap32): void {
     const store = this.store;

@@ -27,6 +27,14 @@ export interface NumberRecord {
 
 export interface NumberIndex {
   range(lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32;
+  /**
+   * Add (value, slot) pairs (slots not yet in the index), writing changed bitmaps through the parts;
+   * false when the layout cannot take them in place (a new distinct value for the bitmap layout):
+   * the caller rebuilds from pairs() plus the new ones.
+   */
+  add(values: number[], slots: number[]): boolean;
+  /** Every (value, slot) pair (for a rebuild). */
+  pairs(): { values: Float64Array; slots: Uint32Array };
   /** Drop `slots` (writing changed bitmaps through the parts). */
   remove(slots: RoaringBitmap32): void;
   /** Bytes held in memory. */
@@ -84,6 +92,45 @@ class ValueBitmaps implements NumberIndex {
     return out;
   }
 
+  add(values: number[], slots: number[]): boolean {
+    const byValue = new Map<number, number[]>();
+    for (let i = 0; i < values.length; i++) {
+      const at = lowerBound(this.values, values[i]);
+      if (at >= this.values.length || this.values[at] !== values[i]) return false;
+      let list = byValue.get(at);
+      if (!list) byValue.set(at, (list = []));
+      list.push(slots[i]);
+    }
+    for (const [at, list] of byValue) {
+      const part = this.parts.read(at) ?? new RoaringBitmap32();
+      part.addMany(list);
+      this.counts[at] = part.size;
+      this.parts.write(at, compact(part).serialize('portable'));
+      part.dispose();
+    }
+    const all = this.parts.read('all') ?? new RoaringBitmap32();
+    all.addMany(slots);
+    this.parts.write('all', compact(all).serialize('portable'));
+    all.dispose();
+    this.prefix = prefixOf(this.counts);
+    return true;
+  }
+
+  pairs(): { values: Float64Array; slots: Uint32Array } {
+    const values: number[] = [], slots: number[] = [];
+    for (let i = 0; i < this.values.length; i++) {
+      if (this.counts[i] === 0) continue;
+      const part = this.parts.read(i);
+      if (!part) continue;
+      for (const s of part.toUint32Array()) {
+        values.push(this.values[i]);
+        slots.push(s);
+      }
+      part.dispose();
+    }
+    return { values: Float64Array.from(values), slots: Uint32Array.from(slots) };
+  }
+
   remove(slots: RoaringBitmap32): void {
     removeFromParts(this.parts, this.counts, slots);
     const all = this.parts.read('all');
@@ -125,6 +172,20 @@ class SortedColumn implements NumberIndex {
     const out = RoaringBitmap32.andNot(this.present, outside);
     outside.dispose();
     return out;
+  }
+
+  add(values: number[], slots: number[]): boolean {
+    const all = [...this.values.keys()].map((i) => [this.values[i], this.slots[i]] as [number, number]);
+    for (let i = 0; i < values.length; i++) all.push([values[i], slots[i]]);
+    all.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    this.values = Float64Array.from(all, (x) => x[0]);
+    this.slots = Uint32Array.from(all, (x) => x[1]);
+    this.present.addMany(slots);
+    return true;
+  }
+
+  pairs(): { values: Float64Array; slots: Uint32Array } {
+    return { values: this.values, slots: this.slots };
   }
 
   remove(slots: RoaringBitmap32): void {

@@ -34,7 +34,8 @@ import { EditableList } from '../storage/posting-edit.js';
 import { PostingReader } from '../storage/posting-format.js';
 import type { IndexMeta, IndexStore } from '../storage/index-store.js';
 import { type TenantCatalog, type TenantDetails, detailsOf } from './tenants.js';
-import type { AttributeIndex } from './attributes.js';
+import { AttributeIndex } from './attributes.js';
+import type { Attributes } from './filter.js';
 import type { Tombstones } from './tombstones.js';
 import { applyHeads } from './graph-sync.js';
 import { sidesOf, twoMeans } from './split.js';
@@ -53,12 +54,16 @@ export interface WriteRequest {
   vectors: Float32Array | null;
   /** The tenant of each row (insert and upsert). */
   tenants: string[] | null;
+  /** The attributes of each row (insert and upsert), or null. */
+  attributes: ReadonlyArray<Attributes | null | undefined> | null;
 }
 
 /** Options of insert and upsert. */
 export interface WriteOptions {
   /** The tenant of every row (one name for all). Default "default"; a new name creates the tenant. */
   tenants?: string | ArrayLike<string>;
+  /** Per-row metadata (keyword, list of keywords, number, boolean), or null/undefined for none. */
+  attributes?: ReadonlyArray<Attributes | null | undefined>;
 }
 
 /**
@@ -68,10 +73,10 @@ export interface WriteOptions {
  */
 export function checkWrite(kind: WriteKind, vectors: Float32Array | number[][] | null, ids: Uint32Array | number[], options: WriteOptions, dim: number, metric: Metric): WriteRequest {
   if (options === null || typeof options !== 'object') throw createError('STRATA_INVALID_OPTION', 'options must be an object', 'options');
-  for (const key of Object.keys(options)) if (key !== 'tenants') throw createError('STRATA_INVALID_OPTION', `options.${key} is not a write option (tenants)`, key);
+  for (const key of Object.keys(options)) if (key !== 'tenants' && key !== 'attributes') throw createError('STRATA_INVALID_OPTION', `options.${key} is not a write option (tenants, attributes)`, key);
   if (kind === 'delete') {
     const n = ids instanceof Uint32Array || Array.isArray(ids) ? ids.length : 0;
-    return { kind, ids: Uint32Array.from(checkIds(ids, n)), vectors: null, tenants: null };
+    return { kind, ids: Uint32Array.from(checkIds(ids, n)), vectors: null, tenants: null, attributes: null };
   }
   const flat = Array.isArray(vectors) ? flattenRows(vectors, dim) : toFloat32(vectors, 'vectors');
   const n = checkVectors(flat, dim, 'vectors');
@@ -85,7 +90,12 @@ export function checkWrite(kind: WriteKind, vectors: Float32Array | number[][] |
     if (t === null || typeof t !== 'object' || t.length !== n) throw createError('STRATA_INVALID_TENANT', `tenants must be one name or an array with one name per vector (${n})`, 'tenants');
     tenants = Array.from({ length: n }, (_, i) => checkTenantName(t[i], `tenants[${i}]`));
   }
-  return { kind, ids: checkedIds, vectors: copy, tenants };
+  const rows = options.attributes;
+  if (rows !== undefined && (!Array.isArray(rows) || rows.length !== n)) {
+    throw createError('STRATA_INVALID_ATTRIBUTE', `attributes must be an array with one entry per vector (${n}), got ${Array.isArray(rows) ? rows.length : typeof rows}`, 'attributes');
+  }
+  if (rows) AttributeIndex.check(rows);
+  return { kind, ids: checkedIds, vectors: copy, tenants, attributes: rows ?? null };
 }
 
 export interface WriteCounts {
@@ -308,6 +318,9 @@ class Batch {
   private readonly tombed: number[] = [];
   private readonly added: number[] = [];
   private readonly removed: number[] = [];
+  /** Attributes of the slots this batch adds. */
+  private readonly attrRows: Array<Attributes | null | undefined> = [];
+  private readonly attrSlots: number[] = [];
   private readonly cap: number;
   private readonly params: AssignParams;
   private readonly heads: StoredHeads;
@@ -395,7 +408,11 @@ class Batch {
         if (r.kind === 'insert') throw createError('STRATA_ID_EXISTS', `ids[${i}] = ${id} is already in the index (use upsert to replace it)`, `ids[${i}]`);
         c.replaced++;
       } else c.inserted++;
-      this.insert(id, r.vectors!, i * this.w.dim, r.tenants ? r.tenants[i] : null);
+      const slot = this.insert(id, r.vectors!, i * this.w.dim, r.tenants ? r.tenants[i] : null);
+      if (r.attributes && r.attributes[i]) {
+        this.attrRows.push(r.attributes[i]);
+        this.attrSlots.push(slot);
+      }
     }
     return c;
   }
@@ -417,7 +434,8 @@ class Batch {
     return true;
   }
 
-  private insert(id: number, vectors: Float32Array, off: number, tenant: string | null): void {
+  /** Add one vector under a new slot; returns the slot. */
+  private insert(id: number, vectors: Float32Array, off: number, tenant: string | null): number {
     const slot = this.m.slotCount++;
     const w = this.w;
     w.encode(vectors, off, this.stored, this.code, 0);
@@ -440,6 +458,7 @@ class Batch {
     this.owners.append(slot, name);
     this.added.push(slot);
     this.m.count++;
+    return slot;
   }
 
   /** Heads for the vector at `v[off..)`: nearest from the graph, then closure bound and RNG rule. */
@@ -712,15 +731,20 @@ class Batch {
       cells.set(d.details.cellStarts, d.details.cellIds.length);
       store.putTenant(d.name, { runs: new Uint8Array(runs.buffer), cellCount: d.cellCount }, { heads: d.details.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) });
     }
-    if (this.removed.length > 0 && this.t.attrs.names.length > 0) {
+    // Attributes: the new slots' values first, then the removed slots' (a slot added and removed in
+    // one batch ends with none).
+    const attrs = this.t.attrs;
+    if (this.attrRows.length > 0) attrs.add(this.attrRows, this.attrSlots);
+    const removing = this.removed.length > 0 && attrs.names.length > 0;
+    if (removing) {
       const gone = RoaringBitmap32.from(Uint32Array.from(this.removed));
       try {
-        this.t.attrs.removeSlots(gone);
+        attrs.removeSlots(gone);
       } finally {
         gone.dispose();
       }
-      for (const [attr, rec] of this.t.attrs.toRecords()) store.putAttribute(attr, rec);
     }
+    if (removing || this.attrRows.length > 0) for (const [attr, rec] of attrs.toRecords()) store.putAttribute(attr, rec);
     if (this.changedHeads.size > 0) {
       m.headsVersion++;
       store.putHeadLog(m.headsVersion, Uint32Array.from(this.changedHeads));
