@@ -442,8 +442,12 @@ class Batch {
     const n = this.assign(vectors, off);
     const name = tenant ?? DEFAULT_TENANT;
     const d = this.draft(name);
+    // The nearest head always takes the vector (its list splits if it overflows: growth); a further
+    // replica goes only to a list with room, tombstones cleared first — as the build's cap drops
+    // the farthest replicas of a full list instead of growing it.
     for (let j = 0; j < n; j++) {
       const h = this.chosen[j];
+      if (j > 0 && !this.hasRoom(h)) continue;
       (this.lists.get(h) ?? this.tail(h)).add(slot, this.code, 0);
       d.details.heads.add(h);
     }
@@ -497,6 +501,16 @@ class Batch {
       this.tailBase.set(h, t.count);
     }
     return t;
+  }
+
+  /** Whether list h is under the cap, after dropping its tombstoned entries if it was not. */
+  private hasRoom(h: number): boolean {
+    if (this.lengthOf(h) < this.cap) return true;
+    if (this.t.tombstones.count === 0) return false;
+    const dead = this.t.tombstones;
+    const l = this.list(h);
+    l.removeWhere((s) => dead.has(s));
+    return l.count < this.cap;
   }
 
   /** Entries of list h as this batch leaves it so far. */
