@@ -16,9 +16,14 @@ function runAndKill(dir: string, seed: number, firstId: number, ms: number): Pro
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, dir, String(seed), String(firstId), String(DIM), String(BASE)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
-    child.stdout.on('data', (b) => (out += b));
+    let timer: NodeJS.Timeout | undefined;
+    // the kill comes `ms` after the first acknowledged write (opening the index takes a while on a
+    // loaded machine), so every round kills a writer in the middle of its work
+    child.stdout.on('data', (b) => {
+      out += b;
+      timer ??= setTimeout(() => child.kill('SIGKILL'), ms);
+    });
     child.stderr.on('data', (b) => (err += b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (signal !== 'SIGKILL') return reject(new Error(`writer exited early (${code}): ${err}`));
@@ -45,7 +50,7 @@ describe('crash safety', () => {
     const deleted = new Set<number>();
     let firstId = 1_000_000;
     for (let round = 0; round < 4; round++) {
-      const lines = await runAndKill(dir, 100 + round, firstId, 700 + rng.int(900));
+      const lines = await runAndKill(dir, 100 + round, firstId, 300 + rng.int(900));
       for (const line of lines) {
         const [op, ...rest] = line.split(' ').map((x, i) => (i === 0 ? x : Number(x)));
         if (op === 'I') for (let i = 0; i < (rest[1] as number); i++) inserted.add((rest[0] as number) + i);

@@ -16,6 +16,7 @@ import type { Tombstones } from './tombstones.js';
 import type { TenantCatalog } from './tenants.js';
 import { PostingReader } from '../storage/posting-format.js';
 import { restoreCodec } from './codecs/codec.js';
+import { splitLimit } from './writer.js';
 
 export interface HealthReport {
   /** Live vectors. */
@@ -31,7 +32,7 @@ export interface HealthReport {
   listLengths: { bounds: number[]; lists: number[]; min: number; median: number; max: number };
   /** Live ids found in no list (always 0 in a healthy index). */
   orphanedIds: number;
-  /** Lists longer than the cap. */
+  /** Lists longer than the split limit (splitFactor × postingLimit). */
   overCap: number;
   /** Each broken invariant, in words (empty when healthy). */
   problems: string[];
@@ -46,6 +47,8 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
   let entries = 0, dead = 0, live = 0, overCap = 0;
   const heads = store.headNumbers();
   const headSet = new Set(heads);
+  // Built lists stay within postingLimit; live updates let a list grow to the split limit.
+  const limit = splitLimit(meta);
   const seen = (h: number, s: number) => {
     if (s >= meta.slotCount) {
       problems.push(`list ${h} holds slot ${s}, beyond the slot count ${meta.slotCount}`);
@@ -73,9 +76,9 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
     }
     lengths.push(n);
     entries += n;
-    if (n > meta.postingLimit) overCap++;
+    if (n > limit) overCap++;
   }
-  if (overCap > 0) problems.push(`${overCap} lists are longer than the cap ${meta.postingLimit}`);
+  if (overCap > 0) problems.push(`${overCap} lists are longer than the split limit ${limit}`);
   if (entries !== meta.postingEntries) problems.push(`lists hold ${entries} entries, meta says ${meta.postingEntries}`);
   if (heads.length !== meta.liveHeads) problems.push(`LMDB holds ${heads.length} heads, meta says ${meta.liveHeads}`);
   let graphOnly = 0, storeOnly = 0;
@@ -106,7 +109,7 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
     replicasPerVector: meta.count > 0 ? live / meta.count : 0,
     deadEntries: dead,
     postingLimit: meta.postingLimit,
-    listLengths: histogram(lengths, meta.postingLimit),
+    listLengths: histogram(lengths, limit),
     orphanedIds: orphaned,
     overCap,
     problems,

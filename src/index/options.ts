@@ -69,6 +69,12 @@ export interface IndexOptions {
    */
   splitNeighbors: number;
   /**
+   * Live updates split a list once it holds more than splitFactor × postingLimit entries (and LIRE
+   * and replicas fill lists up to that). Default 1.5: the build fills lists up to postingLimit, and
+   * the gap absorbs churn (deleted vectors coming back) without splitting.
+   */
+  splitFactor: number;
+  /**
    * Compaction merges a list holding fewer live vectors than mergeFraction × postingLimit into its
    * neighbours (its head is removed). Default 0.1; 0 never merges.
    */
@@ -97,6 +103,7 @@ export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   rngFactor: 1,
   postingLimit: 0,
   splitNeighbors: 8,
+  splitFactor: 1.5,
   mergeFraction: 0.1,
   threads: 0,
   seed: 42,
@@ -188,6 +195,7 @@ export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: n
     rngFactor: numberIn(o, 'rngFactor', 0, 100),
     postingLimit: positiveInt(o, 'postingLimit', 0),
     splitNeighbors: positiveInt(o, 'splitNeighbors', 0),
+    splitFactor: numberIn(o, 'splitFactor', 1, 4),
     mergeFraction: numberIn(o, 'mergeFraction', 0, 0.5),
     threads: positiveInt(o, 'threads', 0),
     seed: positiveInt(o, 'seed', 0),

@@ -33,6 +33,7 @@ import { parseSpec } from './spec.js';
 import { EditableList } from '../storage/posting-edit.js';
 import { PostingReader } from '../storage/posting-format.js';
 import type { IndexMeta, IndexStore } from '../storage/index-store.js';
+import { DEFAULT_INDEX_OPTIONS } from './options.js';
 import { type TenantCatalog, type TenantDetails, detailsOf } from './tenants.js';
 import { AttributeIndex } from './attributes.js';
 import type { Attributes } from './filter.js';
@@ -56,6 +57,15 @@ export interface WriteRequest {
   tenants: string[] | null;
   /** The attributes of each row (insert and upsert), or null. */
   attributes: ReadonlyArray<Attributes | null | undefined> | null;
+}
+
+/**
+ * The length past which live updates split a list: splitFactor × postingLimit. The build fills
+ * lists up to postingLimit (dropping the farthest replicas of fuller ones), so the gap absorbs
+ * churn — re-inserts bringing those replicas back — without splitting.
+ */
+export function splitLimit(meta: IndexMeta): number {
+  return Math.floor(meta.postingLimit * (meta.options.splitFactor ?? DEFAULT_INDEX_OPTIONS.splitFactor));
 }
 
 /** Options of insert and upsert. */
@@ -343,7 +353,7 @@ class Batch {
     this.owners = owners;
     this.firstNewSlot = t.meta.slotCount;
     const o = t.meta.options;
-    this.cap = t.meta.postingLimit;
+    this.cap = splitLimit(t.meta);
     this.params = { metric: o.metric, replicas: o.replicas, candidateHeads: Math.min(o.candidateHeads, Math.max(1, t.meta.liveHeads)), closureEps: o.closureEps, rngFactor: o.rngFactor };
     this.heads = new StoredHeads(w.store, w.dim, this.params.candidateHeads);
     this.cand = new Uint32Array(this.params.candidateHeads);
