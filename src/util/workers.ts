@@ -28,7 +28,10 @@ export function resolveThreads(threads: number): number {
 
 export function createPool(name: string, threads: number): Piscina {
   const n = resolveThreads(threads);
-  return new Piscina({ filename: workerFile(name), minThreads: n, maxThreads: n, idleTimeout: 60_000 });
+  // Threads start on demand (minThreads 0): a pool destroyed right after a small batch then has no
+  // thread still loading its module — terminating one mid-load crashed Node 20 (a V8 fatal error in
+  // require(esm)) in the test suite.
+  return new Piscina({ filename: workerFile(name), minThreads: 0, maxThreads: n, idleTimeout: 60_000 });
 }
 
 /** Copy a typed array into shared memory (no copy when it already is), so workers read it in place. */
