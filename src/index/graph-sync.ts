@@ -66,6 +66,15 @@ export function replayHeadLog(graph: HeadGraph, store: IndexStore, meta: IndexMe
   return true;
 }
 
+/**
+ * A reader's graph brought to meta.headsVersion: `graph` itself, patched from the head log, or —
+ * when the log no longer reaches back to it — a graph loaded afresh (never written).
+ */
+export function followHeads(graph: HeadGraph, store: IndexStore, dir: string, meta: IndexMeta): HeadGraph {
+  if (meta.headsVersion === graph.version || replayHeadLog(graph, store, meta)) return graph;
+  return loadGraph(store, dir, meta, false);
+}
+
 /** A graph over the heads in LMDB, built from scratch. */
 export function rebuildGraph(store: IndexStore, meta: IndexMeta): HeadGraph {
   const { dimension, metric } = meta.options;

@@ -12,7 +12,7 @@ import type { Scope } from './scope.js';
 import type { SearchParams } from './options.js';
 import { type IndexMeta, IndexStore } from '../storage/index-store.js';
 import { readMeta, searcherConfig } from './spann.js';
-import { loadGraph, replayHeadLog } from './graph-sync.js';
+import { followHeads, loadGraph } from './graph-sync.js';
 import type { HeadGraph } from './head-graph.js';
 import { Tombstones } from './tombstones.js';
 
@@ -56,9 +56,10 @@ function searcherFor(dir: string): OpenIndex {
   entry.store.refreshSnapshot();
   const meta = readMeta(entry.store, dir);
   if (meta.version !== entry.meta.version) {
-    if (meta.headsVersion !== entry.graph.version && !replayHeadLog(entry.graph, entry.store, meta)) {
-      entry.graph = loadGraph(entry.store, dir, meta, false);
-      entry.searcher = new SpannSearcher(entry.store, entry.graph, searcherConfig(meta, entry.store));
+    const graph = followHeads(entry.graph, entry.store, dir, meta);
+    if (graph !== entry.graph) {
+      entry.graph = graph;
+      entry.searcher = new SpannSearcher(entry.store, graph, searcherConfig(meta, entry.store));
     }
     entry.meta = meta;
     entry.searcher.reconfigure(meta);

@@ -43,8 +43,8 @@ import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } fro
 import { Tombstones } from './tombstones.js';
 import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
 import { type HealthReport, inspectIndex } from './maintenance.js';
-import { replayHeadLog, savedGraphVersion } from './graph-sync.js';
-import { DEFAULT_TENANT, type TenantRecord } from './tenants.js';
+import { followHeads, savedGraphVersion } from './graph-sync.js';
+import { DEFAULT_TENANT, type TenantRecord, runsOf } from './tenants.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
 
@@ -211,8 +211,7 @@ export class SpannIndex {
     const records: Array<[string, TenantRecord]> = [];
     this.store.forEachTenant((name, rec) => {
       records.push([name, rec]);
-      const runs = TenantCatalog.restore(name, rec, () => undefined).runs;
-      addRuns(this.live, runs);
+      addRuns(this.live, runsOf(name, rec));
     });
     if (this.tombstones.count > 0) {
       const dead = this.tombstones.toBitmap();
@@ -537,7 +536,8 @@ export class SpannIndex {
     this.live = new RoaringBitmap32();
     this.attrs.dispose();
     this.loadCatalog();
-    if (meta.headsVersion !== this.graph.version && !replayHeadLog(this.graph, this.store, meta)) this.attachGraph(loadGraph(this.store, this.dir, meta, false));
+    const graph = followHeads(this.graph, this.store, this.dir, meta);
+    if (graph !== this.graph) this.attachGraph(graph);
     else {
       this.searcher!.reconfigure(meta);
       this.searcher!.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
@@ -840,8 +840,8 @@ export class SpannIndex {
       throw err;
     }
     this.meta = e.meta;
-    for (const s of e.added) this.live.add(s);
-    for (const s of e.removed) this.live.remove(s);
+    this.live.addMany(e.added);
+    this.live.removeMany(e.removed);
     for (const d of e.tenants) {
       const name = d.name;
       d.details.heads.dispose();

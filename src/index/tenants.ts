@@ -95,16 +95,20 @@ export class Tenant {
   }
 
   detailsRecord(): TenantDetailsRecord {
-    const d = this.details();
-    const cells = new Uint32Array(d.cellIds.length + d.cellStarts.length);
-    cells.set(d.cellIds);
-    cells.set(d.cellStarts, d.cellIds.length);
-    return { heads: d.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) };
+    return detailsRecordOf(this.details());
   }
 
   dispose(): void {
     this.release();
   }
+}
+
+/** The persisted form of a tenant's details. */
+export function detailsRecordOf(d: TenantDetails): TenantDetailsRecord {
+  const cells = new Uint32Array(d.cellIds.length + d.cellStarts.length);
+  cells.set(d.cellIds);
+  cells.set(d.cellStarts, d.cellIds.length);
+  return { heads: d.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) };
 }
 
 /** Details from their record (heads bitmap and cell tables). */
@@ -192,12 +196,12 @@ export class TenantCatalog {
     return [...this.byName.values()].map((t) => ({ name: t.name, count: t.count })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** A tenant from its record: runs in memory, details read through `load` when needed. */
+  /**
+   * A tenant from its record: runs in memory, details read through `load` when needed. With
+   * `live`, its count is its runs' live slots (deleted slots stay inside runs).
+   */
   static restore(name: string, rec: TenantRecord, load: () => TenantDetailsRecord | undefined, live?: RoaringBitmap32): Tenant {
-    const runs = rec && rec.runs instanceof Uint8Array && rec.runs.byteLength % 8 === 0 ? u32s(rec.runs) : null;
-    if (!runs || !Number.isInteger(rec.cellCount) || rec.cellCount < 0 || !sortedRuns(runs)) {
-      throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
-    }
+    const runs = runsOf(name, rec);
     let count: number | undefined;
     if (live) {
       count = 0;
@@ -211,6 +215,15 @@ export class TenantCatalog {
     this.byName.clear();
     this.hot.clear();
   }
+}
+
+/** A tenant record's slot runs, checked (STRATA_INDEX_CORRUPT when damaged). */
+export function runsOf(name: string, rec: TenantRecord): Uint32Array {
+  const runs = rec && rec.runs instanceof Uint8Array && rec.runs.byteLength % 8 === 0 ? u32s(rec.runs) : null;
+  if (!runs || !Number.isInteger(rec.cellCount) || rec.cellCount < 0 || !sortedRuns(runs)) {
+    throw createError('STRATA_INDEX_CORRUPT', `tenant record ${JSON.stringify(name)} is damaged`, 'tenants');
+  }
+  return runs;
 }
 
 /** Whether runs are non-empty, ascending and disjoint. */

@@ -34,7 +34,7 @@ import { EditableList } from '../storage/posting-edit.js';
 import { PostingReader } from '../storage/posting-format.js';
 import type { IndexMeta, IndexStore } from '../storage/index-store.js';
 import { DEFAULT_INDEX_OPTIONS } from './options.js';
-import { type TenantCatalog, type TenantDetails, detailsOf } from './tenants.js';
+import { type TenantCatalog, type TenantDetails, detailsOf, detailsRecordOf } from './tenants.js';
 import { AttributeIndex } from './attributes.js';
 import type { Attributes } from './filter.js';
 import type { Tombstones } from './tombstones.js';
@@ -134,7 +134,6 @@ export interface WriteEffects {
   tenants: TenantDraft[];
   added: number[];
   removed: number[];
-  splits: number;
   /** Entries LIRE moved to another list. */
   moved: number;
 }
@@ -318,6 +317,8 @@ class Batch {
   private readonly tails = new Map<number, EditableList>();
   /** Entries of each tail when read. */
   private readonly tailBase = new Map<number, number>();
+  /** Entries of each untouched list base (read once: a value read copies the whole list). */
+  private readonly baseCounts = new Map<number, number>();
   private readonly blocks = new Map<number, EditableList>();
   private readonly drafts = new Map<string, TenantDraft>();
   private readonly changedHeads = new Set<number>();
@@ -340,7 +341,6 @@ class Batch {
   private readonly chosenDist: Float32Array;
   private readonly stored: Float32Array;
   private readonly code: Uint8Array;
-  private splits = 0;
   private moved = 0;
   /** Heads merged away in this batch. */
   private readonly removedHeads = new Set<number>();
@@ -373,8 +373,9 @@ class Batch {
     const drop = (s: number) => dead.has(s);
     for (const h of heads) {
       if (this.removedHeads.has(h) || !this.store.hasHead(h)) continue;
+      const appended = this.tail(h).count > 0;
       const l = this.list(h);
-      if (l.count !== this.store.postingCount(h)) l.changed = true; // fold its appended entries in
+      if (appended) l.changed = true; // fold its appended entries in
       l.removeWhere(drop);
       if (l.count < mergeMin && this.m.liveHeads > 1) this.merge(h, l);
     }
@@ -393,7 +394,6 @@ class Batch {
       tenants: [...this.drafts.values()],
       added: this.added,
       removed: this.removed,
-      splits: this.splits,
       moved: this.moved,
     };
   }
@@ -527,7 +527,13 @@ class Batch {
   private lengthOf(h: number): number {
     const l = this.lists.get(h);
     if (l) return l.count;
-    return this.store.postingCount(h) + this.tail(h).count;
+    return this.baseCount(h) + this.tail(h).count;
+  }
+
+  private baseCount(h: number): number {
+    let n = this.baseCounts.get(h);
+    if (n === undefined) this.baseCounts.set(h, (n = this.store.postingCount(h)));
+    return n;
   }
 
   private block(b: number): EditableList {
@@ -610,7 +616,6 @@ class Batch {
     // The graph follows at once, so later splits in this batch see both heads (rollback restores it).
     this.t.graph.put(h, centers, 0);
     this.t.graph.put(h2, centers, dim);
-    this.splits++;
     const halves = [new EditableList(w.storedDim, w.codec, n), new EditableList(w.storedDim, w.codec, n)];
     const headOf = [h, h2];
     // The split list's vectors: each to its half, and also to a neighbouring head nearer than both
@@ -733,7 +738,7 @@ class Batch {
       }
       store.putAppends(h, t.encode());
       m.postingEntries += t.count - this.tailBase.get(h)!;
-      const total = store.postingCount(h) + t.count;
+      const total = this.baseCount(h) + t.count;
       if (total > m.longestList) m.longestList = total;
     }
     for (const [h, l] of this.lists) {
@@ -749,11 +754,7 @@ class Batch {
     this.t.tombstones.persist(store);
     for (const d of this.drafts.values()) {
       d.details.heads.runOptimize();
-      const runs = Uint32Array.from(d.runs);
-      const cells = new Uint32Array(d.details.cellIds.length + d.details.cellStarts.length);
-      cells.set(d.details.cellIds);
-      cells.set(d.details.cellStarts, d.details.cellIds.length);
-      store.putTenant(d.name, { runs: new Uint8Array(runs.buffer), cellCount: d.cellCount }, { heads: d.details.heads.serialize('portable'), cells: new Uint8Array(cells.buffer) });
+      store.putTenant(d.name, { runs: new Uint8Array(Uint32Array.from(d.runs).buffer), cellCount: d.cellCount }, detailsRecordOf(d.details));
     }
     // Attributes: the new slots' values first, then the removed slots' (a slot added and removed in
     // one batch ends with none).
