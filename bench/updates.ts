@@ -13,6 +13,7 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { hasSingleThreadedGc } from '../src/util/gc.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { loadDataset, recallAtK, DATASETS_DIR, type Dataset } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
@@ -38,6 +39,7 @@ export interface UpdateBenchOptions {
 
 export interface UpdateBenchResult {
   dataset: string;
+  gc: 'single-threaded' | 'parallel';
   count: number;
   churned: number;
   batch: number;
@@ -110,7 +112,7 @@ export async function runUpdateBench(o: UpdateBenchOptions, log: (s: string) => 
   const data = await loadDataset(o.dataset, { report: ui.update });
   const nq = Math.min(o.queries, data.queryCount);
   const n = data.baseCount, dim = data.dim;
-  log(`dataset ${data.name}: ${n} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}, maxLists ${o.maxLists}; churn ${(o.churn * 100).toFixed(0)}%, batches of ${o.batch}`);
+  log(`dataset ${data.name}: ${n} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}, maxLists ${o.maxLists}; churn ${(o.churn * 100).toFixed(0)}%, batches of ${o.batch}; ${hasSingleThreadedGc() ? 'single-threaded' : 'parallel'} GC`);
   const fresh = join(DATASETS_DIR, data.name, 'indexes', 'strata-updates-fresh');
   if (o.rebuild || !reusableIndex(fresh)) {
     rmSync(fresh, { recursive: true, force: true });
@@ -173,6 +175,7 @@ export async function runUpdateBench(o: UpdateBenchOptions, log: (s: string) => 
     const health = index.health();
     const result: UpdateBenchResult = {
       dataset: data.name,
+      gc: hasSingleThreadedGc() ? 'single-threaded' : 'parallel',
       count: n,
       churned: victims.length,
       batch: o.batch,

@@ -23,6 +23,21 @@ export const ERROR_CODES = {
   STRATA_INVALID_FILTER: { status: 400, summary: 'a filter is malformed or compares an attribute with a value of another type' },
   STRATA_INVALID_ATTRIBUTE: { status: 400, summary: 'an attribute value has an unsupported type or conflicts with the attribute\'s type' },
   STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
+  // -- HTTP service (src/server) --------------------------------------------------------------------
+  STRATA_INVALID_REQUEST: { status: 400, summary: 'a request body, parameter or query string does not match the route\'s schema, or is not valid JSON' },
+  STRATA_LIMIT_EXCEEDED: { status: 400, summary: 'a request asks for more than a configured limit (batch size, k, dimension)' },
+  STRATA_PAYLOAD_TOO_LARGE: { status: 413, summary: 'the request body is larger than the configured body limit' },
+  STRATA_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body is not application/json' },
+  STRATA_UNAUTHORIZED: { status: 401, summary: 'no API key, or a key the service does not know' },
+  STRATA_FORBIDDEN: { status: 403, summary: 'the API key may not do this (admin-only route, or outside the key\'s collection or tenant)' },
+  STRATA_COLLECTION_NOT_FOUND: { status: 404, summary: 'no collection of that name' },
+  STRATA_COLLECTION_EXISTS: { status: 409, summary: 'a collection of that name already exists' },
+  STRATA_POINT_NOT_FOUND: { status: 404, summary: 'no point with that id (in the caller\'s scope)' },
+  STRATA_KEY_NOT_FOUND: { status: 404, summary: 'no API key with that id' },
+  STRATA_ROUTE_NOT_FOUND: { status: 404, summary: 'no route for this method and path' },
+  STRATA_OVERLOADED: { status: 503, summary: 'too many requests in flight: retry after the Retry-After header\'s seconds' },
+  STRATA_SHUTTING_DOWN: { status: 503, summary: 'the service is draining before it stops' },
+  STRATA_INTERNAL: { status: 500, summary: 'an unexpected failure; the request changed nothing it did not acknowledge' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INDEX_OPTIONS, DEFAULT_SEARCH_PARAMS } from '../src/index/options.js';
 import { ERROR_CODES } from '../src/errors.js';
+import { SETTINGS } from '../src/server/config.js';
 import { tempDir } from './helpers.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -27,6 +28,13 @@ describe('README stays true', () => {
     for (const [name, value] of Object.entries({ ...DEFAULT_INDEX_OPTIONS, ...DEFAULT_SEARCH_PARAMS })) {
       const row = new RegExp('\\| `' + name + '` \\| `' + (typeof value === 'string' ? `'${value}'` : String(value)) + '` \\|');
       expect(readme, `README row for ${name} = ${value}`).toMatch(row);
+    }
+  });
+
+  it('documents every service setting with its variable and default', () => {
+    for (const st of SETTINGS) {
+      const def = st.key === 'searchThreads' ? 'CPU cores' : '`' + String(st.default()) + '`';
+      expect(readme, `README row for ${st.flag}`).toContain(`| \`${st.flag}\` | \`${st.env}\` | ${def} |`);
     }
   });
 

@@ -167,6 +167,11 @@ describe('live updates', () => {
     await index.delete(Uint32Array.from({ length: 2000 }, (_, i) => i * 2));
     expect(Array.from(reader.search(q, 1).ids)).toEqual([n + 10]); // the reader moved to the new snapshot
     expect(reader.count).toBe(n);
+    // Point lookups follow too, with the tenant of a write made after the reader opened.
+    await index.insert(new Float32Array(DIM).fill(50), [99_999], { tenants: 'late' });
+    expect(reader.get(99_999)).toEqual({ id: 99_999, tenant: 'late' });
+    await index.delete([99_999]);
+    expect(reader.get(99_999)).toBeNull();
     await reader.close();
     const queries = mixture(40, DIM, 62);
     const answer = () => Array.from({ length: 40 }, (_, i) => Array.from(index.search(queries.subarray(i * DIM, (i + 1) * DIM), 10).ids));

@@ -12,6 +12,8 @@ import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
 import { runUpdateBench } from '../../bench/updates.js';
 import { runDemo } from './demo.js';
+import { relaunchWithSingleThreadedGc } from '../util/gc.js';
+import { describeSettings, SETTINGS } from '../server/config.js';
 
 function int(name: string) {
   return (v: string) => {
@@ -149,15 +151,19 @@ bench
   .option('--queries <n>', 'queries for recall and for the reader thread', int('--queries'), 1000)
   .option('--seed <s>', 'seed of the deleted sample', int('--seed'), 7)
   .option('--rebuild', 'rebuild the fresh index even if a previous run left it')
+  .option('--parallel-gc', "keep V8's default GC helper threads (by default the bench relaunches Node with --single-threaded-gc, see src/util/gc.ts)")
   .option('--json <file>', 'write the result as JSON (insertsPerSec, recallFresh, recallAfterChurn, diskBytesFresh, diskBytesAfterCompaction, p99IdleMs, p99IngestMs, ...)')
   .addHelpText('after', `
 Phases: a fresh build (cached under datasets/<name>/indexes, copied to a work folder); the reader
 thread's idle latency; deletes of --churn of the ids; re-inserts of the same vectors in --batch calls
 while the reader searches (inserts/s, latency while ingesting); compaction. The live set ends equal
-to the fresh one, so the dataset's ground truth scores every phase.
+to the fresh one, so the dataset's ground truth scores every phase. The writer and the reader share
+one process; it runs with --single-threaded-gc (a writer's parallel GC steals the reader's core on
+small machines) unless --parallel-gc is given.
 Example: strata bench updates --dataset fashion-mnist --json updates.json`)
   .action(async (opts) => {
     if (!(opts.churn > 0 && opts.churn < 1)) throw new InvalidArgumentError('--churn must be in (0, 1)');
+    if (!opts.parallelGc && (await relaunchWithSingleThreadedGc())) return;
     await runUpdateBench({ dataset: opts.dataset, churn: opts.churn, batch: opts.batch, k: opts.k, queries: opts.queries, maxLists: opts.maxLists, seed: opts.seed, rebuild: Boolean(opts.rebuild), json: opts.json });
   });
 
@@ -171,6 +177,43 @@ bench
   .action((opts) => {
     const dims = String(opts.dims).split(',').map((x) => int('--dims')(x.trim()));
     runKernelBench({ dims, bytes: opts.mib * 2 ** 20, rowsPerCall: opts.rows, json: opts.json });
+  });
+
+program
+  .command('serve')
+  .description('Run the HTTP service (fastify) on the embedded default: LMDB indexes under --data-dir, no other server. `npm start` runs this.')
+  .option('--port <n>', 'TCP port')
+  .option('--host <host>', 'interface to listen on')
+  .option('--data-dir <dir>', 'folder of keys, catalogue and indexes')
+  .option('--search-threads <n>', 'search worker threads per collection')
+  .option('--max-pending-queries <n>', 'queries in flight before searches are shed (503)')
+  .option('--max-pending-writes <n>', 'write requests in flight before writes are shed (503)')
+  .option('--body-limit <bytes>', 'largest request body')
+  .option('--max-batch-points <n>', 'most points per upsert, ids per delete')
+  .option('--max-batch-queries <n>', 'most queries per batch search')
+  .option('--max-k <n>', 'largest k of a search')
+  .option('--max-dimension <n>', 'largest collection dimension')
+  .option('--retry-after <s>', 'Retry-After seconds of a 503')
+  .option('--shutdown-timeout-ms <ms>', 'how long SIGTERM waits for requests in flight')
+  .option('--log-level <level>', 'pino log level')
+  .option('--parallel-gc', "keep V8's default GC helper threads (default: relaunch with --single-threaded-gc, see src/util/gc.ts)")
+  .addHelpText('after', () => `
+Every setting, its environment variable and default (flags win over the environment):
+${describeSettings()}
+  STRATA_ADMIN_KEY (environment only): the admin key. Unset, the first start generates one, prints it
+  once and stores its hash in <data-dir>/service.
+
+API: /docs (OpenAPI UI), /openapi.json via /docs/json, /healthz, /readyz, /metrics; /v1/... (README).
+Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-dir ./data`)
+  .action(async (opts) => {
+    if (!opts.parallelGc && (await relaunchWithSingleThreadedGc())) return;
+    const flags: Record<string, unknown> = {};
+    for (const s of SETTINGS) {
+      const camel = s.flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      if (opts[camel] !== undefined) flags[s.key] = opts[camel];
+    }
+    const { runServer } = await import('../server/main.js');
+    await runServer(flags);
   });
 
 program

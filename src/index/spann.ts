@@ -234,6 +234,11 @@ export class SpannIndex {
     return this.meta.count;
   }
 
+  /** True once build() has run (an empty index answers searches with STRATA_INDEX_NOT_BUILT). */
+  get built(): boolean {
+    return this.meta.state === 'built';
+  }
+
   private attachGraph(graph: HeadGraph): void {
     const cfg = searcherConfig(this.meta, this.store);
     this.entryBytes = 4 + cfg.codec.bytesPerVector;
@@ -529,6 +534,7 @@ export class SpannIndex {
     const meta = readMeta(this.store, this.dir);
     if (meta.version === this.meta.version) return;
     this.meta = meta;
+    this.writer = undefined; // its slot -> tenant map (get) describes the old snapshot
     this.tombstones = Tombstones.load(this.store, meta.slotCount);
     this.tenants.dispose();
     this.tenants = new TenantCatalog();
@@ -672,6 +678,7 @@ export class SpannIndex {
   /** The tenant of a live id, or null when the index does not hold it (an exact lookup in LMDB). */
   get(id: number): { id: number; tenant: string } | null {
     this.assertOpen();
+    if (this.readOnly) this.refresh();
     const [checked] = checkIds([id], 1, 'id');
     const slot = this.store.slotOfId(checked);
     if (slot === undefined) return null;

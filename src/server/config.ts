@@ -1,0 +1,105 @@
+/**
+ * Every setting of the HTTP service, defined once: its default, its environment variable and its
+ * command-line flag. Flags win over the environment, the environment over defaults. The admin key
+ * is read from the environment only (a flag would show in `ps`).
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { createError } from '../errors.js';
+
+export interface ServerConfig {
+  /** TCP port. 0 picks a free one. */
+  port: number;
+  /** Interface to listen on. The default serves this machine only. */
+  host: string;
+  /** Folder of the service's state: keys, collection catalogue, one LMDB index per collection. */
+  dataDir: string;
+  /** Search worker threads per collection (piscina). */
+  searchThreads: number;
+  /** Queries admitted (running or queued) across the service before searches get 503 + Retry-After. */
+  maxPendingQueries: number;
+  /** Write requests admitted (running or queued) before writes get 503 + Retry-After. */
+  maxPendingWrites: number;
+  /** Largest request body, bytes. */
+  bodyLimit: number;
+  /** Most points in one upsert, ids in one delete or get. */
+  maxBatchPoints: number;
+  /** Most queries in one batch search. */
+  maxBatchQueries: number;
+  /** Largest k (and limit) of a search. */
+  maxK: number;
+  /** Largest vector dimension of a collection. */
+  maxDimension: number;
+  /** Seconds a client is asked to wait (Retry-After) when the service sheds load. */
+  retryAfterSeconds: number;
+  /** Milliseconds SIGTERM waits for requests in flight before closing anyway. */
+  shutdownTimeoutMs: number;
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  logLevel: string;
+  /** Admin key (STRATA_ADMIN_KEY). Unset: the one stored in dataDir, or a new one printed once. */
+  adminKey?: string;
+}
+
+interface Setting {
+  key: keyof ServerConfig;
+  env: string;
+  flag: string;
+  kind: 'int' | 'string';
+  default: () => number | string | undefined;
+  help: string;
+  min?: number;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'port', env: 'STRATA_PORT', flag: '--port', kind: 'int', default: () => 8700, min: 0, help: 'TCP port (0 = any free port)' },
+  { key: 'host', env: 'STRATA_HOST', flag: '--host', kind: 'string', default: () => '127.0.0.1', help: 'interface to listen on (0.0.0.0 for every interface)' },
+  { key: 'dataDir', env: 'STRATA_DATA_DIR', flag: '--data-dir', kind: 'string', default: () => 'data', help: 'folder of keys, catalogue and one LMDB index per collection' },
+  { key: 'searchThreads', env: 'STRATA_SEARCH_THREADS', flag: '--search-threads', kind: 'int', default: () => availableParallelism(), min: 1, help: 'search worker threads per collection' },
+  { key: 'maxPendingQueries', env: 'STRATA_MAX_PENDING_QUERIES', flag: '--max-pending-queries', kind: 'int', default: () => 512, min: 1, help: 'queries in flight before searches are shed (503)' },
+  { key: 'maxPendingWrites', env: 'STRATA_MAX_PENDING_WRITES', flag: '--max-pending-writes', kind: 'int', default: () => 64, min: 1, help: 'write requests in flight before writes are shed (503)' },
+  { key: 'bodyLimit', env: 'STRATA_BODY_LIMIT', flag: '--body-limit', kind: 'int', default: () => 16 * 1024 * 1024, min: 1024, help: 'largest request body in bytes' },
+  { key: 'maxBatchPoints', env: 'STRATA_MAX_BATCH_POINTS', flag: '--max-batch-points', kind: 'int', default: () => 1000, min: 1, help: 'most points per upsert, ids per delete or get' },
+  { key: 'maxBatchQueries', env: 'STRATA_MAX_BATCH_QUERIES', flag: '--max-batch-queries', kind: 'int', default: () => 256, min: 1, help: 'most queries per batch search' },
+  { key: 'maxK', env: 'STRATA_MAX_K', flag: '--max-k', kind: 'int', default: () => 1000, min: 1, help: 'largest k of a search' },
+  { key: 'maxDimension', env: 'STRATA_MAX_DIMENSION', flag: '--max-dimension', kind: 'int', default: () => 4096, min: 1, help: 'largest vector dimension of a collection' },
+  { key: 'retryAfterSeconds', env: 'STRATA_RETRY_AFTER', flag: '--retry-after', kind: 'int', default: () => 1, min: 0, help: 'Retry-After seconds sent with a 503' },
+  { key: 'shutdownTimeoutMs', env: 'STRATA_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', kind: 'int', default: () => 10_000, min: 0, help: 'how long SIGTERM waits for requests in flight' },
+  { key: 'logLevel', env: 'STRATA_LOG_LEVEL', flag: '--log-level', kind: 'string', default: () => 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
+];
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The configuration from defaults, then `env`, then `overrides` (parsed flags); checked. */
+export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    let value: unknown = overrides[s.key];
+    let source = s.flag;
+    if (value === undefined && env[s.env] !== undefined && env[s.env] !== '') {
+      value = env[s.env];
+      source = s.env;
+    }
+    if (value === undefined) value = s.default();
+    if (s.kind === 'int') {
+      const n = typeof value === 'number' ? value : Number(value);
+      if (!Number.isInteger(n) || n < (s.min ?? 0)) throw createError('STRATA_INVALID_OPTION', `${source} must be an integer >= ${s.min ?? 0}, got ${JSON.stringify(value)}`, s.key);
+      value = n;
+    } else value = String(value);
+    out[s.key] = value;
+  }
+  const config = out as unknown as ServerConfig;
+  if (!LOG_LEVELS.has(config.logLevel)) throw createError('STRATA_INVALID_OPTION', `log level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(config.logLevel)}`, 'logLevel');
+  if (config.port > 65535) throw createError('STRATA_INVALID_OPTION', `port must be <= 65535, got ${config.port}`, 'port');
+  config.dataDir = resolve(config.dataDir);
+  const adminKey = overrides.adminKey ?? env.STRATA_ADMIN_KEY;
+  if (adminKey !== undefined && adminKey !== '') {
+    if (adminKey.length < 16) throw createError('STRATA_INVALID_OPTION', 'STRATA_ADMIN_KEY must be at least 16 characters', 'adminKey');
+    config.adminKey = adminKey;
+  }
+  return config;
+}
+
+/** The settings table for --help and the README. */
+export function describeSettings(): string {
+  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' ? 'CPU cores' : JSON.stringify(s.default())})`).join('\n');
+}

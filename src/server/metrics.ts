@@ -1,0 +1,43 @@
+/**
+ * Prometheus metrics (prom-client), one registry per service instance. Request latency histograms
+ * by route and status; load shedding; search batching; and, read when scraped, the size of each
+ * collection and the search batcher's queue.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Collections } from './collections.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly shed: Counter<'kind'>;
+  readonly queries: Counter<'collection'>;
+  readonly writes: Counter<'collection' | 'op'>;
+
+  constructor(collections: Collections) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'strata_process_' });
+    this.requestSeconds = new Histogram({
+      name: 'strata_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    this.shed = new Counter({ name: 'strata_shed_total', help: 'requests refused with 503 because too much was in flight', labelNames: ['kind'], registers });
+    this.queries = new Counter({ name: 'strata_search_queries_total', help: 'queries searched', labelNames: ['collection'], registers });
+    this.writes = new Counter({ name: 'strata_write_points_total', help: 'points written (upserted or deleted)', labelNames: ['collection', 'op'], registers });
+    const batcher = collections.batcher;
+    new Gauge({ name: 'strata_search_pending_queries', help: 'queries admitted and not yet answered', registers, collect() { this.set(batcher.pending); } });
+    new Gauge({ name: 'strata_search_batch_size_mean', help: 'mean queries per search batch sent to the worker pool (micro-batching)', registers, collect() { this.set(batcher.batchesRun ? batcher.queriesRun / batcher.batchesRun : 0); } });
+    new Gauge({ name: 'strata_write_pending_requests', help: 'write requests admitted and not yet committed', registers, collect() { this.set(collections.pendingWrites); } });
+    const each = (f: (g: Gauge<'collection'>, name: string, s: ReturnType<Collections['list']>[number]['reader']) => void) =>
+      function (this: Gauge<'collection'>) {
+        this.reset();
+        for (const c of collections.list()) f(this, c.record.name, c.reader);
+      };
+    new Gauge({ name: 'strata_collection_points', help: 'live points per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.count)) });
+    new Gauge({ name: 'strata_collection_disk_bytes', help: 'bytes on disk per collection (LMDB file + head graph)', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.diskBytes())) });
+    new Gauge({ name: 'strata_collection_heads', help: 'in-memory heads per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().heads : 0)) });
+    new Gauge({ name: 'strata_collection_tombstones', help: 'deleted points whose entries await compaction', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().tombstones : 0)) });
+  }
+}

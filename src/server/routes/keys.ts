@@ -1,0 +1,40 @@
+/** API keys: issue a tenant key, list keys, revoke (admin key). A key's secret is shown once. */
+import type { FastifyInstance } from 'fastify';
+import { createError } from '../../errors.js';
+import { generateKey, requireAdmin } from '../auth.js';
+import type { ServiceContext } from '../context.js';
+import { errorResponses } from '../schemas.js';
+
+export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const S = ctx.schemas;
+  app.post('/v1/keys', {
+    schema: { tags: ['keys'], summary: 'Issue a key bound to one tenant of one collection (admin)', body: S.CreateKey, response: { 201: S.CreatedKey, ...errorResponses() } },
+    handler: async (req, reply) => {
+      requireAdmin(req.principal!);
+      const b = req.body as { collection: string; tenant: string; label?: string };
+      ctx.collections.get(b.collection); // 404 for an unknown collection
+      const { key, record } = generateKey('tenant', b);
+      ctx.catalog.putKey(record);
+      reply.code(201);
+      return { id: record.id, key, collection: b.collection, tenant: b.tenant };
+    },
+  });
+
+  app.get('/v1/keys', {
+    schema: { tags: ['keys'], summary: 'Every stored key, without secrets (admin)', response: { 200: S.KeyList, ...errorResponses() } },
+    handler: async (req) => {
+      requireAdmin(req.principal!);
+      return { keys: ctx.catalog.listKeys() };
+    },
+  });
+
+  app.delete('/v1/keys/:id', {
+    schema: { tags: ['keys'], summary: 'Revoke a key (admin)', params: S.KeyParams, response: { 200: S.Status, ...errorResponses() } },
+    handler: async (req) => {
+      requireAdmin(req.principal!);
+      const { id } = req.params as { id: string };
+      if (!ctx.catalog.removeKey(id)) throw createError('STRATA_KEY_NOT_FOUND', `no key with id ${JSON.stringify(id)}`, 'id');
+      return { status: 'revoked' };
+    },
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * Search and batch search. A tenant key's searches are scoped to its tenant whatever the body says
+ * (naming another tenant is 403). The work runs on the collection's search pool through the
+ * micro-batcher; an empty collection answers with no hits.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createError } from '../../errors.js';
+import type { SearchOptions } from '../../index/spann.js';
+import { scopeOf, type Principal } from '../auth.js';
+import type { Collection } from '../collections.js';
+import type { ServiceContext } from '../context.js';
+import type { Hit } from '../search-batcher.js';
+import { errorResponses, type QueryBody } from '../schemas.js';
+
+function toVector(q: QueryBody, dim: number, field: string): Float32Array {
+  if (q.vector.length !== dim) throw createError('STRATA_DIMENSION_MISMATCH', `${field}.vector has ${q.vector.length} components, the collection ${dim}`, `${field}.vector`);
+  const v = new Float32Array(dim);
+  for (let j = 0; j < dim; j++) {
+    if (!Number.isFinite(q.vector[j])) throw createError('STRATA_NON_FINITE', `${field}.vector[${j}] is not a finite number`, `${field}.vector`);
+    v[j] = q.vector[j];
+  }
+  return v;
+}
+
+function optionsOf(q: QueryBody, tenant: string | undefined): SearchOptions {
+  const o: SearchOptions = { ...(q.params ?? {}) };
+  if (tenant !== undefined) o.tenant = tenant;
+  if (q.filter !== undefined) o.filter = q.filter as SearchOptions['filter'];
+  return o;
+}
+
+async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<Hit[][]> {
+  const name = c.record.name;
+  const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant)) }));
+  if (!c.reader.built) return prepared.map(() => []);
+  // Queries with the same k and options travel together.
+  const out: Hit[][] = new Array(queries.length);
+  const groups = new Map<string, number[]>();
+  prepared.forEach((q, i) => {
+    const key = `${q.k}\u0000${JSON.stringify(q.options)}`;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  try {
+    await Promise.all(
+      [...groups.values()].map(async (rows) => {
+        const first = prepared[rows[0]];
+        const hits = await ctx.collections.batcher.search(name, c.reader, rows.map((i) => prepared[i].vector), first.k, first.options);
+        rows.forEach((row, j) => (out[row] = hits[j]));
+      }),
+    );
+  } catch (e) {
+    if ((e as { code?: string }).code === 'STRATA_OVERLOADED') ctx.metrics.shed.inc({ kind: 'search' });
+    throw e;
+  }
+  ctx.metrics.queries.inc({ collection: name }, queries.length);
+  return out;
+}
+
+export async function searchRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const S = ctx.schemas;
+  app.post('/v1/collections/:name/search', {
+    schema: { tags: ['search'], summary: 'k nearest points of one vector, optionally within a tenant and a filter', params: S.CollectionName, body: S.Query, response: { 200: S.SearchResult, ...errorResponses() } },
+    handler: async (req) => {
+      const { name } = req.params as { name: string };
+      scopeOf(req.principal!, name, undefined);
+      const c = ctx.collections.get(name);
+      const [results] = await runQueries(ctx, c, req.principal!, [req.body as QueryBody], () => 'body');
+      return { results };
+    },
+  });
+
+  app.post('/v1/collections/:name/search/batch', {
+    schema: { tags: ['search'], summary: 'Several searches in one request', params: S.CollectionName, body: S.BatchSearch, response: { 200: S.BatchSearchResult, ...errorResponses() } },
+    handler: async (req) => {
+      const { name } = req.params as { name: string };
+      scopeOf(req.principal!, name, undefined);
+      const c = ctx.collections.get(name);
+      const results = await runQueries(ctx, c, req.principal!, (req.body as { searches: QueryBody[] }).searches, (i) => `searches[${i}]`);
+      return { results };
+    },
+  });
+}

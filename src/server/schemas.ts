@@ -1,0 +1,123 @@
+/**
+ * Request and response schemas of every route (TypeBox, i.e. JSON Schema). Fastify validates each
+ * request against them before a handler runs, and serialises responses with the schema of their
+ * status code, so a field not listed here never leaves the service. Limits come from the config.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ServerConfig } from './config.js';
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'one of the codes in ERROR_CODES (src/errors.ts)' }),
+      message: Type.String(),
+      field: Type.Optional(Type.String({ description: 'the request field the error is about' })),
+    }),
+  },
+  { $id: 'ErrorBody', description: 'every 4xx and 5xx answer' },
+);
+
+/** The error answers every authenticated route may give. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of [400, 401, 403, 404, 413, 415, 500, 503, ...statuses]) out[s] = Type.Ref('ErrorBody');
+  return out;
+}
+
+const Id = Type.Integer({ minimum: 0, maximum: 4294967295, description: 'unsigned 32-bit point id' });
+const TenantName = Type.String({ minLength: 1, maxLength: 128 });
+const NameParam = Type.String({ minLength: 1, maxLength: 64 });
+const AttributeValue = Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean(), Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 256 })]);
+const Metadata = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), AttributeValue, { maxProperties: 64, description: 'filterable attributes: keyword, list of keywords, number, boolean' });
+
+export function buildSchemas(config: ServerConfig) {
+  const Vector = Type.Array(Type.Number(), { minItems: 1, maxItems: config.maxDimension, description: 'the vector, as many numbers as the collection dimension' });
+  const SearchParams = Type.Object(
+    {
+      maxLists: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'posting lists read (default 32)' })),
+      eps2: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'query-aware list pruning (default 1.0)' })),
+      efSearch: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'head-graph beam (default 64)' })),
+    },
+    { additionalProperties: false },
+  );
+  const Query = Type.Object(
+    {
+      vector: Vector,
+      k: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, default: 10 })),
+      tenant: Type.Optional(TenantName),
+      filter: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'metadata filter ($and, $or, $not, $in, $nin, $ne, $gt, $gte, $lt, $lte; see src/index/filter.ts)' })),
+      params: Type.Optional(SearchParams),
+    },
+    { additionalProperties: false },
+  );
+  const Hit = Type.Object({ id: Type.Integer(), distance: Type.Number() });
+  const CollectionName = Type.Object({ name: NameParam });
+  const Collection = Type.Object({
+    name: Type.String(),
+    dimension: Type.Integer(),
+    metric: Type.String(),
+    spec: Type.String(),
+    createdAt: Type.Optional(Type.String()),
+    state: Type.Optional(Type.String({ description: 'empty until the first upsert builds the index, then built' })),
+    points: Type.Integer({ description: 'live points (in the key\'s tenant for a tenant key)' }),
+    tenant: Type.Optional(Type.String({ description: 'the tenant a tenant key is bound to' })),
+    heads: Type.Optional(Type.Integer()),
+    tenants: Type.Optional(Type.Integer()),
+    tombstones: Type.Optional(Type.Integer()),
+    diskBytes: Type.Optional(Type.Integer()),
+  });
+  const Key = Type.Object({
+    id: Type.String(),
+    role: Type.String(),
+    collection: Type.Optional(Type.String()),
+    tenant: Type.Optional(Type.String()),
+    label: Type.Optional(Type.String()),
+    createdAt: Type.String(),
+  });
+  return {
+    Query,
+    Hit,
+    CollectionName,
+    Collection,
+    CreateCollection: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' }),
+        dimension: Type.Integer({ minimum: 1, maximum: config.maxDimension }),
+        metric: Type.Optional(Type.Union([Type.Literal('l2'), Type.Literal('ip'), Type.Literal('cosine')], { default: 'l2' })),
+        spec: Type.Optional(Type.String({ minLength: 1, maxLength: 200, default: 'SPANN', description: 'index spec, e.g. SPANN, SPANN,F8E4M3,Refine, PCA50%,SPANN,F8E4M3S' })),
+      },
+      { additionalProperties: false },
+    ),
+    CollectionList: Type.Object({ collections: Type.Array(Collection) }),
+    Upsert: Type.Object(
+      {
+        points: Type.Array(
+          Type.Object({ id: Id, vector: Vector, tenant: Type.Optional(TenantName), metadata: Type.Optional(Metadata) }, { additionalProperties: false }),
+          { minItems: 1, maxItems: config.maxBatchPoints },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    UpsertResult: Type.Object({ inserted: Type.Integer(), replaced: Type.Integer(), built: Type.Boolean({ description: 'this upsert built the index (the first one into an empty collection)' }) }),
+    Ids: Type.Object({ ids: Type.Array(Id, { minItems: 1, maxItems: config.maxBatchPoints }) }, { additionalProperties: false }),
+    DeleteResult: Type.Object({ deleted: Type.Integer() }),
+    PointParams: Type.Object({ name: NameParam, id: Type.String({ pattern: '^[0-9]{1,10}$' }) }),
+    Point: Type.Object({ id: Type.Integer(), tenant: Type.String() }),
+    SearchResult: Type.Object({ results: Type.Array(Hit) }),
+    BatchSearch: Type.Object({ searches: Type.Array(Query, { minItems: 1, maxItems: config.maxBatchQueries }) }, { additionalProperties: false }),
+    BatchSearchResult: Type.Object({ results: Type.Array(Type.Array(Hit)) }),
+    TenantList: Type.Object({ tenants: Type.Array(Type.Object({ name: Type.String(), count: Type.Integer() })) }),
+    TenantParams: Type.Object({ name: NameParam, tenant: TenantName }),
+    TenantDeleted: Type.Object({ removed: Type.Integer({ description: 'points removed' }), keysRevoked: Type.Integer() }),
+    CompactResult: Type.Object({ entriesRemoved: Type.Integer(), headsMerged: Type.Integer(), seconds: Type.Number() }),
+    CreateKey: Type.Object({ collection: NameParam, tenant: TenantName, label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
+    CreatedKey: Type.Object({ id: Type.String(), key: Type.String({ description: 'shown once; the service stores only its hash' }), collection: Type.String(), tenant: Type.String() }),
+    Key,
+    KeyList: Type.Object({ keys: Type.Array(Key) }),
+    KeyParams: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+    Status: Type.Object({ status: Type.String() }),
+  };
+}
+
+export type Schemas = ReturnType<typeof buildSchemas>;
+export type QueryBody = Static<Schemas['Query']>;
