@@ -49,3 +49,20 @@ export function points(n: number, seed: number, tenants: string[], firstId = 0) 
     metadata: { group: `g${i % 3}`, even: i % 2 === 0 },
   }));
 }
+
+export type Point = ReturnType<typeof points>[number];
+
+function l2(a: number[], b: number[]): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return s;
+}
+
+/** Ids of the k points nearest `q` by exact L2 (ties by id). */
+export function exactIds(all: Point[], q: number[], k: number): number[] {
+  return all
+    .map((p) => ({ id: p.id, d: l2(p.vector, q) }))
+    .sort((a, b) => a.d - b.d || a.id - b.id)
+    .slice(0, k)
+    .map((x) => x.id);
+}

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openIndex } from '../src/index/spann.js';
+import { indexDir } from '../src/server/ingest-worker.js';
+import { PointStore } from '../src/server/point-store.js';
 import { mixture, tempDir } from './helpers.js';
 import { ADMIN_KEY } from './server-helpers.js';
 
@@ -70,7 +72,15 @@ describe('graceful shutdown', () => {
       expect(await exited).toBe(0);
       expect(out).not.toContain(ADMIN_KEY);
       expect(refused).toBeGreaterThan(0);
-      const index = await openIndex(join(dir, 'collections', 'c'));
+      const collection = join(dir, 'collections', 'c');
+      const store = PointStore.open(collection, DIM, { readOnly: true });
+      const generation = store.generation;
+      try {
+        for (const id of [...Array(200).keys(), ...acknowledged]) expect(store.get(id), `id ${id} in the point store`).not.toBeNull();
+      } finally {
+        await store.close();
+      }
+      const index = await openIndex(indexDir(collection, generation));
       try {
         for (const id of [...Array(200).keys(), ...acknowledged]) expect(index.get(id), `id ${id}`).not.toBeNull();
         expect(index.count).toBeGreaterThanOrEqual(200 + acknowledged.length);

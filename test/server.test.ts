@@ -5,23 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors.js';
-import { ADMIN_KEY, DIM, points, startService, type TestService } from './server-helpers.js';
-
-type Point = ReturnType<typeof points>[number];
-
-function l2(a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
-  return s;
-}
-
-function exactIds(all: Point[], q: number[], k: number): number[] {
-  return all
-    .map((p) => ({ id: p.id, d: l2(p.vector, q) }))
-    .sort((a, b) => a.d - b.d || a.id - b.id)
-    .slice(0, k)
-    .map((x) => x.id);
-}
+import { ADMIN_KEY, DIM, exactIds, points, startService, type TestService } from './server-helpers.js';
 
 describe('HTTP service', () => {
   let s: TestService;
@@ -147,7 +131,9 @@ describe('HTTP service', () => {
       expect(r.status, `admin ${c.method} ${c.url}`).toBe(c.admin);
     }
     // Point 1 is globex's: key B reads it, key A does not see it (above: 404).
-    expect((await s.call('GET', '/v1/collections/docs/points/1', keyB)).json).toEqual({ id: 1, tenant: 'globex' });
+    expect((await s.call('GET', '/v1/collections/docs/points/1', keyB)).json).toEqual({ id: 1, tenant: 'globex', metadata: all[1].metadata });
+    // The point store gives back what was sent (vectors are float32: sent values are float32 already).
+    expect((await s.call('GET', '/v1/collections/docs/points/1?vector=true', keyB)).json).toEqual({ id: 1, tenant: 'globex', metadata: all[1].metadata, vector: all[1].vector });
     expect((await s.call('GET', '/v1/collections/docs')).json.points).toBe(before);
   });
 
@@ -169,7 +155,7 @@ describe('HTTP service', () => {
     // Its own writes land in its tenant and are searchable at once.
     r = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: 5000, vector: [9, 9, 9, 9, 9, 9, 9, 9] }] });
     expect(r.json).toEqual({ inserted: 1, replaced: 0, built: false });
-    expect((await s.call('GET', '/v1/collections/docs/points/5000', keyA)).json).toEqual({ id: 5000, tenant: 'acme' });
+    expect((await s.call('GET', '/v1/collections/docs/points/5000', keyA)).json).toEqual({ id: 5000, tenant: 'acme', metadata: {} });
     expect((await s.call('GET', '/v1/collections/docs/points/5000', keyB)).status).toBe(404);
     const found = await s.call('POST', '/v1/collections/docs/search', keyA, { vector: [9, 9, 9, 9, 9, 9, 9, 9], k: 1 });
     expect(found.json.results[0].id).toBe(5000);

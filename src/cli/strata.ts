@@ -168,6 +168,30 @@ Example: strata bench updates --dataset fashion-mnist --json updates.json`)
   });
 
 bench
+  .command('http')
+  .description('The HTTP service under autocannon load on loopback vs the embedded batch search on the same index: QPS, p50/p99 per concurrency, shedding.')
+  .option('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files', 'synthetic-100k-96')
+  .option('--concurrency <list>', 'connections per load level, comma-separated', '1,8,32,64')
+  .option('--seconds <s>', 'seconds per load level (and for the embedded run)', int('--seconds'), 10)
+  .option('--max-lists <n>', 'maxLists of every search', int('--max-lists'), 16)
+  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--queries <n>', 'distinct queries cycled through', int('--queries'), 1000)
+  .option('--reload', "drop the service's data folder and load the collection again")
+  .option('--json <file>', 'write rows (concurrency, qps, p50Ms, p99Ms, errors, shed, embeddedQps) as JSON')
+  .addHelpText('after', `
+The service runs as a child process (\`strata serve\`, data in datasets/<name>/indexes/http-service,
+kept between runs). The collection is loaded through the API (1,000 points per upsert; the first one
+builds the index), then searched: recall through the API, the embedded library's searchBatch on the
+same index for --seconds (the baseline), and one autocannon run per concurrency level, each request
+one single-query search.
+Example: strata bench http --dataset synthetic-100k-96 --json http.json`)
+  .action(async (opts) => {
+    const concurrency = String(opts.concurrency).split(',').map((x) => int('--concurrency')(x.trim()));
+    const { runHttpBench } = await import('../../bench/http.js');
+    await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, reload: Boolean(opts.reload), json: opts.json });
+  });
+
+bench
   .command('kernels')
   .description('Scan kernels in isolation: ns per vector for float32 and each codec, as a ratio to float32.')
   .option('--dims <list>', 'comma-separated dimensions', '96,784')

@@ -54,6 +54,7 @@ function searcherFor(dir: string): OpenIndex {
     return entry;
   }
   entry.store.refreshSnapshot();
+  if (entry.store.getMetaVersion() === entry.meta.version) return entry;
   const meta = readMeta(entry.store, dir);
   if (meta.version !== entry.meta.version) {
     const graph = followHeads(entry.graph, entry.store, dir, meta);

@@ -185,6 +185,8 @@ export class SpannIndex {
   private flushing: Promise<void> | null = null;
   private pool: Piscina | undefined;
   private closed = false;
+  /** Batch searches in progress (close waits for them). */
+  private readonly running = new Set<Promise<unknown>>();
   /** Bytes of one posting entry (slot + code), for the planner. */
   private entryBytes = 4;
   private tenants = new TenantCatalog();
@@ -531,6 +533,7 @@ export class SpannIndex {
   refresh(): void {
     if (!this.readOnly || this.meta.state !== 'built' || !this.graph) return;
     this.store.refreshSnapshot();
+    if (this.store.getMetaVersion() === this.meta.version) return;
     const meta = readMeta(this.store, this.dir);
     if (meta.version === this.meta.version) return;
     this.meta = meta;
@@ -590,14 +593,19 @@ export class SpannIndex {
     const distances = sharedFloat32(nq * k);
     const statsOut = new Float64Array(new SharedArrayBuffer(nq * 4 * 8));
     this.pool ??= createPool('index/search-worker', this.meta.options.threads);
-    const chunk = Math.max(1, Math.min(256, Math.ceil(nq / (this.pool.maxThreads * 4))));
     const tasks: Promise<void>[] = [];
-    for (let s = 0; s < nq; s += chunk) {
+    for (let s = 0, chunk = batchChunk(nq, this.pool.maxThreads); s < nq; s += chunk) {
       tasks.push(
         this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
       );
     }
-    await Promise.all(tasks);
+    const all = Promise.all(tasks);
+    this.running.add(all);
+    try {
+      await all;
+    } finally {
+      this.running.delete(all);
+    }
     const stats = emptyStats();
     let fallbacks = 0;
     for (let i = 0; i < nq; i++) {
@@ -992,9 +1000,11 @@ export class SpannIndex {
     return total;
   }
 
+  /** Close the index: pending writes are committed and searches already running finish first. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.saveGraph();
     this.closed = true;
     if (this.pool) await this.pool.destroy();
@@ -1003,6 +1013,15 @@ export class SpannIndex {
     this.attrs.dispose();
     this.live.dispose();
   }
+}
+
+/**
+ * Queries per worker task of a batch search: about 4 tasks per thread so the threads finish together,
+ * but at least 4 queries per task (a task is a message each way and a thread wake-up, which costs
+ * more than a query) and at most 256.
+ */
+export function batchChunk(queries: number, threads: number): number {
+  return Math.min(256, Math.max(4, Math.ceil(queries / (threads * 4))));
 }
 
 const EMPTY = new Uint32Array(0);

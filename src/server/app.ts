@@ -87,6 +87,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
     return503OnClosing: true,
   });
 
+  collections.log = (msg, detail) => app.log.info(detail, msg);
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: anything else is 415
   app.addSchema(ErrorBody);
   await app.register(swagger, {

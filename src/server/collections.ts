@@ -1,5 +1,6 @@
 /**
- * The service's collections: one SPANN index per collection under <dataDir>/collections/<name>.
+ * The service's collections, one folder each under <dataDir>/collections/<name>: the point store
+ * (points.mdb) and the current index generation (index-<n>/; see ingest-worker.ts for rebuilds).
  *
  * Threads. The HTTP event loop never runs index CPU work:
  *   - writes go to the ingest pool (ingest-worker.ts), one thread that owns every writable handle;
@@ -16,16 +17,26 @@ import { openIndex, type SpannIndex } from '../index/spann.js';
 import { workerFile } from '../util/workers.js';
 import type { CollectionRecord, ServiceCatalog } from './catalog.js';
 import type { ServerConfig } from './config.js';
-import type { IngestFailure, IngestResult, IngestTask } from './ingest-worker.js';
+import { indexDir, type IngestFailure, type IngestResult, type IngestTask } from './ingest-worker.js';
+import { PointStore } from './point-store.js';
 import { SearchBatcher } from './search-batcher.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export interface Collection {
   record: CollectionRecord;
+  /** The collection folder: points.mdb and index-<generation>/. */
   dir: string;
-  /** Read-only handle (null while the collection is being dropped). */
+  /** The index generation the read handle is on. */
+  generation: number;
+  /** Read-only handle on that generation's index. */
   reader: SpannIndex;
+  /** Read-only handle on the point store (get by id, tenant checks). */
+  points: PointStore;
+  /** A rebuild in progress. */
+  rebuilding: Promise<void> | null;
+  /** The last rebuild since start: new generation, points it was built from, seconds, writes replayed. */
+  lastRebuild?: { generation: number; points: number; seconds: number; replayedWrites: number };
 }
 
 export class Collections {
@@ -33,6 +44,10 @@ export class Collections {
   private readonly ingest: Piscina;
   readonly batcher: SearchBatcher;
   pendingWrites = 0;
+  /** Rebuilds finished since start (metrics). */
+  rebuilds = 0;
+  /** Where rebuild progress is logged (the service sets its logger). */
+  log: (msg: string, detail: Record<string, unknown>) => void = () => {};
 
   constructor(
     private readonly catalog: ServiceCatalog,
@@ -46,14 +61,18 @@ export class Collections {
     return join(this.config.dataDir, 'collections', name);
   }
 
-  /** Open the read handle of every catalogued collection. */
+  /** Open the read handles of every catalogued collection. */
   async init(): Promise<void> {
     for (const rec of this.catalog.listCollections()) {
       const dir = this.dirOf(rec.name);
       if (!existsSync(dir)) throw createError('STRATA_INDEX_CORRUPT', `collection ${JSON.stringify(rec.name)} is catalogued but its folder ${dir} is missing`, 'dataDir');
-      await this.runIngest({ op: 'open', dir }, false); // the writer opens the environment first
-      this.open.set(rec.name, { record: rec, dir, reader: await openIndex(dir, { readOnly: true }) });
+      const r = await this.runIngest({ op: 'open', dir, dimension: rec.dimension }, false); // the writer opens the environments first
+      this.open.set(rec.name, await this.handles(rec, dir, r.generation));
     }
+  }
+
+  private async handles(record: CollectionRecord, dir: string, generation: number): Promise<Collection> {
+    return { record, dir, generation, reader: await openIndex(indexDir(dir, generation), { readOnly: true }), points: PointStore.open(dir, record.dimension, { readOnly: true }), rebuilding: null };
   }
 
   list(): Collection[] {
@@ -64,6 +83,7 @@ export class Collections {
     const c = this.open.get(name);
     if (!c) throw createError('STRATA_COLLECTION_NOT_FOUND', `no collection named ${JSON.stringify(name)}`, 'collection');
     c.reader.refresh();
+    c.points.refresh();
     return c;
   }
 
@@ -74,8 +94,9 @@ export class Collections {
     const dir = this.dirOf(rec.name);
     rmSync(dir, { recursive: true, force: true }); // a leftover of a crash between mkdir and the catalogue
     mkdirSync(dir, { recursive: true });
+    let generation: number;
     try {
-      await this.runIngest({ op: 'create', dir, options: { dimension: rec.dimension, metric: rec.metric as 'l2', spec: rec.spec, threads: this.config.searchThreads } }, false);
+      generation = (await this.runIngest({ op: 'create', dir, options: { dimension: rec.dimension, metric: rec.metric as 'l2', spec: rec.spec, threads: this.config.searchThreads } }, false)).generation;
     } catch (e) {
       await this.runIngest({ op: 'close', dir }, false).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
@@ -87,7 +108,7 @@ export class Collections {
       rmSync(dir, { recursive: true, force: true });
       throw createError('STRATA_COLLECTION_EXISTS', `a collection named ${JSON.stringify(rec.name)} exists`, 'name');
     }
-    const c: Collection = { record: full, dir, reader: await openIndex(dir, { readOnly: true }) };
+    const c = await this.handles(full, dir, generation);
     this.open.set(rec.name, c);
     return c;
   }
@@ -97,25 +118,56 @@ export class Collections {
     const c = this.get(name);
     this.open.delete(name);
     this.catalog.removeCollection(name);
+    await c.rebuilding;
     await this.runIngest({ op: 'close', dir: c.dir }, false);
     await c.reader.close();
+    await c.points.close();
     rmSync(c.dir, { recursive: true, force: true });
   }
 
   /**
    * Run a write on the ingest thread (admission-controlled: past maxPendingWrites it fails with
-   * STRATA_OVERLOADED). Resolves once the write is committed and flushed.
+   * STRATA_OVERLOADED). Resolves once the write is committed and flushed, with the read handle on
+   * the generation that holds it.
    */
   async write(c: Collection, task: IngestTask): Promise<IngestResult> {
     const r = await this.runIngest(task, true);
-    if (r.built) {
-      // The read handle was opened on the empty index: reopen it on the built one.
-      const reader = await openIndex(c.dir, { readOnly: true });
-      const old = c.reader;
-      c.reader = reader;
-      await old.close();
+    if (r.built) await this.moveReader(c, r.generation, true);
+    else if (r.generation !== c.generation) await this.moveReader(c, r.generation);
+    const growth = this.config.rebuildGrowth;
+    if (growth > 0 && !c.rebuilding && r.builtCount > 0 && r.count >= growth * r.builtCount && this.open.get(c.record.name) === c) {
+      c.rebuilding = this.rebuild(c).finally(() => {
+        c.rebuilding = null;
+      });
     }
     return r;
+  }
+
+  /** Re-cluster the collection from its points into a new generation (writes go on meanwhile). */
+  private async rebuild(c: Collection): Promise<void> {
+    try {
+      this.log('rebuilding', { collection: c.record.name, generation: c.generation });
+      const r = await this.runIngest({ op: 'rebuild', dir: c.dir }, false);
+      await this.moveReader(c, r.generation);
+      this.rebuilds++;
+      if (r.rebuild) c.lastRebuild = { generation: r.generation, points: r.builtCount, seconds: r.rebuild.seconds, replayedWrites: r.rebuild.replayed };
+      this.log('rebuilt', { collection: c.record.name, generation: r.generation, points: r.builtCount, seconds: r.rebuild?.seconds, replayedWrites: r.rebuild?.replayed });
+    } catch (err) {
+      this.log('rebuild failed', { collection: c.record.name, err });
+    }
+  }
+
+  /** Point the read handle at `generation` (or reopen it on the same one, after the first build). */
+  private async moveReader(c: Collection, generation: number, reopen = false): Promise<void> {
+    if (generation < c.generation || (generation === c.generation && !reopen)) return;
+    const oldGeneration = c.generation;
+    const old = c.reader;
+    c.generation = generation;
+    c.reader = await openIndex(indexDir(c.dir, generation), { readOnly: true });
+    // Batches already queued on the old handle start before it closes (close waits for them).
+    await new Promise((r) => setImmediate(r));
+    await old.close();
+    if (generation !== oldGeneration) await this.runIngest({ op: 'dropGeneration', dir: c.dir, generation: oldGeneration }, false);
   }
 
   private async runIngest(task: IngestTask, admit: boolean): Promise<IngestResult> {
@@ -135,11 +187,17 @@ export class Collections {
     }
   }
 
-  /** Close every handle and the ingest thread (after the HTTP server stopped taking requests). */
+  /**
+   * Close every handle and the ingest thread (after the HTTP server stopped taking requests): writes
+   * in flight and a rebuild in progress finish first.
+   */
   async close(): Promise<void> {
+    for (const c of this.open.values()) await c.rebuilding;
+    while (this.pendingWrites > 0) await new Promise((r) => setTimeout(r, 5));
     for (const c of this.open.values()) {
       await this.runIngest({ op: 'close', dir: c.dir }, false);
       await c.reader.close();
+      await c.points.close();
     }
     this.open.clear();
     await this.ingest.destroy();

@@ -30,6 +30,8 @@ export interface ServerConfig {
   maxK: number;
   /** Largest vector dimension of a collection. */
   maxDimension: number;
+  /** Rebuild a collection once it holds this many times the points its index was built from (0: never). */
+  rebuildGrowth: number;
   /** Seconds a client is asked to wait (Retry-After) when the service sheds load. */
   retryAfterSeconds: number;
   /** Milliseconds SIGTERM waits for requests in flight before closing anyway. */
@@ -62,6 +64,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxBatchQueries', env: 'STRATA_MAX_BATCH_QUERIES', flag: '--max-batch-queries', kind: 'int', default: () => 256, min: 1, help: 'most queries per batch search' },
   { key: 'maxK', env: 'STRATA_MAX_K', flag: '--max-k', kind: 'int', default: () => 1000, min: 1, help: 'largest k of a search' },
   { key: 'maxDimension', env: 'STRATA_MAX_DIMENSION', flag: '--max-dimension', kind: 'int', default: () => 4096, min: 1, help: 'largest vector dimension of a collection' },
+  { key: 'rebuildGrowth', env: 'STRATA_REBUILD_GROWTH', flag: '--rebuild-growth', kind: 'int', default: () => 4, min: 0, help: 're-cluster a collection into a new index generation once it holds this many times the points its index was built from (0 = never)' },
   { key: 'retryAfterSeconds', env: 'STRATA_RETRY_AFTER', flag: '--retry-after', kind: 'int', default: () => 1, min: 0, help: 'Retry-After seconds sent with a 503' },
   { key: 'shutdownTimeoutMs', env: 'STRATA_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', kind: 'int', default: () => 10_000, min: 0, help: 'how long SIGTERM waits for requests in flight' },
   { key: 'logLevel', env: 'STRATA_LOG_LEVEL', flag: '--log-level', kind: 'string', default: () => 'info', help: 'fatal | error | warn | info | debug | trace | silent' },

@@ -1,28 +1,46 @@
 /**
- * piscina worker that owns the writable handle of every collection: the service's single writer.
- * Ingest CPU work (assignment, splits, LMDB commits) runs here, off the HTTP event loop. The pool
- * has one thread and runs many tasks at once (concurrentTasksPerWorker), so writes that arrive
+ * piscina worker that owns the writable handles of every collection: the service's single writer.
+ * Ingest CPU work (assignment, splits, builds, LMDB commits) runs here, off the HTTP event loop. The
+ * pool has one thread and runs many tasks at once (concurrentTasksPerWorker), so writes that arrive
  * together share one LMDB transaction (the index's group commit); a task resolves after its commit
  * is flushed, so an acknowledged write is durable.
  *
- * This thread must open a collection's LMDB environment before any read-only handle of the process
- * does ('create' / 'open' tasks), or the shared environment would be read-only.
+ * A collection folder holds points.mdb (point-store.ts: every point as sent, and the current
+ * generation) and index-<generation>/ (the SPANN index). Each write goes to the point store first,
+ * then to the index.
  *
- * The first upsert into an empty collection builds the index from its points; writes arriving during
- * that build wait for it and are then applied as live updates.
+ * Generations. The first upsert into an empty collection builds the index from its points. Live
+ * inserts keep it searchable, but an index grown far past the set it was clustered on loses recall
+ * (its heads were placed for the old set), so once the collection has grown `rebuildGrowth` times
+ * past its last build the service asks for a rebuild: a new generation is built from a snapshot of
+ * the point store, on a thread of its own, while writes go on into the current one and are also logged; the log is replayed
+ * into the new generation, which then becomes current (recorded in the point store, durable) in the
+ * same synchronous step that stops the logging. The old generation is closed and removed once the
+ * main thread has moved its read handle.
+ *
+ * This thread must open a collection's LMDB environments before any read-only handle of the process
+ * does ('create' / 'open' tasks), or a shared environment would be read-only.
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Attributes } from '../index/filter.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import type { IndexOptions } from '../index/options.js';
 import type { WriteCounts } from '../index/writer.js';
+import { Piscina } from 'piscina';
+import { workerFile } from '../util/workers.js';
+import { PointStore } from './point-store.js';
+import type { RebuildTask } from './rebuild-worker.js';
 
 export type IngestTask =
   | { op: 'create'; dir: string; options: Partial<IndexOptions> & { dimension: number } }
-  | { op: 'open'; dir: string }
+  | { op: 'open'; dir: string; dimension: number }
   | { op: 'upsert'; dir: string; vectors: Float32Array; ids: Uint32Array; tenants: string[]; attributes: Array<Attributes | null> }
   | { op: 'delete'; dir: string; ids: Uint32Array }
   | { op: 'deleteTenant'; dir: string; tenant: string }
   | { op: 'compact'; dir: string }
+  | { op: 'rebuild'; dir: string }
+  | { op: 'dropGeneration'; dir: string; generation: number }
   | { op: 'close'; dir: string };
 
 export interface IngestResult {
@@ -31,6 +49,12 @@ export interface IngestResult {
   built?: boolean;
   removed?: number;
   compact?: { entriesRemoved: number; headsMerged: number; seconds: number };
+  /** The current index generation (folder index-<generation>) when the task ended. */
+  generation: number;
+  /** Points in the collection, and how many its current generation was built from. */
+  count: number;
+  builtCount: number;
+  rebuild?: { seconds: number; replayed: number };
 }
 
 /** Serialised failure: piscina would lose the error's code and field. */
@@ -38,65 +62,176 @@ export interface IngestFailure {
   error: { code: string; message: string; field?: string };
 }
 
-const indexes = new Map<string, Promise<SpannIndex>>();
-/** Per collection: the build in progress, which later writes wait for. */
-const building = new Map<string, Promise<unknown>>();
+type LoggedWrite = Extract<IngestTask, { op: 'upsert' | 'delete' | 'deleteTenant' }>;
 
-function indexFor(dir: string): Promise<SpannIndex> {
-  let p = indexes.get(dir);
-  if (!p) {
-    p = openIndex(dir);
-    indexes.set(dir, p);
-    p.catch(() => indexes.delete(dir));
-  }
+interface CollectionState {
+  dir: string;
+  points: PointStore;
+  index: SpannIndex;
+  generation: number;
+  /** Points the current generation was built from (0 before the first build). */
+  builtCount: number;
+  /** The first build in progress (later writes wait for it). */
+  building: Promise<unknown> | null;
+  /** A rebuild in progress, and the writes made since its snapshot. */
+  rebuilding: Promise<IngestResult> | null;
+  log: LoggedWrite[] | null;
+  /** Old generations still open until the main thread has moved off them. */
+  retired: Map<number, SpannIndex>;
+}
+
+export function indexDir(dir: string, generation: number): string {
+  return join(dir, `index-${generation}`);
+}
+
+const states = new Map<string, Promise<CollectionState>>();
+
+async function openState(dir: string, dimension: number): Promise<CollectionState> {
+  const points = PointStore.open(dir, dimension);
+  const generation = points.generation;
+  // Leftovers of a crash during a rebuild or before an old generation was removed.
+  for (const name of readdirSync(dir)) if (/^index-\d+$/.test(name) && name !== `index-${generation}`) rmSync(join(dir, name), { recursive: true, force: true });
+  const index = await openIndex(indexDir(dir, generation));
+  return { dir, points, index, generation, builtCount: index.built ? index.count : 0, building: null, rebuilding: null, log: null, retired: new Map() };
+}
+
+async function createState(dir: string, options: Partial<IndexOptions> & { dimension: number }): Promise<CollectionState> {
+  const points = PointStore.open(dir, options.dimension, { create: true });
+  points.setGeneration(1);
+  const index = await createIndex(indexDir(dir, 1), options);
+  return { dir, points, index, generation: 1, builtCount: 0, building: null, rebuilding: null, log: null, retired: new Map() };
+}
+
+function remember(dir: string, p: Promise<CollectionState>): Promise<CollectionState> {
+  states.set(dir, p);
+  p.catch(() => states.delete(dir));
   return p;
 }
 
-async function run(task: IngestTask): Promise<IngestResult> {
-  if (task.op === 'close') {
-    const p = indexes.get(task.dir);
-    indexes.delete(task.dir);
-    if (p) await (await p).close();
-    return {};
-  }
-  if (task.op === 'create') {
-    // Created here so this thread opens the LMDB environment first: lmdb-js shares one environment
-    // per file across a process's threads, and one first opened read-only cannot write.
-    const p = createIndex(task.dir, task.options);
-    indexes.set(task.dir, p);
-    p.catch(() => indexes.delete(task.dir));
-    await p;
-    return {};
-  }
-  await building.get(task.dir);
-  const index = await indexFor(task.dir);
-  switch (task.op) {
-    case 'open':
-      return {};
-    case 'upsert': {
-      if (!index.built) {
-        const build = index.build(task.vectors, task.ids, { tenants: task.tenants, attributes: task.attributes });
-        building.set(task.dir, build.catch(() => undefined));
-        try {
-          await build;
-        } finally {
-          building.delete(task.dir);
-        }
-        return { counts: { inserted: task.ids.length, replaced: 0, deleted: 0 }, built: true };
-      }
-      return { counts: await index.upsert(task.vectors, task.ids, { tenants: task.tenants, attributes: task.attributes }) };
+function stateOf(dir: string): Promise<CollectionState> {
+  const p = states.get(dir);
+  if (!p) throw Object.assign(new Error(`collection folder ${dir} is not open`), { code: 'STRATA_INTERNAL' });
+  return p;
+}
+
+function result(st: CollectionState, extra: Partial<IngestResult> = {}): IngestResult {
+  return { generation: st.generation, count: st.points.count, builtCount: st.builtCount, ...extra };
+}
+
+/** Apply one write to an index (the current one, or a new generation replaying the log). */
+async function apply(index: SpannIndex, w: LoggedWrite): Promise<IngestResult['counts'] & { removed?: number }> {
+  if (w.op === 'upsert') return index.upsert(w.vectors, w.ids, { tenants: w.tenants, attributes: w.attributes });
+  if (w.op === 'delete') return index.delete(w.ids);
+  await index.flush();
+  return { inserted: 0, replaced: 0, deleted: 0, removed: index.deleteTenant(w.tenant) };
+}
+
+async function write(st: CollectionState, w: LoggedWrite): Promise<IngestResult> {
+  // Point store first (durable), then the index; logged for a rebuild in the same synchronous step.
+  if (w.op === 'upsert') st.points.putMany(w.ids, w.vectors, w.tenants, w.attributes);
+  else if (w.op === 'delete') st.points.removeMany(w.ids);
+  else st.points.removeTenant(w.tenant);
+  st.log?.push(w);
+  const index = st.index;
+  if (w.op === 'upsert' && !index.built) {
+    const build = index.build(w.vectors, w.ids, { tenants: w.tenants, attributes: w.attributes });
+    st.building = build.catch(() => undefined);
+    try {
+      await build;
+    } finally {
+      st.building = null;
     }
+    st.builtCount = index.count;
+    return result(st, { counts: { inserted: w.ids.length, replaced: 0, deleted: 0 }, built: true });
+  }
+  if (!index.built) return result(st, { counts: { inserted: 0, replaced: 0, deleted: 0 }, removed: 0 });
+  const r = await apply(index, w);
+  return result(st, { counts: { inserted: r.inserted, replaced: r.replaced, deleted: r.deleted }, ...(r.removed !== undefined ? { removed: r.removed } : {}) });
+}
+
+function rebuild(st: CollectionState): Promise<IngestResult> {
+  st.rebuilding ??= (async () => {
+    const t0 = performance.now();
+    const snap = st.points.snapshot();
+    if (snap.ids.length === 0 || !st.index.built) return result(st);
+    st.log = [];
+    const generation = st.generation + 1;
+    const dir = indexDir(st.dir, generation);
+    rmSync(dir, { recursive: true, force: true });
+    let next: SpannIndex | null = null;
+    let replayed = 0;
+    try {
+      // Built on its own thread: this one keeps applying (and logging) writes meanwhile.
+      const builder = new Piscina({ filename: workerFile('server/rebuild-worker'), minThreads: 0, maxThreads: 1 });
+      try {
+        const task: RebuildTask = { dir, options: st.index.options, ...snap };
+        await builder.run(task);
+      } finally {
+        await builder.destroy();
+      }
+      next = await openIndex(dir);
+      // Replay what was written meanwhile; writes keep arriving (and being logged) while it runs.
+      while (st.log.length > 0) {
+        const batch = st.log.splice(0);
+        for (const w of batch) await apply(next, w);
+        replayed += batch.length;
+      }
+      // Switch, synchronously: from here on writes go to the new generation only.
+      st.points.setGeneration(generation);
+      st.retired.set(st.generation, st.index);
+      st.index = next;
+      st.generation = generation;
+      st.builtCount = snap.ids.length;
+      return result(st, { rebuild: { seconds: (performance.now() - t0) / 1000, replayed } });
+    } finally {
+      st.log = null;
+      if (st.generation !== generation) {
+        await next?.close().catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  })().finally(() => {
+    st.rebuilding = null;
+  });
+  return st.rebuilding;
+}
+
+async function run(task: IngestTask): Promise<IngestResult> {
+  if (task.op === 'create') {
+    // Created here so this thread opens the LMDB environments first: lmdb-js shares one environment
+    // per file across a process's threads, and one first opened read-only cannot write.
+    return result(await remember(task.dir, createState(task.dir, task.options)));
+  }
+  if (task.op === 'open') return result(await (states.get(task.dir) ?? remember(task.dir, openState(task.dir, task.dimension))));
+  const st = await stateOf(task.dir);
+  if (task.op === 'close') {
+    states.delete(task.dir);
+    await st.rebuilding?.catch(() => undefined);
+    const last = result(st);
+    for (const old of st.retired.values()) await old.close();
+    await st.index.close();
+    await st.points.close();
+    return last;
+  }
+  await st.building;
+  switch (task.op) {
+    case 'upsert':
     case 'delete':
-      if (!index.built) return { counts: { inserted: 0, replaced: 0, deleted: 0 } };
-      return { counts: await index.delete(task.ids) };
     case 'deleteTenant':
-      if (!index.built) return { removed: 0 };
-      await index.flush();
-      return { removed: index.deleteTenant(task.tenant) };
+      return write(st, task);
     case 'compact': {
-      if (!index.built) return { compact: { entriesRemoved: 0, headsMerged: 0, seconds: 0 } };
-      const r = await index.compact();
-      return { compact: { entriesRemoved: r.entriesRemoved, headsMerged: r.headsMerged, seconds: r.seconds } };
+      if (!st.index.built) return result(st, { compact: { entriesRemoved: 0, headsMerged: 0, seconds: 0 } });
+      const r = await st.index.compact();
+      return result(st, { compact: { entriesRemoved: r.entriesRemoved, headsMerged: r.headsMerged, seconds: r.seconds } });
+    }
+    case 'rebuild':
+      return rebuild(st);
+    case 'dropGeneration': {
+      const old = st.retired.get(task.generation);
+      st.retired.delete(task.generation);
+      if (old) await old.close();
+      if (task.generation !== st.generation) rmSync(indexDir(st.dir, task.generation), { recursive: true, force: true });
+      return result(st);
     }
   }
 }

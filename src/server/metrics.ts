@@ -36,8 +36,10 @@ export class ServiceMetrics {
         for (const c of collections.list()) f(this, c.record.name, c.reader);
       };
     new Gauge({ name: 'strata_collection_points', help: 'live points per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.count)) });
-    new Gauge({ name: 'strata_collection_disk_bytes', help: 'bytes on disk per collection (LMDB file + head graph)', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.diskBytes())) });
+    new Gauge({ name: 'strata_collection_disk_bytes', help: 'bytes on disk per collection (index LMDB file + head graph + point store)', labelNames: ['collection'], registers, collect() { this.reset(); for (const c of collections.list()) this.set({ collection: c.record.name }, c.reader.diskBytes() + c.points.diskBytes()); } });
     new Gauge({ name: 'strata_collection_heads', help: 'in-memory heads per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().heads : 0)) });
+    new Gauge({ name: 'strata_rebuilds_total', help: 'collections re-clustered into a new index generation since start', registers, collect() { this.set(collections.rebuilds); } });
+    new Gauge({ name: 'strata_collection_generation', help: 'index generation per collection (grows with each rebuild)', labelNames: ['collection'], registers, collect() { this.reset(); for (const c of collections.list()) this.set({ collection: c.record.name }, c.generation); } });
     new Gauge({ name: 'strata_collection_tombstones', help: 'deleted points whose entries await compaction', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().tombstones : 0)) });
   }
 }

@@ -65,6 +65,13 @@ export function buildSchemas(config: ServerConfig) {
     tenants: Type.Optional(Type.Integer()),
     tombstones: Type.Optional(Type.Integer()),
     diskBytes: Type.Optional(Type.Integer()),
+    generation: Type.Optional(Type.Integer({ description: 'index generation (grows with each rebuild)' })),
+    lastRebuild: Type.Optional(
+      Type.Object(
+        { generation: Type.Integer(), points: Type.Integer(), seconds: Type.Number(), replayedWrites: Type.Integer({ description: 'writes made during the rebuild, replayed into the new generation' }) },
+        { description: 'the last rebuild since the service started' },
+      ),
+    ),
   });
   const Key = Type.Object({
     id: Type.String(),
@@ -102,7 +109,8 @@ export function buildSchemas(config: ServerConfig) {
     Ids: Type.Object({ ids: Type.Array(Id, { minItems: 1, maxItems: config.maxBatchPoints }) }, { additionalProperties: false }),
     DeleteResult: Type.Object({ deleted: Type.Integer() }),
     PointParams: Type.Object({ name: NameParam, id: Type.String({ pattern: '^[0-9]{1,10}$' }) }),
-    Point: Type.Object({ id: Type.Integer(), tenant: Type.String() }),
+    PointQuery: Type.Object({ vector: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'true: also return the vector' })) }, { additionalProperties: false }),
+    Point: Type.Object({ id: Type.Integer(), tenant: Type.String(), metadata: Metadata, vector: Type.Optional(Type.Array(Type.Number())) }),
     SearchResult: Type.Object({ results: Type.Array(Hit) }),
     BatchSearch: Type.Object({ searches: Type.Array(Query, { minItems: 1, maxItems: config.maxBatchQueries }) }, { additionalProperties: false }),
     BatchSearchResult: Type.Object({ results: Type.Array(Type.Array(Hit)) }),

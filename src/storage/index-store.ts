@@ -2,7 +2,8 @@
  * The LMDB environment of one index directory: metadata, head vectors and posting lists.
  *
  *   <dir>/strata.mdb      LMDB environment (this file) — the source of truth
- *     meta      'meta' -> IndexMeta (msgpack); 'cells' -> coarse cell centres (f32 bytes)
+ *     meta      'meta' -> IndexMeta (msgpack); 'version' -> meta.version (polled by readers);
+ *               'cells' -> coarse cell centres (f32 bytes)
  *     heads     u32 head number -> [u32 source id][f32 vector]
  *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
  *     blocks    u32 block number -> the vectors of slots [B b, B b + B) once each, in the
@@ -115,7 +116,7 @@ export class IndexStore {
   readonly path: string;
   private readonly root: RootDatabase;
   /** 'meta' -> IndexMeta, 'cells' -> coarse cell centres (bytes). */
-  private readonly meta: Database<IndexMeta | Uint8Array, string>;
+  private readonly meta: Database<IndexMeta | Uint8Array | number, string>;
   private readonly heads: Database<Buffer, number>;
   private readonly postings: Database<Buffer, number>;
   private readonly vectors: Database<Buffer, number>;
@@ -135,7 +136,7 @@ export class IndexStore {
     this.dir = dir;
     this.path = join(dir, LMDB_FILE);
     this.root = root;
-    this.meta = root.openDB<IndexMeta | Uint8Array, string>({ name: 'meta' });
+    this.meta = root.openDB<IndexMeta | Uint8Array | number, string>({ name: 'meta' });
     this.heads = root.openDB<Buffer, number>({ name: 'heads', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = root.openDB<Buffer, number>({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
     this.vectors = root.openDB<Buffer, number>({ name: 'vectors', keyEncoding: 'uint32', encoding: 'binary' });
@@ -182,12 +183,22 @@ export class IndexStore {
 
   getMeta(): IndexMeta | undefined {
     const m = this.meta.get('meta');
-    return m instanceof Uint8Array ? undefined : m;
+    return m instanceof Uint8Array || typeof m === 'number' ? undefined : m;
+  }
+
+  /**
+   * meta.version alone ('version' key, written with every meta): readers poll it before each search
+   * and decode the whole meta only when it moved. Undefined for an index written before it existed.
+   */
+  getMetaVersion(): number | undefined {
+    const v = this.meta.get('version');
+    return typeof v === 'number' ? v : undefined;
   }
 
   /** Put inside a write transaction (see `write`). */
   putMeta(meta: IndexMeta): void {
     this.meta.putSync('meta', meta);
+    this.meta.putSync('version', meta.version);
   }
 
   putHead(head: number, sourceId: number, vector: Float32Array): void {

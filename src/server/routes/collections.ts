@@ -21,7 +21,9 @@ function describe(c: Collection, tenant?: string) {
     heads: s ? s.heads : 0,
     tenants: s ? s.tenants : 0,
     tombstones: s ? s.tombstones : 0,
-    diskBytes: r.diskBytes(),
+    diskBytes: r.diskBytes() + c.points.diskBytes(),
+    generation: c.generation,
+    ...(c.lastRebuild ? { lastRebuild: c.lastRebuild } : {}),
   };
 }
 

@@ -46,9 +46,9 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
         }
         ids[i] = pt.id;
         attributes[i] = pt.metadata ?? null;
-        if (p.role === 'tenant' && c.reader.built) {
-          const held = c.reader.get(pt.id);
-          if (held && held.tenant !== tenants[i]) throw createError('STRATA_FORBIDDEN', `points[${i}].id is held outside this key's tenant`, `points[${i}].id`);
+        if (p.role === 'tenant') {
+          const held = c.points.tenantOf(pt.id);
+          if (held !== undefined && held !== tenants[i]) throw createError('STRATA_FORBIDDEN', `points[${i}].id is held outside this key's tenant`, `points[${i}].id`);
         }
       }
       const r = await ctx.collections.write(c, { op: 'upsert', dir: c.dir, vectors, ids, tenants, attributes });
@@ -66,7 +66,7 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       const c = ctx.collections.get(name);
       let ids = (req.body as { ids: number[] }).ids;
       if (new Set(ids).size !== ids.length) throw createError('STRATA_INVALID_ID', 'ids repeat', 'ids');
-      if (p.role === 'tenant') ids = c.reader.built ? ids.filter((id) => c.reader.get(id)?.tenant === tenant) : [];
+      if (p.role === 'tenant') ids = ids.filter((id) => c.points.tenantOf(id) === tenant);
       if (ids.length === 0) return { deleted: 0 };
       const r = await ctx.collections.write(c, { op: 'delete', dir: c.dir, ids: Uint32Array.from(ids) });
       ctx.metrics.writes.inc({ collection: name, op: 'delete' }, r.counts!.deleted);
@@ -75,15 +75,22 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
   });
 
   app.get('/v1/collections/:name/points/:id', {
-    schema: { tags: ['points'], summary: 'A point by id: its tenant', params: S.PointParams, response: { 200: S.Point, ...errorResponses() } },
+    schema: {
+      tags: ['points'],
+      summary: 'A point by id: its tenant and metadata (and its vector with ?vector=true)',
+      params: S.PointParams,
+      querystring: S.PointQuery,
+      response: { 200: S.Point, ...errorResponses() },
+    },
     handler: async (req) => {
       const { name, id: idText } = req.params as { name: string; id: string };
+      const vector = (req.query as { vector?: string }).vector === 'true';
       const tenant = scopeOf(req.principal!, name, undefined);
       const c = ctx.collections.get(name);
       const id = Number(idText);
-      const found = id <= 0xffffffff && c.reader.built ? c.reader.get(id) : null;
+      const found = id <= 0xffffffff ? c.points.get(id) : null;
       if (!found || (tenant !== undefined && found.tenant !== tenant)) throw createError('STRATA_POINT_NOT_FOUND', `no point ${idText}`, 'id');
-      return { id: found.id, tenant: found.tenant };
+      return { id: found.id, tenant: found.tenant, metadata: found.metadata ?? {}, ...(vector ? { vector: Array.from(found.vector) } : {}) };
     },
   });
 }
