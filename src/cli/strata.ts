@@ -181,7 +181,7 @@ bench
   .addHelpText('after', `
 The service runs as a child process (\`strata serve\`, data in datasets/<name>/indexes/http-service,
 kept between runs). The collection is loaded through the API (1,000 points per upsert; the first one
-builds the index), then searched: recall through the API, the embedded library's searchBatch on the
+builds the index, and the service rebuilds it as the collection grows), then searched: recall through the API, the embedded library's searchBatch on the
 same index for --seconds (the baseline), and one autocannon run per concurrency level, each request
 one single-query search.
 Example: strata bench http --dataset synthetic-100k-96 --json http.json`)

@@ -132,8 +132,7 @@ export class Collections {
    */
   async write(c: Collection, task: IngestTask): Promise<IngestResult> {
     const r = await this.runIngest(task, true);
-    if (r.built) await this.moveReader(c, r.generation, true);
-    else if (r.generation !== c.generation) await this.moveReader(c, r.generation);
+    await this.moveReader(c, r.generation, r.built === true);
     const growth = this.config.rebuildGrowth;
     if (growth > 0 && !c.rebuilding && r.builtCount > 0 && r.count >= growth * r.builtCount && this.open.get(c.record.name) === c) {
       c.rebuilding = this.rebuild(c).finally(() => {

@@ -13,9 +13,9 @@
  * inserts keep it searchable, but an index grown far past the set it was clustered on loses recall
  * (its heads were placed for the old set), so once the collection has grown `rebuildGrowth` times
  * past its last build the service asks for a rebuild: a new generation is built from a snapshot of
- * the point store, on a thread of its own, while writes go on into the current one and are also logged; the log is replayed
- * into the new generation, which then becomes current (recorded in the point store, durable) in the
- * same synchronous step that stops the logging. The old generation is closed and removed once the
+ * the point store, on a thread of its own, while writes go on into the current one and are also
+ * logged; the log is replayed into the new generation, which then becomes current (recorded in the
+ * point store, durable) in the same synchronous step that stops the logging. The old generation is closed and removed once the
  * main thread has moved its read handle.
  *
  * This thread must open a collection's LMDB environments before any read-only handle of the process
@@ -27,8 +27,7 @@ import type { Attributes } from '../index/filter.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import type { IndexOptions } from '../index/options.js';
 import type { WriteCounts } from '../index/writer.js';
-import { Piscina } from 'piscina';
-import { workerFile } from '../util/workers.js';
+import { createPool } from '../util/workers.js';
 import { PointStore } from './point-store.js';
 import type { RebuildTask } from './rebuild-worker.js';
 
@@ -162,7 +161,7 @@ function rebuild(st: CollectionState): Promise<IngestResult> {
     let replayed = 0;
     try {
       // Built on its own thread: this one keeps applying (and logging) writes meanwhile.
-      const builder = new Piscina({ filename: workerFile('server/rebuild-worker'), minThreads: 0, maxThreads: 1 });
+      const builder = createPool('server/rebuild-worker', 1);
       try {
         const task: RebuildTask = { dir, options: st.index.options, ...snap };
         await builder.run(task);

@@ -4,7 +4,7 @@
  * collection and the search batcher's queue.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Collections } from './collections.js';
+import type { Collection, Collections } from './collections.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -30,16 +30,16 @@ export class ServiceMetrics {
     new Gauge({ name: 'strata_search_pending_queries', help: 'queries admitted and not yet answered', registers, collect() { this.set(batcher.pending); } });
     new Gauge({ name: 'strata_search_batch_size_mean', help: 'mean queries per search batch sent to the worker pool (micro-batching)', registers, collect() { this.set(batcher.batchesRun ? batcher.queriesRun / batcher.batchesRun : 0); } });
     new Gauge({ name: 'strata_write_pending_requests', help: 'write requests admitted and not yet committed', registers, collect() { this.set(collections.pendingWrites); } });
-    const each = (f: (g: Gauge<'collection'>, name: string, s: ReturnType<Collections['list']>[number]['reader']) => void) =>
+    const each = (f: (g: Gauge<'collection'>, name: string, c: Collection) => void) =>
       function (this: Gauge<'collection'>) {
         this.reset();
-        for (const c of collections.list()) f(this, c.record.name, c.reader);
+        for (const c of collections.list()) f(this, c.record.name, c);
       };
-    new Gauge({ name: 'strata_collection_points', help: 'live points per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.count)) });
-    new Gauge({ name: 'strata_collection_disk_bytes', help: 'bytes on disk per collection (index LMDB file + head graph + point store)', labelNames: ['collection'], registers, collect() { this.reset(); for (const c of collections.list()) this.set({ collection: c.record.name }, c.reader.diskBytes() + c.points.diskBytes()); } });
-    new Gauge({ name: 'strata_collection_heads', help: 'in-memory heads per collection', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().heads : 0)) });
+    new Gauge({ name: 'strata_collection_points', help: 'live points per collection', labelNames: ['collection'], registers, collect: each((g, n, c) => g.set({ collection: n }, c.reader.count)) });
+    new Gauge({ name: 'strata_collection_disk_bytes', help: 'bytes on disk per collection (index LMDB file + head graph + point store)', labelNames: ['collection'], registers, collect: each((g, n, c) => g.set({ collection: n }, c.reader.diskBytes() + c.points.diskBytes())) });
+    new Gauge({ name: 'strata_collection_heads', help: 'in-memory heads per collection', labelNames: ['collection'], registers, collect: each((g, n, c) => g.set({ collection: n }, c.reader.built ? c.reader.stats().heads : 0)) });
+    new Gauge({ name: 'strata_collection_generation', help: 'index generation per collection (grows with each rebuild)', labelNames: ['collection'], registers, collect: each((g, n, c) => g.set({ collection: n }, c.generation)) });
     new Gauge({ name: 'strata_rebuilds_total', help: 'collections re-clustered into a new index generation since start', registers, collect() { this.set(collections.rebuilds); } });
-    new Gauge({ name: 'strata_collection_generation', help: 'index generation per collection (grows with each rebuild)', labelNames: ['collection'], registers, collect() { this.reset(); for (const c of collections.list()) this.set({ collection: c.record.name }, c.generation); } });
-    new Gauge({ name: 'strata_collection_tombstones', help: 'deleted points whose entries await compaction', labelNames: ['collection'], registers, collect: each((g, n, r) => g.set({ collection: n }, r.built ? r.stats().tombstones : 0)) });
+    new Gauge({ name: 'strata_collection_tombstones', help: 'deleted points whose entries await compaction', labelNames: ['collection'], registers, collect: each((g, n, c) => g.set({ collection: n }, c.reader.built ? c.reader.stats().tombstones : 0)) });
   }
 }
