@@ -23,6 +23,12 @@ export const ERROR_CODES = {
   STRATA_INVALID_FILTER: { status: 400, summary: 'a filter is malformed or compares an attribute with a value of another type' },
   STRATA_INVALID_ATTRIBUTE: { status: 400, summary: 'an attribute value has an unsupported type or conflicts with the attribute\'s type' },
   STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
+  // -- RAG layer (src/rag) ----------------------------------------------------------------------------
+  STRATA_MODEL_FILE_MISSING: { status: 400, summary: 'a file the model directory\'s config names (ONNX model, tokenizer) is not there' },
+  STRATA_MODEL_INVALID: { status: 400, summary: 'a model config or tokenizer file is malformed, or the ONNX model lacks the inputs/outputs an encoder needs' },
+  STRATA_MODEL_MISMATCH: { status: 409, summary: 'the model\'s output dimension differs from the configured one, or a corpus was built with another model' },
+  STRATA_INVALID_DOCUMENT: { status: 400, summary: 'a document has no text, a bad id or metadata, or a JSONL line does not parse' },
+  STRATA_DOCUMENT_NOT_FOUND: { status: 404, summary: 'no document with that id (in the caller\'s tenant)' },
   // -- HTTP service (src/server) --------------------------------------------------------------------
   STRATA_INVALID_REQUEST: { status: 400, summary: 'a request body, parameter or query string does not match the route\'s schema, or is not valid JSON' },
   STRATA_LIMIT_EXCEEDED: { status: 400, summary: 'a request asks for more than a configured limit (batch size, k, dimension)' },
@@ -33,6 +39,8 @@ export const ERROR_CODES = {
   STRATA_COLLECTION_NOT_FOUND: { status: 404, summary: 'no collection of that name' },
   STRATA_COLLECTION_EXISTS: { status: 409, summary: 'a collection of that name already exists' },
   STRATA_POINT_NOT_FOUND: { status: 404, summary: 'no point with that id (in the caller\'s scope)' },
+  STRATA_CORPUS_NOT_FOUND: { status: 404, summary: 'no corpus of that name' },
+  STRATA_CORPUS_EXISTS: { status: 409, summary: 'a corpus of that name already exists' },
   STRATA_KEY_NOT_FOUND: { status: 404, summary: 'no API key with that id' },
   STRATA_ROUTE_NOT_FOUND: { status: 404, summary: 'no route for this method and path' },
   STRATA_OVERLOADED: { status: 503, summary: 'too many requests in flight: retry after the Retry-After header\'s seconds' },

@@ -1,6 +1,7 @@
 /**
  * Strata — the embedded library. A SPANN-style disk-hybrid vector index (heads and their graph in
- * memory, posting lists in LMDB) with exact search as the reference answer.
+ * memory, posting lists in LMDB) with exact search as the reference answer, and the RAG layer on top
+ * (documents in, passages out: chunking, ONNX embeddings, BM25, hybrid retrieval, evaluation).
  */
 export { createIndex, openIndex, SpannIndex, NO_ID } from './index/spann.js';
 export type { BuildStats, BuildProgress, BuildCallOptions, SearchResult, BatchSearchResult, IndexStats, OpenOptions, CompactReport } from './index/spann.js';
@@ -15,3 +16,24 @@ export type { Metric } from './index/distance.js';
 export { ERROR_CODES, StrataError, createError, isStrataError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { FORMAT_VERSION } from './storage/index-store.js';
+// RAG layer: documents in, passages out.
+export { Corpus } from './rag/corpus.js';
+export type { CorpusOptions, RetrieveOptions, RetrievalMode, Passage, IngestReport, IngestOptions, IngestStage } from './rag/corpus.js';
+export { Embedder } from './rag/embedder.js';
+export type { EmbedderOptions } from './rag/embedder.js';
+export { EmbedderPool } from './rag/embedder-pool.js';
+export type { EmbedderPoolOptions } from './rag/embedder-pool.js';
+export type { ModelConfigFile, Pooling } from './rag/model-config.js';
+export { chunkText, DEFAULT_CHUNK_OPTIONS } from './rag/chunker.js';
+export type { ChunkOptions, TextChunk } from './rag/chunker.js';
+export { loadDocuments, parseJsonl } from './rag/documents.js';
+export type { RagDocument } from './rag/documents.js';
+export { DEFAULT_FUSION, DEFAULT_RRF_K, reciprocalRankFusion, convexFusion, fuseCandidates } from './rag/fusion.js';
+export type { FusionMethod, FusionWeights } from './rag/fusion.js';
+export { DEFAULT_BM25 } from './rag/lexical-index.js';
+export type { Bm25Params } from './rag/lexical-index.js';
+export { evaluateRetrieval, evaluateFusions, scoreRuns } from './rag/evaluation.js';
+export type { RetrievalScores } from './rag/evaluation.js';
+export { loadBeir } from './datasets/beir.js';
+export type { Qrels, RetrievalCorpus, TextQuery } from './datasets/beir.js';
+export { loadCranfield } from './datasets/cranfield.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `strata` command line: datasets, benchmarks and a small end-to-end demo. */
+/** The `strata` command line: datasets, benchmarks, the service, RAG ingest/query/eval and a small demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isStrataError } from '../errors.js';
 import { prepareDataset } from '../datasets/registry.js';
@@ -12,6 +12,7 @@ import { runCodecBench, DEFAULT_CODEC_SPECS } from '../../bench/codecs.js';
 import type { EngineName } from '../../bench/engines.js';
 import { runUpdateBench } from '../../bench/updates.js';
 import { runDemo } from './demo.js';
+import { addRagCommands } from './rag-commands.js';
 import { relaunchWithSingleThreadedGc } from '../util/gc.js';
 import { describeSettings, SETTINGS } from '../server/config.js';
 
@@ -219,6 +220,9 @@ program
   .option('--max-dimension <n>', 'largest collection dimension')
   .option('--retry-after <s>', 'Retry-After seconds of a 503')
   .option('--shutdown-timeout-ms <ms>', 'how long SIGTERM waits for requests in flight')
+  .option('--rag-model <dir>', 'sentence-encoder folder the corpora (RAG routes) embed with')
+  .option('--embed-threads <n>', 'embedding worker threads shared by the corpora')
+  .option('--max-batch-documents <n>', 'most documents per ingest request')
   .option('--log-level <level>', 'pino log level')
   .option('--parallel-gc', "keep V8's default GC helper threads (default: relaunch with --single-threaded-gc, see src/util/gc.ts)")
   .addHelpText('after', () => `
@@ -239,6 +243,8 @@ Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-
     const { runServer } = await import('../server/main.js');
     await runServer(flags);
   });
+
+addRagCommands(program);
 
 program
   .command('demo')

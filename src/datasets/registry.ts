@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { join, resolve, basename, extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../util/paths.js';
 import { createError } from '../errors.js';
 import type { Metric } from '../index/distance.js';
 import { exactSearch } from '../index/exact.js';
@@ -16,12 +16,6 @@ import { DEFAULT_SYNTHETIC, type SyntheticOptions, writeMixtureFbin } from './sy
 import { loadFashionMnist } from './fashion-mnist.js';
 
 export const GROUND_TRUTH_K = 100;
-
-/** Repository root (two levels above src/datasets or dist/src/datasets). */
-function repoRoot(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  return resolve(here, here.includes(`${'/dist/'}`) ? '../../..' : '../..');
-}
 
 export const DATASETS_DIR = process.env.STRATA_DATASETS_DIR ?? join(repoRoot(), 'datasets');
 

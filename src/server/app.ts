@@ -14,11 +14,13 @@ import { FORMAT_VERSION } from '../storage/index-store.js';
 import { KeyRing, presentedKey } from './auth.js';
 import { ServiceCatalog } from './catalog.js';
 import { Collections } from './collections.js';
+import { Corpora } from './corpora.js';
 import type { ServerConfig } from './config.js';
 import type { ServiceContext } from './context.js';
 import { ServiceMetrics } from './metrics.js';
 import { ErrorBody, buildSchemas } from './schemas.js';
 import { collectionRoutes } from './routes/collections.js';
+import { corpusRoutes } from './routes/corpora.js';
 import { keyRoutes } from './routes/keys.js';
 import { opsRoutes } from './routes/ops.js';
 import { pointRoutes } from './routes/points.js';
@@ -71,7 +73,8 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   const collections = new Collections(catalog, config);
   await collections.init();
   const metrics = new ServiceMetrics(collections);
-  const ctx: ServiceContext = { config, catalog, keys, collections, metrics, schemas: buildSchemas(config), draining: false };
+  const corpora = new Corpora(catalog, config);
+  const ctx: ServiceContext = { config, catalog, keys, collections, corpora, metrics, schemas: buildSchemas(config), draining: false };
 
   const app = Fastify({
     bodyLimit: config.bodyLimit,
@@ -92,7 +95,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   app.addSchema(ErrorBody);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Strata', description: 'Disk-hybrid vector search: collections, tenant-scoped keys, filtered search.', version: `v1 (index format ${FORMAT_VERSION})` },
+      info: { title: 'Strata', description: 'Disk-hybrid vector search: collections, tenant-scoped keys, filtered search; RAG corpora: documents in, passages out.', version: `v1 (index format ${FORMAT_VERSION})` },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer sk_…' } } },
       security: [{ apiKey: [] }],
     },
@@ -130,7 +133,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
     return { error: { code: 'STRATA_ROUTE_NOT_FOUND', message: `STRATA_ROUTE_NOT_FOUND: no route ${req.method} ${req.url.split('?')[0]}`, field: 'url' } };
   });
 
-  for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes]) await app.register(async (scope) => routes(scope, ctx));
+  for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes]) await app.register(async (scope) => routes(scope, ctx));
   await app.ready();
 
   let closing: Promise<void> | null = null;
@@ -143,6 +146,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
         ctx.draining = true;
         await app.close();
         await collections.close();
+        await corpora.close();
         await catalog.close();
       })();
       return closing;

@@ -12,7 +12,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createError } from '../errors.js';
 import type { KeyRecord, ServiceCatalog } from './catalog.js';
 
-export type Principal = { role: 'admin'; keyId: string } | { role: 'tenant'; keyId: string; collection: string; tenant: string };
+/** A tenant key is bound to one tenant of one collection, or of one corpus (RAG routes). */
+export type Principal = { role: 'admin'; keyId: string } | { role: 'tenant'; keyId: string; collection?: string; corpus?: string; tenant: string };
 
 const KEY_PATTERN = /^sk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 /** Key id of an admin key given by STRATA_ADMIN_KEY (any string of 16+ characters). */
@@ -23,11 +24,12 @@ function sha256(text: string): Buffer {
 }
 
 /** A new key: its full text (shown once) and its record (stored). */
-export function generateKey(role: KeyRecord['role'], scope: { collection?: string; tenant?: string; label?: string } = {}): { key: string; record: KeyRecord } {
+export function generateKey(role: KeyRecord['role'], scope: { collection?: string; corpus?: string; tenant?: string; label?: string } = {}): { key: string; record: KeyRecord } {
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const record: KeyRecord = { id, role, hash: sha256(secret).toString('hex'), createdAt: new Date().toISOString() };
   if (scope.collection !== undefined) record.collection = scope.collection;
+  if (scope.corpus !== undefined) record.corpus = scope.corpus;
   if (scope.tenant !== undefined) record.tenant = scope.tenant;
   if (scope.label !== undefined) record.label = scope.label;
   return { key: `sk_${id}_${secret}`, record };
@@ -84,7 +86,7 @@ export class KeyRing {
       throw createError('STRATA_UNAUTHORIZED', 'the API key is not valid', 'authorization');
     }
     if (rec.role === 'admin') return { role: 'admin', keyId: rec.id };
-    return { role: 'tenant', keyId: rec.id, collection: rec.collection!, tenant: rec.tenant! };
+    return { role: 'tenant', keyId: rec.id, ...(rec.collection !== undefined ? { collection: rec.collection } : {}), ...(rec.corpus !== undefined ? { corpus: rec.corpus } : {}), tenant: rec.tenant! };
   }
 }
 
@@ -100,7 +102,15 @@ export function requireAdmin(p: Principal): void {
  */
 export function scopeOf(p: Principal, collection: string, requested: string | undefined): string | undefined {
   if (p.role === 'admin') return requested;
-  if (p.collection !== collection) throw createError('STRATA_FORBIDDEN', `this key is bound to another collection, not ${JSON.stringify(collection)}`, 'collection');
+  if (p.collection === undefined || p.collection !== collection) throw createError('STRATA_FORBIDDEN', `this key is bound to another collection or corpus, not collection ${JSON.stringify(collection)}`, 'collection');
+  if (requested !== undefined && requested !== p.tenant) throw createError('STRATA_FORBIDDEN', 'this key is bound to another tenant than the one the request names', 'tenant');
+  return p.tenant;
+}
+
+/** scopeOf for the RAG routes: a tenant key acts only in its own tenant of its own corpus. */
+export function corpusScopeOf(p: Principal, corpus: string, requested: string | undefined): string | undefined {
+  if (p.role === 'admin') return requested;
+  if (p.corpus === undefined || p.corpus !== corpus) throw createError('STRATA_FORBIDDEN', `this key is bound to another corpus or collection, not corpus ${JSON.stringify(corpus)}`, 'corpus');
   if (requested !== undefined && requested !== p.tenant) throw createError('STRATA_FORBIDDEN', 'this key is bound to another tenant than the one the request names', 'tenant');
   return p.tenant;
 }

@@ -16,6 +16,15 @@ export interface CollectionRecord {
   createdAt: string;
 }
 
+export interface CorpusRecord {
+  name: string;
+  /** Encoder folder the corpus embeds with (fixed at creation). */
+  model: string;
+  chunkTokens: number;
+  overlapTokens: number;
+  createdAt: string;
+}
+
 export type KeyRole = 'admin' | 'tenant';
 
 export interface KeyRecord {
@@ -23,8 +32,9 @@ export interface KeyRecord {
   role: KeyRole;
   /** SHA-256 of the secret part, hex. The secret itself is never stored. */
   hash: string;
-  /** Set for tenant keys: the one collection and tenant the key may touch. */
+  /** Set for tenant keys: the one collection (or corpus) and tenant the key may touch. */
   collection?: string;
+  corpus?: string;
   tenant?: string;
   /** A caller's label (e.g. who holds the key). */
   label?: string;
@@ -36,13 +46,14 @@ export class ServiceCatalog {
     private readonly root: RootDatabase,
     private readonly collections: Database<CollectionRecord, string>,
     private readonly keys: Database<KeyRecord, string>,
+    private readonly corpora: Database<CorpusRecord, string>,
   ) {}
 
   static open(dataDir: string): ServiceCatalog {
     const path = join(dataDir, 'service');
     mkdirSync(path, { recursive: true });
     const root = open({ path, maxDbs: 4 });
-    return new ServiceCatalog(root, root.openDB({ name: 'collections' }), root.openDB({ name: 'keys' }));
+    return new ServiceCatalog(root, root.openDB({ name: 'collections' }), root.openDB({ name: 'keys' }), root.openDB({ name: 'corpora' }));
   }
 
   listCollections(): CollectionRecord[] {
@@ -68,6 +79,33 @@ export class ServiceCatalog {
       if (this.collections.get(name) === undefined) return false;
       this.collections.removeSync(name);
       for (const { key, value } of this.keys.getRange()) if (value.collection === name) this.keys.removeSync(key);
+      return true;
+    });
+  }
+
+  listCorpora(): CorpusRecord[] {
+    return [...this.corpora.getRange()].map((e) => e.value).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  getCorpus(name: string): CorpusRecord | undefined {
+    return this.corpora.get(name);
+  }
+
+  /** Adds the record; false when the name is taken. */
+  addCorpus(rec: CorpusRecord): boolean {
+    return this.corpora.transactionSync(() => {
+      if (this.corpora.get(rec.name) !== undefined) return false;
+      this.corpora.putSync(rec.name, rec);
+      return true;
+    });
+  }
+
+  /** Removes a corpus and every key bound to it (one transaction). */
+  removeCorpus(name: string): boolean {
+    return this.corpora.transactionSync(() => {
+      if (this.corpora.get(name) === undefined) return false;
+      this.corpora.removeSync(name);
+      for (const { key, value } of this.keys.getRange()) if (value.corpus === name) this.keys.removeSync(key);
       return true;
     });
   }

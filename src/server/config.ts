@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { createError } from '../errors.js';
+import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 
 export interface ServerConfig {
   /** TCP port. 0 picks a free one. */
@@ -38,6 +39,12 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   logLevel: string;
+  /** Sentence-encoder folder every corpus (RAG routes) embeds with. */
+  ragModel: string;
+  /** Embedding worker threads shared by the corpora. */
+  embedThreads: number;
+  /** Most documents in one ingest request. */
+  maxBatchDocuments: number;
   /** Admin key (STRATA_ADMIN_KEY). Unset: the one stored in dataDir, or a new one printed once. */
   adminKey?: string;
 }
@@ -67,6 +74,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'rebuildGrowth', env: 'STRATA_REBUILD_GROWTH', flag: '--rebuild-growth', kind: 'int', default: () => 4, min: 0, help: 're-cluster a collection into a new index generation once it holds this many times the points its index was built from (0 = never)' },
   { key: 'retryAfterSeconds', env: 'STRATA_RETRY_AFTER', flag: '--retry-after', kind: 'int', default: () => 1, min: 0, help: 'Retry-After seconds sent with a 503' },
   { key: 'shutdownTimeoutMs', env: 'STRATA_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', kind: 'int', default: () => 10_000, min: 0, help: 'how long SIGTERM waits for requests in flight' },
+  { key: 'ragModel', env: 'STRATA_RAG_MODEL', flag: '--rag-model', kind: 'string', default: () => DEFAULT_MODEL_DIR, help: 'sentence-encoder folder the corpora (RAG routes) embed with' },
+  { key: 'embedThreads', env: 'STRATA_EMBED_THREADS', flag: '--embed-threads', kind: 'int', default: () => availableParallelism(), min: 1, help: 'embedding worker threads shared by the corpora' },
+  { key: 'maxBatchDocuments', env: 'STRATA_MAX_BATCH_DOCUMENTS', flag: '--max-batch-documents', kind: 'int', default: () => 256, min: 1, help: 'most documents per ingest request' },
   { key: 'logLevel', env: 'STRATA_LOG_LEVEL', flag: '--log-level', kind: 'string', default: () => 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
 ];
 
@@ -94,6 +104,7 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS
   if (!LOG_LEVELS.has(config.logLevel)) throw createError('STRATA_INVALID_OPTION', `log level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(config.logLevel)}`, 'logLevel');
   if (config.port > 65535) throw createError('STRATA_INVALID_OPTION', `port must be <= 65535, got ${config.port}`, 'port');
   config.dataDir = resolve(config.dataDir);
+  config.ragModel = resolve(config.ragModel);
   const adminKey = overrides.adminKey ?? env.STRATA_ADMIN_KEY;
   if (adminKey !== undefined && adminKey !== '') {
     if (adminKey.length < 16) throw createError('STRATA_INVALID_OPTION', 'STRATA_ADMIN_KEY must be at least 16 characters', 'adminKey');
@@ -104,5 +115,5 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS
 
 /** The settings table for --help and the README. */
 export function describeSettings(): string {
-  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' ? 'CPU cores' : JSON.stringify(s.default())})`).join('\n');
+  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' || s.key === 'embedThreads' ? 'CPU cores' : s.key === 'ragModel' ? '../shared/models/glove-avg-100d' : JSON.stringify(s.default())})`).join('\n');
 }

@@ -1,6 +1,7 @@
 /** What every route module gets: the service's parts, built once by app.ts. */
 import type { ServiceCatalog } from './catalog.js';
 import type { Collections } from './collections.js';
+import type { Corpora } from './corpora.js';
 import type { ServerConfig } from './config.js';
 import type { KeyRing, Principal } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -11,6 +12,7 @@ export interface ServiceContext {
   catalog: ServiceCatalog;
   keys: KeyRing;
   collections: Collections;
+  corpora: Corpora;
   metrics: ServiceMetrics;
   schemas: Schemas;
   /** Set by SIGTERM: new requests get 503 while those in flight finish. */

@@ -77,6 +77,7 @@ export function buildSchemas(config: ServerConfig) {
     id: Type.String(),
     role: Type.String(),
     collection: Type.Optional(Type.String()),
+    corpus: Type.Optional(Type.String()),
     tenant: Type.Optional(Type.String()),
     label: Type.Optional(Type.String()),
     createdAt: Type.String(),
@@ -118,12 +119,107 @@ export function buildSchemas(config: ServerConfig) {
     TenantParams: Type.Object({ name: NameParam, tenant: TenantName }),
     TenantDeleted: Type.Object({ removed: Type.Integer({ description: 'points removed' }), keysRevoked: Type.Integer() }),
     CompactResult: Type.Object({ entriesRemoved: Type.Integer(), headsMerged: Type.Integer(), seconds: Type.Number() }),
-    CreateKey: Type.Object({ collection: NameParam, tenant: TenantName, label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
-    CreatedKey: Type.Object({ id: Type.String(), key: Type.String({ description: 'shown once; the service stores only its hash' }), collection: Type.String(), tenant: Type.String() }),
+    CreateKey: Type.Object(
+      {
+        collection: Type.Optional(NameParam),
+        corpus: Type.Optional(NameParam),
+        tenant: TenantName,
+        label: Type.Optional(Type.String({ maxLength: 200 })),
+      },
+      { additionalProperties: false, description: 'exactly one of collection and corpus' },
+    ),
+    CreatedKey: Type.Object({ id: Type.String(), key: Type.String({ description: 'shown once; the service stores only its hash' }), collection: Type.Optional(Type.String()), corpus: Type.Optional(Type.String()), tenant: Type.String() }),
     Key,
     KeyList: Type.Object({ keys: Type.Array(Key) }),
     KeyParams: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
     Status: Type.Object({ status: Type.String() }),
+    ...ragSchemas(config, SearchParams),
+  };
+}
+
+/** Schemas of the RAG routes (corpora, documents, retrieve). */
+function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
+  const DocId = Type.String({ minLength: 1, maxLength: 512 });
+  const DocumentIn = Type.Object(
+    {
+      id: DocId,
+      title: Type.Optional(Type.String({ maxLength: 4096 })),
+      text: Type.String({ maxLength: config.bodyLimit }),
+      metadata: Type.Optional(Metadata),
+      source: Type.Optional(Type.String({ maxLength: 1024 })),
+    },
+    { additionalProperties: false },
+  );
+  const PassageOut = Type.Object({
+    id: Type.String({ description: 'content hash of the passage text' }),
+    score: Type.Number(),
+    text: Type.String(),
+    document: Type.Object({ id: Type.String(), title: Type.Optional(Type.String()), metadata: Type.Optional(Metadata), source: Type.Optional(Type.String()), start: Type.Integer(), end: Type.Integer() }),
+    documents: Type.Array(Type.String(), { description: 'every document of the tenant holding this passage text' }),
+    ranks: Type.Object({ dense: Type.Optional(Type.Integer()), bm25: Type.Optional(Type.Integer()) }),
+  });
+  return {
+    CorpusName: Type.Object({ name: NameParam }),
+    CreateCorpus: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' }),
+        chunkTokens: Type.Optional(Type.Integer({ minimum: 8, maximum: 8192, default: 256, description: 'largest chunk in model tokens (capped by the model)' })),
+        overlapTokens: Type.Optional(Type.Integer({ minimum: 0, maximum: 8191, default: 32, description: 'tokens repeated from the previous chunk' })),
+      },
+      { additionalProperties: false },
+    ),
+    Corpus: Type.Object({
+      name: Type.String(),
+      model: Type.String(),
+      chunkTokens: Type.Integer(),
+      overlapTokens: Type.Integer(),
+      createdAt: Type.String(),
+      dimension: Type.Optional(Type.Integer()),
+      documents: Type.Optional(Type.Integer()),
+      passages: Type.Optional(Type.Integer()),
+      tenants: Type.Optional(Type.Integer()),
+    }),
+    CorpusList: Type.Object({ corpora: Type.Array(Type.Object({ name: Type.String(), model: Type.String(), chunkTokens: Type.Integer(), overlapTokens: Type.Integer(), createdAt: Type.String() })) }),
+    Ingest: Type.Object(
+      { tenant: Type.Optional(TenantName), documents: Type.Array(DocumentIn, { minItems: 1, maxItems: config.maxBatchDocuments }) },
+      { additionalProperties: false },
+    ),
+    IngestReport: Type.Object({
+      documents: Type.Integer(),
+      unchanged: Type.Integer(),
+      replaced: Type.Integer(),
+      chunksAdded: Type.Integer(),
+      chunksRemoved: Type.Integer(),
+      chunksDeduplicated: Type.Integer(),
+      embedded: Type.Integer(),
+      index: Type.String(),
+      seconds: Type.Number(),
+    }),
+    Retrieve: Type.Object(
+      {
+        query: Type.String({ minLength: 1, maxLength: 8192 }),
+        k: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, default: 10 })),
+        tenant: Type.Optional(TenantName),
+        mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('bm25'), Type.Literal('hybrid')], { default: 'hybrid' })),
+        fusion: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('convex')], { default: 'rrf' })),
+        weights: Type.Optional(Type.Object({ dense: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })), bm25: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) }, { additionalProperties: false })),
+        candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, description: 'hybrid: candidates per retriever (default 100)' })),
+        params: Type.Optional(SearchParams),
+      },
+      { additionalProperties: false },
+    ),
+    RetrieveResult: Type.Object({ passages: Type.Array(PassageOut) }),
+    DocumentParams: Type.Object({ name: NameParam, id: DocId }),
+    TenantQuery: Type.Object({ tenant: Type.Optional(TenantName) }, { additionalProperties: false }),
+    DocumentOut: Type.Object({
+      id: Type.String(),
+      hash: Type.String(),
+      title: Type.Optional(Type.String()),
+      metadata: Type.Optional(Metadata),
+      source: Type.Optional(Type.String()),
+      chunks: Type.Array(Type.Object({ passage: Type.String(), start: Type.Integer(), end: Type.Integer() })),
+    }),
+    Removed: Type.Object({ removed: Type.Integer() }),
   };
 }
 

@@ -8,15 +8,17 @@ import { errorResponses } from '../schemas.js';
 export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const S = ctx.schemas;
   app.post('/v1/keys', {
-    schema: { tags: ['keys'], summary: 'Issue a key bound to one tenant of one collection (admin)', body: S.CreateKey, response: { 201: S.CreatedKey, ...errorResponses() } },
+    schema: { tags: ['keys'], summary: 'Issue a key bound to one tenant of one collection or corpus (admin)', body: S.CreateKey, response: { 201: S.CreatedKey, ...errorResponses() } },
     handler: async (req, reply) => {
       requireAdmin(req.principal!);
-      const b = req.body as { collection: string; tenant: string; label?: string };
-      ctx.collections.get(b.collection); // 404 for an unknown collection
+      const b = req.body as { collection?: string; corpus?: string; tenant: string; label?: string };
+      if ((b.collection === undefined) === (b.corpus === undefined)) throw createError('STRATA_INVALID_REQUEST', 'name exactly one of collection and corpus', b.collection === undefined ? 'collection' : 'corpus');
+      if (b.collection !== undefined) ctx.collections.get(b.collection); // 404 for an unknown collection
+      else ctx.corpora.record(b.corpus as string); // 404 for an unknown corpus
       const { key, record } = generateKey('tenant', b);
       ctx.catalog.putKey(record);
       reply.code(201);
-      return { id: record.id, key, collection: b.collection, tenant: b.tenant };
+      return { id: record.id, key, ...(b.collection !== undefined ? { collection: b.collection } : { corpus: b.corpus }), tenant: b.tenant };
     },
   });
 

@@ -1,0 +1,84 @@
+/**
+ * Embedding on a piscina pool: texts are sorted by length, cut into groups, and each group is
+ * embedded by a worker thread holding its own ONNX session (embed-worker.ts). The calling thread
+ * also loads the model once (config checks, the dimension, query embedding without a hand-off).
+ */
+import type { Piscina } from 'piscina';
+import { createPool, resolveThreads } from '../util/workers.js';
+import { Embedder, type EmbedderOptions } from './embedder.js';
+import type { ModelConfigFile } from './model-config.js';
+import type { EmbedTask } from './embed-worker.js';
+
+export interface EmbedderPoolOptions extends EmbedderOptions {
+  /** Worker threads (0 = one per core). Default 0. */
+  threads?: number;
+  /** Texts per pool task. Default 128. */
+  groupSize?: number;
+}
+
+export class EmbedderPool {
+  private pool: Piscina | undefined;
+
+  private constructor(
+    /** The in-thread embedder: queries, and the config every worker loads. */
+    readonly local: Embedder,
+    private readonly overrides: ModelConfigFile,
+    private readonly options: EmbedderPoolOptions,
+  ) {}
+
+  static async load(dir: string, overrides: ModelConfigFile = {}, options: EmbedderPoolOptions = {}): Promise<EmbedderPool> {
+    const local = await Embedder.load(dir, overrides, { ...options, intraOpThreads: options.intraOpThreads ?? 1 });
+    return new EmbedderPool(local, overrides, options);
+  }
+
+  get dimension(): number {
+    return this.local.dimension;
+  }
+
+  /** Embed in this thread (for one query or a few texts, a hand-off costs more than it saves). */
+  embedHere(texts: readonly string[]): Promise<Float32Array> {
+    return this.local.embed(texts);
+  }
+
+  /** Embed many texts across the pool; `onProgress(done)` after each group. Row i is texts[i]. */
+  async embed(texts: readonly string[], onProgress?: (done: number) => void): Promise<Float32Array> {
+    const d = this.dimension;
+    const out = new Float32Array(texts.length * d);
+    const groupSize = this.options.groupSize ?? 128;
+    if (texts.length <= groupSize / 4) {
+      out.set(await this.local.embed(texts));
+      onProgress?.(texts.length);
+      return out;
+    }
+    this.pool ??= createPool('rag/embed-worker', resolveThreads(this.options.threads ?? 0));
+    // Sort by length so each group (and each ONNX batch in it) pads little.
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
+    let done = 0;
+    const groups: Promise<void>[] = [];
+    for (let g = 0; g < order.length; g += groupSize) {
+      const rows = order.slice(g, g + groupSize);
+      const task: EmbedTask = {
+        dir: this.local.config.dir,
+        overrides: this.overrides,
+        batchSize: this.options.batchSize ?? 32,
+        texts: rows.map((i) => texts[i]),
+        ...(this.options.executionProviders ? { executionProviders: this.options.executionProviders } : {}),
+      };
+      groups.push(
+        (this.pool.run(task) as Promise<Float32Array>).then((vectors) => {
+          rows.forEach((row, j) => out.set(vectors.subarray(j * d, (j + 1) * d), row * d));
+          done += rows.length;
+          onProgress?.(done);
+        }),
+      );
+    }
+    await Promise.all(groups);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.destroy();
+    this.pool = undefined;
+    await this.local.close();
+  }
+}
