@@ -203,8 +203,6 @@ export class Corpus {
   private async write(tenant: string, docs: readonly RagDocument[], removeIds: readonly string[], onProgress?: IngestOptions['onProgress']): Promise<IngestReport> {
     const t0 = performance.now();
     const store = this.store;
-    const tokenizer = this.embedder.local.tokenizer;
-    const count = (s: string) => tokenizer.count(s);
     const report: IngestReport = { documents: 0, unchanged: 0, replaced: 0, chunksAdded: 0, chunksRemoved: 0, chunksDeduplicated: 0, embedded: 0, index: 'none', seconds: 0 };
 
     // 1. Plan: new document records, chunk refs to add and remove.
@@ -220,25 +218,32 @@ export class Corpus {
       const old = store.docs.get(docKey(tenant, id));
       if (old) planned.push({ key: docKey(tenant, id), record: null, old, texts: [], tokens: [] });
     }
-    let chunked = 0;
+    // Documents that changed are chunked (and their chunks analysed for BM25) on the pool.
+    const changed: Array<{ doc: RagDocument; key: string; hash: string; old: DocRecord | undefined }> = [];
     for (const doc of docs) {
       const key = docKey(tenant, doc.id);
       const hash = createHash('sha256').update(JSON.stringify([doc.title ?? null, doc.text, doc.metadata ?? null])).digest('hex').slice(0, 32);
       const old = store.docs.get(key);
       report.documents++;
-      if (old && old.hash === hash) {
-        report.unchanged++;
-        continue;
-      }
+      if (old && old.hash === hash) report.unchanged++;
+      else changed.push({ doc, key, hash, old });
+    }
+    const chunked = await this.embedder.chunk(
+      changed.map((c) => documentBody(c.doc)),
+      this.chunkOptions,
+      (done) => onProgress?.('chunk', done, changed.length),
+    );
+    const termsOf = new Map<string, Map<string, number>>(); // text hash -> BM25 term frequencies
+    changed.forEach(({ doc, key, hash, old }, i) => {
       if (old) report.replaced++;
-      const pieces = chunkText(documentBody(doc), count, this.chunkOptions);
+      const { pieces, terms } = chunked[i];
       const record: DocRecord = { hash, chunks: pieces.map((p) => [-1, p.start, p.end]) };
       if (doc.title) record.title = doc.title;
       if (doc.metadata) record.metadata = doc.metadata;
       if (doc.source) record.source = doc.source;
+      pieces.forEach((p, j) => termsOf.set(contentHash(p.text), new Map(terms[j][0].map((t, k) => [t, terms[j][1][k]]))));
       planned.push({ key, record, old, texts: pieces.map((p) => p.text), tokens: pieces.map((p) => p.tokens) });
-      onProgress?.('chunk', ++chunked, docs.length);
-    }
+    });
     if (removeIds.length > 0) report.documents = planned.length;
 
     // 2. Chunk entries: existing ones by (tenant, hash), new ones numbered from nextId.
@@ -304,7 +309,7 @@ export class Corpus {
         const text = store.texts.get(c.h);
         store.texts.putSync(c.h, { x: text?.x ?? (textOf.get(c.h) as string), r: (text?.r ?? 0) + 1 });
         store.chunkIds.putSync(docKey(tenant, c.h), cid);
-        lexical.add(cid, textOf.get(c.h) ?? (text as { x: string }).x);
+        lexical.add(cid, textOf.get(c.h) ?? (text as { x: string }).x, termsOf.get(c.h));
       }
       for (const cid of removedIds) {
         const c = chunkOf(cid) as ChunkRecord;

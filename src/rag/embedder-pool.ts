@@ -7,7 +7,8 @@ import type { Piscina } from 'piscina';
 import { createPool, resolveThreads } from '../util/workers.js';
 import { Embedder, type EmbedderOptions } from './embedder.js';
 import type { ModelConfigFile } from './model-config.js';
-import type { EmbedTask } from './embed-worker.js';
+import { chunkAndAnalyse, type ChunkedDocument, type ChunkTask, type EmbedTask } from './embed-worker.js';
+import type { ChunkOptions } from './chunker.js';
 
 export interface EmbedderPoolOptions extends EmbedderOptions {
   /** Worker threads (0 = one per core). Default 0. */
@@ -58,6 +59,7 @@ export class EmbedderPool {
     for (let g = 0; g < order.length; g += groupSize) {
       const rows = order.slice(g, g + groupSize);
       const task: EmbedTask = {
+        kind: 'embed',
         dir: this.local.config.dir,
         overrides: this.overrides,
         batchSize: this.options.batchSize ?? 32,
@@ -68,6 +70,44 @@ export class EmbedderPool {
         (this.pool.run(task) as Promise<Float32Array>).then((vectors) => {
           rows.forEach((row, j) => out.set(vectors.subarray(j * d, (j + 1) * d), row * d));
           done += rows.length;
+          onProgress?.(done);
+        }),
+      );
+    }
+    await Promise.all(groups);
+    return out;
+  }
+
+  /**
+   * Chunk document bodies and analyse each chunk for BM25, across the pool (in this thread for a
+   * few documents); `onProgress(done)` after each group. Entry i is bodies[i].
+   */
+  async chunk(bodies: readonly string[], options: ChunkOptions, onProgress?: (done: number) => void): Promise<ChunkedDocument[]> {
+    const groupDocs = 32;
+    if (bodies.length <= groupDocs) {
+      const count = (s: string) => this.local.tokenizer.count(s);
+      const out = bodies.map((b) => chunkAndAnalyse(b, count, options));
+      onProgress?.(bodies.length);
+      return out;
+    }
+    this.pool ??= createPool('rag/embed-worker', resolveThreads(this.options.threads ?? 0));
+    const out: ChunkedDocument[] = new Array(bodies.length);
+    let done = 0;
+    const groups: Promise<void>[] = [];
+    for (let g = 0; g < bodies.length; g += groupDocs) {
+      const task: ChunkTask = {
+        kind: 'chunk',
+        dir: this.local.config.dir,
+        overrides: this.overrides,
+        batchSize: this.options.batchSize ?? 32,
+        ...(this.options.executionProviders ? { executionProviders: this.options.executionProviders } : {}),
+        bodies: bodies.slice(g, g + groupDocs) as string[],
+        chunk: options,
+      };
+      groups.push(
+        (this.pool.run(task) as Promise<ChunkedDocument[]>).then((docs) => {
+          docs.forEach((d, j) => (out[g + j] = d));
+          done += docs.length;
           onProgress?.(done);
         }),
       );

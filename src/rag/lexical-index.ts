@@ -32,8 +32,8 @@ export class LexicalBatch {
   n = 0;
   length = 0;
 
-  add(id: number, text: string): void {
-    const tf = termFrequencies(text);
+  /** Add a chunk; `tf` (term -> frequency) when the text was already analysed (e.g. on a worker). */
+  add(id: number, text: string, tf: Map<string, number> = termFrequencies(text)): void {
     let len = 0;
     for (const f of tf.values()) len += f;
     for (const [term, f] of tf) {
