@@ -1,0 +1,138 @@
+/**
+ * A decoder-only language model with KV-cache I/O, run by onnxruntime-node. Two I/O namings are
+ * recognised from the graph: `past_key_values.{i}.key|value` -> `present.{i}.key|value` (stories260K,
+ * Hugging Face Optimum exports) and stacked `past_{i}` -> `present_{i}` of shape [2, batch, heads,
+ * len, headDim] (onnxruntime-genai GPT-2). Batch 1. `forward` takes new tokens with their positions
+ * and a past cache and returns the logits of every new token and the cache extended by them; the
+ * attention mask covers past + new tokens (1 = visible), so any token of the past can be hidden.
+ */
+import * as ort from 'onnxruntime-node';
+import { createError } from '../errors.js';
+import { emptyCache, type KvCache } from './kv-cache.js';
+
+export type KvNaming = 'split' | 'stacked';
+
+export interface DecoderOptions {
+  /** ORT execution providers in order of preference. Default ['cpu'] ('cuda' where onnxruntime-node has it). */
+  executionProviders?: string[];
+  /** ORT intra-op threads (0 = ORT's default). Default 1: small models lose to thread overhead. */
+  intraOpThreads?: number;
+}
+
+export interface ForwardResult {
+  /** seq × vocab. */
+  logits: Float32Array;
+  /** The past extended by the new tokens. */
+  cache: KvCache;
+}
+
+export class DecoderModel {
+  private constructor(
+    readonly file: string,
+    private readonly session: ort.InferenceSession,
+    readonly naming: KvNaming,
+    readonly layers: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    readonly vocab: number,
+    private readonly intType: 'int64' | 'int32',
+    private readonly hasPositions: boolean,
+  ) {}
+
+  static async load(file: string, options: DecoderOptions = {}): Promise<DecoderModel> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, {
+        executionProviders: options.executionProviders ?? ['cpu'],
+        intraOpNumThreads: options.intraOpThreads ?? 1,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (err) {
+      const missing = /No such file|ENOENT|does not exist|Load model from .* failed/i.test((err as Error).message);
+      throw createError(missing ? 'STRATA_MODEL_FILE_MISSING' : 'STRATA_MODEL_INVALID', `onnx: onnxruntime cannot load ${file} (${(err as Error).message})`, 'onnx');
+    }
+    const inputs = session.inputMetadata;
+    const find = (name: string) => inputs.find((m) => m.name === name);
+    for (const name of ['input_ids', 'attention_mask']) if (!find(name)) throw createError('STRATA_MODEL_INVALID', `onnx: ${file} has no input "${name}"`, 'onnx');
+    let naming: KvNaming;
+    let layers = 0;
+    let shape: readonly (number | string)[] = [];
+    if (find('past_key_values.0.key')) {
+      naming = 'split';
+      while (find(`past_key_values.${layers}.key`)) layers++;
+      shape = (find('past_key_values.0.key') as { shape: readonly (number | string)[] }).shape;
+    } else if (find('past_0')) {
+      naming = 'stacked';
+      while (find(`past_${layers}`)) layers++;
+      shape = (find('past_0') as { shape: readonly (number | string)[] }).shape.slice(1);
+    } else {
+      throw createError('STRATA_MODEL_INVALID', `onnx: ${file} has no KV-cache inputs (past_key_values.{i}.key/value or past_{i})`, 'onnx');
+    }
+    const [, kvHeads, , headDim] = shape;
+    if (typeof kvHeads !== 'number' || typeof headDim !== 'number') throw createError('STRATA_MODEL_INVALID', `onnx: ${file}: the KV inputs' head count and head size must be fixed dimensions`, 'onnx');
+    const logits = session.outputMetadata.find((m) => m.name === 'logits') as { shape?: readonly (number | string)[] } | undefined;
+    const vocab = logits?.shape?.[2];
+    if (typeof vocab !== 'number') throw createError('STRATA_MODEL_INVALID', `onnx: ${file} has no logits output with a fixed vocabulary size`, 'onnx');
+    const ids = find('input_ids') as { type?: string };
+    return new DecoderModel(file, session, naming, layers, kvHeads, headDim, vocab, ids.type === 'int32' ? 'int32' : 'int64', Boolean(find('position_ids')));
+  }
+
+  emptyCache(): KvCache {
+    return emptyCache(this.layers, this.kvHeads, this.headDim);
+  }
+
+  private ints(values: ArrayLike<number>): BigInt64Array | Int32Array {
+    if (this.intType === 'int32') return Int32Array.from(values);
+    const out = new BigInt64Array(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]);
+    return out;
+  }
+
+  /**
+   * Run `tokens` at `positions` after `past`. `mask` (past.length + tokens.length entries, 1 visible,
+   * 0 hidden) defaults to all visible; attention is causal by index on top of it.
+   */
+  async forward(tokens: readonly number[], positions: readonly number[], past: KvCache = this.emptyCache(), mask?: ArrayLike<number>): Promise<ForwardResult> {
+    const n = tokens.length;
+    if (n === 0) throw createError('STRATA_INVALID_OPTION', 'tokens must not be empty', 'tokens');
+    if (positions.length !== n) throw createError('STRATA_INVALID_OPTION', `positions has ${positions.length} entries for ${n} tokens`, 'positions');
+    const total = past.length + n;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(this.intType, this.ints(tokens), [1, n]),
+      attention_mask: new ort.Tensor(this.intType, this.ints(mask ?? new Array<number>(total).fill(1)), [1, total]),
+    };
+    if (this.hasPositions) feeds.position_ids = new ort.Tensor(this.intType, this.ints(positions), [1, n]);
+    const H = this.kvHeads;
+    const D = this.headDim;
+    for (let l = 0; l < this.layers; l++) {
+      if (this.naming === 'split') {
+        feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', past.keys[l], [1, H, past.length, D]);
+        feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', past.values[l], [1, H, past.length, D]);
+      } else {
+        const both = new Float32Array(2 * H * past.length * D);
+        both.set(past.keys[l], 0);
+        both.set(past.values[l], H * past.length * D);
+        feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, 1, H, past.length, D]);
+      }
+    }
+    const out = await this.session.run(feeds);
+    const cache = emptyCache(this.layers, H, D);
+    cache.length = total;
+    for (let l = 0; l < this.layers; l++) {
+      if (this.naming === 'split') {
+        cache.keys[l] = out[`present.${l}.key`].data as Float32Array;
+        cache.values[l] = out[`present.${l}.value`].data as Float32Array;
+      } else {
+        const both = out[`present_${l}`].data as Float32Array;
+        cache.keys[l] = both.subarray(0, H * total * D);
+        cache.values[l] = both.subarray(H * total * D);
+      }
+    }
+    return { logits: out.logits.data as Float32Array, cache };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

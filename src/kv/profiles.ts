@@ -1,0 +1,43 @@
+/** Profiles of the decoder models in ../shared (see its README for each one's I/O and RoPE convention). */
+import { join } from 'node:path';
+import { SHARED_DIR } from '../util/paths.js';
+import type { ModelProfile } from './model-profile.js';
+
+export function sharedProfiles(shared = SHARED_DIR): Record<'stories260K' | 'llama-random-6M' | 'tiny-random-gpt2', ModelProfile> {
+  const m = (...p: string[]) => join(shared, 'models', ...p);
+  return {
+    // A real trained Llama-architecture model (TinyStories), llama2.c's interleaved RoPE.
+    stories260K: {
+      name: 'stories260K',
+      onnx: m('stories260K', 'stories260K.onnx'),
+      tokenizer: { type: 'llama2c', file: m('stories260K', 'tok512.bin') },
+      positional: { kind: 'rope', layout: 'interleaved', theta: 10000 },
+      maxContext: 512,
+      bos: 1,
+      eos: 2,
+      layers: 5,
+      kvHeads: 4,
+      headDim: 8,
+    },
+    // Same layout, random weights, enough compute for timings to mean something.
+    'llama-random-6M': {
+      name: 'llama-random-6M',
+      onnx: m('llama-random-6M', 'llama-random-6M.onnx'),
+      tokenizer: { type: 'llama2c', file: m('llama-random-6M', 'tok512.bin') },
+      positional: { kind: 'rope', layout: 'interleaved', theta: 10000 },
+      maxContext: 512,
+      bos: 1,
+      eos: 2,
+    },
+    // Learned absolute position embeddings: the gate must refuse re-rotation.
+    'tiny-random-gpt2': {
+      name: 'tiny-random-gpt2',
+      onnx: m('tiny-random-gpt2', 'past.onnx'),
+      tokenizer: { type: 'huggingface', file: m('tiny-random-gpt2', 'tokenizer.json') },
+      positional: { kind: 'absolute' },
+      maxContext: 512,
+      bos: 98,
+      eos: 98,
+    },
+  };
+}
