@@ -13,6 +13,7 @@ import type { EngineName } from '../../bench/engines.js';
 import { runUpdateBench } from '../../bench/updates.js';
 import { runDemo } from './demo.js';
 import { addRagCommands } from './rag-commands.js';
+import { addKvCommands } from './kv-commands.js';
 import { relaunchWithSingleThreadedGc } from '../util/gc.js';
 import { describeSettings, SETTINGS } from '../server/config.js';
 
@@ -245,6 +246,7 @@ Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-
   });
 
 addRagCommands(program);
+addKvCommands(program, bench);
 
 program
   .command('demo')

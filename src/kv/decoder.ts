@@ -8,7 +8,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
+import { readFileSync } from 'node:fs';
 import { emptyCache, type KvCache } from './kv-cache.js';
+import { pruneOnnx } from './onnx-prune.js';
 
 export type KvNaming = 'split' | 'stacked';
 
@@ -37,17 +39,39 @@ export class DecoderModel {
     readonly vocab: number,
     private readonly intType: 'int64' | 'int32',
     private readonly hasPositions: boolean,
-  ) {}
+  ) {
+    this.inputNames = new Set(session.inputNames);
+  }
 
-  static async load(file: string, options: DecoderOptions = {}): Promise<DecoderModel> {
+  private readonly inputNames: Set<string>;
+
+  /**
+   * The same model cut down to its first `layers` layers' K/V outputs (no logits): `forward` then
+   * returns those layers' caches at a fraction of the cost (onnx-prune.ts).
+   */
+  static async loadFirstLayers(file: string, layers: number, options: DecoderOptions = {}): Promise<DecoderModel> {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      throw createError('STRATA_MODEL_FILE_MISSING', `onnx: cannot read ${file} (${(err as Error).message})`, 'onnx');
+    }
+    const probe = await DecoderModel.load(file, options);
+    const names = Array.from({ length: layers }, (_, l) => (probe.naming === 'split' ? [`present.${l}.key`, `present.${l}.value`] : [`present_${l}`])).flat();
+    await probe.close();
+    return DecoderModel.load(file, options, pruneOnnx(bytes, names));
+  }
+
+  static async load(file: string, options: DecoderOptions = {}, bytes?: Uint8Array): Promise<DecoderModel> {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: options.executionProviders ?? ['cpu'],
         intraOpNumThreads: options.intraOpThreads ?? 1,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-      });
+      };
+      session = bytes ? await ort.InferenceSession.create(bytes, sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
     } catch (err) {
       const missing = /No such file|ENOENT|does not exist|Load model from .* failed/i.test((err as Error).message);
       throw createError(missing ? 'STRATA_MODEL_FILE_MISSING' : 'STRATA_MODEL_INVALID', `onnx: onnxruntime cannot load ${file} (${(err as Error).message})`, 'onnx');
@@ -72,7 +96,7 @@ export class DecoderModel {
     const [, kvHeads, , headDim] = shape;
     if (typeof kvHeads !== 'number' || typeof headDim !== 'number') throw createError('STRATA_MODEL_INVALID', `onnx: ${file}: the KV inputs' head count and head size must be fixed dimensions`, 'onnx');
     const logits = session.outputMetadata.find((m) => m.name === 'logits') as { shape?: readonly (number | string)[] } | undefined;
-    const vocab = logits?.shape?.[2];
+    const vocab = bytes && !logits ? 0 : logits?.shape?.[2];
     if (typeof vocab !== 'number') throw createError('STRATA_MODEL_INVALID', `onnx: ${file} has no logits output with a fixed vocabulary size`, 'onnx');
     const ids = find('input_ids') as { type?: string };
     return new DecoderModel(file, session, naming, layers, kvHeads, headDim, vocab, ids.type === 'int32' ? 'int32' : 'int64', Boolean(find('position_ids')));
@@ -116,6 +140,7 @@ export class DecoderModel {
         feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, 1, H, past.length, D]);
       }
     }
+    for (const name of Object.keys(feeds)) if (!this.inputNames.has(name)) delete feeds[name];
     const out = await this.session.run(feeds);
     const cache = emptyCache(this.layers, H, D);
     cache.length = total;
@@ -129,7 +154,7 @@ export class DecoderModel {
         cache.values[l] = both.subarray(H * total * D);
       }
     }
-    return { logits: out.logits.data as Float32Array, cache };
+    return { logits: out.logits ? (out.logits.data as Float32Array) : new Float32Array(0), cache };
   }
 
   async close(): Promise<void> {

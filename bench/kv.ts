@@ -1,0 +1,319 @@
+/**
+ * `strata bench kv`: chunk KV-cache reuse on RAG-shaped prompts.
+ *
+ * Workload: a pool of passages (stories stories260K writes itself, 64-128 tokens, tok512), prompts of
+ * [BOS + a fixed system line][3-5 passages drawn by Zipf popularity, in random order][a short question],
+ * inside the 512-token context. Every passage of the measured prompts is first seen (and cached, with
+ * its statistics) in another prompt.
+ *
+ * Measured in one run, per prompt, interleaved: full prefill, prefix caching alone, and assembly with
+ * each recompute strategy and fraction. Quality (stories260K only: llama-random-6M has random
+ * weights): top-1 agreement of the next-token distribution with full prefill, KL(full || assembled),
+ * greedy 32-token exact match. Time: medians of time-to-first-token and where it went. Hit rates: 1,000
+ * Zipf prompts replayed through the chunk store under GDSF and LRU with the same byte budgets.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChunkKvStore } from '../src/kv/chunk-store.js';
+import { KvEngine, type Assembled, type PromptParts } from '../src/kv/engine.js';
+import type { ChunkEntry } from '../src/kv/entry-codec.js';
+import type { EvictionPolicyName } from '../src/kv/eviction.js';
+import { argmax, decodeFrom, generate, softmax } from '../src/kv/generate.js';
+import { sliceCache } from '../src/kv/kv-cache.js';
+import { sharedProfiles } from '../src/kv/profiles.js';
+import type { RecomputeStrategy } from '../src/kv/recompute.js';
+import { createRng, type Rng } from '../src/util/random.js';
+import { fmtBytes, formatTable, lineChartSvg } from './report.js';
+
+export interface KvBenchOptions {
+  models?: string[];
+  /** Prompts measured per model. Default 40. */
+  prompts?: number;
+  /** Passages in the pool. Default 60. */
+  passages?: number;
+  /** Prompts replayed for the hit-rate comparison. Default 1000. */
+  hitPrompts?: number;
+  fractions?: number[];
+  /** Zipf exponent of passage popularity. Default 1.0. */
+  zipf?: number;
+  seed?: number;
+  json?: string;
+  svg?: string;
+  log?: (line: string) => void;
+}
+
+export interface KvRow {
+  model: string;
+  strategy: RecomputeStrategy | 'prefix-only' | 'full-prefill';
+  /** The fraction asked for, and the fraction of reused tokens actually recomputed. */
+  targetFraction: number;
+  recomputeFraction: number;
+  top1Agreement: number | null;
+  kl: number | null;
+  exactMatch32: number | null;
+  ttftMs: number;
+  fullPrefillMs: number;
+  prefixOnlyMs: number;
+  lookupMs: number;
+  rotateMs: number;
+  computeMs: number;
+  probeMs: number;
+  onnxCalls: number;
+  prompts: number;
+}
+
+export interface HitRateRow {
+  model: string;
+  policy: EvictionPolicyName;
+  prompts: number;
+  memoryBudget: number;
+  diskBudget: number;
+  hitRate: number;
+  memoryHits: number;
+  diskHits: number;
+  lookups: number;
+  evictions: number;
+}
+
+const SYSTEM = 'Here are some stories.';
+const QUESTIONS = ['Once upon a time, there was a', 'The little girl said,', 'One day, the dog', 'Then they went to the park and', 'At the end of the day,'];
+
+function zipfSampler(n: number, s: number, rng: Rng): () => number {
+  const w = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
+  const cum: number[] = [];
+  let acc = 0;
+  for (const x of w) cum.push((acc += x));
+  return () => {
+    const u = rng.next() * acc;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cum[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
+}
+
+function kl(p: Float32Array, q: Float32Array): number {
+  const a = softmax(p, 0, p.length);
+  const b = softmax(q, 0, q.length);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] > 0) s += a[i] * Math.log(a[i] / Math.max(b[i], 1e-300));
+  return s;
+}
+
+/** Prompts of 3-5 distinct Zipf-drawn passages in random order, within `budget` tokens. */
+function makePrompts(count: number, pool: number[][], prefix: number[], questions: number[][], zipf: number, rng: Rng, budget: number): Array<{ parts: PromptParts; ids: number[] }> {
+  const draw = zipfSampler(pool.length, zipf, rng);
+  const out: Array<{ parts: PromptParts; ids: number[] }> = [];
+  while (out.length < count) {
+    const want = 3 + rng.int(3);
+    const ids: number[] = [];
+    for (let tries = 0; ids.length < want && tries < 100; tries++) {
+      const i = draw();
+      if (!ids.includes(i)) ids.push(i);
+    }
+    const question = questions[rng.int(questions.length)];
+    let total = prefix.length + question.length;
+    const kept: number[] = [];
+    for (const i of ids) if (total + pool[i].length <= budget) (kept.push(i), (total += pool[i].length));
+    if (kept.length < 3) continue;
+    out.push({ parts: { prefix, chunks: kept.map((i) => pool[i]), question }, ids: kept });
+  }
+  return out;
+}
+
+export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[]; hitRates: HitRateRow[] }> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const profiles = sharedProfiles();
+  const models = o.models ?? ['stories260K', 'llama-random-6M'];
+  const fractions = o.fractions ?? [0, 0.05, 0.15, 0.3, 1];
+  const nPrompts = o.prompts ?? 40;
+  const seed = o.seed ?? 7;
+  const zipf = o.zipf ?? 1.0;
+  const rows: KvRow[] = [];
+  const hitRates: HitRateRow[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'strata-bench-kv-'));
+  try {
+    // The passage pool: stories260K's own stories, 64-128 tokens each.
+    const writer = await KvEngine.open(profiles.stories260K, join(work, 'writer'));
+    const rng = createRng(seed);
+    const pool: number[][] = [];
+    for (let i = 0; pool.length < (o.passages ?? 60); i++) {
+      const len = 64 + rng.int(65);
+      const { tokens } = await generate(writer.model, [1], { maxTokens: len, temperature: 1, seed: seed * 1000 + i });
+      const story = tokens.filter((t) => t !== 1 && t !== 2);
+      if (story.length >= 64) pool.push(story.slice(0, len));
+    }
+    const prefix = writer.tokenizer.encode(SYSTEM, true);
+    const questions = QUESTIONS.map((q) => writer.tokenizer.encode(q, false));
+    await writer.close();
+    log(`pool: ${pool.length} passages, ${Math.min(...pool.map((p) => p.length))}-${Math.max(...pool.map((p) => p.length))} tokens; Zipf s=${zipf}`);
+
+    for (const name of models) {
+      const profile = profiles[name as keyof typeof profiles];
+      if (!profile) throw new Error(`unknown model ${name} (${Object.keys(profiles).join(', ')})`);
+      const quality = name === 'stories260K';
+      const engine = await KvEngine.open(profile, join(work, name));
+      log(`\n${name}: gate ${engine.gate.rerotation ? 'passed' : 'FAILED (prefix reuse only)'} (relative error ${engine.gate.relError.toExponential(1)})`);
+      const prng = createRng(seed + 1);
+      const prompts = makePrompts(nPrompts, pool, prefix, questions, zipf, prng, profile.maxContext - 40);
+      // First sightings: each passage is computed and cached inside another prompt (other order, other neighbours).
+      for (const pr of prompts) {
+        const shuffled = [...pr.parts.chunks].reverse();
+        await engine.assemble({ ...pr.parts, chunks: shuffled }, { strategy: 'none' });
+      }
+      // Warm the probe graph and ORT's allocations outside the measurements.
+      await engine.assemble(prompts[0].parts, { strategy: 'kv-deviation', store: false });
+      await engine.fullPrefill(prompts[0].parts);
+
+      type Config = { strategy: RecomputeStrategy; fraction: number };
+      const configs: Config[] = [{ strategy: 'none', fraction: 0 }];
+      for (const f of fractions) {
+        if (f === 0) continue;
+        if (f === 1) configs.push({ strategy: 'full', fraction: 1 });
+        else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f });
+      }
+      const acc = configs.map(() => ({ top1: 0, kl: 0, em: 0, ttft: [] as number[], lookup: [] as number[], rotate: [] as number[], compute: [] as number[], probe: [] as number[], calls: [] as number[], reused: 0, recomputed: 0 }));
+      const fullMs: number[] = [];
+      const prefixMs: number[] = [];
+      for (const pr of prompts) {
+        const full = await engine.fullPrefill(pr.parts);
+        fullMs.push(full.report.ttftMs);
+        const fullGreedy = quality ? await greedy(engine, full) : [];
+        const po = await engine.assemble(pr.parts, { reuseChunks: false, store: false });
+        prefixMs.push(po.report.ttftMs);
+        for (let c = 0; c < configs.length; c++) {
+          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, store: false });
+          const r = acc[c];
+          r.ttft.push(a.report.ttftMs);
+          r.lookup.push(a.report.lookupMs);
+          r.rotate.push(a.report.rotateMs);
+          r.compute.push(a.report.computeMs);
+          r.probe.push(a.report.probeMs);
+          r.calls.push(a.report.onnxCalls);
+          r.reused += a.report.reusedTokens;
+          r.recomputed += a.report.recomputedTokens;
+          if (quality) {
+            r.top1 += argmax(a.logits) === argmax(full.logits) ? 1 : 0;
+            r.kl += kl(full.logits, a.logits);
+            const g = await greedy(engine, a);
+            r.em += g.length === fullGreedy.length && g.every((t, i) => t === fullGreedy[i]) ? 1 : 0;
+          }
+        }
+      }
+      const n = prompts.length;
+      rows.push(
+        { model: name, strategy: 'full-prefill', targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
+      );
+      configs.forEach((cfg, c) => {
+        const r = acc[c];
+        rows.push({
+          model: name,
+          strategy: cfg.strategy,
+          targetFraction: cfg.fraction,
+          recomputeFraction: r.reused ? r.recomputed / r.reused : 0,
+          top1Agreement: quality ? r.top1 / n : null,
+          kl: quality ? r.kl / n : null,
+          exactMatch32: quality ? r.em / n : null,
+          ttftMs: median(r.ttft),
+          fullPrefillMs: median(fullMs),
+          prefixOnlyMs: median(prefixMs),
+          lookupMs: median(r.lookup),
+          rotateMs: median(r.rotate),
+          computeMs: median(r.compute),
+          probeMs: median(r.probe),
+          onnxCalls: median(r.calls),
+          prompts: n,
+        });
+      });
+      const mine = rows.filter((r) => r.model === name);
+      log(
+        formatTable(mine, [
+          { title: 'strategy', value: (r) => r.strategy },
+          { title: 'target', value: (r) => r.targetFraction.toFixed(2) },
+          { title: 'recomputed', value: (r) => r.recomputeFraction.toFixed(3) },
+          { title: 'top-1', value: (r) => (r.top1Agreement === null ? '-' : r.top1Agreement.toFixed(3)) },
+          { title: 'KL', value: (r) => (r.kl === null ? '-' : r.kl.toExponential(2)) },
+          { title: 'greedy32 =', value: (r) => (r.exactMatch32 === null ? '-' : r.exactMatch32.toFixed(3)) },
+          { title: 'TTFT ms', value: (r) => r.ttftMs.toFixed(2) },
+          { title: 'vs full', value: (r) => `${(r.fullPrefillMs / r.ttftMs).toFixed(2)}x` },
+          { title: 'vs prefix', value: (r) => `${(r.prefixOnlyMs / r.ttftMs).toFixed(2)}x` },
+          { title: 'I/O ms', value: (r) => r.lookupMs.toFixed(2) },
+          { title: 'rotate ms', value: (r) => r.rotateMs.toFixed(2) },
+          { title: 'model ms', value: (r) => r.computeMs.toFixed(2) },
+          { title: 'probe ms', value: (r) => r.probeMs.toFixed(2) },
+          { title: 'calls', value: (r) => String(r.onnxCalls) },
+        ]),
+      );
+      log(`full prefill ${median(fullMs).toFixed(2)} ms, prefix caching alone ${median(prefixMs).toFixed(2)} ms (medians over ${n} prompts)`);
+
+      // Hit rates: 1,000 Zipf prompts through the store under each policy, same budgets.
+      const entries = new Map<number, ChunkEntry & { cost: number }>();
+      for (let i = 0; i < pool.length; i++) {
+        const t = performance.now();
+        const alone = await engine.model.forward([1, ...pool[i]], [0, ...pool[i].map((_, j) => j + 1)]);
+        const ms = performance.now() - t;
+        entries.set(i, { tokens: Int32Array.from(pool[i]), basePosition: 1, cache: sliceCache(alone.cache, 1, 1 + pool[i].length), deviation: null, recomputeMs: ms, cost: pool[i].length });
+      }
+      const replay = makePrompts(o.hitPrompts ?? 1000, pool, prefix, questions, zipf, createRng(seed + 2), profile.maxContext - 40);
+      const probeStore = ChunkKvStore.open(join(work, `${name}-size`), {});
+      await probeStore.put('x', entries.get(0)!, 1);
+      const entryBytes = (probeStore.getBlob('x')?.length ?? 0) / pool[0].length; // per token, encoded
+      await probeStore.close();
+      const poolBytes = pool.reduce((s, p) => s + p.length, 0) * entryBytes;
+      const diskBudget = Math.round(poolBytes * 0.25);
+      const memoryBudget = 0;
+      for (const policy of ['gdsf', 'lru'] as const) {
+        const store = ChunkKvStore.open(join(work, `${name}-${policy}`), { policy, diskBytes: diskBudget, memoryBytes: memoryBudget });
+        for (const pr of replay) {
+          for (const i of pr.ids) {
+            const key = engine.chunkKey(pool[i]);
+            if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+          }
+        }
+        const s = store.stats();
+        hitRates.push({ model: name, policy, prompts: replay.length, memoryBudget, diskBudget, hitRate: s.hitRate, memoryHits: s.memory.hits, diskHits: s.disk.hits, lookups: s.lookups, evictions: s.evictions });
+        await store.close();
+      }
+      log(
+        `\nchunk hit rate over ${replay.length} prompts, disk budget ${fmtBytes(diskBudget)} (25% of the pool's ${fmtBytes(poolBytes)} at fp16), memory tier off:\n` +
+          formatTable(
+            hitRates.filter((h) => h.model === name),
+            [
+              { title: 'policy', value: (h) => h.policy },
+              { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
+              { title: 'lookups', value: (h) => String(h.lookups) },
+              { title: 'evictions', value: (h) => String(h.evictions) },
+            ],
+          ),
+      );
+      await engine.close();
+    }
+    if (o.json) writeFileSync(o.json, `${JSON.stringify({ rows, hitRates }, null, 2)}\n`);
+    if (o.svg) {
+      const q = rows.filter((r) => r.top1Agreement !== null && r.strategy !== 'full-prefill');
+      const series = (['first-k', 'kv-deviation', 'cache-craft'] as const).map((s) => ({
+        name: s,
+        points: q.filter((r) => r.strategy === s || r.strategy === 'none' || r.strategy === 'full').map((r) => ({ x: r.targetFraction, y: r.top1Agreement as number, label: r.strategy })),
+      }));
+      writeFileSync(o.svg, lineChartSvg('stories260K: next-token top-1 agreement with full prefill vs recompute fraction', series, 'recompute fraction (of reused chunk tokens)', 'top-1 agreement'));
+    }
+    return { rows, hitRates };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function greedy(engine: KvEngine, a: Assembled): Promise<number[]> {
+  const { tokens } = await decodeFrom(engine.model, a.cache, a.logits, a.position, { maxTokens: 32 });
+  return tokens;
+}

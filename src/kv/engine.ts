@@ -1,0 +1,372 @@
+/**
+ * The chunk KV cache layer: a decoder model registered with its profile (and gated, gate.ts), a
+ * store of chunk caches and a store of exact prefix caches, and prompt assembly.
+ *
+ * A prompt is [prefix][chunk 1..n][question] in token ids (the prefix starts with BOS). `assemble`:
+ *   1. reuses the longest cached exact prefix (at the prefix/chunk boundaries), else computes it;
+ *   2. for each chunk after it: a cached chunk (computed alone after BOS, keys at positions 1..) is
+ *      re-rotated to its new offset and appended, then some of its tokens are recomputed in place
+ *      (recompute.ts); a missing chunk is computed in context (exact given what precedes it);
+ *   3. prefills the question: the logits of its last token predict the first answer token (TTFT);
+ *   4. afterwards stores the missing chunks (computed alone, with their deviation statistics) and the
+ *      longest exact prefix.
+ * A model the gate marks prefix-reuse-only never gets re-rotated chunks: only step 1 applies.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createError } from '../errors.js';
+import { loadTokenizer, type TextTokenizer } from '../rag/tokenizer.js';
+import { ChunkKvStore, chunkKey, type ChunkStoreOptions } from './chunk-store.js';
+import { DecoderModel, type DecoderOptions } from './decoder.js';
+import type { ChunkEntry } from './entry-codec.js';
+import { checkRerotation, type GateOptions, type GateReport } from './gate.js';
+import { decodeFrom, type SamplingOptions } from './generate.js';
+import { cloneCache, concatCaches, sliceCache, writeTokens, type KvCache } from './kv-cache.js';
+import { Llama2cTokenizer } from './llama2c-tokenizer.js';
+import type { ModelProfile } from './model-profile.js';
+import { cacheCraftBudgets, tokenDeviation, topTokens, toRuns, type RecomputeStrategy } from './recompute.js';
+import { rerotateKeys } from './rope.js';
+
+export interface PromptParts {
+  /** Starts with BOS. */
+  prefix: number[];
+  chunks: number[][];
+  question: number[];
+}
+
+export interface AssembleOptions {
+  /** Default 'cache-craft'. */
+  strategy?: RecomputeStrategy;
+  /** Share of reused chunk tokens recomputed (ignored by none and full). Default 0.15. */
+  fraction?: number;
+  /** Reuse chunk caches (else only exact prefixes, as prefix caching does). Default: what the gate allows. */
+  reuseChunks?: boolean;
+  /** Store missing chunks and the exact prefix afterwards. Default true. */
+  store?: boolean;
+  /** Recompute runs closer than this many tokens are merged into one ONNX call. Default 2. */
+  mergeGap?: number;
+}
+
+export interface AssemblyReport {
+  strategy: RecomputeStrategy | 'prefix-only';
+  promptTokens: number;
+  /** Tokens taken from an exact prefix cache. */
+  prefixReused: number;
+  chunkHits: number;
+  chunkMisses: number;
+  /** Tokens taken from re-rotated chunk caches, and how many of them were recomputed. */
+  reusedTokens: number;
+  recomputedTokens: number;
+  onnxCalls: number;
+  /** Time to the first token's logits and where it went (ms). */
+  ttftMs: number;
+  lookupMs: number;
+  rotateMs: number;
+  computeMs: number;
+  probeMs: number;
+  /** After the first token: computing missing chunks alone and writing the stores. */
+  storeMs: number;
+}
+
+export interface Assembled {
+  /** The cache of the whole prompt (question included). */
+  cache: KvCache;
+  /** Logits predicting the first answer token. */
+  logits: Float32Array;
+  /** Position of the next token. */
+  position: number;
+  report: AssemblyReport;
+}
+
+export interface KvEngineOptions {
+  /** Chunk store tiers (the prefix store gets the same budgets). */
+  store?: ChunkStoreOptions;
+  decoder?: DecoderOptions;
+  gate?: GateOptions;
+}
+
+type AnyTokenizer = { encode(text: string, bos: boolean): number[]; decode(ids: number[]): string };
+
+function wrapTokenizer(profile: ModelProfile): AnyTokenizer {
+  if (profile.tokenizer.type === 'llama2c') {
+    const t = Llama2cTokenizer.fromFile(profile.tokenizer.file);
+    return { encode: (s, bos) => t.encode(s, { bos }), decode: (ids) => t.decode(ids) };
+  }
+  const hf: TextTokenizer = loadTokenizer({ type: 'huggingface', file: profile.tokenizer.file });
+  return {
+    encode: (s, bos) => [...(bos && profile.bos !== undefined ? [profile.bos] : []), ...hf.encode(s, false)],
+    decode: () => {
+      throw createError('STRATA_INVALID_OPTION', `decoding text is only implemented for llama2.c tokenizers (${profile.name} has a Hugging Face one)`, 'tokenizer');
+    },
+  };
+}
+
+const now = () => performance.now();
+
+export class KvEngine {
+  private probe: DecoderModel | null = null;
+
+  private constructor(
+    readonly profile: ModelProfile,
+    readonly model: DecoderModel,
+    readonly gate: GateReport,
+    readonly fingerprint: string,
+    readonly chunks: ChunkKvStore,
+    readonly prefixes: ChunkKvStore,
+    readonly tokenizer: AnyTokenizer,
+    private readonly options: KvEngineOptions,
+  ) {}
+
+  /** Register a model: load it, check its layout against the profile, run the re-rotation gate, open the stores in `dir`. */
+  static async open(profile: ModelProfile, dir: string, options: KvEngineOptions = {}): Promise<KvEngine> {
+    const model = await DecoderModel.load(profile.onnx, options.decoder);
+    for (const k of ['layers', 'kvHeads', 'headDim'] as const) {
+      if (profile[k] !== undefined && profile[k] !== model[k]) {
+        await model.close();
+        throw createError('STRATA_MODEL_MISMATCH', `${k}: the profile of ${profile.name} says ${profile[k]}, the graph has ${model[k]}`, k);
+      }
+    }
+    const gate = await checkRerotation(model, profile, options.gate);
+    const fingerprint = createHash('sha256')
+      .update(readFileSync(profile.onnx))
+      .update(JSON.stringify(profile.positional))
+      .digest('hex')
+      .slice(0, 16);
+    return new KvEngine(
+      profile,
+      model,
+      gate,
+      fingerprint,
+      ChunkKvStore.open(join(dir, 'chunks'), options.store),
+      // Prefix entries are exact: stored as float32, whatever the chunk store's precision.
+      ChunkKvStore.open(join(dir, 'prefixes'), { ...options.store, policy: 'lru', dtype: 'f32' }),
+      wrapTokenizer(profile),
+      options,
+    );
+  }
+
+  /** Chunks may be moved to new positions (the gate passed). */
+  get canRerotate(): boolean {
+    return this.gate.rerotation;
+  }
+
+  /** Token ids of a prompt made of a system text, passages and a question. */
+  encodePrompt(parts: { system?: string; passages: string[]; question: string }): PromptParts {
+    return {
+      prefix: this.tokenizer.encode(parts.system ?? '', true),
+      chunks: parts.passages.map((p) => this.tokenizer.encode(p, false)),
+      question: this.tokenizer.encode(parts.question, false),
+    };
+  }
+
+  private checkPrompt(p: PromptParts): number {
+    const total = p.prefix.length + p.chunks.reduce((s, c) => s + c.length, 0) + p.question.length;
+    if (p.prefix.length === 0) throw createError('STRATA_INVALID_OPTION', 'prefix must hold at least BOS', 'prefix');
+    if (p.question.length === 0) throw createError('STRATA_INVALID_OPTION', 'question must not be empty', 'question');
+    if (p.chunks.some((c) => c.length === 0)) throw createError('STRATA_INVALID_OPTION', 'chunks must not be empty', 'chunks');
+    if (total > this.profile.maxContext) throw createError('STRATA_LIMIT_EXCEEDED', `the prompt has ${total} tokens, ${this.profile.name} takes ${this.profile.maxContext}`, 'prompt');
+    for (const t of [...p.prefix, ...p.chunks.flat(), ...p.question]) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.model.vocab) throw createError('STRATA_INVALID_OPTION', `token ${t} is outside the vocabulary [0, ${this.model.vocab})`, 'tokens');
+    }
+    return total;
+  }
+
+  private prefixKey(tokens: number[]): string {
+    return chunkKey(`${this.fingerprint}p`, tokens);
+  }
+
+  chunkKey(tokens: ArrayLike<number>): string {
+    return chunkKey(this.fingerprint, tokens);
+  }
+
+  /** The reference: the whole prompt in one forward call. */
+  async fullPrefill(p: PromptParts): Promise<Assembled> {
+    const total = this.checkPrompt(p);
+    const tokens = [...p.prefix, ...p.chunks.flat(), ...p.question];
+    const t0 = now();
+    const r = await this.model.forward(tokens, tokens.map((_, i) => i));
+    const ms = now() - t0;
+    const V = this.model.vocab;
+    return {
+      cache: r.cache,
+      logits: r.logits.slice((total - 1) * V, total * V),
+      position: total,
+      report: { strategy: 'full', promptTokens: total, prefixReused: 0, chunkHits: 0, chunkMisses: 0, reusedTokens: 0, recomputedTokens: total, onnxCalls: 1, ttftMs: ms, lookupMs: 0, rotateMs: 0, computeMs: ms, probeMs: 0, storeMs: 0 },
+    };
+  }
+
+  /** Assemble the prompt's cache from the stores, patch it, prefill the question. */
+  async assemble(p: PromptParts, options: AssembleOptions = {}): Promise<Assembled> {
+    const total = this.checkPrompt(p);
+    const strategy = options.strategy ?? 'cache-craft';
+    const fraction = options.fraction ?? 0.15;
+    if (!(fraction >= 0 && fraction <= 1)) throw createError('STRATA_INVALID_OPTION', `fraction must be in [0, 1], got ${fraction}`, 'fraction');
+    const reuseChunks = (options.reuseChunks ?? true) && this.canRerotate;
+    const gap = options.mergeGap ?? 2;
+    const report: AssemblyReport = {
+      strategy: reuseChunks ? strategy : 'prefix-only',
+      promptTokens: total,
+      prefixReused: 0,
+      chunkHits: 0,
+      chunkMisses: 0,
+      reusedTokens: 0,
+      recomputedTokens: 0,
+      onnxCalls: 0,
+      ttftMs: 0,
+      lookupMs: 0,
+      rotateMs: 0,
+      computeMs: 0,
+      probeMs: 0,
+      storeMs: 0,
+    };
+    const t0 = now();
+    const forward = async (tokens: number[], start: number, past?: KvCache) => {
+      const t = now();
+      const r = await this.model.forward(tokens, tokens.map((_, i) => start + i), past);
+      report.computeMs += now() - t;
+      report.onnxCalls++;
+      return r;
+    };
+    const starts: number[] = [];
+    let at = p.prefix.length;
+    for (const c of p.chunks) {
+      starts.push(at);
+      at += c.length;
+    }
+    const questionStart = at;
+    const seq = [...p.prefix, ...p.chunks.flat()];
+
+    // 1. Longest exact prefix at a boundary.
+    const boundaries = [p.prefix.length, ...p.chunks.map((c, i) => starts[i] + c.length)];
+    let cache: KvCache | null = null;
+    let done = 0; // chunks covered by the prefix
+    let t = now();
+    for (let b = boundaries.length - 1; b >= 0; b--) {
+      const key = this.prefixKey(seq.slice(0, boundaries[b]));
+      if (!this.prefixes.has(key)) continue;
+      const e = this.prefixes.get(key);
+      if (!e) continue;
+      cache = e.cache;
+      done = b;
+      report.prefixReused = boundaries[b];
+      break;
+    }
+    report.lookupMs += now() - t;
+    if (!cache) cache = (await forward(p.prefix, 0)).cache;
+    let exactUntil = cache.length;
+
+    // 2. Chunks.
+    const misses: Array<{ index: number; key: string }> = [];
+    const hits: Array<{ index: number; entry: ChunkEntry }> = [];
+    const entries: Array<ChunkEntry | undefined> = [];
+    if (reuseChunks) {
+      t = now();
+      for (let i = done; i < p.chunks.length; i++) entries[i] = this.chunks.get(this.chunkKey(p.chunks[i]));
+      report.lookupMs += now() - t;
+    }
+    const budgets =
+      strategy === 'cache-craft'
+        ? cacheCraftBudgets(
+            p.chunks.map((c, i) => ({ length: entries[i] ? c.length : 0, meanDeviation: meanOf(entries[i]?.deviation) })),
+            fraction,
+          )
+        : [];
+    for (let i = done; i < p.chunks.length; i++) {
+      const chunk = p.chunks[i];
+      const s = starts[i];
+      const entry = entries[i];
+      if (!entry) {
+        cache = (await forward(chunk, s, cache)).cache;
+        if (exactUntil === s) exactUntil = s + chunk.length;
+        if (reuseChunks) misses.push({ index: i, key: this.chunkKey(chunk) });
+        report.chunkMisses++;
+        continue;
+      }
+      report.chunkHits++;
+      report.reusedTokens += chunk.length;
+      t = now();
+      const moved = cloneCache(entry.cache);
+      rerotateKeys(moved, s - entry.basePosition, this.profile.positional as Parameters<typeof rerotateKeys>[2]);
+      report.rotateMs += now() - t;
+      const past = cache;
+      cache = concatCaches([cache, moved]);
+      hits.push({ index: i, entry });
+      // Which of this chunk's tokens to recompute.
+      let offsets: number[] = [];
+      const n = chunk.length;
+      if (strategy === 'full') offsets = Array.from({ length: n }, (_, j) => j);
+      else if (strategy === 'first-k') offsets = Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
+      else if (strategy === 'cache-craft') offsets = entry.deviation ? topTokens(entry.deviation, budgets[i]) : Array.from({ length: budgets[i] }, (_, j) => j);
+      else if (strategy === 'kv-deviation' && fraction > 0) {
+        const tp = now();
+        this.probe ??= await DecoderModel.loadFirstLayers(this.profile.onnx, 2, this.options.decoder);
+        const probePast = { ...past, layers: 2, keys: past.keys.slice(0, 2), values: past.values.slice(0, 2) };
+        const fresh = await this.probe.forward(chunk, chunk.map((_, j) => s + j), probePast);
+        const fk = sliceCache(fresh.cache, s, s + n);
+        const dev = tokenDeviation(fk.keys[1], fk.values[1], moved.keys[1], moved.values[1], moved.kvHeads, n, moved.headDim);
+        offsets = topTokens(dev, Math.ceil(fraction * n));
+        report.probeMs += now() - tp;
+        report.onnxCalls++;
+      }
+      for (const [a, b] of toRuns(offsets, gap)) {
+        const runPast = sliceCache(cache, 0, s + a);
+        const r = await forward(chunk.slice(a, b), s + a, runPast);
+        writeTokens(cache, s + a, r.cache, s + a, s + b);
+        report.recomputedTokens += b - a;
+      }
+      if (offsets.length === n && exactUntil === s) exactUntil = s + n; // a fully recomputed chunk is exact
+    }
+
+    // 3. The question.
+    const q = await forward(p.question, questionStart, cache);
+    const V = this.model.vocab;
+    const logits = q.logits.slice((p.question.length - 1) * V, p.question.length * V);
+    report.ttftMs = now() - t0;
+
+    // 4. Store what was missing, and the longest exact prefix.
+    if (options.store ?? true) {
+      const ts = now();
+      for (const { index, key } of misses) {
+        const chunk = p.chunks[index];
+        const s = starts[index];
+        const tc = now();
+        const alone = await this.model.forward([p.prefix[0], ...chunk], [0, ...chunk.map((_, j) => 1 + j)]);
+        const recomputeMs = now() - tc;
+        const standalone = sliceCache(alone.cache, 1, 1 + chunk.length);
+        const inContext = sliceCache(q.cache, s, s + chunk.length);
+        rerotateKeys(inContext, 1 - s, this.profile.positional as Parameters<typeof rerotateKeys>[2]);
+        const L = Math.min(1, standalone.layers - 1);
+        const deviation = tokenDeviation(standalone.keys[L], standalone.values[L], inContext.keys[L], inContext.values[L], standalone.kvHeads, chunk.length, standalone.headDim);
+        await this.chunks.put(key, { tokens: Int32Array.from(chunk), basePosition: 1, cache: standalone, deviation, recomputeMs }, recomputeMs);
+      }
+      const exactBoundary = boundaries.filter((b) => b <= exactUntil).pop();
+      if (exactBoundary !== undefined && exactBoundary > report.prefixReused) {
+        const tokens = seq.slice(0, exactBoundary);
+        await this.prefixes.put(this.prefixKey(tokens), { tokens: Int32Array.from(tokens), basePosition: 0, cache: sliceCache(q.cache, 0, exactBoundary), deviation: null, recomputeMs: 0 }, exactBoundary);
+      }
+      report.storeMs = now() - ts;
+    }
+    return { cache: q.cache, logits, position: total, report };
+  }
+
+  /** Generate after an assembled prompt. */
+  async generate(assembled: Assembled, sampling: SamplingOptions = {}): Promise<number[]> {
+    const { tokens } = await decodeFrom(this.model, assembled.cache, assembled.logits, assembled.position, { eos: this.profile.eos, ...sampling });
+    return tokens;
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.close();
+    await this.prefixes.close();
+    await this.model.close();
+    await this.probe?.close();
+  }
+}
+
+function meanOf(a: Float32Array | null | undefined): number {
+  if (!a || a.length === 0) return 1;
+  let s = 0;
+  for (const x of a) s += x;
+  return s / a.length;
+}

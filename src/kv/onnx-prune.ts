@@ -1,0 +1,125 @@
+/**
+ * Cut an ONNX model down to the nodes that some outputs need (onnxruntime runs every node of a graph
+ * whatever outputs are fetched). Used to run only a decoder's first layers: CacheBlend's check of
+ * which tokens' K/V deviate needs layer 1's K/V, i.e. 2/L of a prefill instead of all of it.
+ *
+ * Works on the protobuf wire format, with no schema beyond the field numbers it touches
+ * (onnx.proto): ModelProto.graph = 7; GraphProto.node = 1, initializer = 5, input = 11,
+ * output = 12; NodeProto.input = 1, output = 2; TensorProto.name = 8; ValueInfoProto.name = 1.
+ * Every other field is copied byte for byte. Subgraphs (If/Loop bodies) are kept whole with their node.
+ */
+import { createError } from '../errors.js';
+
+interface Field {
+  num: number;
+  wire: number;
+  /** The field's full encoding (key + payload), copied as is when kept. */
+  raw: Uint8Array;
+  /** Payload of a length-delimited field. */
+  body?: Uint8Array;
+}
+
+function varint(buf: Uint8Array, pos: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (pos >= buf.length) throw new Error('truncated varint');
+    const b = buf[pos++];
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) return [v, pos];
+    mul *= 128;
+  }
+}
+
+function fields(buf: Uint8Array): Field[] {
+  const out: Field[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const start = pos;
+    let key: number;
+    [key, pos] = varint(buf, pos);
+    const wire = key & 7;
+    const num = Math.floor(key / 8);
+    let body: Uint8Array | undefined;
+    if (wire === 0) [, pos] = varint(buf, pos);
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      let len: number;
+      [len, pos] = varint(buf, pos);
+      body = buf.subarray(pos, pos + len);
+      pos += len;
+    } else throw new Error(`unsupported wire type ${wire}`);
+    out.push({ num, wire, raw: buf.subarray(start, pos), ...(body ? { body } : {}) });
+  }
+  return out;
+}
+
+function encVarint(v: number): number[] {
+  const out: number[] = [];
+  while (v >= 0x80) {
+    out.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+function lengthDelimited(num: number, body: Uint8Array): Uint8Array {
+  const head = Uint8Array.from([...encVarint(num * 8 + 2), ...encVarint(body.length)]);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const text = new TextDecoder();
+const strings = (msg: Uint8Array, num: number) => fields(msg).filter((f) => f.num === num && f.body).map((f) => text.decode(f.body));
+
+/** The model with only the nodes, inputs and initializers that `keepOutputs` need. */
+export function pruneOnnx(model: Uint8Array, keepOutputs: readonly string[]): Uint8Array {
+  const top = fields(model);
+  const graphField = top.find((f) => f.num === 7);
+  if (!graphField?.body) throw createError('STRATA_MODEL_INVALID', 'onnx: the model has no graph', 'onnx');
+  const graph = fields(graphField.body);
+  const outputs = graph.filter((f) => f.num === 12);
+  const outputNames = outputs.map((f) => strings(f.body as Uint8Array, 1)[0]);
+  for (const o of keepOutputs) if (!outputNames.includes(o)) throw createError('STRATA_MODEL_INVALID', `onnx: the graph has no output ${o}`, 'onnx');
+  const nodes = graph.filter((f) => f.num === 1).map((f) => ({ f, inputs: strings(f.body as Uint8Array, 1), outputs: strings(f.body as Uint8Array, 2) }));
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
+  // Walk back from the kept outputs. (A node's subgraph may read outer names; those nodes are kept
+  // whole, and their implicit inputs are conservatively not traced: decoders exported for KV I/O have none.)
+  const needed = new Set<string>();
+  const keepNode = new Set<number>();
+  const stack = [...keepOutputs];
+  while (stack.length > 0) {
+    const name = stack.pop() as string;
+    if (needed.has(name)) continue;
+    needed.add(name);
+    const i = producer.get(name);
+    if (i === undefined || keepNode.has(i)) continue;
+    keepNode.add(i);
+    for (const inp of nodes[i].inputs) if (inp !== '') stack.push(inp);
+  }
+  const nodeIndex = new Map(nodes.map((n, i) => [n.f, i]));
+  const kept = graph.filter((f) => {
+    if (f.num === 1) return keepNode.has(nodeIndex.get(f) as number);
+    if (f.num === 12) return keepOutputs.includes(strings(f.body as Uint8Array, 1)[0]);
+    if (f.num === 11) return needed.has(strings(f.body as Uint8Array, 1)[0]);
+    if (f.num === 5) return needed.has(strings(f.body as Uint8Array, 8)[0]);
+    return true;
+  });
+  const newGraph = lengthDelimited(7, concat(kept.map((f) => f.raw)));
+  return concat(top.map((f) => (f === graphField ? newGraph : f.raw)));
+}
