@@ -46,6 +46,8 @@ export interface KvBenchOptions {
 export interface KvRow {
   model: string;
   strategy: RecomputeStrategy | 'prefix-only' | 'full-prefill';
+  /** Recompute runs in one batched call (true) or one call per run in order (false, the default). */
+  batched: boolean;
   /** The fraction asked for, and the fraction of reused tokens actually recomputed. */
   targetFraction: number;
   recomputeFraction: number;
@@ -175,13 +177,15 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
       await engine.assemble(prompts[0].parts, { strategy: 'kv-deviation', store: false });
       await engine.fullPrefill(prompts[0].parts);
 
-      type Config = { strategy: RecomputeStrategy; fraction: number };
-      const configs: Config[] = [{ strategy: 'none', fraction: 0 }];
+      type Config = { strategy: RecomputeStrategy; fraction: number; batched: boolean };
+      const configs: Config[] = [{ strategy: 'none', fraction: 0, batched: false }];
       for (const f of fractions) {
         if (f === 0) continue;
-        if (f === 1) configs.push({ strategy: 'full', fraction: 1 });
-        else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f });
+        if (f === 1) configs.push({ strategy: 'full', fraction: 1, batched: false });
+        else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false });
       }
+      // The same at 15% with every recompute run in one batched call (the batchRecompute option).
+      if (fractions.includes(0.15)) for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: 0.15, batched: true });
       const acc = configs.map(() => ({ top1: 0, kl: 0, em: 0, ttft: [] as number[], lookup: [] as number[], rotate: [] as number[], compute: [] as number[], probe: [] as number[], calls: [] as number[], reused: 0, recomputed: 0 }));
       const fullMs: number[] = [];
       const prefixMs: number[] = [];
@@ -192,7 +196,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
         const po = await engine.assemble(pr.parts, { reuseChunks: false, store: false });
         prefixMs.push(po.report.ttftMs);
         for (let c = 0; c < configs.length; c++) {
-          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, store: false });
+          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, batchRecompute: configs[c].batched, store: false });
           const r = acc[c];
           r.ttft.push(a.report.ttftMs);
           r.lookup.push(a.report.lookupMs);
@@ -212,13 +216,14 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
       }
       const n = prompts.length;
       rows.push(
-        { model: name, strategy: 'full-prefill', targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
+        { model: name, strategy: 'full-prefill', batched: false, targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
       );
       configs.forEach((cfg, c) => {
         const r = acc[c];
         rows.push({
           model: name,
           strategy: cfg.strategy,
+          batched: cfg.batched,
           targetFraction: cfg.fraction,
           recomputeFraction: r.reused ? r.recomputed / r.reused : 0,
           top1Agreement: quality ? r.top1 / n : null,
@@ -238,7 +243,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
       const mine = rows.filter((r) => r.model === name);
       log(
         formatTable(mine, [
-          { title: 'strategy', value: (r) => r.strategy },
+          { title: 'strategy', value: (r) => `${r.strategy}${r.batched ? ' (batched)' : ''}` },
           { title: 'target', value: (r) => r.targetFraction.toFixed(2) },
           { title: 'recomputed', value: (r) => r.recomputeFraction.toFixed(3) },
           { title: 'top-1', value: (r) => (r.top1Agreement === null ? '-' : r.top1Agreement.toFixed(3)) },
@@ -299,18 +304,21 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
       await engine.close();
     }
     if (o.json) writeFileSync(o.json, `${JSON.stringify({ rows, hitRates }, null, 2)}\n`);
-    if (o.svg) {
-      const q = rows.filter((r) => r.top1Agreement !== null && r.strategy !== 'full-prefill');
-      const series = (['first-k', 'kv-deviation', 'cache-craft'] as const).map((s) => ({
-        name: s,
-        points: q.filter((r) => r.strategy === s || r.strategy === 'none' || r.strategy === 'full').map((r) => ({ x: r.targetFraction, y: r.top1Agreement as number, label: r.strategy })),
-      }));
-      writeFileSync(o.svg, lineChartSvg('stories260K: next-token top-1 agreement with full prefill vs recompute fraction', series, 'recompute fraction (of reused chunk tokens)', 'top-1 agreement'));
-    }
+    if (o.svg) writeFileSync(o.svg, kvQualitySvg(rows));
     return { rows, hitRates };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Greedy 32-token exact match vs recompute fraction, one line per strategy (stories260K rows). */
+export function kvQualitySvg(rows: readonly KvRow[]): string {
+  const q = rows.filter((r) => r.exactMatch32 !== null && r.strategy !== 'full-prefill' && !r.batched);
+  const series = (['first-k', 'kv-deviation', 'cache-craft'] as const).map((s) => ({
+    name: s,
+    points: q.filter((r) => r.strategy === s || r.strategy === 'none' || r.strategy === 'full').map((r) => ({ x: r.recomputeFraction, y: r.exactMatch32 as number, label: `${r.strategy} target ${r.targetFraction}` })),
+  }));
+  return lineChartSvg(`${q[0]?.model ?? ''}: greedy 32-token exact match with full prefill vs share of reused tokens recomputed`, series, 'recomputed fraction of reused chunk tokens', 'greedy-32 exact match (share of prompts)');
 }
 
 async function greedy(engine: KvEngine, a: Assembled): Promise<number[]> {

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   STRATA_POINT_NOT_FOUND: { status: 404, summary: 'no point with that id (in the caller\'s scope)' },
   STRATA_CORPUS_NOT_FOUND: { status: 404, summary: 'no corpus of that name' },
   STRATA_CORPUS_EXISTS: { status: 409, summary: 'a corpus of that name already exists' },
+  STRATA_KV_ENTRY_NOT_FOUND: { status: 404, summary: 'no cached chunk KV entry with that key' },
   STRATA_KEY_NOT_FOUND: { status: 404, summary: 'no API key with that id' },
   STRATA_ROUTE_NOT_FOUND: { status: 404, summary: 'no route for this method and path' },
   STRATA_OVERLOADED: { status: 503, summary: 'too many requests in flight: retry after the Retry-After header\'s seconds' },

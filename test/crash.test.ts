@@ -67,7 +67,8 @@ describe('crash safety', () => {
       for (const id of deleted) expect(reopened.get(id)).toBeNull();
       for (const id of inserted) {
         expect(reopened.get(id)).not.toBeNull();
-        const r = reopened.search(vectorOf(id, DIM), 10, { maxLists: 64 });
+        // Pruning off: this checks that the id is in the lists, not recall.
+        const r = reopened.search(vectorOf(id, DIM), 10, { maxLists: 64, eps2: 1000 });
         expect(Array.from(r.ids)).toContain(id);
       }
       const q = vectorOf(7, DIM);

@@ -78,6 +78,25 @@ describe('DecoderModel on stories260K', () => {
     }
   });
 
+  it('batched rows with masked pasts equal separate calls on the sliced pasts', async () => {
+    const ids = tok.encode('Once upon a time, there was a little dog who liked to run in the sun and play.');
+    const past = (await model.forward(ids, ids.map((_, i) => i))).cache;
+    const rows = [
+      { tokens: [300, 301], positions: [5, 6], visiblePast: 5 },
+      { tokens: [302, 303, 304], positions: [12, 13, 14], visiblePast: 12 },
+      { tokens: [305], positions: [ids.length], visiblePast: ids.length },
+    ];
+    const batched = await model.forwardRows(rows, past);
+    for (let r = 0; r < rows.length; r++) {
+      const alone = await model.forward(rows[r].tokens, rows[r].positions, sliceCache(past, 0, rows[r].visiblePast));
+      const fresh = sliceCache(alone.cache, rows[r].visiblePast, rows[r].visiblePast + rows[r].tokens.length);
+      for (let l = 0; l < 5; l++) {
+        expect(maxDiff(batched[r].keys[l], fresh.keys[l])).toBeLessThan(1e-4);
+        expect(maxDiff(batched[r].values[l], fresh.values[l])).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   it('the gate passes stories260K and llama-random-6M', async () => {
     expect((await checkRerotation(model, P.stories260K)).rerotation).toBe(true);
     const big = await DecoderModel.load(P['llama-random-6M'].onnx);

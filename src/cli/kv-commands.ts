@@ -1,25 +1,12 @@
 /** `strata kv ...` (chunk KV cache: gate, generate with retrieval and cache reuse, store stats) and `strata bench kv`. */
-import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Corpus } from '../rag/corpus.js';
 import { KvEngine } from '../kv/engine.js';
-import type { ModelProfile } from '../kv/model-profile.js';
-import { sharedProfiles } from '../kv/profiles.js';
+import { resolveProfile } from '../kv/profiles.js';
 import { RECOMPUTE_STRATEGIES, type RecomputeStrategy } from '../kv/recompute.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 
 export const DEFAULT_KV_DIR = '.strata-kv';
-
-/** A shared model's name, or a JSON file holding a ModelProfile. */
-export function resolveProfile(nameOrFile: string): ModelProfile {
-  const shared = sharedProfiles() as Record<string, ModelProfile>;
-  if (shared[nameOrFile]) return shared[nameOrFile];
-  try {
-    return JSON.parse(readFileSync(nameOrFile, 'utf8')) as ModelProfile;
-  } catch {
-    throw new InvalidArgumentError(`--model must be one of ${Object.keys(shared).join(', ')} or a profile JSON file`);
-  }
-}
 
 const fraction = (v: string) => {
   const n = Number(v);

@@ -224,6 +224,7 @@ program
   .option('--rag-model <dir>', 'sentence-encoder folder the corpora (RAG routes) embed with')
   .option('--embed-threads <n>', 'embedding worker threads shared by the corpora')
   .option('--max-batch-documents <n>', 'most documents per ingest request')
+  .option('--kv-model <name|file>', 'decoder model of the KV-cache routes')
   .option('--log-level <level>', 'pino log level')
   .option('--parallel-gc', "keep V8's default GC helper threads (default: relaunch with --single-threaded-gc, see src/util/gc.ts)")
   .addHelpText('after', () => `

@@ -157,6 +157,85 @@ export class DecoderModel {
     return { logits: out.logits ? (out.logits.data as Float32Array) : new Float32Array(0), cache };
   }
 
+  /**
+   * Several independent continuations of one past in one call (batch rows): row r runs its tokens at
+   * its positions, seeing only the first `visiblePast` tokens of `past` (the attention mask hides the
+   * rest) and its own tokens causally. Returns each row's new K/V (its tokens only). The past is
+   * copied once per row, so this pays off when calls, not tokens, dominate.
+   */
+  async forwardRows(rows: ReadonlyArray<{ tokens: readonly number[]; positions: readonly number[]; visiblePast: number }>, past: KvCache): Promise<KvCache[]> {
+    const B = rows.length;
+    const n = Math.max(...rows.map((r) => r.tokens.length));
+    const P = past.length;
+    const total = P + n;
+    const ids = new Array<number>(B * n).fill(0);
+    const pos = new Array<number>(B * n).fill(0);
+    const mask = new Array<number>(B * total).fill(0);
+    rows.forEach((r, b) => {
+      for (let j = 0; j < n; j++) {
+        const k = Math.min(j, r.tokens.length - 1);
+        ids[b * n + j] = r.tokens[k]; // padding repeats the last token; its outputs are dropped
+        pos[b * n + j] = r.positions[k] + (j - k);
+      }
+      for (let i = 0; i < r.visiblePast; i++) mask[b * total + i] = 1;
+      for (let j = 0; j < n; j++) mask[b * total + P + j] = 1;
+    });
+    const H = this.kvHeads;
+    const D = this.headDim;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(this.intType, this.ints(ids), [B, n]),
+      attention_mask: new ort.Tensor(this.intType, this.ints(mask), [B, total]),
+    };
+    if (this.hasPositions) feeds.position_ids = new ort.Tensor(this.intType, this.ints(pos), [B, n]);
+    const per = H * P * D;
+    for (let l = 0; l < this.layers; l++) {
+      const k = new Float32Array(B * per);
+      const v = new Float32Array(B * per);
+      for (let b = 0; b < B; b++) {
+        k.set(past.keys[l], b * per);
+        v.set(past.values[l], b * per);
+      }
+      if (this.naming === 'split') {
+        feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', k, [B, H, P, D]);
+        feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', v, [B, H, P, D]);
+      } else {
+        const both = new Float32Array(2 * B * per);
+        both.set(k, 0);
+        both.set(v, B * per);
+        feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, B, H, P, D]);
+      }
+    }
+    for (const name of Object.keys(feeds)) if (!this.inputNames.has(name)) delete feeds[name];
+    const out = await this.session.run(feeds);
+    return rows.map((r, b) => {
+      const m = r.tokens.length;
+      const c = emptyCache(this.layers, H, D);
+      c.length = m;
+      for (let l = 0; l < this.layers; l++) {
+        let kAll: Float32Array;
+        let vAll: Float32Array;
+        if (this.naming === 'split') {
+          kAll = out[`present.${l}.key`].data as Float32Array;
+          vAll = out[`present.${l}.value`].data as Float32Array;
+        } else {
+          const both = out[`present_${l}`].data as Float32Array;
+          kAll = both.subarray(0, B * H * total * D);
+          vAll = both.subarray(B * H * total * D);
+        }
+        const kk = new Float32Array(H * m * D);
+        const vv = new Float32Array(H * m * D);
+        for (let h = 0; h < H; h++) {
+          const from = ((b * H + h) * total + P) * D;
+          kk.set(kAll.subarray(from, from + m * D), h * m * D);
+          vv.set(vAll.subarray(from, from + m * D), h * m * D);
+        }
+        c.keys[l] = kk;
+        c.values[l] = vv;
+      }
+      return c;
+    });
+  }
+
   async close(): Promise<void> {
     await this.session.release();
   }

@@ -44,8 +44,16 @@ export interface AssembleOptions {
   reuseChunks?: boolean;
   /** Store missing chunks and the exact prefix afterwards. Default true. */
   store?: boolean;
-  /** Recompute runs closer than this many tokens are merged into one ONNX call. Default 2. */
+  /** Recompute runs closer than this many tokens are merged into one run. Default 2. */
   mergeGap?: number;
+  /**
+   * Recompute every chosen run in ONE batched ONNX call (a row per run, each row's attention mask
+   * showing only what precedes the run) instead of one call per run in order. Batched rows do not see
+   * each other's fresh K/V (sequential ones do), and each row carries a copy of the whole past, which
+   * the graph's grouped-query attention expands per row: measured slower on CPU here for both models
+   * (BENCHMARKS.md), so off by default. Strategy `full` always runs sequentially. Default false.
+   */
+  batchRecompute?: boolean;
 }
 
 export interface AssemblyReport {
@@ -272,6 +280,33 @@ export class KvEngine {
             fraction,
           )
         : [];
+    // 100% must equal a full prefill, which needs each run to see the runs before it: sequential.
+    const batched = (options.batchRecompute ?? false) && strategy !== 'full';
+    const rope = this.profile.positional as Parameters<typeof rerotateKeys>[2];
+    const placed: Array<{ index: number; moved: KvCache; entry: ChunkEntry; past: KvCache }> = [];
+    const select = (i: number, entry: ChunkEntry, dev?: Float32Array): number[] => {
+      const n = p.chunks[i].length;
+      if (strategy === 'full') return Array.from({ length: n }, (_, j) => j);
+      if (strategy === 'first-k') return Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
+      if (strategy === 'cache-craft') return entry.deviation ? topTokens(entry.deviation, budgets[i]) : Array.from({ length: budgets[i] }, (_, j) => j);
+      if (strategy === 'kv-deviation' && dev) return topTokens(dev, Math.ceil(fraction * n));
+      return [];
+    };
+    const probeRows = async (items: typeof placed, past: KvCache): Promise<Float32Array[]> => {
+      const tp = now();
+      this.probe ??= await DecoderModel.loadFirstLayers(this.profile.onnx, 2, this.options.decoder);
+      const two = { ...past, layers: 2, keys: past.keys.slice(0, 2), values: past.values.slice(0, 2) };
+      const fresh = await this.probe.forwardRows(
+        items.map((it) => ({ tokens: p.chunks[it.index], positions: p.chunks[it.index].map((_, j) => starts[it.index] + j), visiblePast: starts[it.index] })),
+        two,
+      );
+      report.probeMs += now() - tp;
+      report.onnxCalls++;
+      return fresh.map((f, k) => tokenDeviation(f.keys[1], f.values[1], items[k].moved.keys[1], items[k].moved.values[1], f.kvHeads, f.length, f.headDim));
+    };
+    const recordExact = (i: number, offsets: number[]) => {
+      if (offsets.length === p.chunks[i].length && exactUntil === starts[i]) exactUntil = starts[i] + offsets.length; // a fully recomputed chunk is exact
+    };
     for (let i = done; i < p.chunks.length; i++) {
       const chunk = p.chunks[i];
       const s = starts[i];
@@ -287,35 +322,44 @@ export class KvEngine {
       report.reusedTokens += chunk.length;
       t = now();
       const moved = cloneCache(entry.cache);
-      rerotateKeys(moved, s - entry.basePosition, this.profile.positional as Parameters<typeof rerotateKeys>[2]);
+      rerotateKeys(moved, s - entry.basePosition, rope);
       report.rotateMs += now() - t;
       const past = cache;
       cache = concatCaches([cache, moved]);
       hits.push({ index: i, entry });
-      // Which of this chunk's tokens to recompute.
-      let offsets: number[] = [];
-      const n = chunk.length;
-      if (strategy === 'full') offsets = Array.from({ length: n }, (_, j) => j);
-      else if (strategy === 'first-k') offsets = Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
-      else if (strategy === 'cache-craft') offsets = entry.deviation ? topTokens(entry.deviation, budgets[i]) : Array.from({ length: budgets[i] }, (_, j) => j);
-      else if (strategy === 'kv-deviation' && fraction > 0) {
-        const tp = now();
-        this.probe ??= await DecoderModel.loadFirstLayers(this.profile.onnx, 2, this.options.decoder);
-        const probePast = { ...past, layers: 2, keys: past.keys.slice(0, 2), values: past.values.slice(0, 2) };
-        const fresh = await this.probe.forward(chunk, chunk.map((_, j) => s + j), probePast);
-        const fk = sliceCache(fresh.cache, s, s + n);
-        const dev = tokenDeviation(fk.keys[1], fk.values[1], moved.keys[1], moved.values[1], moved.kvHeads, n, moved.headDim);
-        offsets = topTokens(dev, Math.ceil(fraction * n));
-        report.probeMs += now() - tp;
-        report.onnxCalls++;
+      if (batched) {
+        placed.push({ index: i, moved, entry, past });
+        continue;
       }
+      // Sequential: choose and recompute this chunk's tokens now, one ONNX call per run.
+      const dev = strategy === 'kv-deviation' && fraction > 0 ? (await probeRows([{ index: i, moved, entry, past }], past))[0] : undefined;
+      const offsets = select(i, entry, dev);
       for (const [a, b] of toRuns(offsets, gap)) {
-        const runPast = sliceCache(cache, 0, s + a);
-        const r = await forward(chunk.slice(a, b), s + a, runPast);
+        const r = await forward(chunk.slice(a, b), s + a, sliceCache(cache, 0, s + a));
         writeTokens(cache, s + a, r.cache, s + a, s + b);
         report.recomputedTokens += b - a;
       }
-      if (offsets.length === n && exactUntil === s) exactUntil = s + n; // a fully recomputed chunk is exact
+      recordExact(i, offsets);
+    }
+    if (batched && placed.length > 0) {
+      // Batched: one probe call (kv-deviation), then one call recomputing every run.
+      const devs = strategy === 'kv-deviation' && fraction > 0 ? await probeRows(placed, cache) : [];
+      const runs: Array<{ tokens: number[]; positions: number[]; visiblePast: number; at: number }> = [];
+      placed.forEach((it, k) => {
+        const offsets = select(it.index, it.entry, devs[k]);
+        const s = starts[it.index];
+        for (const [a, b] of toRuns(offsets, gap)) runs.push({ tokens: p.chunks[it.index].slice(a, b), positions: Array.from({ length: b - a }, (_, j) => s + a + j), visiblePast: s + a, at: s + a });
+      });
+      if (runs.length > 0) {
+        const tc = now();
+        const fresh = await this.model.forwardRows(runs, cache);
+        report.computeMs += now() - tc;
+        report.onnxCalls++;
+        runs.forEach((r, k) => {
+          writeTokens(cache as KvCache, r.at, fresh[k]);
+          report.recomputedTokens += r.tokens.length;
+        });
+      }
     }
 
     // 3. The question.

@@ -1,5 +1,7 @@
 /** Profiles of the decoder models in ../shared (see its README for each one's I/O and RoPE convention). */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createError } from '../errors.js';
 import { SHARED_DIR } from '../util/paths.js';
 import type { ModelProfile } from './model-profile.js';
 
@@ -40,4 +42,21 @@ export function sharedProfiles(shared = SHARED_DIR): Record<'stories260K' | 'lla
       eos: 98,
     },
   };
+}
+
+/** A shared model's name, or a JSON file holding a ModelProfile. */
+export function resolveProfile(nameOrFile: string): ModelProfile {
+  const shared = sharedProfiles() as Record<string, ModelProfile>;
+  if (shared[nameOrFile]) return shared[nameOrFile];
+  let text: string;
+  try {
+    text = readFileSync(nameOrFile, 'utf8');
+  } catch {
+    throw createError('STRATA_MODEL_FILE_MISSING', `model must be one of ${Object.keys(shared).join(', ')} or a profile JSON file; ${JSON.stringify(nameOrFile)} is neither`, 'model');
+  }
+  try {
+    return JSON.parse(text) as ModelProfile;
+  } catch (err) {
+    throw createError('STRATA_MODEL_INVALID', `model: ${nameOrFile} is not JSON (${(err as Error).message})`, 'model');
+  }
 }

@@ -15,12 +15,14 @@ import { KeyRing, presentedKey } from './auth.js';
 import { ServiceCatalog } from './catalog.js';
 import { Collections } from './collections.js';
 import { Corpora } from './corpora.js';
+import { KvService } from './kv-service.js';
 import type { ServerConfig } from './config.js';
 import type { ServiceContext } from './context.js';
 import { ServiceMetrics } from './metrics.js';
 import { ErrorBody, buildSchemas } from './schemas.js';
 import { collectionRoutes } from './routes/collections.js';
 import { corpusRoutes } from './routes/corpora.js';
+import { kvRoutes } from './routes/kv.js';
 import { keyRoutes } from './routes/keys.js';
 import { opsRoutes } from './routes/ops.js';
 import { pointRoutes } from './routes/points.js';
@@ -74,7 +76,8 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   await collections.init();
   const metrics = new ServiceMetrics(collections);
   const corpora = new Corpora(catalog, config);
-  const ctx: ServiceContext = { config, catalog, keys, collections, corpora, metrics, schemas: buildSchemas(config), draining: false };
+  const kv = new KvService(config);
+  const ctx: ServiceContext = { config, catalog, keys, collections, corpora, kv, metrics, schemas: buildSchemas(config), draining: false };
 
   const app = Fastify({
     bodyLimit: config.bodyLimit,
@@ -133,7 +136,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
     return { error: { code: 'STRATA_ROUTE_NOT_FOUND', message: `STRATA_ROUTE_NOT_FOUND: no route ${req.method} ${req.url.split('?')[0]}`, field: 'url' } };
   });
 
-  for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes]) await app.register(async (scope) => routes(scope, ctx));
+  for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes, kvRoutes]) await app.register(async (scope) => routes(scope, ctx));
   await app.ready();
 
   let closing: Promise<void> | null = null;
@@ -147,6 +150,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
         await app.close();
         await collections.close();
         await corpora.close();
+        await kv.close();
         await catalog.close();
       })();
       return closing;

@@ -45,6 +45,8 @@ export interface ServerConfig {
   embedThreads: number;
   /** Most documents in one ingest request. */
   maxBatchDocuments: number;
+  /** Decoder model of the KV-cache routes: a shared model's name or a profile JSON file. */
+  kvModel: string;
   /** Admin key (STRATA_ADMIN_KEY). Unset: the one stored in dataDir, or a new one printed once. */
   adminKey?: string;
 }
@@ -77,6 +79,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ragModel', env: 'STRATA_RAG_MODEL', flag: '--rag-model', kind: 'string', default: () => DEFAULT_MODEL_DIR, help: 'sentence-encoder folder the corpora (RAG routes) embed with' },
   { key: 'embedThreads', env: 'STRATA_EMBED_THREADS', flag: '--embed-threads', kind: 'int', default: () => availableParallelism(), min: 1, help: 'embedding worker threads shared by the corpora' },
   { key: 'maxBatchDocuments', env: 'STRATA_MAX_BATCH_DOCUMENTS', flag: '--max-batch-documents', kind: 'int', default: () => 256, min: 1, help: 'most documents per ingest request' },
+  { key: 'kvModel', env: 'STRATA_KV_MODEL', flag: '--kv-model', kind: 'string', default: () => 'stories260K', help: 'decoder model of the KV-cache routes (stories260K, llama-random-6M, tiny-random-gpt2, or a profile JSON file)' },
   { key: 'logLevel', env: 'STRATA_LOG_LEVEL', flag: '--log-level', kind: 'string', default: () => 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
 ];
 

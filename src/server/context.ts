@@ -2,6 +2,7 @@
 import type { ServiceCatalog } from './catalog.js';
 import type { Collections } from './collections.js';
 import type { Corpora } from './corpora.js';
+import type { KvService } from './kv-service.js';
 import type { ServerConfig } from './config.js';
 import type { KeyRing, Principal } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -13,6 +14,7 @@ export interface ServiceContext {
   keys: KeyRing;
   collections: Collections;
   corpora: Corpora;
+  kv: KvService;
   metrics: ServiceMetrics;
   schemas: Schemas;
   /** Set by SIGTERM: new requests get 503 while those in flight finish. */

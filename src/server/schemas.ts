@@ -220,6 +220,30 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
       chunks: Type.Array(Type.Object({ passage: Type.String(), start: Type.Integer(), end: Type.Integer() })),
     }),
     Removed: Type.Object({ removed: Type.Integer() }),
+    Generate: Type.Object(
+      {
+        query: Type.String({ minLength: 1, maxLength: 4096, description: 'the question; also the retrieval query' }),
+        corpus: Type.Optional(NameParam),
+        tenant: Type.Optional(TenantName),
+        k: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, default: 3, description: 'passages retrieved' })),
+        mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('bm25'), Type.Literal('hybrid')], { default: 'hybrid' })),
+        system: Type.Optional(Type.String({ maxLength: 4096, default: '' })),
+        strategy: Type.Optional(Type.Union(['none', 'first-k', 'kv-deviation', 'cache-craft', 'full'].map((s) => Type.Literal(s)), { default: 'cache-craft' })),
+        fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.15 })),
+        maxTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 512, default: 64 })),
+        temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 5, default: 0 })),
+        seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    Generated: Type.Object({
+      text: Type.String(),
+      tokens: Type.Array(Type.Integer()),
+      passages: Type.Array(Type.Object({ id: Type.String(), document: Type.String(), chunkKey: Type.String({ description: 'the chunk store key of this passage\'s tokens' }) })),
+      report: Type.Object({}, { additionalProperties: true, description: 'assembly report: reuse, recompute, TTFT and where it went' }),
+    }),
+    KvStats: Type.Object({ model: Type.String(), rerotation: Type.Boolean(), gateRelError: Type.Number(), chunks: Type.Object({}, { additionalProperties: true }), prefixes: Type.Object({}, { additionalProperties: true }) }),
+    ChunkKeyParams: Type.Object({ key: Type.String({ pattern: '^[0-9a-f]{16}:[0-9a-f]{32}$' }) }),
   };
 }
 
