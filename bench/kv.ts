@@ -37,6 +37,8 @@ export interface KvBenchOptions {
   fractions?: number[];
   /** Zipf exponent of passage popularity. Default 1.0. */
   zipf?: number;
+  /** AssembleOptions.selectionBlock for every assembly. Default 1. */
+  selectionBlock?: number;
   seed?: number;
   json?: string;
   svg?: string;
@@ -196,7 +198,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
         const po = await engine.assemble(pr.parts, { reuseChunks: false, store: false });
         prefixMs.push(po.report.ttftMs);
         for (let c = 0; c < configs.length; c++) {
-          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, batchRecompute: configs[c].batched, store: false });
+          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, batchRecompute: configs[c].batched, selectionBlock: o.selectionBlock ?? 1, store: false });
           const r = acc[c];
           r.ttft.push(a.report.ttftMs);
           r.lookup.push(a.report.lookupMs);

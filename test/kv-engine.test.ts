@@ -4,6 +4,7 @@ import { KvEngine, type PromptParts } from '../src/kv/engine.js';
 import { argmax, generate, softmax } from '../src/kv/generate.js';
 import { concatCaches, cloneCache } from '../src/kv/kv-cache.js';
 import { sharedProfiles } from '../src/kv/profiles.js';
+import { cacheCraftBudgets, toRuns, topTokens } from '../src/kv/recompute.js';
 import { rerotateKeys } from '../src/kv/rope.js';
 import { tempDir } from './helpers.js';
 
@@ -16,6 +17,20 @@ const kl = (p: Float32Array, q: Float32Array) => {
   for (let i = 0; i < a.length; i++) s += a[i] * Math.log(a[i] / b[i]);
   return s;
 };
+
+describe('recompute selection', () => {
+  it('picks the top tokens, or whole blocks by summed score, and merges them into runs', () => {
+    const scores = [0, 0, 5, 5, 0, 0, 0, 9];
+    expect(topTokens(scores, 3)).toEqual([2, 3, 7]);
+    expect(topTokens(scores, 3, 2)).toEqual([2, 3, 6, 7]); // blocks [2,3] (10) and [6,7] (9)
+    expect(topTokens(scores, 0, 4)).toEqual([]);
+    expect(toRuns([2, 3, 6, 7])).toEqual([[2, 4], [6, 8]]);
+    expect(toRuns([2, 3, 6, 7], 2)).toEqual([[2, 8]]);
+    // Budgets follow length x mean deviation and add up to the fraction of all reused tokens.
+    const b = cacheCraftBudgets([{ length: 100, meanDeviation: 1 }, { length: 100, meanDeviation: 3 }], 0.2);
+    expect(b).toEqual([10, 30]);
+  });
+});
 
 describe('KvEngine on stories260K', () => {
   const tmp = tempDir('kvengine');

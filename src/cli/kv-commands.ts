@@ -101,6 +101,7 @@ export function addKvCommands(program: Command, bench: Command): void {
     .option('--fractions <list>', 'recompute fractions', '0,0.05,0.15,0.3,1')
     .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
     .option('--seed <n>', 'seed', count, 7)
+    .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', count, 1)
     .option('--json <file>', 'write {rows, hitRates}')
     .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
     .addHelpText('after', `
@@ -118,6 +119,7 @@ and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.
         fractions: String(opts.fractions).split(',').map((s) => fraction(s.trim())),
         zipf: opts.zipf,
         seed: opts.seed,
+        selectionBlock: opts.selectionBlock,
         json: opts.json,
         svg: opts.svg,
       });

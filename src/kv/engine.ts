@@ -47,6 +47,13 @@ export interface AssembleOptions {
   /** Recompute runs closer than this many tokens are merged into one run. Default 2. */
   mergeGap?: number;
   /**
+   * kv-deviation and cache-craft choose whole blocks of this many consecutive tokens (by summed
+   * score) instead of single tokens: fewer, longer runs, so fewer ONNX calls. Faster, but on the
+   * bench kv workload blocks of 8 lost quality (kv-deviation at 15% fell below no recompute in
+   * greedy-32 match), so single tokens stay the default (BENCHMARKS.md). Default 1.
+   */
+  selectionBlock?: number;
+  /**
    * Recompute every chosen run in ONE batched ONNX call (a row per run, each row's attention mask
    * showing only what precedes the run) instead of one call per run in order. Batched rows do not see
    * each other's fresh K/V (sequential ones do), and each row carries a copy of the whole past, which
@@ -212,6 +219,8 @@ export class KvEngine {
     if (!(fraction >= 0 && fraction <= 1)) throw createError('STRATA_INVALID_OPTION', `fraction must be in [0, 1], got ${fraction}`, 'fraction');
     const reuseChunks = (options.reuseChunks ?? true) && this.canRerotate;
     const gap = options.mergeGap ?? 2;
+    const block = options.selectionBlock ?? 1;
+    if (!Number.isInteger(block) || block < 1) throw createError('STRATA_INVALID_OPTION', `selectionBlock must be a positive integer, got ${block}`, 'selectionBlock');
     const report: AssemblyReport = {
       strategy: reuseChunks ? strategy : 'prefix-only',
       promptTokens: total,
@@ -266,7 +275,6 @@ export class KvEngine {
 
     // 2. Chunks.
     const misses: Array<{ index: number; key: string }> = [];
-    const hits: Array<{ index: number; entry: ChunkEntry }> = [];
     const entries: Array<ChunkEntry | undefined> = [];
     if (reuseChunks) {
       t = now();
@@ -288,8 +296,8 @@ export class KvEngine {
       const n = p.chunks[i].length;
       if (strategy === 'full') return Array.from({ length: n }, (_, j) => j);
       if (strategy === 'first-k') return Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
-      if (strategy === 'cache-craft') return entry.deviation ? topTokens(entry.deviation, budgets[i]) : Array.from({ length: budgets[i] }, (_, j) => j);
-      if (strategy === 'kv-deviation' && dev) return topTokens(dev, Math.ceil(fraction * n));
+      if (strategy === 'cache-craft') return entry.deviation ? topTokens(entry.deviation, budgets[i], block) : Array.from({ length: budgets[i] }, (_, j) => j);
+      if (strategy === 'kv-deviation' && dev) return topTokens(dev, Math.ceil(fraction * n), block);
       return [];
     };
     const probeRows = async (items: typeof placed, past: KvCache): Promise<Float32Array[]> => {
@@ -326,7 +334,6 @@ export class KvEngine {
       report.rotateMs += now() - t;
       const past = cache;
       cache = concatCaches([cache, moved]);
-      hits.push({ index: i, entry });
       if (batched) {
         placed.push({ index: i, moved, entry, past });
         continue;

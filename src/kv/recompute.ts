@@ -7,12 +7,14 @@
  *  - `kv-deviation`  CacheBlend: layer 1's K/V of the chunk's tokens computed fresh in context (on a
  *                    copy of the graph pruned to layers 0-1) against the re-rotated cached ones; the
  *                    top fraction by deviation are recomputed through every layer. Approximation:
- *                    the check runs per chunk (not over the whole prompt at once), and the chosen
- *                    tokens are recomputed in runs of consecutive tokens (each run is one ONNX call
- *                    attending to everything before it), not layer by layer.
+ *                    the check runs per chunk (not over the whole prompt at once), tokens are chosen
+ *                    singly or in blocks (AssembleOptions.selectionBlock consecutive tokens by
+ *                    summed deviation; default 1), and the chosen tokens are recomputed in runs of consecutive
+ *                    tokens (each run is one ONNX call attending to everything before it), not
+ *                    layer by layer.
  *  - `cache-craft`   a per-chunk budget from the statistics stored with the chunk: the fraction of all
  *                    reused tokens is split across chunks in proportion to length x mean deviation,
- *                    and each chunk recomputes its tokens with the largest stored deviation. The
+ *                    and each chunk recomputes the tokens (or blocks) with the largest stored deviation. The
  *                    deviation stored is that of K/V computed alone vs in the context the chunk was
  *                    first seen in (layer 1), a proxy for attention mass outside the chunk, which the
  *                    ONNX graph does not expose. No probe call at reuse time.
@@ -21,11 +23,27 @@
 export type RecomputeStrategy = 'none' | 'first-k' | 'kv-deviation' | 'cache-craft' | 'full';
 export const RECOMPUTE_STRATEGIES: readonly RecomputeStrategy[] = ['none', 'first-k', 'kv-deviation', 'cache-craft', 'full'];
 
-/** Token offsets (within a chunk) of the `count` largest scores, ascending. */
-export function topTokens(scores: ArrayLike<number>, count: number): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a] || a - b);
-  return idx.slice(0, Math.max(0, Math.min(count, scores.length))).sort((a, b) => a - b);
+/**
+ * Token offsets (within a chunk) of the `count` largest scores, ascending. With `block` > 1 whole
+ * blocks of consecutive tokens are chosen by their summed score until `count` tokens are covered
+ * (the last block may overshoot by less than a block).
+ */
+export function topTokens(scores: ArrayLike<number>, count: number, block = 1): number[] {
+  const n = scores.length;
+  const want = Math.max(0, Math.min(count, n));
+  const blocks = Math.ceil(n / block);
+  const sums = Array.from({ length: blocks }, (_, b) => {
+    let s = 0;
+    for (let i = b * block; i < Math.min(n, (b + 1) * block); i++) s += scores[i];
+    return s;
+  });
+  const order = Array.from({ length: blocks }, (_, b) => b).sort((a, b) => sums[b] - sums[a] || a - b);
+  const out: number[] = [];
+  for (const b of order) {
+    if (out.length >= want) break;
+    for (let i = b * block; i < Math.min(n, (b + 1) * block); i++) out.push(i);
+  }
+  return (block === 1 ? out.slice(0, want) : out).sort((a, b) => a - b);
 }
 
 /** Consecutive runs [start, end) covering `offsets` (sorted), merging gaps of at most `gap` tokens. */
