@@ -24,6 +24,7 @@ import { sliceCache } from '../src/kv/kv-cache.js';
 import { sharedProfiles } from '../src/kv/profiles.js';
 import type { RecomputeStrategy } from '../src/kv/recompute.js';
 import { createRng, type Rng } from '../src/util/random.js';
+import { quantile } from './engine-process.js';
 import { fmtBytes, formatTable, lineChartSvg } from './report.js';
 
 export interface KvBenchOptions {
@@ -101,10 +102,7 @@ function zipfSampler(n: number, s: number, rng: Rng): () => number {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
-}
+const median = (xs: number[]): number => quantile(Float64Array.from(xs).sort(), 0.5);
 
 function kl(p: Float32Array, q: Float32Array): number {
   const a = softmax(p, 0, p.length);

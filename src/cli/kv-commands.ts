@@ -1,5 +1,6 @@
 /** `strata kv ...` (chunk KV cache: gate, generate with retrieval and cache reuse, store stats) and `strata bench kv`. */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { fractionArg, nonNegativeInt, positiveInt } from './args.js';
 import { Corpus } from '../rag/corpus.js';
 import { KvEngine } from '../kv/engine.js';
 import { resolveProfile } from '../kv/profiles.js';
@@ -7,17 +8,6 @@ import { RECOMPUTE_STRATEGIES, type RecomputeStrategy } from '../kv/recompute.js
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 
 export const DEFAULT_KV_DIR = '.strata-kv';
-
-const fraction = (v: string) => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('--fraction must be in [0, 1]');
-  return n;
-};
-const count = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-};
 
 /** Open the engine of --model over --cache-dir, run `fn`, close. */
 async function withEngine(opts: { model: string; cacheDir: string }, fn: (engine: KvEngine) => Promise<void>): Promise<void> {
@@ -51,13 +41,13 @@ export function addKvCommands(program: Command, bench: Command): void {
     .option('--corpus <dir>', 'corpus folder to retrieve from (omit: no passages)')
     .option('--rag-model <dir>', `the corpus's encoder (default: the one it was built with, else ${DEFAULT_MODEL_DIR})`)
     .option('--tenant <name>', 'tenant to retrieve from', 'default')
-    .option('--k <n>', 'passages', count, 3)
+    .option('--k <n>', 'passages', positiveInt('--k'), 3)
     .option('--system <text>', 'text before the passages', '')
     .addOption(new Option('--strategy <s>', 'tokens recomputed in reused chunks').choices([...RECOMPUTE_STRATEGIES]).default('cache-craft'))
-    .option('--fraction <f>', 'share of reused tokens recomputed', fraction, 0.15)
-    .option('--max-tokens <n>', 'tokens to generate', count, 64)
+    .option('--fraction <f>', 'share of reused tokens recomputed', fractionArg('--fraction'), 0.15)
+    .option('--max-tokens <n>', 'tokens to generate', positiveInt('--max-tokens'), 64)
     .option('--temperature <t>', '0 = greedy', parseFloat, 0)
-    .option('--seed <n>', 'sampling seed', count, 1)
+    .option('--seed <n>', 'sampling seed', nonNegativeInt('--seed'), 1)
     .option('--cache-dir <dir>', 'chunk store folder', DEFAULT_KV_DIR)
     .action(async (question: string, opts) =>
       withEngine(opts, async (engine) => {
@@ -95,13 +85,13 @@ export function addKvCommands(program: Command, bench: Command): void {
     .command('kv')
     .description('Chunk KV-cache reuse: quality vs recompute fraction per strategy, TTFT vs full prefill and prefix caching, hit rates GDSF vs LRU.')
     .option('--models <list>', 'comma-separated models (quality figures come from stories260K only)', 'stories260K,llama-random-6M')
-    .option('--prompts <n>', 'prompts measured per model', count, 40)
-    .option('--passages <n>', 'passages in the pool', count, 60)
-    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison', count, 1000)
+    .option('--prompts <n>', 'prompts measured per model', positiveInt('--prompts'), 40)
+    .option('--passages <n>', 'passages in the pool', positiveInt('--passages'), 60)
+    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison', positiveInt('--hit-prompts'), 1000)
     .option('--fractions <list>', 'recompute fractions', '0,0.05,0.15,0.3,1')
     .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
-    .option('--seed <n>', 'seed', count, 7)
-    .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', count, 1)
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 7)
+    .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', positiveInt('--selection-block'), 1)
     .option('--json <file>', 'write {rows, hitRates}')
     .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
     .addHelpText('after', `
@@ -116,7 +106,7 @@ and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.
         prompts: opts.prompts,
         passages: opts.passages,
         hitPrompts: opts.hitPrompts,
-        fractions: String(opts.fractions).split(',').map((s) => fraction(s.trim())),
+        fractions: String(opts.fractions).split(',').map((s) => fractionArg('--fractions')(s.trim())),
         zipf: opts.zipf,
         seed: opts.seed,
         selectionBlock: opts.selectionBlock,

@@ -1,6 +1,7 @@
 /** The RAG commands of the `strata` CLI: ingest documents, query passages, evaluate on a judged corpus. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { nonNegativeInt, nonNegativeNumber, positiveInt } from './args.js';
 import { loadDocuments } from '../rag/documents.js';
 import { Corpus, type RetrievalMode } from '../rag/corpus.js';
 import type { FusionMethod } from '../rag/fusion.js';
@@ -8,22 +9,6 @@ import { createProgress } from '../util/progress.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 
 export const DEFAULT_CORPUS_DIR = '.strata-corpus';
-
-function nonNegativeInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-    return n;
-  };
-}
-
-function nonNegative(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
-    return n;
-  };
-}
 
 /** --model, else the model the corpus was built with, else the GloVe encoder in ../shared. */
 async function modelFor(corpusDir: string, model: string | undefined): Promise<string> {
@@ -41,7 +26,7 @@ export function addRagCommands(program: Command): void {
     .option('--corpus <dir>', 'corpus folder', DEFAULT_CORPUS_DIR)
     .option('--model <dir>', MODEL_HELP)
     .option('--tenant <name>', 'tenant the documents belong to', 'default')
-    .option('--chunk-tokens <n>', 'largest chunk, in model tokens (default 256, capped by the model)', nonNegativeInt('--chunk-tokens'))
+    .option('--chunk-tokens <n>', 'largest chunk, in model tokens (default 256, capped by the model)', positiveInt('--chunk-tokens'))
     .option('--overlap-tokens <n>', 'tokens a chunk repeats from the previous one (default 32)', nonNegativeInt('--overlap-tokens'))
     .option('--threads <n>', 'embedding worker threads (0 = one per core)', nonNegativeInt('--threads'), 0)
     .addHelpText('after', `
@@ -77,10 +62,10 @@ Example:
     .option('--corpus <dir>', 'corpus folder', DEFAULT_CORPUS_DIR)
     .option('--model <dir>', MODEL_HELP)
     .option('--tenant <name>', 'tenant to search', 'default')
-    .option('--k <n>', 'passages to return', nonNegativeInt('--k'), 5)
+    .option('--k <n>', 'passages to return', positiveInt('--k'), 5)
     .addOption(new Option('--mode <mode>', 'dense (vector index), bm25 (lexical) or hybrid (both, fused)').choices(['dense', 'bm25', 'hybrid']).default('hybrid'))
     .addOption(new Option('--fusion <method>', 'hybrid: rrf (reciprocal rank fusion) or convex (normalised scores)').choices(['rrf', 'convex']).default('rrf'))
-    .option('--dense-weight <w>', 'hybrid: weight of the dense ranking (BM25 has 1)', nonNegative('--dense-weight'), 1)
+    .option('--dense-weight <w>', 'hybrid: weight of the dense ranking (BM25 has 1)', nonNegativeNumber('--dense-weight'), 1)
     .option('--exact', 'dense by exact search instead of the index')
     .option('--json', 'print the passages as JSON')
     .action(async (text: string, opts) => {
@@ -117,10 +102,10 @@ Example:
     .option('--split <name>', 'beir: judged split to report', 'test')
     .option('--tune-split <name>', "beir: split the hybrid fusion is chosen on ('none' = equal-weight RRF); default train when present")
     .option('--model <dir>', `sentence-encoder folder (default ${DEFAULT_MODEL_DIR})`, DEFAULT_MODEL_DIR)
-    .option('--chunk-tokens <n>', 'largest chunk in tokens (default 512: documents are scored whole)', nonNegativeInt('--chunk-tokens'), 512)
+    .option('--chunk-tokens <n>', 'largest chunk in tokens (default 512: documents are scored whole)', positiveInt('--chunk-tokens'), 512)
     .option('--threads <n>', 'embedding worker threads (0 = one per core)', nonNegativeInt('--threads'), 0)
-    .option('--max-lists <n>', 'vector index: posting lists read per query (default 32)', nonNegativeInt('--max-lists'))
-    .option('--queries <n>', 'only the first n judged queries', nonNegativeInt('--queries'))
+    .option('--max-lists <n>', 'vector index: posting lists read per query (default 32)', positiveInt('--max-lists'))
+    .option('--queries <n>', 'only the first n judged queries', positiveInt('--queries'))
     .option('--data <dir>', 'keep the ingested corpus here (a re-run skips unchanged documents); default a temporary folder')
     .option('--json <file>', 'write {dense, bm25, hybrid, denseExact, ...} each with ndcg10, recall100, mrr10')
     .addHelpText('after', `

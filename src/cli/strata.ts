@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `strata` command line: datasets, benchmarks, the service, RAG ingest/query/eval and a small demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { positiveInt } from './args.js';
 import { isStrataError } from '../errors.js';
 import { prepareDataset } from '../datasets/registry.js';
 import { createProgress } from '../util/progress.js';
@@ -17,14 +18,6 @@ import { addKvCommands } from './kv-commands.js';
 import { relaunchWithSingleThreadedGc } from '../util/gc.js';
 import { describeSettings, SETTINGS } from '../server/config.js';
 
-function int(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
 const program = new Command();
 program
   .name('strata')
@@ -35,12 +28,12 @@ program
   .command('datasets')
   .description('Prepare a named dataset into datasets/<name>: vectors as .fbin plus top-100 ground truth from exact search.')
   .argument('<name>', 'fashion-mnist | synthetic | synthetic-<n>[k|m]-<dim> (e.g. synthetic-1m-96)')
-  .option('--n <n>', 'synthetic: number of base vectors', int('--n'))
-  .option('--dim <d>', 'synthetic: dimension', int('--dim'))
-  .option('--clusters <c>', 'synthetic: Gaussian mixture components (default 1000)', int('--clusters'))
+  .option('--n <n>', 'synthetic: number of base vectors', positiveInt('--n'))
+  .option('--dim <d>', 'synthetic: dimension', positiveInt('--dim'))
+  .option('--clusters <c>', 'synthetic: Gaussian mixture components (default 1000)', positiveInt('--clusters'))
   .option('--spread <s>', 'synthetic: noise standard deviation (default 0.15)', parseFloat)
-  .option('--seed <s>', 'synthetic: seed (default 7)', int('--seed'))
-  .option('--queries <q>', 'synthetic: number of queries (default 1000)', int('--queries'))
+  .option('--seed <s>', 'synthetic: seed (default 7)', positiveInt('--seed'))
+  .option('--queries <q>', 'synthetic: number of queries (default 1000)', positiveInt('--queries'))
   .option('--force', 'rebuild even if the dataset is already prepared')
   .addHelpText('after', `
 Fashion-MNIST comes from the Debian package dataset-fashion-mnist:
@@ -62,11 +55,11 @@ bench
   .command('ann')
   .description('Recall/QPS/latency/memory/disk of strata vs hnswlib-node (all vectors in memory) vs exact search.')
   .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`), an ann-benchmarks HDF5 file, or a folder with base/query[/groundtruth] vector files')
-  .option('--k <k>', 'neighbours per query', int('--k'), 10)
+  .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
   .option('--sweep', 'sweep many search settings per engine (default: three)')
   .addOption(new Option('--engines <list>', 'comma-separated engines').default(ENGINES.join(',')))
-  .option('--queries <n>', 'measure the first n queries', int('--queries'), 2000)
-  .option('--threads <n>', 'worker threads for builds and all-core QPS (default: all cores)', int('--threads'))
+  .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
+  .option('--threads <n>', 'worker threads for builds and all-core QPS (default: all cores)', positiveInt('--threads'))
   .option('--rebuild', 'rebuild indexes even if a previous run left them')
   .option('--json <file>', 'write the rows as JSON')
   .option('--svg <file>', 'write a recall-vs-QPS plot')
@@ -89,8 +82,8 @@ bench
   .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
   .option('--specs <list>', 'semicolon-separated index specs', DEFAULT_CODEC_SPECS.join(';'))
   .option('--max-lists <list>', 'comma-separated maxLists settings, the same for every spec', '8,16,32')
-  .option('--k <k>', 'neighbours per query', int('--k'), 10)
-  .option('--queries <n>', 'measure the first n queries', int('--queries'), 2000)
+  .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+  .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
   .option('--rebuild', 'rebuild indexes even if a previous run left them')
   .option('--json <file>', 'write the rows as JSON')
   .addHelpText('after', `
@@ -98,7 +91,7 @@ Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SP
 min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
 Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3;SPANN,INT8" --json codecs.json`)
   .action(async (opts) => {
-    const maxLists = String(opts.maxLists).split(',').map((x) => int('--max-lists')(x.trim()));
+    const maxLists = String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim()));
     await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
   });
 
@@ -106,14 +99,14 @@ bench
   .command('filter')
   .description('Filtered and multi-tenant search (VectorDBBench-style cases) against hnswlib with a filter callback and one index per tenant.')
   .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
-  .option('--tenants <n>', 'Zipf-distributed tenants', int('--tenants'), 1000)
-  .option('--seed <s>', 'seed of the tenant and attribute assignment', int('--seed'), 7)
-  .option('--k <k>', 'neighbours per query', int('--k'), 10)
-  .option('--queries <n>', 'measure the first n queries', int('--queries'), 1000)
+  .option('--tenants <n>', 'Zipf-distributed tenants', positiveInt('--tenants'), 1000)
+  .option('--seed <s>', 'seed of the tenant and attribute assignment', positiveInt('--seed'), 7)
+  .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+  .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 1000)
   .option('--max-lists <list>', 'comma-separated Strata maxLists settings', '8,16')
   .option('--ef <list>', 'comma-separated hnswlib ef settings', '64,256')
   .option('--engines <list>', `comma-separated engines (${FILTER_ENGINES.join(', ')})`, FILTER_ENGINES.join(','))
-  .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', int('--threads'), 0)
+  .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', positiveInt('--threads'), 0)
   .option('--rebuild', 'rebuild indexes even if a previous run left them')
   .option('--json <file>', 'write the rows as JSON')
   .addHelpText('after', `
@@ -124,7 +117,7 @@ strata-plain (the same index without them: memory and latency baseline), hnswlib
 all vectors with a filter callback), per-tenant (one Strata index per queried tenant: the upper bound).
 Example: strata bench filter --dataset fashion-mnist --json filter.json`)
   .action(async (opts) => {
-    const list = (v: string, name: string) => String(v).split(',').map((x) => int(name)(x.trim()));
+    const list = (v: string, name: string) => String(v).split(',').map((x) => positiveInt(name)(x.trim()));
     const engines = String(opts.engines).split(',').map((e) => e.trim());
     for (const e of engines) if (!(FILTER_ENGINES as string[]).includes(e)) throw new InvalidArgumentError(`unknown engine ${e} (use ${FILTER_ENGINES.join(', ')})`);
     await runFilterBench({
@@ -147,11 +140,11 @@ bench
   .description('Live updates: delete a share of the vectors and re-insert them while a reader thread searches; recall, inserts/s, search latency, disk.')
   .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
   .option('--churn <fraction>', 'share of the vectors deleted and re-inserted', parseFloat, 0.3)
-  .option('--batch <n>', 'vectors per insert call (one writer, calls awaited in turn)', int('--batch'), 1000)
-  .option('--max-lists <n>', 'maxLists of every search', int('--max-lists'), 16)
-  .option('--k <k>', 'neighbours per query', int('--k'), 10)
-  .option('--queries <n>', 'queries for recall and for the reader thread', int('--queries'), 1000)
-  .option('--seed <s>', 'seed of the deleted sample', int('--seed'), 7)
+  .option('--batch <n>', 'vectors per insert call (one writer, calls awaited in turn)', positiveInt('--batch'), 1000)
+  .option('--max-lists <n>', 'maxLists of every search', positiveInt('--max-lists'), 16)
+  .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+  .option('--queries <n>', 'queries for recall and for the reader thread', positiveInt('--queries'), 1000)
+  .option('--seed <s>', 'seed of the deleted sample', positiveInt('--seed'), 7)
   .option('--rebuild', 'rebuild the fresh index even if a previous run left it')
   .option('--parallel-gc', "keep V8's default GC helper threads (by default the bench relaunches Node with --single-threaded-gc, see src/util/gc.ts)")
   .option('--json <file>', 'write the result as JSON (insertsPerSec, recallFresh, recallAfterChurn, diskBytesFresh, diskBytesAfterCompaction, p99IdleMs, p99IngestMs, ...)')
@@ -174,10 +167,10 @@ bench
   .description('The HTTP service under autocannon load on loopback vs the embedded batch search on the same index: QPS, p50/p99 per concurrency, shedding.')
   .option('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files', 'synthetic-100k-96')
   .option('--concurrency <list>', 'connections per load level, comma-separated', '1,8,32,64')
-  .option('--seconds <s>', 'seconds per load level (and for the embedded run)', int('--seconds'), 10)
-  .option('--max-lists <n>', 'maxLists of every search', int('--max-lists'), 16)
-  .option('--k <k>', 'neighbours per query', int('--k'), 10)
-  .option('--queries <n>', 'distinct queries cycled through', int('--queries'), 1000)
+  .option('--seconds <s>', 'seconds per load level (and for the embedded run)', positiveInt('--seconds'), 10)
+  .option('--max-lists <n>', 'maxLists of every search', positiveInt('--max-lists'), 16)
+  .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+  .option('--queries <n>', 'distinct queries cycled through', positiveInt('--queries'), 1000)
   .option('--reload', "drop the service's data folder and load the collection again")
   .option('--json <file>', 'write rows (concurrency, qps, p50Ms, p99Ms, errors, shed, embeddedQps) as JSON')
   .addHelpText('after', `
@@ -188,7 +181,7 @@ same index for --seconds (the baseline), and one autocannon run per concurrency 
 one single-query search.
 Example: strata bench http --dataset synthetic-100k-96 --json http.json`)
   .action(async (opts) => {
-    const concurrency = String(opts.concurrency).split(',').map((x) => int('--concurrency')(x.trim()));
+    const concurrency = String(opts.concurrency).split(',').map((x) => positiveInt('--concurrency')(x.trim()));
     const { runHttpBench } = await import('../../bench/http.js');
     await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, reload: Boolean(opts.reload), json: opts.json });
   });
@@ -197,11 +190,11 @@ bench
   .command('kernels')
   .description('Scan kernels in isolation: ns per vector for float32 and each codec, as a ratio to float32.')
   .option('--dims <list>', 'comma-separated dimensions', '96,784')
-  .option('--mib <n>', 'MiB of float32 data scanned per dimension (larger than the caches)', int('--mib'), 64)
-  .option('--rows <n>', 'rows per kernel call, like one posting list', int('--rows'), 128)
+  .option('--mib <n>', 'MiB of float32 data scanned per dimension (larger than the caches)', positiveInt('--mib'), 64)
+  .option('--rows <n>', 'rows per kernel call, like one posting list', positiveInt('--rows'), 128)
   .option('--json <file>', 'write the rows as JSON')
   .action((opts) => {
-    const dims = String(opts.dims).split(',').map((x) => int('--dims')(x.trim()));
+    const dims = String(opts.dims).split(',').map((x) => positiveInt('--dims')(x.trim()));
     runKernelBench({ dims, bytes: opts.mib * 2 ** 20, rowsPerCall: opts.rows, json: opts.json });
   });
 
@@ -213,7 +206,7 @@ program
   .option('--data-dir <dir>', 'folder of keys, catalogue and indexes')
   .option('--search-threads <n>', 'search worker threads per collection')
   .option('--max-pending-queries <n>', 'queries in flight before searches are shed (503)')
-  .option('--max-pending-writes <n>', 'write requests in flight before writes are shed (503)')
+  .option('--max-pending-writes <n>', 'writes in flight (upserts, deletes, ingests, generations) before more are shed (503)')
   .option('--body-limit <bytes>', 'largest request body')
   .option('--max-batch-points <n>', 'most points per upsert, ids per delete')
   .option('--max-batch-queries <n>', 'most queries per batch search')

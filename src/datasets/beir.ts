@@ -27,7 +27,8 @@ export interface RetrievalCorpus {
   qrels: Qrels;
 }
 
-function need(path: string): string {
+/** A dataset file's text; STRATA_DATASET_MISSING when it is not there. */
+export function readDatasetFile(path: string): string {
   if (!existsSync(path)) throw createError('STRATA_DATASET_MISSING', `dataset: ${path} does not exist`, 'dir');
   return readFileSync(path, 'utf8');
 }
@@ -50,10 +51,10 @@ export function parseBeirQrels(text: string, source: string): Qrels {
 
 /** Load a BEIR dataset folder with the judgements of one split (default "test"). */
 export function loadBeir(dir: string, split = 'test'): RetrievalCorpus {
-  const documents = parseJsonl(need(join(dir, 'corpus.jsonl')), join(dir, 'corpus.jsonl'));
-  const qrels = parseBeirQrels(need(join(dir, 'qrels', `${split}.tsv`)), join(dir, 'qrels', `${split}.tsv`));
+  const documents = parseJsonl(readDatasetFile(join(dir, 'corpus.jsonl')), join(dir, 'corpus.jsonl'));
+  const qrels = parseBeirQrels(readDatasetFile(join(dir, 'qrels', `${split}.tsv`)), join(dir, 'qrels', `${split}.tsv`));
   const queries: TextQuery[] = [];
-  for (const line of need(join(dir, 'queries.jsonl')).split('\n')) {
+  for (const line of readDatasetFile(join(dir, 'queries.jsonl')).split('\n')) {
     if (line.trim() === '') continue;
     const o = JSON.parse(line) as { _id: string | number; text: string };
     const id = String(o._id);

@@ -10,11 +10,10 @@
  * Grades become gains with 1 -> 4, 2 -> 3, 3 -> 2, 4 -> 1 so higher is better for nDCG; -1 and 5 are
  * dropped (not relevant).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import type { RagDocument } from '../rag/documents.js';
-import type { Qrels, RetrievalCorpus, TextQuery } from './beir.js';
+import { readDatasetFile, type Qrels, type RetrievalCorpus, type TextQuery } from './beir.js';
 
 interface SmartRecord {
   id: string;
@@ -51,14 +50,9 @@ export function parseSmart(text: string, source: string): SmartRecord[] {
   return records;
 }
 
-function need(path: string): string {
-  if (!existsSync(path)) throw createError('STRATA_DATASET_MISSING', `dataset: ${path} does not exist`, 'dir');
-  return readFileSync(path, 'utf8');
-}
-
 /** Load Cranfield from a folder holding cran.all.1400, cran.qry and cranqrel. */
 export function loadCranfield(dir: string): RetrievalCorpus {
-  const documents: RagDocument[] = parseSmart(need(join(dir, 'cran.all.1400')), 'cran.all.1400').map((r) => {
+  const documents: RagDocument[] = parseSmart(readDatasetFile(join(dir, 'cran.all.1400')), 'cran.all.1400').map((r) => {
     const doc: RagDocument = { id: r.id, text: r.fields.get('W') ?? '' };
     const title = r.fields.get('T');
     if (title) doc.title = title;
@@ -68,9 +62,9 @@ export function loadCranfield(dir: string): RetrievalCorpus {
     if (Object.keys(metadata).length > 0) doc.metadata = metadata;
     return doc;
   }).filter((d) => `${d.title ?? ''}${d.text}`.trim() !== '');
-  const allQueries: TextQuery[] = parseSmart(need(join(dir, 'cran.qry')), 'cran.qry').map((r, i) => ({ id: String(i + 1), text: (r.fields.get('W') ?? '').replace(/\s+/g, ' ') }));
+  const allQueries: TextQuery[] = parseSmart(readDatasetFile(join(dir, 'cran.qry')), 'cran.qry').map((r, i) => ({ id: String(i + 1), text: (r.fields.get('W') ?? '').replace(/\s+/g, ' ') }));
   const qrels: Qrels = new Map();
-  need(join(dir, 'cranqrel')).split('\n').forEach((raw, i) => {
+  readDatasetFile(join(dir, 'cranqrel')).split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '') return;
     const [q, d, g] = line.split(/\s+/).map(Number);

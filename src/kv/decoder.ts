@@ -114,6 +114,58 @@ export class DecoderModel {
   }
 
   /**
+   * One ONNX call over `batch` rows of `n` new tokens each (ids, positions: batch × n; mask: batch ×
+   * (past + n)), every row after the same `past` (copied per row when batch > 1). Returns the logits
+   * and each layer's present K and V as [batch, heads, past + n, headDim].
+   */
+  private async run(ids: ArrayLike<number>, positions: ArrayLike<number>, mask: ArrayLike<number>, batch: number, n: number, past: KvCache): Promise<{ logits: Float32Array; keys: Float32Array[]; values: Float32Array[] }> {
+    const H = this.kvHeads;
+    const D = this.headDim;
+    const P = past.length;
+    const total = P + n;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(this.intType, this.ints(ids), [batch, n]),
+      attention_mask: new ort.Tensor(this.intType, this.ints(mask), [batch, total]),
+    };
+    if (this.hasPositions) feeds.position_ids = new ort.Tensor(this.intType, this.ints(positions), [batch, n]);
+    const per = H * P * D;
+    const rows = (a: Float32Array) => {
+      if (batch === 1) return a;
+      const out = new Float32Array(batch * per);
+      for (let b = 0; b < batch; b++) out.set(a, b * per);
+      return out;
+    };
+    for (let l = 0; l < this.layers; l++) {
+      const k = rows(past.keys[l]);
+      const v = rows(past.values[l]);
+      if (this.naming === 'split') {
+        feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', k, [batch, H, P, D]);
+        feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', v, [batch, H, P, D]);
+      } else {
+        const both = new Float32Array(2 * batch * per);
+        both.set(k, 0);
+        both.set(v, batch * per);
+        feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, batch, H, P, D]);
+      }
+    }
+    for (const name of Object.keys(feeds)) if (!this.inputNames.has(name)) delete feeds[name];
+    const out = await this.session.run(feeds);
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.layers; l++) {
+      if (this.naming === 'split') {
+        keys.push(out[`present.${l}.key`].data as Float32Array);
+        values.push(out[`present.${l}.value`].data as Float32Array);
+      } else {
+        const both = out[`present_${l}`].data as Float32Array;
+        keys.push(both.subarray(0, batch * H * total * D));
+        values.push(both.subarray(batch * H * total * D));
+      }
+    }
+    return { logits: out.logits ? (out.logits.data as Float32Array) : new Float32Array(0), keys, values };
+  }
+
+  /**
    * Run `tokens` at `positions` after `past`. `mask` (past.length + tokens.length entries, 1 visible,
    * 0 hidden) defaults to all visible; attention is causal by index on top of it.
    */
@@ -122,39 +174,12 @@ export class DecoderModel {
     if (n === 0) throw createError('STRATA_INVALID_OPTION', 'tokens must not be empty', 'tokens');
     if (positions.length !== n) throw createError('STRATA_INVALID_OPTION', `positions has ${positions.length} entries for ${n} tokens`, 'positions');
     const total = past.length + n;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(this.intType, this.ints(tokens), [1, n]),
-      attention_mask: new ort.Tensor(this.intType, this.ints(mask ?? new Array<number>(total).fill(1)), [1, total]),
-    };
-    if (this.hasPositions) feeds.position_ids = new ort.Tensor(this.intType, this.ints(positions), [1, n]);
-    const H = this.kvHeads;
-    const D = this.headDim;
-    for (let l = 0; l < this.layers; l++) {
-      if (this.naming === 'split') {
-        feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', past.keys[l], [1, H, past.length, D]);
-        feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', past.values[l], [1, H, past.length, D]);
-      } else {
-        const both = new Float32Array(2 * H * past.length * D);
-        both.set(past.keys[l], 0);
-        both.set(past.values[l], H * past.length * D);
-        feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, 1, H, past.length, D]);
-      }
-    }
-    for (const name of Object.keys(feeds)) if (!this.inputNames.has(name)) delete feeds[name];
-    const out = await this.session.run(feeds);
-    const cache = emptyCache(this.layers, H, D);
+    const r = await this.run(tokens, positions, mask ?? new Array<number>(total).fill(1), 1, n, past);
+    const cache = emptyCache(this.layers, this.kvHeads, this.headDim);
     cache.length = total;
-    for (let l = 0; l < this.layers; l++) {
-      if (this.naming === 'split') {
-        cache.keys[l] = out[`present.${l}.key`].data as Float32Array;
-        cache.values[l] = out[`present.${l}.value`].data as Float32Array;
-      } else {
-        const both = out[`present_${l}`].data as Float32Array;
-        cache.keys[l] = both.subarray(0, H * total * D);
-        cache.values[l] = both.subarray(H * total * D);
-      }
-    }
-    return { logits: out.logits ? (out.logits.data as Float32Array) : new Float32Array(0), cache };
+    cache.keys = r.keys;
+    cache.values = r.values;
+    return { logits: r.logits, cache };
   }
 
   /**
@@ -180,58 +205,23 @@ export class DecoderModel {
       for (let i = 0; i < r.visiblePast; i++) mask[b * total + i] = 1;
       for (let j = 0; j < n; j++) mask[b * total + P + j] = 1;
     });
+    const out = await this.run(ids, pos, mask, B, n, past);
     const H = this.kvHeads;
     const D = this.headDim;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(this.intType, this.ints(ids), [B, n]),
-      attention_mask: new ort.Tensor(this.intType, this.ints(mask), [B, total]),
-    };
-    if (this.hasPositions) feeds.position_ids = new ort.Tensor(this.intType, this.ints(pos), [B, n]);
-    const per = H * P * D;
-    for (let l = 0; l < this.layers; l++) {
-      const k = new Float32Array(B * per);
-      const v = new Float32Array(B * per);
-      for (let b = 0; b < B; b++) {
-        k.set(past.keys[l], b * per);
-        v.set(past.values[l], b * per);
-      }
-      if (this.naming === 'split') {
-        feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', k, [B, H, P, D]);
-        feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', v, [B, H, P, D]);
-      } else {
-        const both = new Float32Array(2 * B * per);
-        both.set(k, 0);
-        both.set(v, B * per);
-        feeds[`past_${l}`] = new ort.Tensor('float32', both, [2, B, H, P, D]);
-      }
-    }
-    for (const name of Object.keys(feeds)) if (!this.inputNames.has(name)) delete feeds[name];
-    const out = await this.session.run(feeds);
     return rows.map((r, b) => {
       const m = r.tokens.length;
       const c = emptyCache(this.layers, H, D);
       c.length = m;
-      for (let l = 0; l < this.layers; l++) {
-        let kAll: Float32Array;
-        let vAll: Float32Array;
-        if (this.naming === 'split') {
-          kAll = out[`present.${l}.key`].data as Float32Array;
-          vAll = out[`present.${l}.value`].data as Float32Array;
-        } else {
-          const both = out[`present_${l}`].data as Float32Array;
-          kAll = both.subarray(0, B * H * total * D);
-          vAll = both.subarray(B * H * total * D);
-        }
-        const kk = new Float32Array(H * m * D);
-        const vv = new Float32Array(H * m * D);
+      const rowTokens = (all: Float32Array) => {
+        const t = new Float32Array(H * m * D);
         for (let h = 0; h < H; h++) {
           const from = ((b * H + h) * total + P) * D;
-          kk.set(kAll.subarray(from, from + m * D), h * m * D);
-          vv.set(vAll.subarray(from, from + m * D), h * m * D);
+          t.set(all.subarray(from, from + m * D), h * m * D);
         }
-        c.keys[l] = kk;
-        c.values[l] = vv;
-      }
+        return t;
+      };
+      c.keys = out.keys.map(rowTokens);
+      c.values = out.values.map(rowTokens);
       return c;
     });
   }

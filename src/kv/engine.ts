@@ -26,7 +26,7 @@ import { cloneCache, concatCaches, sliceCache, writeTokens, type KvCache } from 
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { ModelProfile } from './model-profile.js';
 import { cacheCraftBudgets, tokenDeviation, topTokens, toRuns, type RecomputeStrategy } from './recompute.js';
-import { rerotateKeys } from './rope.js';
+import { rerotateKeys, type RopeParams } from './rope.js';
 
 export interface PromptParts {
   /** Starts with BOS. */
@@ -290,7 +290,7 @@ export class KvEngine {
         : [];
     // 100% must equal a full prefill, which needs each run to see the runs before it: sequential.
     const batched = (options.batchRecompute ?? false) && strategy !== 'full';
-    const rope = this.profile.positional as Parameters<typeof rerotateKeys>[2];
+    const rope = this.profile.positional as RopeParams; // only used when the gate passed, i.e. for RoPE models
     const placed: Array<{ index: number; moved: KvCache; entry: ChunkEntry; past: KvCache }> = [];
     const select = (i: number, entry: ChunkEntry, dev?: Float32Array): number[] => {
       const n = p.chunks[i].length;
@@ -386,7 +386,7 @@ export class KvEngine {
         const recomputeMs = now() - tc;
         const standalone = sliceCache(alone.cache, 1, 1 + chunk.length);
         const inContext = sliceCache(q.cache, s, s + chunk.length);
-        rerotateKeys(inContext, 1 - s, this.profile.positional as Parameters<typeof rerotateKeys>[2]);
+        rerotateKeys(inContext, 1 - s, rope);
         const L = Math.min(1, standalone.layers - 1);
         const deviation = tokenDeviation(standalone.keys[L], standalone.values[L], inContext.keys[L], inContext.values[L], standalone.kvHeads, chunk.length, standalone.headDim);
         await this.chunks.put(key, { tokens: Int32Array.from(chunk), basePosition: 1, cache: standalone, deviation, recomputeMs }, recomputeMs);

@@ -65,16 +65,26 @@ export class EvictionPolicy {
     return this.items.get(key)?.freq ?? 0;
   }
 
-  /** Keys to evict so that `bytes` <= budget, lowest priority first (they are removed from the policy). */
+  /**
+   * Keys to evict so that `bytes` <= budget, lowest priority first (they are removed from the policy).
+   * A put usually evicts one or two entries, so each victim is found by a linear scan rather than by
+   * sorting every entry.
+   */
   evict(budget: number, keep?: string): string[] {
     const out: string[] = [];
-    if (this.bytes <= budget) return out;
-    const order = [...this.items].filter(([k]) => k !== keep).sort((a, b) => a[1].priority - b[1].priority);
-    for (const [key, it] of order) {
-      if (this.bytes <= budget) break;
-      if (this.name === 'gdsf') this.clock = Math.max(this.clock, it.priority);
-      this.remove(key);
-      out.push(key);
+    while (this.bytes > budget) {
+      let victim: string | undefined;
+      let lowest = Infinity;
+      for (const [key, it] of this.items) {
+        if (key !== keep && it.priority < lowest) {
+          lowest = it.priority;
+          victim = key;
+        }
+      }
+      if (victim === undefined) break;
+      if (this.name === 'gdsf') this.clock = Math.max(this.clock, lowest);
+      this.remove(victim);
+      out.push(victim);
     }
     return out;
   }

@@ -52,14 +52,11 @@ export function concatCaches(parts: readonly KvCache[]): KvCache {
   return { layers: first.layers, kvHeads: first.kvHeads, headDim: first.headDim, length: total, keys: join((c) => c.keys), values: join((c) => c.values) };
 }
 
-/** Overwrite tokens [at, at + src.length) of `dst` with `src` (same shape otherwise). */
+/** Overwrite tokens [at, at + (srcTo - srcFrom)) of `dst` with tokens [srcFrom, srcTo) of `src` (same shape otherwise). */
 export function writeTokens(dst: KvCache, at: number, src: KvCache, srcFrom = 0, srcTo = src.length): void {
   for (let l = 0; l < dst.layers; l++) {
-    const n = (srcTo - srcFrom) * dst.headDim;
-    for (let h = 0; h < dst.kvHeads; h++) {
-      dst.keys[l].set(src.keys[l].subarray((h * src.length + srcFrom) * dst.headDim, (h * src.length + srcFrom) * dst.headDim + n), (h * dst.length + at) * dst.headDim);
-      dst.values[l].set(src.values[l].subarray((h * src.length + srcFrom) * dst.headDim, (h * src.length + srcFrom) * dst.headDim + n), (h * dst.length + at) * dst.headDim);
-    }
+    copyTokens(src.keys[l], src.length, srcFrom, srcTo, dst.keys[l], dst.length, at, dst.kvHeads, dst.headDim);
+    copyTokens(src.values[l], src.length, srcFrom, srcTo, dst.values[l], dst.length, at, dst.kvHeads, dst.headDim);
   }
 }
 

@@ -3,95 +3,23 @@
  * whatever outputs are fetched). Used to run only a decoder's first layers: CacheBlend's check of
  * which tokens' K/V deviate needs layer 1's K/V, i.e. 2/L of a prefill instead of all of it.
  *
- * Works on the protobuf wire format, with no schema beyond the field numbers it touches
+ * Works on the protobuf wire format (protobuf.ts), with no schema beyond the field numbers it touches
  * (onnx.proto): ModelProto.graph = 7; GraphProto.node = 1, initializer = 5, input = 11,
  * output = 12; NodeProto.input = 1, output = 2; TensorProto.name = 8; ValueInfoProto.name = 1.
  * Every other field is copied byte for byte. Subgraphs (If/Loop bodies) are kept whole with their node.
  */
 import { createError } from '../errors.js';
-
-interface Field {
-  num: number;
-  wire: number;
-  /** The field's full encoding (key + payload), copied as is when kept. */
-  raw: Uint8Array;
-  /** Payload of a length-delimited field. */
-  body?: Uint8Array;
-}
-
-function varint(buf: Uint8Array, pos: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    if (pos >= buf.length) throw new Error('truncated varint');
-    const b = buf[pos++];
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) return [v, pos];
-    mul *= 128;
-  }
-}
-
-function fields(buf: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    let key: number;
-    [key, pos] = varint(buf, pos);
-    const wire = key & 7;
-    const num = Math.floor(key / 8);
-    let body: Uint8Array | undefined;
-    if (wire === 0) [, pos] = varint(buf, pos);
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      let len: number;
-      [len, pos] = varint(buf, pos);
-      body = buf.subarray(pos, pos + len);
-      pos += len;
-    } else throw new Error(`unsupported wire type ${wire}`);
-    out.push({ num, wire, raw: buf.subarray(start, pos), ...(body ? { body } : {}) });
-  }
-  return out;
-}
-
-function encVarint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-function lengthDelimited(num: number, body: Uint8Array): Uint8Array {
-  const head = Uint8Array.from([...encVarint(num * 8 + 2), ...encVarint(body.length)]);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { concatBytes, encodeMessage, readFields } from './protobuf.js';
 
 const text = new TextDecoder();
-const strings = (msg: Uint8Array, num: number) => fields(msg).filter((f) => f.num === num && f.body).map((f) => text.decode(f.body));
+const strings = (msg: Uint8Array, num: number) => readFields(msg).filter((f) => f.num === num && f.body).map((f) => text.decode(f.body));
 
 /** The model with only the nodes, inputs and initializers that `keepOutputs` need. */
 export function pruneOnnx(model: Uint8Array, keepOutputs: readonly string[]): Uint8Array {
-  const top = fields(model);
+  const top = readFields(model);
   const graphField = top.find((f) => f.num === 7);
   if (!graphField?.body) throw createError('STRATA_MODEL_INVALID', 'onnx: the model has no graph', 'onnx');
-  const graph = fields(graphField.body);
+  const graph = readFields(graphField.body);
   const outputs = graph.filter((f) => f.num === 12);
   const outputNames = outputs.map((f) => strings(f.body as Uint8Array, 1)[0]);
   for (const o of keepOutputs) if (!outputNames.includes(o)) throw createError('STRATA_MODEL_INVALID', `onnx: the graph has no output ${o}`, 'onnx');
@@ -120,6 +48,6 @@ export function pruneOnnx(model: Uint8Array, keepOutputs: readonly string[]): Ui
     if (f.num === 5) return needed.has(strings(f.body as Uint8Array, 8)[0]);
     return true;
   });
-  const newGraph = lengthDelimited(7, concat(kept.map((f) => f.raw)));
-  return concat(top.map((f) => (f === graphField ? newGraph : f.raw)));
+  const newGraph = encodeMessage([[7, concatBytes(kept.map((f) => f.raw))]]);
+  return concatBytes(top.map((f) => (f === graphField ? newGraph : f.raw)));
 }

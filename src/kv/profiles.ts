@@ -7,30 +7,21 @@ import type { ModelProfile } from './model-profile.js';
 
 export function sharedProfiles(shared = SHARED_DIR): Record<'stories260K' | 'llama-random-6M' | 'tiny-random-gpt2', ModelProfile> {
   const m = (...p: string[]) => join(shared, 'models', ...p);
+  /** A llama2.c export in models/<name>: <name>.onnx, tok512.bin, interleaved RoPE (theta 10000), BOS 1, EOS 2. */
+  const llama2c = (name: string): ModelProfile => ({
+    name,
+    onnx: m(name, `${name}.onnx`),
+    tokenizer: { type: 'llama2c', file: m(name, 'tok512.bin') },
+    positional: { kind: 'rope', layout: 'interleaved', theta: 10000 },
+    maxContext: 512,
+    bos: 1,
+    eos: 2,
+  });
   return {
-    // A real trained Llama-architecture model (TinyStories), llama2.c's interleaved RoPE.
-    stories260K: {
-      name: 'stories260K',
-      onnx: m('stories260K', 'stories260K.onnx'),
-      tokenizer: { type: 'llama2c', file: m('stories260K', 'tok512.bin') },
-      positional: { kind: 'rope', layout: 'interleaved', theta: 10000 },
-      maxContext: 512,
-      bos: 1,
-      eos: 2,
-      layers: 5,
-      kvHeads: 4,
-      headDim: 8,
-    },
+    // A real trained Llama-architecture model (TinyStories).
+    stories260K: { ...llama2c('stories260K'), layers: 5, kvHeads: 4, headDim: 8 },
     // Same layout, random weights, enough compute for timings to mean something.
-    'llama-random-6M': {
-      name: 'llama-random-6M',
-      onnx: m('llama-random-6M', 'llama-random-6M.onnx'),
-      tokenizer: { type: 'llama2c', file: m('llama-random-6M', 'tok512.bin') },
-      positional: { kind: 'rope', layout: 'interleaved', theta: 10000 },
-      maxContext: 512,
-      bos: 1,
-      eos: 2,
-    },
+    'llama-random-6M': llama2c('llama-random-6M'),
     // Learned absolute position embeddings: the gate must refuse re-rotation.
     'tiny-random-gpt2': {
       name: 'tiny-random-gpt2',

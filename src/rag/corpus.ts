@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
+import { dot } from '../index/distance.js';
 import { exactSearch } from '../index/exact.js';
 import type { IndexOptions, SearchParams } from '../index/options.js';
 import { checkTenantName } from '../index/tenants.js';
@@ -210,13 +211,14 @@ export class Corpus {
       key: string;
       record: DocRecord | null;
       old: DocRecord | undefined;
-      texts: string[];
+      /** contentHash of each chunk's text (the texts are in textOf). */
+      hashes: string[];
       tokens: number[];
     }
     const planned: Planned[] = [];
     for (const id of removeIds) {
       const old = store.docs.get(docKey(tenant, id));
-      if (old) planned.push({ key: docKey(tenant, id), record: null, old, texts: [], tokens: [] });
+      if (old) planned.push({ key: docKey(tenant, id), record: null, old, hashes: [], tokens: [] });
     }
     // Documents that changed are chunked (and their chunks analysed for BM25) on the pool.
     const changed: Array<{ doc: RagDocument; key: string; hash: string; old: DocRecord | undefined }> = [];
@@ -234,6 +236,7 @@ export class Corpus {
       (done) => onProgress?.('chunk', done, changed.length),
     );
     const termsOf = new Map<string, Map<string, number>>(); // text hash -> BM25 term frequencies
+    const textOf = new Map<string, string>(); // text hash -> text
     changed.forEach(({ doc, key, hash, old }, i) => {
       if (old) report.replaced++;
       const { pieces, terms } = chunked[i];
@@ -241,8 +244,12 @@ export class Corpus {
       if (doc.title) record.title = doc.title;
       if (doc.metadata) record.metadata = doc.metadata;
       if (doc.source) record.source = doc.source;
-      pieces.forEach((p, j) => termsOf.set(contentHash(p.text), new Map(terms[j][0].map((t, k) => [t, terms[j][1][k]]))));
-      planned.push({ key, record, old, texts: pieces.map((p) => p.text), tokens: pieces.map((p) => p.tokens) });
+      const hashes = pieces.map((p) => contentHash(p.text));
+      pieces.forEach((p, j) => {
+        textOf.set(hashes[j], p.text);
+        termsOf.set(hashes[j], new Map(terms[j][0].map((t, k) => [t, terms[j][1][k]])));
+      });
+      planned.push({ key, record, old, hashes, tokens: pieces.map((p) => p.tokens) });
     });
     if (removeIds.length > 0) report.documents = planned.length;
 
@@ -261,7 +268,7 @@ export class Corpus {
       }
       if (!p.record) continue;
       p.record.chunks.forEach((span, i) => {
-        const hash = contentHash(p.texts[i]);
+        const hash = p.hashes[i];
         let cid = created.get(hash) ?? store.chunkIds.get(docKey(tenant, hash));
         if (cid === undefined) {
           cid = nextId++;
@@ -275,8 +282,6 @@ export class Corpus {
     }
 
     // 3. Embed the texts no tenant has embedded yet.
-    const textOf = new Map<string, string>();
-    for (const p of planned) p.record?.chunks.forEach((_, i) => textOf.set(contentHash(p.texts[i]), p.texts[i]));
     const addedIds: number[] = [];
     const removedIds: number[] = [];
     const toEmbed: string[] = [];
@@ -559,15 +564,8 @@ export class Corpus {
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+  const n = dot(a, 0, a, 0, a.length) * dot(b, 0, b, 0, b.length);
+  return n > 0 ? dot(a, 0, b, 0, a.length) / Math.sqrt(n) : 0;
 }
 
 function rows(ids: Uint32Array, distances: Float32Array, from: number, k: number): { ids: number[]; scores: number[] } {

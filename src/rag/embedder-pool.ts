@@ -41,6 +41,30 @@ export class EmbedderPool {
     return this.local.embed(texts);
   }
 
+  /** The fields every pool task carries: which model a worker loads, and how. */
+  private modelTask(): Omit<EmbedTask, 'kind' | 'texts'> {
+    return {
+      dir: this.local.config.dir,
+      overrides: this.overrides,
+      batchSize: this.options.batchSize ?? 32,
+      ...(this.options.executionProviders ? { executionProviders: this.options.executionProviders } : {}),
+    };
+  }
+
+  /** Run one pool task per group of row indices; `place` stores each result, `onProgress(done)` after each. */
+  private async runGroups<R>(groups: number[][], task: (rows: number[]) => EmbedTask | ChunkTask, place: (rows: number[], result: R) => void, onProgress?: (done: number) => void): Promise<void> {
+    this.pool ??= createPool('rag/embed-worker', resolveThreads(this.options.threads ?? 0));
+    const pool = this.pool;
+    let done = 0;
+    await Promise.all(
+      groups.map(async (rows) => {
+        place(rows, (await pool.run(task(rows))) as R);
+        done += rows.length;
+        onProgress?.(done);
+      }),
+    );
+  }
+
   /** Embed many texts across the pool; `onProgress(done)` after each group. Row i is texts[i]. */
   async embed(texts: readonly string[], onProgress?: (done: number) => void): Promise<Float32Array> {
     const d = this.dimension;
@@ -51,30 +75,14 @@ export class EmbedderPool {
       onProgress?.(texts.length);
       return out;
     }
-    this.pool ??= createPool('rag/embed-worker', resolveThreads(this.options.threads ?? 0));
     // Sort by length so each group (and each ONNX batch in it) pads little.
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
-    let done = 0;
-    const groups: Promise<void>[] = [];
-    for (let g = 0; g < order.length; g += groupSize) {
-      const rows = order.slice(g, g + groupSize);
-      const task: EmbedTask = {
-        kind: 'embed',
-        dir: this.local.config.dir,
-        overrides: this.overrides,
-        batchSize: this.options.batchSize ?? 32,
-        texts: rows.map((i) => texts[i]),
-        ...(this.options.executionProviders ? { executionProviders: this.options.executionProviders } : {}),
-      };
-      groups.push(
-        (this.pool.run(task) as Promise<Float32Array>).then((vectors) => {
-          rows.forEach((row, j) => out.set(vectors.subarray(j * d, (j + 1) * d), row * d));
-          done += rows.length;
-          onProgress?.(done);
-        }),
-      );
-    }
-    await Promise.all(groups);
+    await this.runGroups<Float32Array>(
+      cut(order, groupSize),
+      (rows) => ({ kind: 'embed', ...this.modelTask(), texts: rows.map((i) => texts[i]) }),
+      (rows, vectors) => rows.forEach((row, j) => out.set(vectors.subarray(j * d, (j + 1) * d), row * d)),
+      onProgress,
+    );
     return out;
   }
 
@@ -90,29 +98,13 @@ export class EmbedderPool {
       onProgress?.(bodies.length);
       return out;
     }
-    this.pool ??= createPool('rag/embed-worker', resolveThreads(this.options.threads ?? 0));
     const out: ChunkedDocument[] = new Array(bodies.length);
-    let done = 0;
-    const groups: Promise<void>[] = [];
-    for (let g = 0; g < bodies.length; g += groupDocs) {
-      const task: ChunkTask = {
-        kind: 'chunk',
-        dir: this.local.config.dir,
-        overrides: this.overrides,
-        batchSize: this.options.batchSize ?? 32,
-        ...(this.options.executionProviders ? { executionProviders: this.options.executionProviders } : {}),
-        bodies: bodies.slice(g, g + groupDocs) as string[],
-        chunk: options,
-      };
-      groups.push(
-        (this.pool.run(task) as Promise<ChunkedDocument[]>).then((docs) => {
-          docs.forEach((d, j) => (out[g + j] = d));
-          done += docs.length;
-          onProgress?.(done);
-        }),
-      );
-    }
-    await Promise.all(groups);
+    await this.runGroups<ChunkedDocument[]>(
+      cut(bodies.map((_, i) => i), groupDocs),
+      (rows) => ({ kind: 'chunk', ...this.modelTask(), bodies: rows.map((i) => bodies[i]), chunk: options }),
+      (rows, docs) => rows.forEach((row, j) => (out[row] = docs[j])),
+      onProgress,
+    );
     return out;
   }
 
@@ -121,4 +113,11 @@ export class EmbedderPool {
     this.pool = undefined;
     await this.local.close();
   }
+}
+
+/** Consecutive groups of at most `size` items. */
+function cut(items: number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let g = 0; g < items.length; g += size) out.push(items.slice(g, g + size));
+  return out;
 }

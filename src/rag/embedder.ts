@@ -9,6 +9,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
+import { normalizeRows } from '../index/distance.js';
 import { resolveModelConfig, type ModelConfig, type ModelConfigFile, type Pooling } from './model-config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
@@ -160,16 +161,5 @@ export class Embedder {
 
   async close(): Promise<void> {
     await this.session.release();
-  }
-}
-
-/** L2-normalise each row in place (a zero row stays zero). */
-export function normalizeRows(v: Float32Array, dim: number): void {
-  for (let o = 0; o < v.length; o += dim) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += v[o + k] * v[o + k];
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let k = 0; k < dim; k++) v[o + k] *= inv;
   }
 }

@@ -10,7 +10,7 @@
  * document holding an identical passage text shares that rank's position, in order.
  */
 import type { Qrels, RetrievalCorpus } from '../datasets/beir.js';
-import type { Corpus, Passage, RetrieveOptions } from './corpus.js';
+import type { Corpus, RetrieveOptions } from './corpus.js';
 import { fuseCandidates, type FuseOptions, type QueryCandidates } from './fusion.js';
 
 export interface RetrievalScores {
@@ -18,21 +18,6 @@ export interface RetrievalScores {
   recall100: number;
   mrr10: number;
   queries: number;
-}
-
-/** Document ranking (distinct ids, best first) from a passage ranking. */
-export function documentRanking(passages: readonly Passage[], limit = 100): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const p of passages) {
-    for (const d of p.documents) {
-      if (seen.has(d)) continue;
-      seen.add(d);
-      out.push(d);
-      if (out.length === limit) return out;
-    }
-  }
-  return out;
 }
 
 /** Mean nDCG@10, recall@100 and MRR@10 over the judged queries (a query with no run counts 0). */

@@ -13,6 +13,7 @@ import { ERROR_CODES, createError, isStrataError, type ErrorCode } from '../erro
 import { FORMAT_VERSION } from '../storage/index-store.js';
 import { KeyRing, presentedKey } from './auth.js';
 import { ServiceCatalog } from './catalog.js';
+import { WriteAdmission } from './admission.js';
 import { Collections } from './collections.js';
 import { Corpora } from './corpora.js';
 import { KvService } from './kv-service.js';
@@ -72,11 +73,12 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   const catalog = ServiceCatalog.open(config.dataDir);
   const keys = new KeyRing(catalog, config.adminKey);
   const generatedAdminKey = keys.ensureAdmin();
-  const collections = new Collections(catalog, config);
+  const writes = new WriteAdmission(config.maxPendingWrites);
+  const collections = new Collections(catalog, config, writes);
   await collections.init();
   const metrics = new ServiceMetrics(collections);
-  const corpora = new Corpora(catalog, config);
-  const kv = new KvService(config);
+  const corpora = new Corpora(catalog, config, writes);
+  const kv = new KvService(config, writes);
   const ctx: ServiceContext = { config, catalog, keys, collections, corpora, kv, metrics, schemas: buildSchemas(config), draining: false };
 
   const app = Fastify({

@@ -20,6 +20,7 @@ import type { ServerConfig } from './config.js';
 import { indexDir, type IngestFailure, type IngestResult, type IngestTask } from './ingest-worker.js';
 import { PointStore } from './point-store.js';
 import { SearchBatcher } from './search-batcher.js';
+import { WriteAdmission } from './admission.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -43,7 +44,6 @@ export class Collections {
   private readonly open = new Map<string, Collection>();
   private readonly ingest: Piscina;
   readonly batcher: SearchBatcher;
-  pendingWrites = 0;
   /** Rebuilds finished since start (metrics). */
   rebuilds = 0;
   /** Where rebuild progress is logged (the service sets its logger). */
@@ -52,6 +52,8 @@ export class Collections {
   constructor(
     private readonly catalog: ServiceCatalog,
     private readonly config: ServerConfig,
+    /** Write admission shared with the rest of the service. */
+    readonly writes: WriteAdmission = new WriteAdmission(config.maxPendingWrites),
   ) {
     this.ingest = new Piscina({ filename: workerFile('server/ingest-worker'), minThreads: 0, maxThreads: 1, concurrentTasksPerWorker: 256, idleTimeout: 0x7fffffff });
     this.batcher = new SearchBatcher(config.maxPendingQueries);
@@ -169,21 +171,19 @@ export class Collections {
     if (generation !== oldGeneration) await this.runIngest({ op: 'dropGeneration', dir: c.dir, generation: oldGeneration }, false);
   }
 
-  private async runIngest(task: IngestTask, admit: boolean): Promise<IngestResult> {
-    if (admit && this.pendingWrites >= this.config.maxPendingWrites) {
-      throw createError('STRATA_OVERLOADED', `${this.pendingWrites} writes are in flight (limit ${this.config.maxPendingWrites})`, 'points');
-    }
-    this.pendingWrites++;
-    try {
-      const r = (await this.ingest.run(task)) as IngestResult | IngestFailure;
-      if ('error' in r) {
-        const code = (r.error.code in ERROR_CODES ? r.error.code : 'STRATA_INTERNAL') as ErrorCode;
-        throw createError(code, r.error.message.replace(/^STRATA_[A-Z_]+: /, ''), r.error.field);
-      }
-      return r;
-    } finally {
-      this.pendingWrites--;
-    }
+  private runIngest(task: IngestTask, admit: boolean): Promise<IngestResult> {
+    return this.writes.run(
+      async () => {
+        const r = (await this.ingest.run(task)) as IngestResult | IngestFailure;
+        if ('error' in r) {
+          const code = (r.error.code in ERROR_CODES ? r.error.code : 'STRATA_INTERNAL') as ErrorCode;
+          throw createError(code, r.error.message.replace(/^STRATA_[A-Z_]+: /, ''), r.error.field);
+        }
+        return r;
+      },
+      'points',
+      admit,
+    );
   }
 
   /**
@@ -192,7 +192,7 @@ export class Collections {
    */
   async close(): Promise<void> {
     for (const c of this.open.values()) await c.rebuilding;
-    while (this.pendingWrites > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.writes.drained();
     for (const c of this.open.values()) {
       await this.runIngest({ op: 'close', dir: c.dir }, false);
       await c.reader.close();

@@ -19,7 +19,7 @@ export interface ServerConfig {
   searchThreads: number;
   /** Queries admitted (running or queued) across the service before searches get 503 + Retry-After. */
   maxPendingQueries: number;
-  /** Write requests admitted (running or queued) before writes get 503 + Retry-After. */
+  /** Writes admitted (running or queued) across collections, corpora and generations before more get 503 + Retry-After. */
   maxPendingWrites: number;
   /** Largest request body, bytes. */
   bodyLimit: number;
@@ -67,7 +67,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', env: 'STRATA_DATA_DIR', flag: '--data-dir', kind: 'string', default: () => 'data', help: 'folder of keys, catalogue and one LMDB index per collection' },
   { key: 'searchThreads', env: 'STRATA_SEARCH_THREADS', flag: '--search-threads', kind: 'int', default: () => availableParallelism(), min: 1, help: 'search worker threads per collection' },
   { key: 'maxPendingQueries', env: 'STRATA_MAX_PENDING_QUERIES', flag: '--max-pending-queries', kind: 'int', default: () => 512, min: 1, help: 'queries in flight before searches are shed (503)' },
-  { key: 'maxPendingWrites', env: 'STRATA_MAX_PENDING_WRITES', flag: '--max-pending-writes', kind: 'int', default: () => 64, min: 1, help: 'write requests in flight before writes are shed (503)' },
+  { key: 'maxPendingWrites', env: 'STRATA_MAX_PENDING_WRITES', flag: '--max-pending-writes', kind: 'int', default: () => 64, min: 1, help: 'writes in flight (upserts, deletes, document ingests, generations) before more are shed (503)' },
   { key: 'bodyLimit', env: 'STRATA_BODY_LIMIT', flag: '--body-limit', kind: 'int', default: () => 16 * 1024 * 1024, min: 1024, help: 'largest request body in bytes' },
   { key: 'maxBatchPoints', env: 'STRATA_MAX_BATCH_POINTS', flag: '--max-batch-points', kind: 'int', default: () => 1000, min: 1, help: 'most points per upsert, ids per delete or get' },
   { key: 'maxBatchQueries', env: 'STRATA_MAX_BATCH_QUERIES', flag: '--max-batch-queries', kind: 'int', default: () => 256, min: 1, help: 'most queries per batch search' },

@@ -14,15 +14,16 @@ import { Corpus } from '../rag/corpus.js';
 import { EmbedderPool } from '../rag/embedder-pool.js';
 import type { CorpusRecord, ServiceCatalog } from './catalog.js';
 import type { ServerConfig } from './config.js';
+import type { WriteAdmission } from './admission.js';
 
 export class Corpora {
   private readonly open = new Map<string, Promise<Corpus>>();
   private pool: Promise<EmbedderPool> | null = null;
-  pendingWrites = 0;
 
   constructor(
     private readonly catalog: ServiceCatalog,
     private readonly config: ServerConfig,
+    private readonly writes: WriteAdmission,
   ) {}
 
   private dirOf(name: string): string {
@@ -87,15 +88,9 @@ export class Corpora {
     rmSync(this.dirOf(name), { recursive: true, force: true });
   }
 
-  /** Run a write with admission control: past maxPendingWrites it is shed (STRATA_OVERLOADED). */
-  async write<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.pendingWrites >= this.config.maxPendingWrites) throw createError('STRATA_OVERLOADED', `${this.pendingWrites} corpus writes are in flight (limit ${this.config.maxPendingWrites})`, 'documents');
-    this.pendingWrites++;
-    try {
-      return await fn();
-    } finally {
-      this.pendingWrites--;
-    }
+  /** Run a corpus write under the service's write admission (shed past maxPendingWrites). */
+  write<T>(fn: () => Promise<T>): Promise<T> {
+    return this.writes.run(fn, 'documents');
   }
 
   async close(): Promise<void> {
