@@ -1,6 +1,8 @@
 /** Chunk KV entries: codec round-trips, the two-tier store, eviction policies, crash safety. */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { ChunkKvStore, chunkKey } from '../src/kv/chunk-store.js';
 import { decodeEntry, encodeEntry, type ChunkEntry } from '../src/kv/entry-codec.js';
@@ -96,11 +98,85 @@ describe('eviction policies', () => {
   });
 });
 
+describe('fair share between namespaces', () => {
+  const groupOf = (k: string) => k.split('/')[0];
+  it('a namespace within its share keeps its entries however much another one puts', () => {
+    for (const name of ['gdsf', 'lru'] as const) {
+      const p = new EvictionPolicy(name, groupOf);
+      for (let i = 0; i < 3; i++) p.add(`b/${i}`, 10, 1); // B: 30 bytes, under half of 100
+      for (let i = 0; i < 200; i++) {
+        p.add(`a/${i}`, 10, 5); // A floods with costlier entries
+        for (const k of p.evict(100, `a/${i}`)) expect(k.startsWith('a/')).toBe(true);
+      }
+      expect(p.usage('b')).toEqual({ entries: 3, bytes: 30 });
+      expect(p.usage('a').bytes).toBe(70); // A borrows what B does not use
+    }
+  });
+
+  it('a namespace over its share loses its own lowest entries first; without fair share the pool is one', () => {
+    const fair = new EvictionPolicy('lru', groupOf);
+    const shared = new EvictionPolicy('lru', groupOf, false);
+    for (const p of [fair, shared]) {
+      for (let i = 0; i < 6; i++) p.add(`b/${i}`, 10, 1); // B holds 60 of 100
+      for (let i = 0; i < 4; i++) p.add(`a/${i}`, 10, 1);
+      p.add('a/new', 10, 1);
+    }
+    expect(fair.evict(100, 'a/new')).toEqual(['b/0']); // B is over 50: its oldest goes
+    for (let i = 0; i < 10; i++) fair.add(`a/x${i}`, 10, 1), fair.evict(100, `a/x${i}`);
+    expect(fair.usage('b').bytes).toBe(50); // B is cut to its share, not below
+    expect(shared.evict(100, 'a/new')).toEqual(['b/0']);
+    for (let i = 0; i < 10; i++) shared.add(`a/x${i}`, 10, 1), shared.evict(100, `a/x${i}`);
+    expect(shared.usage('b').bytes).toBe(0); // one pool: A pushed all of B out
+  });
+});
+
 describe('ChunkKvStore', () => {
-  it('keys depend on model and token ids only', () => {
+  it('keys depend on model, namespace and token ids only', () => {
     expect(chunkKey('m1', [1, 2, 3])).toBe(chunkKey('m1', Int32Array.from([1, 2, 3])));
     expect(chunkKey('m1', [1, 2, 3])).not.toBe(chunkKey('m2', [1, 2, 3]));
     expect(chunkKey('m1', [1, 2, 3])).not.toBe(chunkKey('m1', [1, 2, 4]));
+    expect(chunkKey('m1', [1, 2, 3], 'tenant-a')).not.toBe(chunkKey('m1', [1, 2, 3], 'tenant-b'));
+    expect(chunkKey('m1', [1, 2, 3], '')).toBe(chunkKey('m1', [1, 2, 3]));
+    expect(chunkKey('m1', [1, 2, 3], 'tenant-a')).toMatch(/^m1:[0-9a-f]{16}:[0-9a-f]{32}$/);
+  });
+
+  it('keeps lookups, hits and bytes per namespace: a namespace sees only its own', async () => {
+    const { dir, cleanup } = tempDir('kvns');
+    try {
+      const store = ChunkKvStore.open(dir, { memoryBytes: 0, diskBytes: 1e6 });
+      const ka = chunkKey('m', [1, 2], 'a');
+      const kb = chunkKey('m', [1, 2], 'b');
+      await store.put(ka, entry(40, 1), 40);
+      expect(store.get(ka)).toBeDefined();
+      expect(store.get(kb)).toBeUndefined(); // same tokens, other namespace: a miss
+      const a = store.stats('a');
+      const b = store.stats('b');
+      expect(a).toMatchObject({ lookups: 1, misses: 0, hitRate: 1, disk: { entries: 1, hits: 1 } });
+      expect(b).toMatchObject({ lookups: 1, misses: 1, hitRate: 0, disk: { entries: 0, bytes: 0, hits: 0 } });
+      expect(b.namespaces).toBeUndefined();
+      expect(store.stats()).toMatchObject({ lookups: 2, misses: 1, namespaces: 1 });
+      await store.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('empties a store of the older, un-namespaced format at open, and refuses a newer one', async () => {
+    const { dir, cleanup } = tempDir('kvformat');
+    try {
+      const root = open({ path: join(dir, 'kv.mdb'), maxDbs: 4 });
+      await root.openDB({ name: 'entries', encoding: 'binary' }).put(`m:${'0'.repeat(32)}`, encodeEntry(entry(8, 1), 'f16'));
+      await root.close();
+      const store = ChunkKvStore.open(dir);
+      expect(store.stats().disk.entries).toBe(0);
+      await store.close();
+      const again = open({ path: join(dir, 'kv.mdb'), maxDbs: 4 });
+      await again.openDB({ name: 'meta' }).put('format', 99);
+      await again.close();
+      expect(() => ChunkKvStore.open(dir)).toThrow(expect.objectContaining({ code: 'STRATA_FORMAT_VERSION' }));
+    } finally {
+      cleanup();
+    }
   });
 
   it('serves from memory, then from disk after reopening (fp16), within budgets', async () => {

@@ -53,7 +53,8 @@ describe('Corpus', () => {
     try {
       const docs = documents(40, 1, 'd');
       const r1 = await corpus.ingest(docs);
-      expect(r1).toMatchObject({ documents: 40, unchanged: 0, replaced: 0, index: 'rebuilt' });
+      expect(r1).toMatchObject({ documents: 40, unchanged: 0, replaced: 0, index: 'updated' });
+      expect(corpus.stats()).toMatchObject({ indexGeneration: 0, sharing: 'tenant' });
       expect(r1.chunksAdded).toBeGreaterThan(40);
       expect(r1.embedded).toBe(r1.chunksAdded);
       expect(corpus.stats()).toMatchObject({ documents: 40, chunks: r1.chunksAdded, tenants: 1, dimension: 100 });
@@ -115,20 +116,42 @@ describe('Corpus', () => {
       expect(r).toMatchObject({ chunksAdded: 2, embedded: 2 });
       const [p] = await corpus.retrieve('vaccine immune virus', { mode: 'bm25', k: 1 });
       expect(p.documents.sort()).toEqual(['a', 'b']);
-      // The same text in another tenant: a chunk of that tenant, but no second embedding.
+      // The same text in another tenant: embedded and stored again in that tenant's own scope (the
+      // default sharing), so the report is the one any new text gets.
       const other = await corpus.ingest([{ id: 'x', text }], { tenant: 'other' });
-      expect(other).toMatchObject({ chunksAdded: 1, embedded: 0, chunksDeduplicated: 1 });
-      expect(corpus.stats().texts).toBe(2);
+      expect(other).toMatchObject({ chunksAdded: 1, embedded: 1, chunksDeduplicated: 0 });
+      expect(corpus.stats().texts).toBe(3);
       await corpus.removeDocuments(['a']);
       const [still] = await corpus.retrieve('vaccine immune virus', { mode: 'bm25', k: 1 });
       expect(still.documents).toEqual(['b']);
       await corpus.removeDocuments(['b']);
       expect((await corpus.retrieve('vaccine', { mode: 'bm25', k: 3 })).length).toBe(0);
       expect((await corpus.retrieve('vaccine', { mode: 'bm25', k: 3, tenant: 'other' }))[0].document.id).toBe('x');
-      expect(corpus.stats().texts).toBe(2); // still held by tenant "other"
+      expect(corpus.stats().texts).toBe(2); // "c", and the copy of tenant "other"
     } finally {
       await corpus.close();
     }
+  });
+
+  it('with sharing "corpus" (the admin\'s opt-in) a text another tenant ingested is embedded and stored once', async () => {
+    const corpus = await open('shared', { sharing: 'corpus' });
+    try {
+      const text = 'Vaccines train the immune system to recognise a virus.';
+      expect(await corpus.ingest([{ id: 'a', text }])).toMatchObject({ chunksAdded: 1, embedded: 1, chunksDeduplicated: 0 });
+      expect(await corpus.ingest([{ id: 'x', text }], { tenant: 'other' })).toMatchObject({ chunksAdded: 1, embedded: 0, chunksDeduplicated: 1 });
+      expect(corpus.stats()).toMatchObject({ texts: 1, sharing: 'corpus' });
+      expect(corpus.kvNamespace('default')).toBe(corpus.kvNamespace('other'));
+      await corpus.removeDocuments(['a']);
+      expect((await corpus.retrieve('vaccine', { mode: 'dense', k: 1, tenant: 'other' }))[0].text).toBe(text);
+      expect(corpus.stats().texts).toBe(1);
+    } finally {
+      await corpus.close();
+    }
+    // Sharing is fixed at creation.
+    await expect(open('shared', { sharing: 'tenant' })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'sharing' });
+    const again = await open('shared');
+    expect(again.sharing).toBe('corpus');
+    await again.close();
   });
 
   it('never returns another tenant\'s passage, in any mode', async () => {

@@ -35,7 +35,7 @@ describe('KV-cache routes', () => {
     expect(again.json.report.prefixReused).toBeGreaterThan(0); // the exact prefix (BOS + both passages) is cached now
     expect(again.json.tokens).toEqual(first.json.tokens);
     const stats = await s.call('GET', '/v1/kv/stats');
-    expect(stats.json).toMatchObject({ model: 'stories260K', rerotation: true, chunks: { disk: { entries: 2 } } });
+    expect(stats.json).toMatchObject({ model: 'stories260K', rerotation: true, scope: 'all', chunks: { disk: { entries: 2 } } });
     const blob = await s.call('GET', `/v1/kv/chunks/${first.json.passages[0].chunkKey}`);
     expect(blob.status).toBe(200);
     expect(blob.headers['content-type']).toBe('application/octet-stream');
@@ -51,9 +51,11 @@ describe('KV-cache routes', () => {
     expect((await s.call('POST', '/v1/kv/generate', key, { query: 'x', tenant: 'kids' })).status).toBe(400);
     expect((await s.call('POST', '/v1/kv/generate', key, { query: 'x', strategy: 'magic' })).json.error.code).toBe('STRATA_INVALID_REQUEST');
     expect((await s.call('POST', '/v1/kv/generate', key, { query: 'x', fraction: 2 })).status).toBe(400);
-    expect((await s.call('GET', '/v1/kv/stats', key)).status).toBe(403);
+    const own = await s.call('GET', '/v1/kv/stats', key); // a tenant key sees its own namespace
+    expect(own.status).toBe(200);
+    expect(own.json.scope).toBe('namespace');
     expect((await s.call('GET', '/v1/kv/chunks/not-a-key')).status).toBe(400);
-    expect((await s.call('GET', `/v1/kv/chunks/${'0'.repeat(16)}:${'0'.repeat(32)}`)).json.error.code).toBe('STRATA_KV_ENTRY_NOT_FOUND');
-    expect((await s.call('GET', `/v1/kv/chunks/${'0'.repeat(16)}:${'0'.repeat(32)}`, key)).status).toBe(403);
+    expect((await s.call('GET', `/v1/kv/chunks/${'0'.repeat(16)}:${'0'.repeat(16)}:${'0'.repeat(32)}`)).json.error.code).toBe('STRATA_KV_ENTRY_NOT_FOUND');
+    expect((await s.call('GET', `/v1/kv/chunks/${'0'.repeat(16)}:${'0'.repeat(16)}:${'0'.repeat(32)}`, key)).status).toBe(403);
   });
 });

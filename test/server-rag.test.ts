@@ -26,7 +26,7 @@ describe('RAG routes', () => {
   it('ingests with a tenant key into its own tenant and retrieves passages with document metadata', async () => {
     const r = await s.call('POST', '/v1/corpora/notes/documents', keyA, { documents: DOCS_A });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ documents: 2, chunksAdded: 2, embedded: 2, index: 'rebuilt' });
+    expect(r.json).toMatchObject({ documents: 2, chunksAdded: 2, embedded: 2, index: 'updated' });
     expect((await s.call('POST', '/v1/corpora/notes/documents', keyB, { documents: DOCS_B })).status).toBe(200);
     const hit = await s.call('POST', '/v1/corpora/notes/retrieve', keyA, { query: 'zebrafish heart', k: 5 });
     expect(hit.status).toBe(200);

@@ -52,7 +52,7 @@ describe('collection rebuilds', () => {
       for (let i = next; i < next + 20; i++) during.push(i);
       next += 20;
     }
-    expect((await s.call('POST', '/v1/collections/grow/points/delete', ADMIN_KEY, { ids: deleted })).json).toEqual({ deleted: 2 });
+    for (const id of deleted) expect((await s.call('POST', '/v1/collections/grow/points/delete', ADMIN_KEY, { ids: [id], tenant: all[id].tenant })).json).toEqual({ deleted: 1 });
     await settle();
     const stats = (await s.call('GET', '/v1/collections/grow')).json;
     expect(during.length).toBeGreaterThan(0);
@@ -62,10 +62,10 @@ describe('collection rebuilds', () => {
     console.log(`rebuilds: generation ${stats.generation}, last ${JSON.stringify(stats.lastRebuild)}, ${during.length} points written during it`);
     // Only the current generation is left on disk.
     expect(readdirSync(join(s.dir, 'collections', 'grow')).filter((f) => f.startsWith('index-'))).toEqual([`index-${stats.generation}`]);
-    for (const id of deleted) expect((await s.call('GET', `/v1/collections/grow/points/${id}`)).status).toBe(404);
+    for (const id of deleted) expect((await s.call('GET', `/v1/collections/grow/points/${id}?tenant=${all[id].tenant}`)).status).toBe(404);
     // Points written during the rebuild (and a sample of the rest) are there, and found by a search of their own vector.
     const check = [...during, ...Array.from({ length: 200 }, (_, i) => i * 97)].filter((id) => !deleted.includes(id));
-    for (const id of check) expect((await s.call('GET', `/v1/collections/grow/points/${id}`)).json.tenant, `point ${id}`).toBe(all[id].tenant);
+    for (const id of check) expect((await s.call('GET', `/v1/collections/grow/points/${id}?tenant=${all[id].tenant}`)).json.tenant, `point ${id}`).toBe(all[id].tenant);
     for (let i = 0; i < check.length; i += 200) {
       const ids = check.slice(i, i + 200);
       const r = await s.call('POST', '/v1/collections/grow/search/batch', ADMIN_KEY, { searches: ids.map((id) => ({ vector: all[id].vector, k: 1, params: { maxLists: 64 } })) });

@@ -75,14 +75,18 @@ describe('graceful shutdown', () => {
       const collection = join(dir, 'collections', 'c');
       const store = PointStore.open(collection, DIM, { readOnly: true });
       const generation = store.generation;
+      const labels: number[] = [];
       try {
-        for (const id of [...Array(200).keys(), ...acknowledged]) expect(store.get(id), `id ${id} in the point store`).not.toBeNull();
+        for (const id of [...Array(200).keys(), ...acknowledged]) {
+          expect(store.get(`t${id % 3}`, id), `id ${id} in the point store`).not.toBeNull();
+          labels.push(store.label(`t${id % 3}`, id) as number);
+        }
       } finally {
         await store.close();
       }
       const index = await openIndex(indexDir(collection, generation));
       try {
-        for (const id of [...Array(200).keys(), ...acknowledged]) expect(index.get(id), `id ${id}`).not.toBeNull();
+        for (const label of labels) expect(index.get(label), `label ${label}`).not.toBeNull();
         expect(index.count).toBeGreaterThanOrEqual(200 + acknowledged.length);
         expect(index.health().problems).toEqual([]);
       } finally {

@@ -59,7 +59,7 @@ describe('HTTP service', () => {
       const p = all[q * 19];
       const r = await s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: p.vector, k: 10 });
       expect(r.status).toBe(200);
-      expect(r.json.results[0]).toEqual({ id: p.id, distance: 0 });
+      expect(r.json.results[0]).toEqual({ id: p.id, tenant: p.tenant, distance: 0 });
       const want = new Set(exactIds(all, p.vector, 10));
       hits += r.json.results.filter((h: { id: number }) => want.has(h.id)).length;
     }
@@ -109,7 +109,7 @@ describe('HTTP service', () => {
       { method: 'GET', url: '/v1/collections/docs', admin: 200, tenant: 200 },
       { method: 'POST', url: '/v1/collections/docs/search', body, admin: 200, tenant: 200 },
       { method: 'POST', url: '/v1/collections/docs/search/batch', body: { searches: [body] }, admin: 200, tenant: 200 },
-      { method: 'GET', url: '/v1/collections/docs/points/1', admin: 200, tenant: 404 },
+      { method: 'GET', url: '/v1/collections/docs/points/1?tenant=globex', admin: 200, tenant: 403 },
       { method: 'GET', url: '/v1/collections/docs/tenants', admin: 200, tenant: 403 },
       { method: 'POST', url: '/v1/collections/docs/compact', admin: 200, tenant: 403 },
       { method: 'GET', url: '/v1/keys', admin: 200, tenant: 403 },
@@ -130,31 +130,42 @@ describe('HTTP service', () => {
       const r = await s.call(c.method, c.url, ADMIN_KEY, c.body);
       expect(r.status, `admin ${c.method} ${c.url}`).toBe(c.admin);
     }
-    // Point 1 is globex's: key B reads it, key A does not see it (above: 404).
+    // Point 1 is globex's: key B reads it, key A has no point 1 in its own tenant.
     expect((await s.call('GET', '/v1/collections/docs/points/1', keyB)).json).toEqual({ id: 1, tenant: 'globex', metadata: all[1].metadata });
+    expect((await s.call('GET', '/v1/collections/docs/points/1', keyA)).json.error.code).toBe('STRATA_POINT_NOT_FOUND');
+    expect((await s.call('GET', '/v1/collections/docs/points/1')).json.error.code).toBe('STRATA_POINT_NOT_FOUND'); // the admin's default tenant
     // The point store gives back what was sent (vectors are float32: sent values are float32 already).
     expect((await s.call('GET', '/v1/collections/docs/points/1?vector=true', keyB)).json).toEqual({ id: 1, tenant: 'globex', metadata: all[1].metadata, vector: all[1].vector });
     expect((await s.call('GET', '/v1/collections/docs')).json.points).toBe(before);
   });
 
-  it('a tenant key never writes outside its tenant', async () => {
+  it('a tenant key never writes outside its tenant, and ids held by other tenants change nothing it is answered', async () => {
     const globexPoint = all.find((p) => p.tenant === 'globex')!;
     // Naming another tenant in the body.
     let r = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: 9000, vector: all[0].vector, tenant: 'globex' }] });
     expect(r.status).toBe(403);
-    // Overwriting another tenant's id.
-    r = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: globexPoint.id, vector: all[0].vector }] });
-    expect(r.status).toBe(403);
-    expect(r.json.error.field).toBe('points[0].id');
-    // Deleting another tenant's id: not found in scope, nothing deleted.
+    // An id globex holds and an id nobody holds: the same answer (ids are per tenant), globex's point untouched.
+    const held = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: globexPoint.id, vector: [7, 7, 7, 7, 7, 7, 7, 7] }] });
+    const unused = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: 777_777, vector: [7, 7, 7, 7, 7, 7, 7, 6] }] });
+    expect(held.status).toBe(200);
+    expect(held.json).toEqual(unused.json);
+    expect(held.json).toEqual({ inserted: 1, replaced: 0 });
+    expect((await s.call('GET', `/v1/collections/docs/points/${globexPoint.id}?vector=true`, keyB)).json).toEqual({ id: globexPoint.id, tenant: 'globex', metadata: globexPoint.metadata, vector: globexPoint.vector });
+    expect((await s.call('GET', `/v1/collections/docs/points/${globexPoint.id}?tenant=acme&vector=true`)).json).toEqual({ id: globexPoint.id, tenant: 'acme', metadata: {}, vector: [7, 7, 7, 7, 7, 7, 7, 7] });
+    const mine = await s.call('POST', '/v1/collections/docs/search', keyA, { vector: [7, 7, 7, 7, 7, 7, 7, 7], k: 1 });
+    expect(mine.json.results[0]).toEqual({ id: globexPoint.id, tenant: 'acme', distance: 0 });
+    // Deleting that id deletes the key's own point only; globex's stays.
+    r = await s.call('POST', '/v1/collections/docs/points/delete', keyA, { ids: [globexPoint.id, 777_777] });
+    expect(r.json).toEqual({ deleted: 2 });
     r = await s.call('POST', '/v1/collections/docs/points/delete', keyA, { ids: [globexPoint.id] });
     expect(r.json).toEqual({ deleted: 0 });
-    expect((await s.call('GET', `/v1/collections/docs/points/${globexPoint.id}`)).json.tenant).toBe('globex');
+    expect((await s.call('GET', `/v1/collections/docs/points/${globexPoint.id}?tenant=globex`)).json.tenant).toBe('globex');
+    expect((await s.call('POST', '/v1/collections/docs/points/delete', keyA, { ids: [1], tenant: 'globex' })).status).toBe(403);
     // Another collection: 403 whether it exists or not.
     expect((await s.call('POST', '/v1/collections/nope/search', keyA, { vector: all[0].vector })).status).toBe(403);
     // Its own writes land in its tenant and are searchable at once.
     r = await s.call('POST', '/v1/collections/docs/points', keyA, { points: [{ id: 5000, vector: [9, 9, 9, 9, 9, 9, 9, 9] }] });
-    expect(r.json).toEqual({ inserted: 1, replaced: 0, built: false });
+    expect(r.json).toEqual({ inserted: 1, replaced: 0 });
     expect((await s.call('GET', '/v1/collections/docs/points/5000', keyA)).json).toEqual({ id: 5000, tenant: 'acme', metadata: {} });
     expect((await s.call('GET', '/v1/collections/docs/points/5000', keyB)).status).toBe(404);
     const found = await s.call('POST', '/v1/collections/docs/search', keyA, { vector: [9, 9, 9, 9, 9, 9, 9, 9], k: 1 });
@@ -163,7 +174,7 @@ describe('HTTP service', () => {
     expect(notB.json.results.map((h: { id: number }) => h.id)).not.toContain(5000);
     r = await s.call('POST', '/v1/collections/docs/points/delete', keyA, { ids: [5000] });
     expect(r.json).toEqual({ deleted: 1 });
-    expect((await s.call('GET', '/v1/collections/docs/points/5000')).status).toBe(404);
+    expect((await s.call('GET', '/v1/collections/docs/points/5000?tenant=acme')).status).toBe(404);
   });
 
   it('answers every error with its code and status from the one table, changing nothing', async () => {

@@ -52,16 +52,18 @@ export function addKvCommands(program: Command, bench: Command): void {
     .action(async (question: string, opts) =>
       withEngine(opts, async (engine) => {
         let passages: string[] = [];
+        let namespace: string | undefined;
         if (opts.corpus) {
           const corpus = await Corpus.open(opts.corpus, { model: opts.ragModel ?? (await Corpus.storedModelDir(opts.corpus)) ?? DEFAULT_MODEL_DIR, embedder: { threads: 1 } });
           try {
             passages = (await corpus.retrieve(question, { tenant: opts.tenant, k: opts.k })).map((p) => p.text);
+            namespace = corpus.kvNamespace(opts.tenant);
           } finally {
             await corpus.close();
           }
         }
         const parts = engine.encodePrompt({ system: opts.system, passages, question });
-        const a = await engine.assemble(parts, { strategy: opts.strategy as RecomputeStrategy, fraction: opts.fraction });
+        const a = await engine.assemble(parts, { strategy: opts.strategy as RecomputeStrategy, fraction: opts.fraction, namespace });
         const tokens = await engine.generate(a, { maxTokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed });
         console.log(engine.tokenizer.decode(tokens));
         const r = a.report;

@@ -5,9 +5,16 @@
  *   disk    encoded entries (entry-codec.ts; fp16 by default, fp8 optional) in LMDB at <dir>/kv.mdb
  *
  * The memory tier is a subset of the disk tier: `put` writes both, a disk hit is decoded and promoted.
- * Keys are `<model fingerprint>:<sha256 of the token ids>`, so a chunk is found whatever document or
- * tenant it came from, and never for another model. LMDB commits are atomic: a process killed in the
- * middle of a write leaves the previous state readable.
+ * Keys are `<model fingerprint>:<namespace tag>:<sha256 of the token ids>`: a chunk is found for the
+ * same tokens, the same model and the same namespace only. A namespace is who may share entries (a
+ * corpus tenant by default, a whole corpus when its admin opted in; see README "Tenancy"): a prompt
+ * of one namespace never hits, warms or counts against another's entries, and its stats are its own.
+ * Inside each tier, eviction gives every namespace a fair share of the budget (eviction.ts).
+ * LMDB commits are atomic: a process killed in the middle of a write leaves the previous state
+ * readable.
+ *
+ * Format 2 (namespaced keys). A store of an older format is a cache of entries nobody can address
+ * any more: it is emptied at open; a newer format is refused (STRATA_FORMAT_VERSION).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -27,6 +34,8 @@ export interface ChunkStoreOptions {
   policy?: EvictionPolicyName;
   /** Stored precision. Default 'f16'. */
   dtype?: KvDtype;
+  /** Evict only from namespaces over their fair share of a tier (eviction.ts). Default true. */
+  fairShare?: boolean;
 }
 
 export interface TierStats {
@@ -39,38 +48,69 @@ export interface TierStats {
 export interface ChunkStoreStats {
   policy: EvictionPolicyName;
   dtype: KvDtype;
+  fairShare: boolean;
   lookups: number;
   misses: number;
   /** (memory hits + disk hits) / lookups. */
   hitRate: number;
   memory: TierStats;
   disk: TierStats;
+  /** Entries of this store (of the namespace, for a namespace's stats) evicted since open. */
+  evictions: number;
+  /** Namespaces holding entries on disk (totals only). */
+  namespaces?: number;
+}
+
+export const DEFAULT_CHUNK_STORE: Required<ChunkStoreOptions> = { memoryBytes: 64 * 2 ** 20, diskBytes: 2 ** 30, policy: 'gdsf', dtype: 'f16', fairShare: true };
+
+/** On-disk format of kv.mdb (bumped on every change to keys or entries). */
+export const KV_STORE_FORMAT = 2;
+
+/** The namespace of a caller that names none (single-user use of the library, the admin). */
+export const DEFAULT_KV_NAMESPACE = '';
+
+/** The 16-hex-digit tag of a namespace inside store keys (its name is not stored). */
+export function namespaceTag(namespace: string): string {
+  return createHash('sha256').update(`strata-kv-namespace\0${namespace}`).digest('hex').slice(0, 16);
+}
+
+/** The store key of a chunk: model fingerprint, namespace and the hash of its token ids. */
+export function chunkKey(modelFingerprint: string, tokens: ArrayLike<number>, namespace: string = DEFAULT_KV_NAMESPACE): string {
+  const ids = Int32Array.from(tokens as ArrayLike<number>);
+  return `${modelFingerprint}:${namespaceTag(namespace)}:${createHash('sha256').update(new Uint8Array(ids.buffer)).digest('hex').slice(0, 32)}`;
+}
+
+/** The namespace tag of a store key (the middle field). */
+function tagOf(key: string): string {
+  const a = key.indexOf(':');
+  const b = key.indexOf(':', a + 1);
+  return b > a ? key.slice(a + 1, b) : '';
+}
+
+interface Counters {
+  lookups: number;
+  misses: number;
+  memoryHits: number;
+  diskHits: number;
   evictions: number;
 }
 
-export const DEFAULT_CHUNK_STORE: Required<ChunkStoreOptions> = { memoryBytes: 64 * 2 ** 20, diskBytes: 2 ** 30, policy: 'gdsf', dtype: 'f16' };
-
-/** The store key of a chunk: model fingerprint and the hash of its token ids. */
-export function chunkKey(modelFingerprint: string, tokens: ArrayLike<number>): string {
-  const ids = Int32Array.from(tokens as ArrayLike<number>);
-  return `${modelFingerprint}:${createHash('sha256').update(new Uint8Array(ids.buffer)).digest('hex').slice(0, 32)}`;
-}
+const zeroCounters = (): Counters => ({ lookups: 0, misses: 0, memoryHits: 0, diskHits: 0, evictions: 0 });
 
 export class ChunkKvStore {
   private readonly memory = new Map<string, ChunkEntry>();
   private readonly memoryPolicy: EvictionPolicy;
   private readonly diskPolicy: EvictionPolicy;
-  private lookups = 0;
-  private misses = 0;
-  private memoryHits = 0;
-  private diskHits = 0;
-  private evictions = 0;
+  /** Totals, and the same counters per namespace tag. */
+  private readonly totals = zeroCounters();
+  private readonly perNamespace = new Map<string, Counters>();
   readonly options: Required<ChunkStoreOptions>;
 
   private constructor(
     private readonly root: RootDatabase,
     private readonly entries: Database<Buffer, string>,
     private readonly costs: Database<{ c: number; f: number }, string>,
+    meta: Database<number, string>,
     options: ChunkStoreOptions,
   ) {
     this.options = { ...DEFAULT_CHUNK_STORE, ...options };
@@ -79,8 +119,20 @@ export class ChunkKvStore {
     }
     if (!['gdsf', 'lru'].includes(this.options.policy)) throw createError('STRATA_INVALID_OPTION', `policy must be gdsf or lru, got ${this.options.policy}`, 'policy');
     if (!['f32', 'f16', 'f8'].includes(this.options.dtype)) throw createError('STRATA_INVALID_OPTION', `dtype must be f32, f16 or f8, got ${this.options.dtype}`, 'dtype');
-    this.memoryPolicy = new EvictionPolicy(this.options.policy);
-    this.diskPolicy = new EvictionPolicy(this.options.policy);
+    this.memoryPolicy = new EvictionPolicy(this.options.policy, tagOf, this.options.fairShare);
+    this.diskPolicy = new EvictionPolicy(this.options.policy, tagOf, this.options.fairShare);
+    const format = meta.get('format');
+    if (format !== undefined && format > KV_STORE_FORMAT) {
+      throw createError('STRATA_FORMAT_VERSION', `the KV store kv.mdb has format ${format}; this build reads format ${KV_STORE_FORMAT}: open it with the Strata that wrote it, or delete the folder (it is a cache)`, 'dir');
+    }
+    if (format !== KV_STORE_FORMAT) {
+      // Older keys carry no namespace: nobody can address those entries any more.
+      root.transactionSync(() => {
+        entries.clearSync();
+        costs.clearSync();
+        meta.putSync('format', KV_STORE_FORMAT);
+      });
+    }
     // The disk tier's bookkeeping is rebuilt from what is stored (sizes) and the saved costs/counts.
     for (const key of this.entries.getKeys()) {
       // Read the length before any other LMDB read: getBinaryFast's buffer is shared and reused.
@@ -93,7 +145,16 @@ export class ChunkKvStore {
   static open(dir: string, options: ChunkStoreOptions = {}): ChunkKvStore {
     mkdirSync(dir, { recursive: true });
     const root = open({ path: join(dir, 'kv.mdb'), maxDbs: 4 });
-    return new ChunkKvStore(root, root.openDB({ name: 'entries', encoding: 'binary' }), root.openDB({ name: 'costs' }), options);
+    return new ChunkKvStore(root, root.openDB({ name: 'entries', encoding: 'binary' }), root.openDB({ name: 'costs' }), root.openDB({ name: 'meta' }), options);
+  }
+
+  /** Count an event in the totals and in the key's namespace. */
+  private count(key: string, field: keyof Counters): void {
+    this.totals[field]++;
+    const tag = tagOf(key);
+    let c = this.perNamespace.get(tag);
+    if (!c) this.perNamespace.set(tag, (c = zeroCounters()));
+    c[field]++;
   }
 
   has(key: string): boolean {
@@ -102,20 +163,20 @@ export class ChunkKvStore {
 
   /** The decoded entry, from memory or disk (promoted), or undefined (a miss). Counts the lookup. */
   get(key: string): ChunkEntry | undefined {
-    this.lookups++;
+    this.count(key, 'lookups');
     const m = this.memory.get(key);
     if (m) {
-      this.memoryHits++;
+      this.count(key, 'memoryHits');
       this.memoryPolicy.touch(key);
       this.diskPolicy.touch(key);
       return m;
     }
     const blob = this.diskPolicy.has(key) ? this.entries.getBinaryFast(key) : undefined;
     if (!blob) {
-      this.misses++;
+      this.count(key, 'misses');
       return undefined;
     }
-    this.diskHits++;
+    this.count(key, 'diskHits');
     this.diskPolicy.touch(key);
     const entry = decodeEntry(blob, `kv entry ${key}`);
     this.admitToMemory(key, entry, this.diskPolicy.frequency(key));
@@ -144,7 +205,7 @@ export class ChunkKvStore {
       }
     });
     for (const k of evicted) {
-      this.evictions++;
+      this.count(k, 'evictions');
       if (this.memory.delete(k)) this.memoryPolicy.remove(k);
     }
     this.admitToMemory(key, entry, freq, cost);
@@ -158,16 +219,27 @@ export class ChunkKvStore {
     for (const k of this.memoryPolicy.evict(this.options.memoryBytes, key)) this.memory.delete(k);
   }
 
-  stats(): ChunkStoreStats {
+  /**
+   * Entries, bytes, lookups and hits: the whole store's (the admin's view), or one namespace's alone
+   * (what a tenant may see: nothing in it depends on another namespace's entries or calls, except
+   * that entries beyond the namespace's fair share can be evicted by others' puts).
+   */
+  stats(namespace?: string): ChunkStoreStats {
+    const tag = namespace === undefined ? undefined : namespaceTag(namespace);
+    const c = tag === undefined ? this.totals : (this.perNamespace.get(tag) ?? zeroCounters());
+    const mem = tag === undefined ? { entries: this.memory.size, bytes: this.memoryPolicy.bytes } : this.memoryPolicy.usage(tag);
+    const disk = tag === undefined ? { entries: this.diskPolicy.size, bytes: this.diskPolicy.bytes } : this.diskPolicy.usage(tag);
     return {
       policy: this.options.policy,
       dtype: this.options.dtype,
-      lookups: this.lookups,
-      misses: this.misses,
-      hitRate: this.lookups ? (this.memoryHits + this.diskHits) / this.lookups : 0,
-      memory: { entries: this.memory.size, bytes: this.memoryPolicy.bytes, budget: this.options.memoryBytes, hits: this.memoryHits },
-      disk: { entries: this.diskPolicy.size, bytes: this.diskPolicy.bytes, budget: this.options.diskBytes, hits: this.diskHits },
-      evictions: this.evictions,
+      fairShare: this.options.fairShare,
+      lookups: c.lookups,
+      misses: c.misses,
+      hitRate: c.lookups ? (c.memoryHits + c.diskHits) / c.lookups : 0,
+      memory: { ...mem, budget: this.options.memoryBytes, hits: c.memoryHits },
+      disk: { ...disk, budget: this.options.diskBytes, hits: c.diskHits },
+      evictions: c.evictions,
+      ...(tag === undefined ? { namespaces: this.diskPolicy.groupCount } : {}),
     };
   }
 

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { loadTokenizer, type TextTokenizer } from '../rag/tokenizer.js';
-import { ChunkKvStore, chunkKey, type ChunkStoreOptions } from './chunk-store.js';
+import { ChunkKvStore, chunkKey, DEFAULT_KV_NAMESPACE, type ChunkStoreOptions } from './chunk-store.js';
 import { DecoderModel, type DecoderOptions } from './decoder.js';
 import type { ChunkEntry } from './entry-codec.js';
 import { checkRerotation, type GateOptions, type GateReport } from './gate.js';
@@ -36,6 +36,13 @@ export interface PromptParts {
 }
 
 export interface AssembleOptions {
+  /**
+   * Who may share cached chunks and prefixes with this prompt (chunk-store.ts): entries stored by a
+   * prompt of one namespace are never used for, or counted against, another. Corpus.kvNamespace(tenant)
+   * gives a corpus tenant's (the tenant alone, or the whole corpus when its admin chose sharing).
+   * Default '' (single-user use).
+   */
+  namespace?: string;
   /** Default 'cache-craft'. */
   strategy?: RecomputeStrategy;
   /** Share of reused chunk tokens recomputed (ignored by none and full). Default 0.15. */
@@ -187,12 +194,13 @@ export class KvEngine {
     return total;
   }
 
-  private prefixKey(tokens: number[]): string {
-    return chunkKey(`${this.fingerprint}p`, tokens);
+  private prefixKey(tokens: number[], namespace: string): string {
+    return chunkKey(`${this.fingerprint}p`, tokens, namespace);
   }
 
-  chunkKey(tokens: ArrayLike<number>): string {
-    return chunkKey(this.fingerprint, tokens);
+  /** The chunk store key of a chunk's tokens in a namespace. */
+  chunkKey(tokens: ArrayLike<number>, namespace: string = DEFAULT_KV_NAMESPACE): string {
+    return chunkKey(this.fingerprint, tokens, namespace);
   }
 
   /** The reference: the whole prompt in one forward call. */
@@ -214,6 +222,8 @@ export class KvEngine {
   /** Assemble the prompt's cache from the stores, patch it, prefill the question. */
   async assemble(p: PromptParts, options: AssembleOptions = {}): Promise<Assembled> {
     const total = this.checkPrompt(p);
+    const ns = options.namespace ?? DEFAULT_KV_NAMESPACE;
+    if (typeof ns !== 'string') throw createError('STRATA_INVALID_OPTION', `namespace must be a string, got ${typeof ns}`, 'namespace');
     const strategy = options.strategy ?? 'cache-craft';
     const fraction = options.fraction ?? 0.15;
     if (!(fraction >= 0 && fraction <= 1)) throw createError('STRATA_INVALID_OPTION', `fraction must be in [0, 1], got ${fraction}`, 'fraction');
@@ -260,7 +270,7 @@ export class KvEngine {
     let done = 0; // chunks covered by the prefix
     let t = now();
     for (let b = boundaries.length - 1; b >= 0; b--) {
-      const key = this.prefixKey(seq.slice(0, boundaries[b]));
+      const key = this.prefixKey(seq.slice(0, boundaries[b]), ns);
       if (!this.prefixes.has(key)) continue;
       const e = this.prefixes.get(key);
       if (!e) continue;
@@ -278,7 +288,7 @@ export class KvEngine {
     const entries: Array<ChunkEntry | undefined> = [];
     if (reuseChunks) {
       t = now();
-      for (let i = done; i < p.chunks.length; i++) entries[i] = this.chunks.get(this.chunkKey(p.chunks[i]));
+      for (let i = done; i < p.chunks.length; i++) entries[i] = this.chunks.get(this.chunkKey(p.chunks[i], ns));
       report.lookupMs += now() - t;
     }
     const budgets =
@@ -322,7 +332,7 @@ export class KvEngine {
       if (!entry) {
         cache = (await forward(chunk, s, cache)).cache;
         if (exactUntil === s) exactUntil = s + chunk.length;
-        if (reuseChunks) misses.push({ index: i, key: this.chunkKey(chunk) });
+        if (reuseChunks) misses.push({ index: i, key: this.chunkKey(chunk, ns) });
         report.chunkMisses++;
         continue;
       }
@@ -394,7 +404,7 @@ export class KvEngine {
       const exactBoundary = boundaries.filter((b) => b <= exactUntil).pop();
       if (exactBoundary !== undefined && exactBoundary > report.prefixReused) {
         const tokens = seq.slice(0, exactBoundary);
-        await this.prefixes.put(this.prefixKey(tokens), { tokens: Int32Array.from(tokens), basePosition: 0, cache: sliceCache(q.cache, 0, exactBoundary), deviation: null, recomputeMs: 0 }, exactBoundary);
+        await this.prefixes.put(this.prefixKey(tokens, ns), { tokens: Int32Array.from(tokens), basePosition: 0, cache: sliceCache(q.cache, 0, exactBoundary), deviation: null, recomputeMs: 0 }, exactBoundary);
       }
       report.storeMs = now() - ts;
     }

@@ -10,14 +10,14 @@
  * folder, the old one removed after the switch) when the corpus has grown `rebuildGrowth` times past
  * the last build; smaller changes are live inserts and deletes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { dot } from '../index/distance.js';
 import { exactSearch } from '../index/exact.js';
 import type { IndexOptions, SearchParams } from '../index/options.js';
-import { checkTenantName } from '../index/tenants.js';
+import { checkTenantName, DEFAULT_TENANT } from '../index/tenants.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import { chunkText, DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from './chunker.js';
 import { checkDocument, documentBody, type RagDocument } from './documents.js';
@@ -25,7 +25,7 @@ import { EmbedderPool, type EmbedderPoolOptions } from './embedder-pool.js';
 import { DEFAULT_FUSION, DEFAULT_FUSION_METHOD, fuseCandidates, type FusionMethod, type FusionWeights, type QueryCandidates, type Ranked } from './fusion.js';
 import { DEFAULT_BM25, LexicalBatch, type Bm25Params } from './lexical-index.js';
 import type { ModelConfigFile } from './model-config.js';
-import { contentHash, docKey, PassageStore, type ChunkRecord, type DocRecord } from './passage-store.js';
+import { CORPUS_SHARING, contentHash, DEFAULT_SHARING, docKey, PASSAGES_FORMAT, PassageStore, type ChunkRecord, type CorpusSharing, type DocRecord } from './passage-store.js';
 
 export interface CorpusOptions {
   /** Sentence-encoder directory (model-config.ts), or an EmbedderPool already loaded (not closed with the corpus). */
@@ -42,6 +42,13 @@ export interface CorpusOptions {
   index?: Partial<Omit<IndexOptions, 'dimension' | 'metric'>>;
   /** Rebuild the vector index once the corpus holds this many times the chunks of the last build. Default 4. */
   rebuildGrowth?: number;
+  /**
+   * Who shares stored texts, embeddings and (through kvNamespace) cached chunk KV: 'tenant' (default:
+   * each tenant alone, nothing a tenant sees depends on another's documents) or 'corpus' (every tenant
+   * of the corpus: a text ingested by several tenants is embedded once; for public documents). Fixed
+   * when the corpus is created; opening with another value is an error.
+   */
+  sharing?: CorpusSharing;
 }
 
 export type RetrievalMode = 'dense' | 'bm25' | 'hybrid';
@@ -88,12 +95,18 @@ export interface IngestReport {
   replaced: number;
   chunksAdded: number;
   chunksRemoved: number;
-  /** New chunk entries whose text was already embedded (another document or tenant). */
+  /**
+   * New chunk entries whose text was already stored and embedded in the tenant's sharing scope (always
+   * 0 unless the corpus shares texts across tenants: then another tenant's copy was reused).
+   */
   chunksDeduplicated: number;
   /** Texts run through the encoder. */
   embedded: number;
-  /** 'rebuilt' (new index generation), 'updated' (live writes) or 'none'. */
-  index: 'rebuilt' | 'updated' | 'none';
+  /**
+   * 'updated' when the tenant's passages in the vector index changed, else 'none'. Whether that took
+   * a rebuild of the whole index (which depends on every tenant's data) is not said here: see stats().
+   */
+  index: 'updated' | 'none';
   seconds: number;
 }
 
@@ -103,8 +116,6 @@ export interface IngestOptions {
   tenant?: string;
   onProgress?: (stage: IngestStage, done: number, total: number) => void;
 }
-
-const DEFAULT_TENANT = 'default';
 
 function checkRagTenant(name: unknown, field = 'tenant'): string {
   const t = checkTenantName(name, field);
@@ -134,6 +145,9 @@ export class Corpus {
     const maxTokens = Math.min(options.chunk?.maxTokens ?? DEFAULT_CHUNK_OPTIONS.maxTokens, embedder.local.config.maxLength - embedder.local.tokenizer.specialTokens);
     const chunkOptions: ChunkOptions = { maxTokens, overlapTokens: Math.min(options.chunk?.overlapTokens ?? DEFAULT_CHUNK_OPTIONS.overlapTokens, maxTokens - 1) };
     chunkText('probe', () => 1, chunkOptions); // validates the options
+    if (options.sharing !== undefined && !CORPUS_SHARING.includes(options.sharing)) {
+      throw createError('STRATA_INVALID_OPTION', `sharing must be one of ${CORPUS_SHARING.join(', ')}, got ${JSON.stringify(options.sharing)}`, 'sharing');
+    }
     const store = PassageStore.open(dir, { ...DEFAULT_BM25, ...options.bm25 });
     const corpus = new Corpus(dir, store, embedder, owns, chunkOptions, options);
     try {
@@ -142,7 +156,29 @@ export class Corpus {
       if (stored && stored.fingerprint !== fingerprint) {
         throw createError('STRATA_MODEL_MISMATCH', `model: the corpus at ${dir} was embedded with ${stored.onnx} (${stored.dimension}-d), not ${embedder.local.config.onnx}; re-ingest into a new corpus`, 'model');
       }
-      if (!stored) await store.meta.put('model', { fingerprint, dimension: embedder.dimension, onnx: embedder.local.config.onnx, dir: embedder.local.config.dir });
+      if (!stored) {
+        await store.root.transaction(() => {
+          store.meta.put('model', { fingerprint, dimension: embedder.dimension, onnx: embedder.local.config.onnx, dir: embedder.local.config.dir });
+          store.meta.put('format', PASSAGES_FORMAT);
+          store.meta.put('sharing', options.sharing ?? DEFAULT_SHARING);
+          store.meta.put('id', randomUUID());
+        });
+      } else {
+        const format = store.getMeta<number>('format') ?? 1;
+        if (format > PASSAGES_FORMAT) throw createError('STRATA_FORMAT_VERSION', `the corpus at ${dir} has format ${format}; this build reads format ${PASSAGES_FORMAT}`, 'corpus');
+        if (format === 1) {
+          // Format 1 shared texts across tenants; migrated to per-tenant copies (isolation by default).
+          store.migrateFormat1();
+          await store.root.transaction(() => {
+            store.meta.put('sharing', 'tenant');
+            store.meta.put('id', randomUUID());
+          });
+        }
+      }
+      store.sharing = store.getMeta<CorpusSharing>('sharing') ?? DEFAULT_SHARING;
+      if (options.sharing !== undefined && options.sharing !== store.sharing) {
+        throw createError('STRATA_INVALID_OPTION', `sharing: the corpus at ${dir} was created with sharing ${JSON.stringify(store.sharing)}; it cannot change (ingest into a new corpus)`, 'sharing');
+      }
       const gen = store.getMeta<number>('generation');
       if (gen !== undefined) {
         if (store.getMeta<boolean>('indexSynced') === false) await corpus.rebuildIndex();
@@ -172,6 +208,20 @@ export class Corpus {
 
   get dimension(): number {
     return this.embedder.dimension;
+  }
+
+  /** Who shares texts, embeddings and KV caches in this corpus (fixed at creation). */
+  get sharing(): CorpusSharing {
+    return this.store.sharing;
+  }
+
+  /**
+   * The chunk KV cache namespace of a tenant's prompts (KvEngine.assemble's `namespace`): the tenant
+   * of this corpus alone, or the whole corpus when it was created with sharing 'corpus'.
+   */
+  kvNamespace(tenant: string = DEFAULT_TENANT): string {
+    const id = this.store.getMeta<string>('id') as string;
+    return JSON.stringify(this.sharing === 'corpus' ? ['corpus', id] : ['corpus', id, checkRagTenant(tenant)]);
   }
 
   /** Serialise writes: one ingest/remove at a time, in call order. */
@@ -289,7 +339,7 @@ export class Corpus {
       const existed = !created.has(c.h) || created.get(c.h) !== cid;
       if (!existed && c.d.length > 0) {
         addedIds.push(cid);
-        if (store.texts.get(c.h) === undefined) toEmbed.push(c.h);
+        if (store.texts.get(store.textKey(tenant, c.h)) === undefined) toEmbed.push(c.h);
         else report.chunksDeduplicated++;
       } else if (existed && c.d.length === 0) {
         removedIds.push(cid);
@@ -302,27 +352,29 @@ export class Corpus {
     // 4. One LMDB transaction: texts, vectors, chunks, documents, postings, counters.
     const lexical = new LexicalBatch();
     const removedTexts = new Map<number, string>();
-    for (const cid of removedIds) removedTexts.set(cid, store.texts.get((chunkOf(cid) as ChunkRecord).h)?.x ?? '');
+    for (const cid of removedIds) removedTexts.set(cid, store.text(tenant, (chunkOf(cid) as ChunkRecord).h) ?? '');
     onProgress?.('store', 0, 1);
     store.root.transactionSync(() => {
       toEmbed.forEach((h, i) => {
         const v = newVectors.subarray(i * d, (i + 1) * d);
-        store.vectors.putSync(h, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+        store.vectors.putSync(store.textKey(tenant, h), Buffer.from(v.buffer, v.byteOffset, v.byteLength));
       });
       for (const cid of addedIds) {
         const c = touched.get(cid) as ChunkRecord;
-        const text = store.texts.get(c.h);
-        store.texts.putSync(c.h, { x: text?.x ?? (textOf.get(c.h) as string), r: (text?.r ?? 0) + 1 });
+        const tk = store.textKey(tenant, c.h);
+        const text = store.texts.get(tk);
+        store.texts.putSync(tk, { x: text?.x ?? (textOf.get(c.h) as string), r: (text?.r ?? 0) + 1 });
         store.chunkIds.putSync(docKey(tenant, c.h), cid);
         lexical.add(cid, textOf.get(c.h) ?? (text as { x: string }).x, termsOf.get(c.h));
       }
       for (const cid of removedIds) {
         const c = chunkOf(cid) as ChunkRecord;
-        const text = store.texts.get(c.h);
-        if (text && text.r > 1) store.texts.putSync(c.h, { x: text.x, r: text.r - 1 });
+        const tk = store.textKey(tenant, c.h);
+        const text = store.texts.get(tk);
+        if (text && text.r > 1) store.texts.putSync(tk, { x: text.x, r: text.r - 1 });
         else {
-          store.texts.removeSync(c.h);
-          store.vectors.removeSync(c.h);
+          store.texts.removeSync(tk);
+          store.vectors.removeSync(tk);
         }
         store.chunkIds.removeSync(docKey(tenant, c.h));
         store.chunks.removeSync(cid);
@@ -343,7 +395,10 @@ export class Corpus {
     report.chunksRemoved = removedIds.length;
 
     // 5. The vector index.
-    if (addedIds.length + removedIds.length > 0) report.index = await this.syncIndex(tenant, addedIds, removedIds, onProgress);
+    if (addedIds.length + removedIds.length > 0) {
+      await this.syncIndex(tenant, addedIds, removedIds, onProgress);
+      report.index = 'updated';
+    }
     report.seconds = (performance.now() - t0) / 1000;
     return report;
   }
@@ -352,22 +407,21 @@ export class Corpus {
     return this.store.chunks.getCount();
   }
 
-  private async syncIndex(tenant: string, added: number[], removed: number[], onProgress?: IngestOptions['onProgress']): Promise<'rebuilt' | 'updated'> {
+  private async syncIndex(tenant: string, added: number[], removed: number[], onProgress?: IngestOptions['onProgress']): Promise<void> {
     const built = this.store.getMeta<number>('builtCount') ?? 0;
     const growth = this.options.rebuildGrowth ?? 4;
     if (!this.index || this.liveCount() >= growth * built) {
       await this.rebuildIndex(onProgress);
-      return 'rebuilt';
+      return;
     }
     if (added.length > 0) {
       const d = this.dimension;
       const vectors = new Float32Array(added.length * d);
-      added.forEach((cid, i) => vectors.set(this.store.vector((this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array, i * d));
+      added.forEach((cid, i) => vectors.set(this.store.vector(tenant, (this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array, i * d));
       await this.index.upsert(vectors, added, { tenants: tenant });
     }
     if (removed.length > 0) await this.index.delete(removed);
     await this.store.meta.put('indexSynced', true);
-    return 'updated';
   }
 
   /** Build a new index generation from every stored chunk vector, switch to it, drop the old one. */
@@ -389,7 +443,7 @@ export class Corpus {
     }
     const d = this.dimension;
     const vectors = new Float32Array(live.length * d);
-    live.forEach((c, i) => vectors.set(this.store.vector(c.hash) as Float32Array, i * d));
+    live.forEach((c, i) => vectors.set(this.store.vector(c.tenant, c.hash) as Float32Array, i * d));
     rmSync(this.indexDir(gen), { recursive: true, force: true });
     const index = await createIndex(this.indexDir(gen), { ...this.options.index, dimension: d, metric: 'cosine' });
     await index.build(vectors, Uint32Array.from(live, (c) => c.id), {
@@ -460,7 +514,7 @@ export class Corpus {
         for (const cid of c.bm25!.ids) {
           if (have.has(cid)) continue;
           extra.ids.push(cid);
-          extra.scores.push(cosine(qv, this.store.vector((this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array));
+          extra.scores.push(cosine(qv, this.store.vector(tenant, (this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array));
         }
         c.denseExtra = extra;
       }
@@ -480,7 +534,7 @@ export class Corpus {
     if (options.exact) {
       const live = [...this.store.liveChunks()].filter((c) => c.tenant === tenant);
       const base = new Float32Array(live.length * d);
-      live.forEach((c, i) => base.set(this.store.vector(c.hash) as Float32Array, i * d));
+      live.forEach((c, i) => base.set(this.store.vector(tenant, c.hash) as Float32Array, i * d));
       const kk = Math.min(depth, live.length);
       const res = await exactSearch(base, q, d, kk, { metric: 'cosine', labels: Uint32Array.from(live, (c) => c.id), threads: 1 });
       for (let i = 0; i < nq; i++) out.push(rows(res.ids, res.distances, i * kk, kk));
@@ -500,7 +554,7 @@ export class Corpus {
 
   private passage(tenant: string, cid: number, score: number, ranks: Passage['ranks']): Passage {
     const c = this.store.chunks.get(cid) as ChunkRecord;
-    const text = this.store.texts.get(c.h)?.x ?? '';
+    const text = this.store.text(tenant, c.h) ?? '';
     const docId = c.d[0];
     const doc = this.store.docs.get(docKey(tenant, docId)) as DocRecord;
     const span = doc.chunks.find((s) => s[0] === cid) ?? [cid, 0, 0];
@@ -542,8 +596,10 @@ export class Corpus {
     return n;
   }
 
-  stats(): { documents: number; chunks: number; texts: number; tenants: number; dimension: number; indexGeneration: number | null; builtCount: number } {
+  /** Sizes of the whole corpus (every tenant: an admin's view). */
+  stats(): { documents: number; chunks: number; texts: number; tenants: number; dimension: number; sharing: CorpusSharing; indexGeneration: number | null; builtCount: number } {
     return {
+      sharing: this.sharing,
       documents: this.store.docs.getCount(),
       chunks: this.liveCount(),
       texts: this.store.texts.getCount(),

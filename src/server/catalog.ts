@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { CorpusSharing } from '../rag/passage-store.js';
 
 export interface CollectionRecord {
   name: string;
@@ -22,6 +23,8 @@ export interface CorpusRecord {
   model: string;
   chunkTokens: number;
   overlapTokens: number;
+  /** Who shares texts, embeddings and KV caches (fixed at creation; absent in records older than it: 'tenant'). */
+  sharing?: CorpusSharing;
   createdAt: string;
 }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { Corpus } from '../rag/corpus.js';
 import { EmbedderPool } from '../rag/embedder-pool.js';
+import { DEFAULT_SHARING, type CorpusSharing } from '../rag/passage-store.js';
 import type { CorpusRecord, ServiceCatalog } from './catalog.js';
 import type { ServerConfig } from './config.js';
 import type { WriteAdmission } from './admission.js';
@@ -41,14 +42,14 @@ export class Corpora {
     return this.pool;
   }
 
-  list(): CorpusRecord[] {
-    return this.catalog.listCorpora();
-  }
-
-  record(name: string): CorpusRecord {
+  record(name: string): CorpusRecord & { sharing: CorpusSharing } {
     const rec = this.catalog.getCorpus(name);
     if (!rec) throw createError('STRATA_CORPUS_NOT_FOUND', `no corpus named ${JSON.stringify(name)}`, 'name');
-    return rec;
+    return { ...rec, sharing: rec.sharing ?? DEFAULT_SHARING };
+  }
+
+  list(): Array<CorpusRecord & { sharing: CorpusSharing }> {
+    return this.catalog.listCorpora().map((rec) => ({ ...rec, sharing: rec.sharing ?? DEFAULT_SHARING }));
   }
 
   /** The open corpus of that name (opened at first use). */
@@ -56,21 +57,21 @@ export class Corpora {
     const rec = this.record(name);
     let c = this.open.get(name);
     if (!c) {
-      c = (async () => Corpus.open(this.dirOf(name), { model: await this.embedder(), chunk: { maxTokens: rec.chunkTokens, overlapTokens: rec.overlapTokens } }))();
+      c = (async () => Corpus.open(this.dirOf(name), { model: await this.embedder(), chunk: { maxTokens: rec.chunkTokens, overlapTokens: rec.overlapTokens }, sharing: rec.sharing }))();
       this.open.set(name, c);
       c.catch(() => this.open.delete(name));
     }
     return c;
   }
 
-  async create(name: string, chunk: { maxTokens: number; overlapTokens: number }): Promise<{ record: CorpusRecord; corpus: Corpus }> {
+  async create(name: string, chunk: { maxTokens: number; overlapTokens: number }, sharing: CorpusSharing = DEFAULT_SHARING): Promise<{ record: CorpusRecord; corpus: Corpus }> {
     const pool = await this.embedder(); // a missing model fails here, before anything is stored
     if (this.catalog.getCorpus(name)) throw createError('STRATA_CORPUS_EXISTS', `a corpus named ${JSON.stringify(name)} already exists`, 'name');
     const dir = this.dirOf(name);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true }); // left by a crash before the catalogue commit
     mkdirSync(dir, { recursive: true });
-    const corpus = await Corpus.open(dir, { model: pool, chunk });
-    const record: CorpusRecord = { name, model: this.config.ragModel, chunkTokens: corpus.chunkOptions.maxTokens, overlapTokens: corpus.chunkOptions.overlapTokens, createdAt: new Date().toISOString() };
+    const corpus = await Corpus.open(dir, { model: pool, chunk, sharing });
+    const record: CorpusRecord = { name, model: this.config.ragModel, chunkTokens: corpus.chunkOptions.maxTokens, overlapTokens: corpus.chunkOptions.overlapTokens, sharing, createdAt: new Date().toISOString() };
     if (!this.catalog.addCorpus(record)) {
       await corpus.close();
       throw createError('STRATA_CORPUS_EXISTS', `a corpus named ${JSON.stringify(name)} already exists`, 'name');

@@ -34,8 +34,9 @@ import type { RebuildTask } from './rebuild-worker.js';
 export type IngestTask =
   | { op: 'create'; dir: string; options: Partial<IndexOptions> & { dimension: number } }
   | { op: 'open'; dir: string; dimension: number }
+  /** ids are the clients' ids, each in its point's tenant (point-store.ts). */
   | { op: 'upsert'; dir: string; vectors: Float32Array; ids: Uint32Array; tenants: string[]; attributes: Array<Attributes | null> }
-  | { op: 'delete'; dir: string; ids: Uint32Array }
+  | { op: 'delete'; dir: string; tenant: string; ids: Uint32Array }
   | { op: 'deleteTenant'; dir: string; tenant: string }
   | { op: 'compact'; dir: string }
   | { op: 'rebuild'; dir: string }
@@ -61,7 +62,12 @@ export interface IngestFailure {
   error: { code: string; message: string; field?: string };
 }
 
-type LoggedWrite = Extract<IngestTask, { op: 'upsert' | 'delete' | 'deleteTenant' }>;
+type WriteTask = Extract<IngestTask, { op: 'upsert' | 'delete' | 'deleteTenant' }>;
+/** A write as the index sees it: point labels instead of the clients' ids (kept for a rebuild's replay). */
+type LoggedWrite =
+  | { op: 'upsert'; labels: Uint32Array; vectors: Float32Array; tenants: string[]; attributes: Array<Attributes | null> }
+  | { op: 'delete'; labels: Uint32Array }
+  | { op: 'deleteTenant'; tenant: string };
 
 interface CollectionState {
   dir: string;
@@ -119,21 +125,25 @@ function result(st: CollectionState, extra: Partial<IngestResult> = {}): IngestR
 
 /** Apply one write to an index (the current one, or a new generation replaying the log). */
 async function apply(index: SpannIndex, w: LoggedWrite): Promise<IngestResult['counts'] & { removed?: number }> {
-  if (w.op === 'upsert') return index.upsert(w.vectors, w.ids, { tenants: w.tenants, attributes: w.attributes });
-  if (w.op === 'delete') return index.delete(w.ids);
+  if (w.op === 'upsert') return index.upsert(w.vectors, w.labels, { tenants: w.tenants, attributes: w.attributes });
+  if (w.op === 'delete') return index.delete(w.labels);
   await index.flush();
   return { inserted: 0, replaced: 0, deleted: 0, removed: index.deleteTenant(w.tenant) };
 }
 
-async function write(st: CollectionState, w: LoggedWrite): Promise<IngestResult> {
+async function write(st: CollectionState, task: WriteTask): Promise<IngestResult> {
   // Point store first (durable), then the index; logged for a rebuild in the same synchronous step.
-  if (w.op === 'upsert') st.points.putMany(w.ids, w.vectors, w.tenants, w.attributes);
-  else if (w.op === 'delete') st.points.removeMany(w.ids);
-  else st.points.removeTenant(w.tenant);
+  let w: LoggedWrite;
+  if (task.op === 'upsert') w = { op: 'upsert', labels: st.points.putMany(task.ids, task.vectors, task.tenants, task.attributes), vectors: task.vectors, tenants: task.tenants, attributes: task.attributes };
+  else if (task.op === 'delete') w = { op: 'delete', labels: st.points.removeMany(task.tenant, task.ids) };
+  else {
+    st.points.removeTenant(task.tenant);
+    w = { op: 'deleteTenant', tenant: task.tenant };
+  }
   st.log?.push(w);
   const index = st.index;
   if (w.op === 'upsert' && !index.built) {
-    const build = index.build(w.vectors, w.ids, { tenants: w.tenants, attributes: w.attributes });
+    const build = index.build(w.vectors, w.labels, { tenants: w.tenants, attributes: w.attributes });
     st.building = build.catch(() => undefined);
     try {
       await build;
@@ -141,7 +151,7 @@ async function write(st: CollectionState, w: LoggedWrite): Promise<IngestResult>
       st.building = null;
     }
     st.builtCount = index.count;
-    return result(st, { counts: { inserted: w.ids.length, replaced: 0, deleted: 0 }, built: true });
+    return result(st, { counts: { inserted: w.labels.length, replaced: 0, deleted: 0 }, built: true });
   }
   if (!index.built) return result(st, { counts: { inserted: 0, replaced: 0, deleted: 0 }, removed: 0 });
   const r = await apply(index, w);

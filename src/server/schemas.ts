@@ -3,6 +3,7 @@
  * request against them before a handler runs, and serialises responses with the schema of their
  * status code, so a field not listed here never leaves the service. Limits come from the config.
  */
+import { CORPUS_SHARING, DEFAULT_SHARING } from '../rag/passage-store.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ServerConfig } from './config.js';
 
@@ -50,7 +51,7 @@ export function buildSchemas(config: ServerConfig) {
     },
     { additionalProperties: false },
   );
-  const Hit = Type.Object({ id: Type.Integer(), distance: Type.Number() });
+  const Hit = Type.Object({ id: Type.Integer({ description: 'the point\'s id in its tenant' }), tenant: Type.String(), distance: Type.Number() });
   const CollectionName = Type.Object({ name: NameParam });
   const Collection = Type.Object({
     name: Type.String(),
@@ -106,11 +107,14 @@ export function buildSchemas(config: ServerConfig) {
       },
       { additionalProperties: false },
     ),
-    UpsertResult: Type.Object({ inserted: Type.Integer(), replaced: Type.Integer(), built: Type.Boolean({ description: 'this upsert built the index (the first one into an empty collection)' }) }),
-    Ids: Type.Object({ ids: Type.Array(Id, { minItems: 1, maxItems: config.maxBatchPoints }) }, { additionalProperties: false }),
+    UpsertResult: Type.Object({ inserted: Type.Integer(), replaced: Type.Integer(), built: Type.Optional(Type.Boolean({ description: 'admin key only: this upsert built the index (the first one into an empty collection)' })) }),
+    Ids: Type.Object({ ids: Type.Array(Id, { minItems: 1, maxItems: config.maxBatchPoints }), tenant: Type.Optional(TenantName) }, { additionalProperties: false }),
     DeleteResult: Type.Object({ deleted: Type.Integer() }),
     PointParams: Type.Object({ name: NameParam, id: Type.String({ pattern: '^[0-9]{1,10}$' }) }),
-    PointQuery: Type.Object({ vector: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'true: also return the vector' })) }, { additionalProperties: false }),
+    PointQuery: Type.Object(
+      { vector: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'true: also return the vector' })), tenant: Type.Optional(TenantName) },
+      { additionalProperties: false },
+    ),
     Point: Type.Object({ id: Type.Integer(), tenant: Type.String(), metadata: Metadata, vector: Type.Optional(Type.Array(Type.Number())) }),
     SearchResult: Type.Object({ results: Type.Array(Hit) }),
     BatchSearch: Type.Object({ searches: Type.Array(Query, { minItems: 1, maxItems: config.maxBatchQueries }) }, { additionalProperties: false }),
@@ -165,6 +169,12 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
         name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' }),
         chunkTokens: Type.Optional(Type.Integer({ minimum: 8, maximum: 8192, default: 256, description: 'largest chunk in model tokens (capped by the model)' })),
         overlapTokens: Type.Optional(Type.Integer({ minimum: 0, maximum: 8191, default: 32, description: 'tokens repeated from the previous chunk' })),
+        sharing: Type.Optional(
+          Type.Union(
+            CORPUS_SHARING.map((x) => Type.Literal(x)),
+            { default: DEFAULT_SHARING, description: 'who shares stored texts, embeddings and chunk KV caches: each tenant alone (tenant, the default) or every tenant of the corpus (corpus: for public documents; a tenant can then tell which texts another tenant ingested). Fixed at creation.' },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -173,13 +183,14 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
       model: Type.String(),
       chunkTokens: Type.Integer(),
       overlapTokens: Type.Integer(),
+      sharing: Type.String(),
       createdAt: Type.String(),
       dimension: Type.Optional(Type.Integer()),
       documents: Type.Optional(Type.Integer()),
       passages: Type.Optional(Type.Integer()),
       tenants: Type.Optional(Type.Integer()),
     }),
-    CorpusList: Type.Object({ corpora: Type.Array(Type.Object({ name: Type.String(), model: Type.String(), chunkTokens: Type.Integer(), overlapTokens: Type.Integer(), createdAt: Type.String() })) }),
+    CorpusList: Type.Object({ corpora: Type.Array(Type.Object({ name: Type.String(), model: Type.String(), chunkTokens: Type.Integer(), overlapTokens: Type.Integer(), sharing: Type.String(), createdAt: Type.String() })) }),
     Ingest: Type.Object(
       { tenant: Type.Optional(TenantName), documents: Type.Array(DocumentIn, { minItems: 1, maxItems: config.maxBatchDocuments }) },
       { additionalProperties: false },
@@ -192,7 +203,7 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
       chunksRemoved: Type.Integer(),
       chunksDeduplicated: Type.Integer(),
       embedded: Type.Integer(),
-      index: Type.String(),
+      index: Type.Union([Type.Literal('updated'), Type.Literal('none')], { description: 'whether the tenant\'s passages in the vector index changed' }),
       seconds: Type.Number(),
     }),
     Retrieve: Type.Object(
@@ -239,11 +250,18 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
     Generated: Type.Object({
       text: Type.String(),
       tokens: Type.Array(Type.Integer()),
-      passages: Type.Array(Type.Object({ id: Type.String(), document: Type.String(), chunkKey: Type.String({ description: 'the chunk store key of this passage\'s tokens' }) })),
+      passages: Type.Array(Type.Object({ id: Type.String(), document: Type.String(), chunkKey: Type.String({ description: 'the chunk store key of this passage\'s tokens in the caller\'s namespace' }) })),
       report: Type.Object({}, { additionalProperties: true, description: 'assembly report: reuse, recompute, TTFT and where it went' }),
     }),
-    KvStats: Type.Object({ model: Type.String(), rerotation: Type.Boolean(), gateRelError: Type.Number(), chunks: Type.Object({}, { additionalProperties: true }), prefixes: Type.Object({}, { additionalProperties: true }) }),
-    ChunkKeyParams: Type.Object({ key: Type.String({ pattern: '^[0-9a-f]{16}:[0-9a-f]{32}$' }) }),
+    KvStats: Type.Object({
+      model: Type.String(),
+      rerotation: Type.Boolean(),
+      gateRelError: Type.Number(),
+      scope: Type.String({ description: 'all (the admin: totals over every namespace) or namespace (a tenant key: its own namespace only)' }),
+      chunks: Type.Object({}, { additionalProperties: true }),
+      prefixes: Type.Object({}, { additionalProperties: true }),
+    }),
+    ChunkKeyParams: Type.Object({ key: Type.String({ pattern: '^[0-9a-f]{16}:[0-9a-f]{16}:[0-9a-f]{32}$' }) }),
   };
 }
 

@@ -5,7 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import { createError } from '../../errors.js';
 import type { RagDocument } from '../../rag/documents.js';
+import { DEFAULT_TENANT } from '../../index/tenants.js';
 import type { RetrieveOptions } from '../../rag/corpus.js';
+import type { CorpusSharing } from '../../rag/passage-store.js';
 import { corpusScopeOf, requireAdmin } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -18,9 +20,9 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
     schema: { tags: ['rag'], summary: 'Create a corpus embedded with the service\'s encoder (admin)', body: S.CreateCorpus, response: { 201: S.Corpus, ...errorResponses(409) } },
     handler: async (req, reply) => {
       requireAdmin(req.principal!);
-      const b = req.body as { name: string; chunkTokens: number; overlapTokens: number };
+      const b = req.body as { name: string; chunkTokens: number; overlapTokens: number; sharing: CorpusSharing };
       if (b.overlapTokens >= b.chunkTokens) throw createError('STRATA_INVALID_OPTION', `overlapTokens must be < chunkTokens, got ${b.overlapTokens} >= ${b.chunkTokens}`, 'overlapTokens');
-      const { record, corpus } = await corpora.create(b.name, { maxTokens: b.chunkTokens, overlapTokens: b.overlapTokens });
+      const { record, corpus } = await corpora.create(b.name, { maxTokens: b.chunkTokens, overlapTokens: b.overlapTokens }, b.sharing);
       reply.code(201);
       return { ...record, dimension: corpus.dimension, documents: 0, passages: 0, tenants: 0 };
     },
@@ -67,7 +69,7 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
     handler: async (req) => {
       const { name } = req.params as { name: string };
       const b = req.body as { tenant?: string; documents: RagDocument[] };
-      const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? 'default';
+      const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? DEFAULT_TENANT;
       const corpus = await corpora.get(name);
       return corpora.write(() => corpus.ingest(b.documents, { tenant }));
     },
@@ -77,7 +79,7 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
     schema: { tags: ['rag'], summary: 'A stored document: metadata and its passages\' spans', params: S.DocumentParams, querystring: S.TenantQuery, response: { 200: S.DocumentOut, ...errorResponses() } },
     handler: async (req) => {
       const { name, id } = req.params as { name: string; id: string };
-      const tenant = corpusScopeOf(req.principal!, name, (req.query as { tenant?: string }).tenant) ?? 'default';
+      const tenant = corpusScopeOf(req.principal!, name, (req.query as { tenant?: string }).tenant) ?? DEFAULT_TENANT;
       const doc = (await corpora.get(name)).getDocument(id, { tenant });
       if (!doc) throw createError('STRATA_DOCUMENT_NOT_FOUND', `no document ${JSON.stringify(id)} in tenant ${JSON.stringify(tenant)}`, 'id');
       return doc;
@@ -88,7 +90,7 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
     schema: { tags: ['rag'], summary: 'Remove a document and the passages only it held', params: S.DocumentParams, querystring: S.TenantQuery, response: { 200: S.Removed, ...errorResponses() } },
     handler: async (req) => {
       const { name, id } = req.params as { name: string; id: string };
-      const tenant = corpusScopeOf(req.principal!, name, (req.query as { tenant?: string }).tenant) ?? 'default';
+      const tenant = corpusScopeOf(req.principal!, name, (req.query as { tenant?: string }).tenant) ?? DEFAULT_TENANT;
       const corpus = await corpora.get(name);
       const removed = await corpora.write(() => corpus.removeDocuments([id], { tenant }));
       if (removed === 0) throw createError('STRATA_DOCUMENT_NOT_FOUND', `no document ${JSON.stringify(id)} in tenant ${JSON.stringify(tenant)}`, 'id');
@@ -101,7 +103,7 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
     handler: async (req) => {
       const { name } = req.params as { name: string };
       const b = req.body as RetrieveOptions & { query: string; params?: RetrieveOptions['search'] };
-      const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? 'default';
+      const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? DEFAULT_TENANT;
       const corpus = await corpora.get(name);
       const { query, params, ...rest } = b;
       const passages = await corpus.retrieve(query, { ...rest, tenant, ...(params ? { search: params } : {}) });

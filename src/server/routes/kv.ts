@@ -6,7 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { createError } from '../../errors.js';
 import type { RetrievalMode } from '../../rag/corpus.js';
 import type { RecomputeStrategy } from '../../kv/recompute.js';
-import { corpusScopeOf, requireAdmin } from '../auth.js';
+import { DEFAULT_TENANT } from '../../index/tenants.js';
+import { DEFAULT_KV_NAMESPACE } from '../../kv/chunk-store.js';
+import { corpusScopeOf, requireAdmin, type Principal } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
@@ -24,6 +26,18 @@ interface GenerateBody {
   seed: number;
 }
 
+/**
+ * The KV cache namespace a request works in (chunk-store.ts): the corpus tenant it retrieves for (the
+ * corpus as a whole when its admin chose sharing 'corpus'); without a corpus, a tenant key's own
+ * binding; the admin's requests without a corpus share the default namespace.
+ */
+async function namespaceOf(ctx: ServiceContext, p: Principal, corpus: string | undefined, tenant: string | undefined): Promise<string> {
+  if (corpus !== undefined) return (await ctx.corpora.get(corpus)).kvNamespace(corpusScopeOf(p, corpus, tenant) ?? DEFAULT_TENANT);
+  if (p.role === 'admin') return DEFAULT_KV_NAMESPACE;
+  if (p.corpus !== undefined) return (await ctx.corpora.get(p.corpus)).kvNamespace(p.tenant);
+  return JSON.stringify(['collection', p.collection, p.tenant]);
+}
+
 export async function kvRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const S = ctx.schemas;
 
@@ -39,7 +53,7 @@ export async function kvRoutes(app: FastifyInstance, ctx: ServiceContext): Promi
       const p = req.principal!;
       let passages: Array<{ id: string; document: string; text: string }> = [];
       if (b.corpus !== undefined) {
-        const tenant = corpusScopeOf(p, b.corpus, b.tenant) ?? 'default';
+        const tenant = corpusScopeOf(p, b.corpus, b.tenant) ?? DEFAULT_TENANT;
         if (b.k > 0) {
           const corpus = await ctx.corpora.get(b.corpus);
           passages = (await corpus.retrieve(b.query, { tenant, k: b.k, mode: b.mode })).map((x) => ({ id: x.id, document: x.document.id, text: x.text }));
@@ -47,14 +61,15 @@ export async function kvRoutes(app: FastifyInstance, ctx: ServiceContext): Promi
       } else if (b.tenant !== undefined) {
         throw createError('STRATA_INVALID_REQUEST', 'tenant needs a corpus to retrieve from', 'tenant');
       }
+      const namespace = await namespaceOf(ctx, p, b.corpus, b.tenant);
       return ctx.kv.run(async (engine) => {
         const parts = engine.encodePrompt({ system: b.system, passages: passages.map((x) => x.text), question: b.query });
-        const a = await engine.assemble(parts, { strategy: b.strategy, fraction: b.fraction });
+        const a = await engine.assemble(parts, { strategy: b.strategy, fraction: b.fraction, namespace });
         const tokens = await engine.generate(a, { maxTokens: b.maxTokens, temperature: b.temperature, seed: b.seed });
         return {
           text: engine.tokenizer.decode(tokens),
           tokens,
-          passages: passages.map((x, i) => ({ id: x.id, document: x.document, chunkKey: engine.chunkKey(parts.chunks[i]) })),
+          passages: passages.map((x, i) => ({ id: x.id, document: x.document, chunkKey: engine.chunkKey(parts.chunks[i], namespace) })),
           report: a.report,
         };
       });
@@ -62,11 +77,18 @@ export async function kvRoutes(app: FastifyInstance, ctx: ServiceContext): Promi
   });
 
   app.get('/v1/kv/stats', {
-    schema: { tags: ['kv'], summary: 'The chunk and prefix stores: entries, bytes, hits per tier; the model\'s gate (admin)', response: { 200: S.KvStats, ...errorResponses() } },
+    schema: {
+      tags: ['kv'],
+      summary: 'The chunk and prefix stores: entries, bytes, hits per tier; the model\'s gate. The admin sees totals; a tenant key its own namespace only',
+      response: { 200: S.KvStats, ...errorResponses() },
+    },
     handler: async (req) => {
-      requireAdmin(req.principal!);
+      const p = req.principal!;
       const engine = await ctx.kv.get();
-      return { model: engine.profile.name, rerotation: engine.gate.rerotation, gateRelError: engine.gate.relError, chunks: engine.chunks.stats(), prefixes: engine.prefixes.stats() };
+      const gate = { model: engine.profile.name, rerotation: engine.gate.rerotation, gateRelError: engine.gate.relError };
+      if (p.role === 'admin') return { ...gate, scope: 'all', chunks: engine.chunks.stats(), prefixes: engine.prefixes.stats() };
+      const namespace = await namespaceOf(ctx, p, undefined, undefined);
+      return { ...gate, scope: 'namespace', chunks: engine.chunks.stats(namespace), prefixes: engine.prefixes.stats(namespace) };
     },
   });
 

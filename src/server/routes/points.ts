@@ -1,11 +1,14 @@
 /**
- * Points: batch upsert, delete, get by id. A tenant key writes only into its tenant: a point naming
- * another tenant, or an id held by another tenant, is refused (403) before anything is written; its
- * deletes and lookups see only its own points (another tenant's id reads as absent).
+ * Points: batch upsert, delete, get by id. Point ids live in their tenant's own id space
+ * (point-store.ts): a tenant key writes, deletes and reads ids of its own tenant only, and whether
+ * another tenant uses the same id changes nothing in what it is answered. A tenant key naming another
+ * tenant is refused (403) before anything is written. The admin addresses a point as (tenant, id),
+ * the tenant defaulting to "default".
  */
 import type { FastifyInstance } from 'fastify';
 import { createError } from '../../errors.js';
 import type { Attributes } from '../../index/filter.js';
+import { DEFAULT_TENANT } from '../../index/tenants.js';
 import { scopeOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -16,8 +19,6 @@ interface PointBody {
   tenant?: string;
   metadata?: Attributes;
 }
-
-export const DEFAULT_TENANT = 'default';
 
 export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const S = ctx.schemas;
@@ -35,6 +36,7 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       const ids = new Uint32Array(n);
       const tenants: string[] = new Array(n);
       const attributes: Array<Attributes | null> = new Array(n);
+      const seen = new Set<string>();
       for (let i = 0; i < n; i++) {
         const pt = points[i];
         tenants[i] = scopeOf(p, name, pt.tenant) ?? DEFAULT_TENANT;
@@ -46,14 +48,14 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
         }
         ids[i] = pt.id;
         attributes[i] = pt.metadata ?? null;
-        if (p.role === 'tenant') {
-          const held = c.points.tenantOf(pt.id);
-          if (held !== undefined && held !== tenants[i]) throw createError('STRATA_FORBIDDEN', `points[${i}].id is held outside this key's tenant`, `points[${i}].id`);
-        }
+        const key = `${tenants[i]}\0${pt.id}`;
+        if (seen.has(key)) throw createError('STRATA_INVALID_ID', `points[${i}].id repeats an earlier point of the same tenant in this request`, `points[${i}].id`);
+        seen.add(key);
       }
       const r = await ctx.collections.write(c, { op: 'upsert', dir: c.dir, vectors, ids, tenants, attributes });
       ctx.metrics.writes.inc({ collection: name, op: 'upsert' }, n);
-      return { inserted: r.counts!.inserted, replaced: r.counts!.replaced, built: r.built === true };
+      // Whether this write built the index depends on every tenant's writes: the admin's to know.
+      return { inserted: r.counts!.inserted, replaced: r.counts!.replaced, ...(p.role === 'admin' ? { built: r.built === true } : {}) };
     },
   });
 
@@ -61,14 +63,11 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     schema: { tags: ['points'], summary: 'Delete points by id (durable when answered)', params: S.CollectionName, body: S.Ids, response: { 200: S.DeleteResult, ...errorResponses() } },
     handler: async (req) => {
       const { name } = req.params as { name: string };
-      const p = req.principal!;
-      const tenant = scopeOf(p, name, undefined);
+      const body = req.body as { ids: number[]; tenant?: string };
+      const tenant = scopeOf(req.principal!, name, body.tenant) ?? DEFAULT_TENANT;
       const c = ctx.collections.get(name);
-      let ids = (req.body as { ids: number[] }).ids;
-      if (new Set(ids).size !== ids.length) throw createError('STRATA_INVALID_ID', 'ids repeat', 'ids');
-      if (p.role === 'tenant') ids = ids.filter((id) => c.points.tenantOf(id) === tenant);
-      if (ids.length === 0) return { deleted: 0 };
-      const r = await ctx.collections.write(c, { op: 'delete', dir: c.dir, ids: Uint32Array.from(ids) });
+      if (new Set(body.ids).size !== body.ids.length) throw createError('STRATA_INVALID_ID', 'ids repeat', 'ids');
+      const r = await ctx.collections.write(c, { op: 'delete', dir: c.dir, tenant, ids: Uint32Array.from(body.ids) });
       ctx.metrics.writes.inc({ collection: name, op: 'delete' }, r.counts!.deleted);
       return { deleted: r.counts!.deleted };
     },
@@ -84,12 +83,13 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     },
     handler: async (req) => {
       const { name, id: idText } = req.params as { name: string; id: string };
-      const vector = (req.query as { vector?: string }).vector === 'true';
-      const tenant = scopeOf(req.principal!, name, undefined);
+      const query = req.query as { vector?: string; tenant?: string };
+      const tenant = scopeOf(req.principal!, name, query.tenant) ?? DEFAULT_TENANT;
       const c = ctx.collections.get(name);
       const id = Number(idText);
-      const found = id <= 0xffffffff ? c.points.get(id) : null;
-      if (!found || (tenant !== undefined && found.tenant !== tenant)) throw createError('STRATA_POINT_NOT_FOUND', `no point ${idText}`, 'id');
+      const found = id <= 0xffffffff ? c.points.get(tenant, id) : null;
+      if (!found) throw createError('STRATA_POINT_NOT_FOUND', `no point ${idText} in tenant ${JSON.stringify(tenant)}`, 'id');
+      const vector = query.vector === 'true';
       return { id: found.id, tenant: found.tenant, metadata: found.metadata ?? {}, ...(vector ? { vector: Array.from(found.vector) } : {}) };
     },
   });

@@ -1,7 +1,8 @@
 /**
  * Search and batch search. A tenant key's searches are scoped to its tenant whatever the body says
  * (naming another tenant is 403). The work runs on the collection's search pool through the
- * micro-batcher; an empty collection answers with no hits.
+ * micro-batcher; an empty collection answers with no hits. Hits carry the point's id in its tenant
+ * (the index's internal labels are mapped back through the point store).
  */
 import type { FastifyInstance } from 'fastify';
 import { createError } from '../../errors.js';
@@ -29,12 +30,29 @@ function optionsOf(q: QueryBody, tenant: string | undefined): SearchOptions {
   return o;
 }
 
-async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<Hit[][]> {
+/** A hit as clients see it: the point's id in its tenant. */
+interface ClientHit {
+  id: number;
+  tenant: string;
+  distance: number;
+}
+
+/** Index labels back to (tenant, id); a point deleted since the search ran is left out. */
+function toClientHits(c: Collection, hits: Hit[]): ClientHit[] {
+  const out: ClientHit[] = [];
+  for (const h of hits) {
+    const owner = c.points.owner(h.id);
+    if (owner) out.push({ id: owner.id, tenant: owner.tenant, distance: h.distance });
+  }
+  return out;
+}
+
+async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<ClientHit[][]> {
   const name = c.record.name;
   const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant)) }));
   if (!c.reader.built) return prepared.map(() => []);
   // Queries with the same k and options travel together.
-  const out: Hit[][] = new Array(queries.length);
+  const out: ClientHit[][] = new Array(queries.length);
   const groups = new Map<string, number[]>();
   prepared.forEach((q, i) => {
     const key = `${q.k}\u0000${JSON.stringify(q.options)}`;
@@ -47,7 +65,8 @@ async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, quer
       [...groups.values()].map(async (rows) => {
         const first = prepared[rows[0]];
         const hits = await ctx.collections.batcher.search(name, c.reader, rows.map((i) => prepared[i].vector), first.k, first.options);
-        rows.forEach((row, j) => (out[row] = hits[j]));
+        c.points.refresh();
+        rows.forEach((row, j) => (out[row] = toClientHits(c, hits[j])));
       }),
     );
   } catch (e) {
