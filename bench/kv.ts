@@ -10,7 +10,10 @@
  * each recompute strategy and fraction. Quality (stories260K only: llama-random-6M has random
  * weights): top-1 agreement of the next-token distribution with full prefill, KL(full || assembled),
  * greedy 32-token exact match. Time: medians of time-to-first-token and where it went. Hit rates: 1,000
- * Zipf prompts replayed through the chunk store under GDSF and LRU with the same byte budgets.
+ * Zipf prompts replayed through the chunk store under GDSF and LRU with the same byte budgets, then
+ * split between two tenants (90% / 10% of the prompts) with and without fair-share eviction.
+ * Isolation: a tenant's TTFT for a prompt another tenant cached vs a first sighting (equal: the caches
+ * are per namespace).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +69,34 @@ export interface KvRow {
   probeMs: number;
   onnxCalls: number;
   prompts: number;
+}
+
+/** Tenant isolation: a guessing tenant's TTFT for a prompt another tenant cached vs a first sighting. */
+export interface IsolationRow {
+  model: string;
+  prompts: number;
+  /** Median TTFT of tenant G assembling a prompt tenant O has just cached (G's own namespace). */
+  guessMs: number;
+  /** Median TTFT of a tenant assembling a prompt nobody has seen. */
+  missMs: number;
+  /** Median TTFT of O assembling its own cached prompt again (what a leak would look like). */
+  ownHitMs: number;
+  /** Prompts where G reused anything (prefix or chunks): must be 0. */
+  guessReuses: number;
+}
+
+/** Chunk hit rate of each tenant of a skewed two-tenant workload, with and without fair share. */
+export interface TenantHitRow {
+  model: string;
+  fairShare: boolean;
+  tenant: string;
+  /** Share of the prompts this tenant sent. */
+  traffic: number;
+  hitRate: number;
+  lookups: number;
+  /** Bytes it held in the disk tier at the end, and the tier's budget. */
+  bytes: number;
+  diskBudget: number;
 }
 
 export interface HitRateRow {
@@ -133,7 +164,14 @@ function makePrompts(count: number, pool: number[][], prefix: number[], question
   return out;
 }
 
-export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[]; hitRates: HitRateRow[] }> {
+export interface KvBenchResult {
+  rows: KvRow[];
+  hitRates: HitRateRow[];
+  isolation: IsolationRow[];
+  tenantHitRates: TenantHitRow[];
+}
+
+export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const profiles = sharedProfiles();
   const models = o.models ?? ['stories260K', 'llama-random-6M'];
@@ -143,6 +181,8 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
   const zipf = o.zipf ?? 1.0;
   const rows: KvRow[] = [];
   const hitRates: HitRateRow[] = [];
+  const isolation: IsolationRow[] = [];
+  const tenantHitRates: TenantHitRow[] = [];
   const work = mkdtempSync(join(tmpdir(), 'strata-bench-kv-'));
   try {
     // The passage pool: stories260K's own stories, 64-128 tokens each.
@@ -261,6 +301,32 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
       );
       log(`full prefill ${median(fullMs).toFixed(2)} ms, prefix caching alone ${median(prefixMs).toFixed(2)} ms (medians over ${n} prompts)`);
 
+      // Isolation: tenant O caches a prompt; tenant G (a guess) and tenant C (a first sighting) assemble
+      // it in their own namespaces, in alternating order; O's own repeat shows what reuse would look like.
+      const guess: number[] = [];
+      const miss: number[] = [];
+      const ownHit: number[] = [];
+      let guessReuses = 0;
+      for (let i = 0; i < prompts.length; i++) {
+        const parts = prompts[i].parts;
+        await engine.assemble(parts, { namespace: `owner-${i}` });
+        const runGuess = async () => {
+          const a = await engine.assemble(parts, { namespace: `guess-${i}`, store: false });
+          if (a.report.prefixReused + a.report.chunkHits > 0) guessReuses++;
+          guess.push(a.report.ttftMs);
+        };
+        const runMiss = async () => miss.push((await engine.assemble(parts, { namespace: `first-${i}`, store: false })).report.ttftMs);
+        if (i % 2 === 0) (await runGuess(), await runMiss());
+        else (await runMiss(), await runGuess());
+        ownHit.push((await engine.assemble(parts, { namespace: `owner-${i}`, store: false })).report.ttftMs);
+      }
+      const iso: IsolationRow = { model: name, prompts: prompts.length, guessMs: median(guess), missMs: median(miss), ownHitMs: median(ownHit), guessReuses };
+      isolation.push(iso);
+      log(
+        `\nisolation (${iso.prompts} prompts, cache-craft 15%): a tenant's TTFT for a prompt another tenant cached ${iso.guessMs.toFixed(2)} ms vs a first sighting ${iso.missMs.toFixed(2)} ms ` +
+          `(ratio ${(iso.guessMs / iso.missMs).toFixed(3)}); reuse in ${iso.guessReuses} of them; the owner's own repeat ${iso.ownHitMs.toFixed(2)} ms`,
+      );
+
       // Hit rates: 1,000 Zipf prompts through the store under each policy, same budgets.
       const entries = new Map<number, ChunkEntry & { cost: number }>();
       for (let i = 0; i < pool.length; i++) {
@@ -289,6 +355,24 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
         hitRates.push({ model: name, policy, prompts: replay.length, memoryBudget, diskBudget, hitRate: s.hitRate, memoryHits: s.memory.hits, diskHits: s.disk.hits, lookups: s.lookups, evictions: s.evictions });
         await store.close();
       }
+      // Two tenants, skewed: "heavy" sends 90% of the prompts, "light" 10%, each in its own namespace
+      // over the same passage pool; GDSF with and without fair share, same budget.
+      const trng = createRng(seed + 3);
+      const who = replay.map(() => (trng.next() < 0.9 ? 'heavy' : 'light'));
+      for (const fairShare of [false, true]) {
+        const store = ChunkKvStore.open(join(work, `${name}-tenants-${fairShare}`), { policy: 'gdsf', diskBytes: diskBudget, memoryBytes: memoryBudget, fairShare });
+        for (let p = 0; p < replay.length; p++) {
+          for (const i of replay[p].ids) {
+            const key = engine.chunkKey(pool[i], who[p]);
+            if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+          }
+        }
+        for (const tenant of ['heavy', 'light']) {
+          const t = store.stats(tenant);
+          tenantHitRates.push({ model: name, fairShare, tenant, traffic: who.filter((w) => w === tenant).length / who.length, hitRate: t.hitRate, lookups: t.lookups, bytes: t.disk.bytes, diskBudget });
+        }
+        await store.close();
+      }
       log(
         `\nchunk hit rate over ${replay.length} prompts, disk budget ${fmtBytes(diskBudget)} (25% of the pool's ${fmtBytes(poolBytes)} at fp16), memory tier off:\n` +
           formatTable(
@@ -301,11 +385,26 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<{ rows: KvRow[
             ],
           ),
       );
+      log(
+        `\nchunk hit rate per tenant, two tenants (90% / 10% of the prompts), GDSF, same disk budget:\n` +
+          formatTable(
+            tenantHitRates.filter((h) => h.model === name),
+            [
+              { title: 'fair share', value: (h) => (h.fairShare ? 'on' : 'off') },
+              { title: 'tenant', value: (h) => h.tenant },
+              { title: 'traffic', value: (h) => `${(h.traffic * 100).toFixed(0)}%` },
+              { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
+              { title: 'lookups', value: (h) => String(h.lookups) },
+              { title: 'disk held', value: (h) => `${((h.bytes / h.diskBudget) * 100).toFixed(0)}%` },
+            ],
+          ),
+      );
       await engine.close();
     }
-    if (o.json) writeFileSync(o.json, `${JSON.stringify({ rows, hitRates }, null, 2)}\n`);
+    const result = { rows, hitRates, isolation, tenantHitRates };
+    if (o.json) writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
     if (o.svg) writeFileSync(o.svg, kvQualitySvg(rows));
-    return { rows, hitRates };
+    return result;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

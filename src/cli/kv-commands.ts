@@ -85,7 +85,7 @@ export function addKvCommands(program: Command, bench: Command): void {
 
   bench
     .command('kv')
-    .description('Chunk KV-cache reuse: quality vs recompute fraction per strategy, TTFT vs full prefill and prefix caching, hit rates GDSF vs LRU.')
+    .description('Chunk KV-cache reuse: quality vs recompute fraction per strategy, TTFT vs full prefill and prefix caching, tenant isolation timing, hit rates GDSF vs LRU and per tenant with fair share.')
     .option('--models <list>', 'comma-separated models (quality figures come from stories260K only)', 'stories260K,llama-random-6M')
     .option('--prompts <n>', 'prompts measured per model', positiveInt('--prompts'), 40)
     .option('--passages <n>', 'passages in the pool', positiveInt('--passages'), 60)
@@ -94,7 +94,7 @@ export function addKvCommands(program: Command, bench: Command): void {
     .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 7)
     .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', positiveInt('--selection-block'), 1)
-    .option('--json <file>', 'write {rows, hitRates}')
+    .option('--json <file>', 'write {rows, hitRates, isolation, tenantHitRates}')
     .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
     .addHelpText('after', `
 Passages are stories stories260K writes itself (64-128 tokens of tok512); prompts are a system line,

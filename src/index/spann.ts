@@ -877,7 +877,13 @@ export class SpannIndex {
     return this.tenants.list();
   }
 
-  /** Create an empty tenant; false if it already exists. */
+  /** Whether the tenant exists (holds vectors, or was created empty). */
+  hasTenant(name: string): boolean {
+    this.assertOpen();
+    return this.tenants.get(name) !== undefined;
+  }
+
+    /** Create an empty tenant; false if it already exists. */
   createTenant(name: string): boolean {
     this.assertOpen();
     checkTenantName(name, 'tenant');

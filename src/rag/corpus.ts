@@ -540,7 +540,8 @@ export class Corpus {
       for (let i = 0; i < nq; i++) out.push(rows(res.ids, res.distances, i * kk, kk));
       return out;
     }
-    if (!this.index) return Array.from({ length: nq }, () => ({ ids: [], scores: [] }));
+    // No index, or none of the tenant's passages in it (all removed, then a rebuild): nothing to find.
+    if (!this.index || !this.index.hasTenant(tenant)) return Array.from({ length: nq }, () => ({ ids: [], scores: [] }));
     const search = { ...options.search, tenant };
     if (nq === 1) {
       const r = this.index.search(q, depth, search);

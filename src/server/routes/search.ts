@@ -50,7 +50,9 @@ function toClientHits(c: Collection, hits: Hit[]): ClientHit[] {
 async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<ClientHit[][]> {
   const name = c.record.name;
   const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant)) }));
-  if (!c.reader.built) return prepared.map(() => []);
+  // An empty collection, or a tenant key whose tenant holds nothing (whether the index exists depends
+  // on other tenants' writes: the answer must not), finds nothing.
+  if (!c.reader.built || (p.role === 'tenant' && !c.reader.hasTenant(p.tenant))) return prepared.map(() => []);
   // Queries with the same k and options travel together.
   const out: ClientHit[][] = new Array(queries.length);
   const groups = new Map<string, number[]>();

@@ -1,0 +1,92 @@
+/**
+ * On-disk formats that changed with tenant isolation: a store written in the older format is
+ * migrated at open (corpus passages, collection points) and answers exactly as before.
+ */
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Corpus } from '../src/rag/corpus.js';
+import { EmbedderPool } from '../src/rag/embedder-pool.js';
+import { PASSAGES_FILE, PASSAGES_FORMAT } from '../src/rag/passage-store.js';
+import { POINTS_FILE, PointStore } from '../src/server/point-store.js';
+import { SHARED_DIR } from '../src/util/paths.js';
+import { tempDir } from './helpers.js';
+
+describe('format migrations', () => {
+  const tmp = tempDir('formats');
+  let pool: EmbedderPool;
+  beforeAll(async () => {
+    pool = await EmbedderPool.load(join(SHARED_DIR, 'models', 'glove-avg-100d'), {}, { threads: 1 });
+  });
+  afterAll(async () => {
+    await pool.close();
+    tmp.cleanup();
+  });
+
+  it('a format-1 corpus (texts shared by hash across tenants) opens migrated to per-tenant texts, answering the same', async () => {
+    const dir = join(tmp.dir, 'corpus');
+    const text = 'Vaccines train the immune system to recognise a virus.';
+    let corpus = await Corpus.open(dir, { model: pool });
+    await corpus.ingest([{ id: 'a', text }, { id: 'b', text: 'Rainfall and drought shape the river.' }]);
+    await corpus.ingest([{ id: 'x', text }], { tenant: 'other' });
+    const before = [await corpus.retrieve('immune virus', { k: 2 }), await corpus.retrieve('immune virus', { k: 2, tenant: 'other' })];
+    await corpus.close();
+    // Rewrite it as format 1 wrote it: texts and vectors under the bare hash, counted over tenants.
+    const root = open({ path: join(dir, PASSAGES_FILE), maxDbs: 12 });
+    const texts = root.openDB<{ x: string; r: number }, string>({ name: 'texts' });
+    const vectors = root.openDB({ name: 'vectors', encoding: 'binary' });
+    const meta = root.openDB({ name: 'meta' });
+    await root.transaction(() => {
+      for (const { key, value } of [...texts.getRange()]) {
+        const hash = key.slice(key.indexOf('\0') + 1);
+        texts.put(hash, { x: value.x, r: (texts.get(hash)?.r ?? 0) + value.r });
+        vectors.put(hash, Buffer.from(vectors.get(key) as Buffer));
+        texts.remove(key);
+        vectors.remove(key);
+      }
+      for (const k of ['format', 'sharing', 'id']) meta.remove(k);
+    });
+    await root.close();
+    corpus = await Corpus.open(dir, { model: pool });
+    try {
+      expect(corpus.sharing).toBe('tenant');
+      expect(corpus.stats().texts).toBe(3); // the shared text is now one copy per tenant
+      expect(corpus.store.getMeta('format')).toBe(PASSAGES_FORMAT);
+      expect([await corpus.retrieve('immune virus', { k: 2 }), await corpus.retrieve('immune virus', { k: 2, tenant: 'other' })]).toEqual(before);
+      await corpus.removeDocuments(['a']);
+      expect((await corpus.retrieve('immune virus', { k: 1, tenant: 'other', mode: 'dense' }))[0].text).toBe(text);
+    } finally {
+      await corpus.close();
+    }
+  });
+
+  it('a format-1 point store (ids shared by the collection\'s tenants) opens with each id in its tenant, labels kept', async () => {
+    const dir = join(tmp.dir, 'points');
+    const root = open({ path: join(dir, POINTS_FILE), maxDbs: 4 });
+    const points = root.openDB({ name: 'points', keyEncoding: 'uint32' });
+    const vector = (x: number) => new Uint8Array(Float32Array.from([x, x + 1]).buffer);
+    await root.transaction(() => {
+      points.put(4, { t: 'acme', m: { a: 1 }, v: vector(4) });
+      points.put(9, { t: 'globex', m: null, v: vector(9) });
+      root.openDB({ name: 'meta' }).put('generation', 3);
+    });
+    await root.close();
+    const store = PointStore.open(dir, 2);
+    try {
+      expect(store.generation).toBe(3);
+      expect(store.get('acme', 4)).toEqual({ id: 4, tenant: 'acme', metadata: { a: 1 }, vector: Float32Array.from([4, 5]) });
+      expect(store.get('globex', 4)).toBeNull();
+      expect(store.label('globex', 9)).toBe(9); // the index generation on disk keeps its labels
+      expect(store.owner(9)).toEqual({ tenant: 'globex', id: 9 });
+      // New points get labels past the old ids; the same id in another tenant is another point.
+      const labels = store.putMany(Uint32Array.from([4]), Float32Array.from([0, 0]), ['globex'], [null]);
+      expect(labels[0]).toBe(10);
+      expect(store.get('acme', 4)?.vector).toEqual(Float32Array.from([4, 5]));
+      expect(Array.from(store.removeMany('acme', Uint32Array.from([4, 9])))).toEqual([4]);
+      expect(store.removeTenant('globex')).toBe(2);
+      expect(store.count).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
