@@ -2,6 +2,7 @@
  * On-disk formats that changed with tenant isolation: a store written in the older format is
  * migrated at open (corpus passages, collection points) and answers exactly as before.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +10,11 @@ import { Corpus } from '../src/rag/corpus.js';
 import { EmbedderPool } from '../src/rag/embedder-pool.js';
 import { PASSAGES_FILE, PASSAGES_FORMAT } from '../src/rag/passage-store.js';
 import { POINTS_FILE, PointStore } from '../src/server/point-store.js';
+import { buildService, type Service } from '../src/server/app.js';
+import { resolveConfig } from '../src/server/config.js';
 import { SHARED_DIR } from '../src/util/paths.js';
 import { tempDir } from './helpers.js';
+import { ADMIN_KEY, DIM, points } from './server-helpers.js';
 
 describe('format migrations', () => {
   const tmp = tempDir('formats');
@@ -57,6 +61,42 @@ describe('format migrations', () => {
       expect((await corpus.retrieve('immune virus', { k: 1, tenant: 'other', mode: 'dense' }))[0].text).toBe(text);
     } finally {
       await corpus.close();
+    }
+  });
+
+  it('a format-1 collection reopens in the service with its ids in their tenants and its index rebuilt (attributes per tenant)', async () => {
+    const dataDir = join(tmp.dir, 'service');
+    const config = resolveConfig({ dataDir, adminKey: ADMIN_KEY, searchThreads: 1, logLevel: 'silent' }, {});
+    const call = async (svc: Service, method: string, url: string, body?: unknown) => {
+      const r = await svc.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${ADMIN_KEY}` }, ...(body !== undefined ? { payload: body as object } : {}) });
+      return { status: r.statusCode, json: JSON.parse(r.body) };
+    };
+    const pts = points(300, 5, ['acme', 'globex']);
+    let svc = await buildService(config, { logger: false });
+    await call(svc, 'POST', '/v1/collections', { name: 'old', dimension: DIM });
+    expect((await call(svc, 'POST', '/v1/collections/old/points', { points: pts })).status).toBe(200);
+    const generation = (await call(svc, 'GET', '/v1/collections/old')).json.generation;
+    await svc.close();
+    // Back to format 1: points keyed by the client's id (labels were allocated in id order here).
+    const root = open({ path: join(dataDir, 'collections', 'old', POINTS_FILE), maxDbs: 6 });
+    await root.transaction(() => {
+      for (const name of ['ids', 'labels']) root.openDB({ name }).clearSync();
+      const meta = root.openDB({ name: 'meta' });
+      meta.remove('format');
+      meta.remove('nextLabel');
+    });
+    await root.close();
+    svc = await buildService(config, { logger: false });
+    try {
+      const stats = (await call(svc, 'GET', '/v1/collections/old')).json;
+      expect(stats).toMatchObject({ points: 300, generation: generation + 1 });
+      const p = pts[7];
+      expect((await call(svc, 'GET', `/v1/collections/old/points/${p.id}?tenant=${p.tenant}`)).json).toMatchObject({ id: p.id, tenant: p.tenant, metadata: p.metadata });
+      const hit = await call(svc, 'POST', '/v1/collections/old/search', { vector: p.vector, k: 1, tenant: p.tenant, filter: { group: p.metadata.group } });
+      expect(hit.json.results).toEqual([{ id: p.id, tenant: p.tenant, distance: 0 }]);
+      expect(readdirSync(join(dataDir, 'collections', 'old')).filter((f) => f.startsWith('index-'))).toEqual([`index-${generation + 1}`]);
+    } finally {
+      await svc.close();
     }
   });
 

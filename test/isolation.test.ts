@@ -95,6 +95,28 @@ describe('probes a tenant could run against the service', () => {
     expect((await s.call('GET', '/v1/collections/iso/points/4?vector=true', keys['iso/y'])).json.vector).toEqual([1, 2, 3, 4]);
   });
 
+  it('metadata attributes are no oracle: names and types are per tenant', async () => {
+    const upsert = (t: string, id: number, metadata: Record<string, unknown>) => s.call('POST', '/v1/collections/iso/points', keys[`iso/${t}`], { points: [{ id, vector: [4, 3, 2, 1], metadata }] });
+    const search = (t: string, filter: unknown) => s.call('POST', '/v1/collections/iso/search', keys[`iso/${t}`], { vector: [4, 3, 2, 1], k: 5, filter });
+    expect((await upsert('y', 10, { price: 'high', lang: 'en' })).status).toBe(200);
+    // x may give "price" another type: y's schema is not x's.
+    expect(await upsert('x', 10, { price: 5 })).toMatchObject({ status: 200, json: { inserted: 1, replaced: 0 } });
+    // A filter on y's attribute, or with y's type, is what it would be on a name nobody uses.
+    const onLang = await search('x', { lang: 'en' });
+    const onNothing = await search('x', { nothing: 'en' });
+    expect(onLang).toMatchObject({ status: 200, json: { results: [] } });
+    expect(onLang.json).toEqual(onNothing.json);
+    expect((await search('x', { price: 5 })).json.results).toEqual([{ id: 10, tenant: 'x', distance: 0 }]);
+    expect((await search('y', { price: 'high' })).json.results).toEqual([{ id: 10, tenant: 'y', distance: 0 }]);
+    // A type error names the caller's own attribute as it wrote it.
+    const bad = await search('x', { price: 'cheap' });
+    expect(bad).toMatchObject({ status: 400, json: { error: { code: 'STRATA_INVALID_FILTER', field: 'filter.price' } } });
+    expect(bad.json.error.message).toMatch(/^STRATA_INVALID_FILTER: filter\.price compares a number attribute/);
+    const conflict = await upsert('x', 11, { price: 'cheap' });
+    expect(conflict).toMatchObject({ status: 400, json: { error: { code: 'STRATA_INVALID_ATTRIBUTE', field: 'points[0].metadata.price' } } });
+    expect(conflict.json.error.message).not.toMatch(/[0-9a-f]{16}:/);
+  });
+
   it('the admin\'s opt-in (sharing "corpus") shares deduplication and KV caches across the corpus\'s tenants', async () => {
     expect((await s.call('GET', '/v1/corpora/public')).json.sharing).toBe('corpus');
     expect((await s.call('GET', '/v1/corpora')).json.corpora.find((c: { name: string }) => c.name === 'public').sharing).toBe('corpus');

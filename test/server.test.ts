@@ -190,7 +190,9 @@ describe('HTTP service', () => {
     await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: [1, 2], k: 3 }), 'STRATA_DIMENSION_MISMATCH', 'body.vector');
     await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, k: -1 }), 'STRATA_INVALID_REQUEST', 'k');
     await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, k: 5000 }), 'STRATA_INVALID_REQUEST', 'k');
-    await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, filter: { group: { $regex: 'x' } } }), 'STRATA_INVALID_FILTER');
+    await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, tenant: 'acme', filter: { group: { $regex: 'x' } } }), 'STRATA_INVALID_FILTER', 'filter.group.$regex');
+    await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, filter: { group: 'g1' } }), 'STRATA_INVALID_FILTER', 'body.tenant');
+    await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, tenant: 'acme', filter: { group: 3 } }), 'STRATA_INVALID_FILTER', 'filter.group');
     await expectCode(s.call('POST', '/v1/collections/docs/search', ADMIN_KEY, { vector: all[0].vector, tenant: 'nobody' }), 'STRATA_UNKNOWN_TENANT', 'tenant');
     await expectCode(s.call('POST', '/v1/collections/docs/points', ADMIN_KEY, { points: [{ id: 1, vector: [1] }] }), 'STRATA_DIMENSION_MISMATCH', 'points[0].vector');
     await expectCode(s.call('POST', '/v1/collections/docs/points', ADMIN_KEY, { points: [{ id: -1, vector: all[0].vector }] }), 'STRATA_INVALID_REQUEST', 'points[0].id');

@@ -30,6 +30,7 @@ import type { WriteCounts } from '../index/writer.js';
 import { createPool } from '../util/workers.js';
 import { PointStore } from './point-store.js';
 import type { RebuildTask } from './rebuild-worker.js';
+import { attributePrefix, scopeAttributes } from './tenant-attributes.js';
 
 export type IngestTask =
   | { op: 'create'; dir: string; options: Partial<IndexOptions> & { dimension: number } }
@@ -134,7 +135,10 @@ async function apply(index: SpannIndex, w: LoggedWrite): Promise<IngestResult['c
 async function write(st: CollectionState, task: WriteTask): Promise<IngestResult> {
   // Point store first (durable), then the index; logged for a rebuild in the same synchronous step.
   let w: LoggedWrite;
-  if (task.op === 'upsert') w = { op: 'upsert', labels: st.points.putMany(task.ids, task.vectors, task.tenants, task.attributes), vectors: task.vectors, tenants: task.tenants, attributes: task.attributes };
+  if (task.op === 'upsert') {
+    const attributes = task.tenants.map((t, i) => scopeAttributes(t, task.attributes[i]));
+    w = { op: 'upsert', labels: st.points.putMany(task.ids, task.vectors, task.tenants, task.attributes), vectors: task.vectors, tenants: task.tenants, attributes };
+  }
   else if (task.op === 'delete') w = { op: 'delete', labels: st.points.removeMany(task.tenant, task.ids) };
   else {
     st.points.removeTenant(task.tenant);
@@ -162,6 +166,13 @@ function rebuild(st: CollectionState): Promise<IngestResult> {
   st.rebuilding ??= (async () => {
     const t0 = performance.now();
     const snap = st.points.snapshot();
+    const prefixes = new Map<string, string>();
+    snap.attributes = snap.attributes.map((m, i) => {
+      const t = snap.tenants[i];
+      let prefix = prefixes.get(t);
+      if (prefix === undefined) prefixes.set(t, (prefix = attributePrefix(t)));
+      return scopeAttributes(t, m, prefix);
+    });
     if (snap.ids.length === 0 || !st.index.built) return result(st);
     st.log = [];
     const generation = st.generation + 1;
@@ -211,7 +222,21 @@ async function run(task: IngestTask): Promise<IngestResult> {
     // per file across a process's threads, and one first opened read-only cannot write.
     return result(await remember(task.dir, createState(task.dir, task.options)));
   }
-  if (task.op === 'open') return result(await (states.get(task.dir) ?? remember(task.dir, openState(task.dir, task.dimension))));
+  if (task.op === 'open') {
+    const known = states.get(task.dir);
+    if (known) return result(await known);
+    const st = await remember(task.dir, openState(task.dir, task.dimension));
+    // An older collection format: re-index its points (attributes into the tenants' namespaces).
+    if (st.points.migrated && st.index.built) {
+      await rebuild(st);
+      for (const [generation, old] of st.retired) {
+        await old.close();
+        rmSync(indexDir(st.dir, generation), { recursive: true, force: true });
+      }
+      st.retired.clear();
+    }
+    return result(st);
+  }
   const st = await stateOf(task.dir);
   if (task.op === 'close') {
     states.delete(task.dir);

@@ -13,8 +13,10 @@
  *   labels  label (uint32)        -> `${tenant}\0${id}`   (search hits back to client ids)
  *   meta    'format' 2, 'nextLabel', 'generation'
  *
- * Format 1 keyed points by the client's id across tenants; it is migrated at the writer's open
- * (label = the old id, so the index generations on disk stay valid).
+ * Format 1 keyed points by the client's id across tenants, and its index generations hold metadata
+ * attributes under the names clients sent; format 2 indexes them in each tenant's namespace
+ * (tenant-attributes.ts). A format-1 store is migrated at the writer's open (label = the old id) and
+ * the writer then rebuilds the index generation from the points.
  *
  * Writes are synchronous LMDB commits made by the ingest thread BEFORE the index write they belong
  * to, so every point the index holds is here (a crash in between leaves an unacknowledged point here
@@ -57,6 +59,9 @@ export interface PointSnapshot {
 const idKey = (tenant: string, id: number): string => `${tenant}\0${id}`;
 
 export class PointStore {
+  /** This open migrated an older format: the index generations on disk hold attributes outside the tenants' namespaces and must be rebuilt. */
+  migrated = false;
+
   private constructor(
     private readonly path: string,
     private readonly root: RootDatabase,
@@ -91,6 +96,7 @@ export class PointStore {
       if (format < POINTS_FORMAT || fresh) {
         if (readOnly) throw createError('STRATA_FORMAT_VERSION', `${path} has format ${format}: open the collection for writing first to migrate it to ${POINTS_FORMAT}`, 'dataDir');
         store.migrateFormat1();
+        store.migrated = !fresh;
       }
     } catch (err) {
       void root.close();

@@ -12,6 +12,7 @@ import { DEFAULT_TENANT } from '../../index/tenants.js';
 import { scopeOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
+import { unscopeError } from '../tenant-attributes.js';
 
 interface PointBody {
   id: number;
@@ -52,7 +53,9 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
         if (seen.has(key)) throw createError('STRATA_INVALID_ID', `points[${i}].id repeats an earlier point of the same tenant in this request`, `points[${i}].id`);
         seen.add(key);
       }
-      const r = await ctx.collections.write(c, { op: 'upsert', dir: c.dir, vectors, ids, tenants, attributes });
+      const r = await ctx.collections.write(c, { op: 'upsert', dir: c.dir, vectors, ids, tenants, attributes }).catch((e) => {
+        throw unscopeError(e, tenants, 'points');
+      });
       ctx.metrics.writes.inc({ collection: name, op: 'upsert' }, n);
       // Whether this write built the index depends on every tenant's writes: the admin's to know.
       return { inserted: r.counts!.inserted, replaced: r.counts!.replaced, ...(p.role === 'admin' ? { built: r.built === true } : {}) };

@@ -12,6 +12,7 @@ import type { Collection } from '../collections.js';
 import type { ServiceContext } from '../context.js';
 import type { Hit } from '../search-batcher.js';
 import { errorResponses, type QueryBody } from '../schemas.js';
+import { scopeFilter, unscopeError } from '../tenant-attributes.js';
 
 function toVector(q: QueryBody, dim: number, field: string): Float32Array {
   if (q.vector.length !== dim) throw createError('STRATA_DIMENSION_MISMATCH', `${field}.vector has ${q.vector.length} components, the collection ${dim}`, `${field}.vector`);
@@ -23,10 +24,14 @@ function toVector(q: QueryBody, dim: number, field: string): Float32Array {
   return v;
 }
 
-function optionsOf(q: QueryBody, tenant: string | undefined): SearchOptions {
+function optionsOf(q: QueryBody, tenant: string | undefined, field: string): SearchOptions {
   const o: SearchOptions = { ...(q.params ?? {}) };
   if (tenant !== undefined) o.tenant = tenant;
-  if (q.filter !== undefined) o.filter = q.filter as SearchOptions['filter'];
+  if (q.filter !== undefined) {
+    // Attributes live in each tenant's namespace (tenant-attributes.ts): a filter is a tenant's.
+    if (tenant === undefined) throw createError('STRATA_INVALID_FILTER', `${field}.filter needs ${field}.tenant: metadata attributes belong to a tenant`, `${field}.tenant`);
+    o.filter = scopeFilter(tenant, q.filter) as SearchOptions['filter'];
+  }
   return o;
 }
 
@@ -49,7 +54,7 @@ function toClientHits(c: Collection, hits: Hit[]): ClientHit[] {
 
 async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<ClientHit[][]> {
   const name = c.record.name;
-  const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant)) }));
+  const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant), field(i)) }));
   // An empty collection, or a tenant key whose tenant holds nothing (whether the index exists depends
   // on other tenants' writes: the answer must not), finds nothing.
   if (!c.reader.built || (p.role === 'tenant' && !c.reader.hasTenant(p.tenant))) return prepared.map(() => []);
@@ -73,7 +78,7 @@ async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, quer
     );
   } catch (e) {
     if ((e as { code?: string }).code === 'STRATA_OVERLOADED') ctx.metrics.shed.inc({ kind: 'search' });
-    throw e;
+    throw unscopeError(e, prepared.flatMap((q) => (q.options.tenant !== undefined ? [q.options.tenant] : [])));
   }
   ctx.metrics.queries.inc({ collection: name }, queries.length);
   return out;
