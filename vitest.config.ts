@@ -9,5 +9,7 @@ export default defineConfig({
     // 2-core machines: two test files at a time keeps builds from starving each other.
     maxWorkers: 2,
     minWorkers: 1,
+    // Generated models (random-weight decoders) go to a cache inside the checkout, not the home folder.
+    env: { STRATA_CACHE_DIR: process.env.STRATA_CACHE_DIR ?? '.cache' },
   },
 });

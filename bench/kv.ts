@@ -24,7 +24,7 @@ import type { ChunkEntry } from '../src/kv/entry-codec.js';
 import type { EvictionPolicyName } from '../src/kv/eviction.js';
 import { argmax, decodeFrom, generate, softmax } from '../src/kv/generate.js';
 import { sliceCache } from '../src/kv/kv-cache.js';
-import { sharedProfiles } from '../src/kv/profiles.js';
+import { builtinProfiles } from '../src/kv/profiles.js';
 import type { RecomputeStrategy } from '../src/kv/recompute.js';
 import { createRng, type Rng } from '../src/util/random.js';
 import { quantile } from './engine-process.js';
@@ -173,7 +173,7 @@ export interface KvBenchResult {
 
 export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const profiles = sharedProfiles();
+  const profiles = builtinProfiles();
   const models = o.models ?? ['stories260K', 'llama-random-6M'];
   const fractions = o.fractions ?? [0, 0.05, 0.15, 0.3, 1];
   const nPrompts = o.prompts ?? 40;

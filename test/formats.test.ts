@@ -2,6 +2,7 @@
  * On-disk formats that changed with tenant isolation: a store written in the older format is
  * migrated at open (corpus passages, collection points) and answers exactly as before.
  */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -12,7 +13,6 @@ import { PASSAGES_FILE, PASSAGES_FORMAT } from '../src/rag/passage-store.js';
 import { POINTS_FILE, PointStore } from '../src/server/point-store.js';
 import { buildService, type Service } from '../src/server/app.js';
 import { resolveConfig } from '../src/server/config.js';
-import { SHARED_DIR } from '../src/util/paths.js';
 import { tempDir } from './helpers.js';
 import { ADMIN_KEY, DIM, points } from './server-helpers.js';
 
@@ -20,7 +20,7 @@ describe('format migrations', () => {
   const tmp = tempDir('formats');
   let pool: EmbedderPool;
   beforeAll(async () => {
-    pool = await EmbedderPool.load(join(SHARED_DIR, 'models', 'glove-avg-100d'), {}, { threads: 1 });
+    pool = await EmbedderPool.load(DEFAULT_MODEL_DIR, {}, { threads: 1 });
   });
   afterAll(async () => {
     await pool.close();

@@ -4,14 +4,14 @@
  * guessed data or not; the admin's opt-in corpus sharing does share; and a seeded property test: every
  * field of one tenant's responses (timings aside) is unchanged when other tenants' calls are added.
  */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvEngine, type AssemblyReport } from '../src/kv/engine.js';
-import { sharedProfiles } from '../src/kv/profiles.js';
+import { builtinProfiles } from '../src/kv/profiles.js';
 import { Corpus, type IngestReport, type RetrievalMode } from '../src/rag/corpus.js';
 import { EmbedderPool } from '../src/rag/embedder-pool.js';
-import { SHARED_DIR } from '../src/util/paths.js';
 import { tempDir } from './helpers.js';
 import { startService, type TestService } from './server-helpers.js';
 
@@ -179,7 +179,7 @@ describe('one tenant\'s responses do not depend on other tenants\' calls (seeded
   const tmp = tempDir('isolation');
   let run = 0;
   beforeAll(async () => {
-    pool = await EmbedderPool.load(join(SHARED_DIR, 'models', 'glove-avg-100d'), {}, { threads: 1 });
+    pool = await EmbedderPool.load(DEFAULT_MODEL_DIR, {}, { threads: 1 });
   });
   afterAll(async () => {
     await pool.close();
@@ -190,7 +190,7 @@ describe('one tenant\'s responses do not depend on other tenants\' calls (seeded
   async function replay(ops: Op[]): Promise<unknown[]> {
     const dir = join(tmp.dir, `run-${run++}`);
     const corpus = await Corpus.open(join(dir, 'corpus'), { model: pool, chunk: { maxTokens: 24, overlapTokens: 4 }, rebuildGrowth: 2 });
-    const engine = await KvEngine.open(sharedProfiles().stories260K, join(dir, 'kv'));
+    const engine = await KvEngine.open(builtinProfiles().stories260K, join(dir, 'kv'));
     const seen: unknown[] = [];
     try {
       for (const op of ops) {

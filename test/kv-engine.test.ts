@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvEngine, type PromptParts } from '../src/kv/engine.js';
 import { argmax, generate, softmax } from '../src/kv/generate.js';
 import { concatCaches, cloneCache } from '../src/kv/kv-cache.js';
-import { sharedProfiles } from '../src/kv/profiles.js';
+import { builtinProfiles } from '../src/kv/profiles.js';
 import { cacheCraftBudgets, toRuns, topTokens } from '../src/kv/recompute.js';
 import { rerotateKeys } from '../src/kv/rope.js';
 import { tempDir } from './helpers.js';
 
-const P = sharedProfiles();
+const P = builtinProfiles();
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 const kl = (p: Float32Array, q: Float32Array) => {
   const a = softmax(p, 0, p.length);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ChunkKvStore, chunkKey } from '../src/kv/chunk-store.js';
 import { decodeEntry, encodeEntry, type ChunkEntry } from '../src/kv/entry-codec.js';
 import { EvictionPolicy } from '../src/kv/eviction.js';
-import { decodeFloat16, encodeFloat16 } from '../src/kv/float16.js';
+import { decodeFloat16, encodeFloat16 } from '../src/util/float16.js';
 import { createRng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 

@@ -1,10 +1,14 @@
 /**
- * ONNX files for the tests, on the wire format of src/kv/protobuf.ts: read a model's initializers
- * (the GloVe table the encoder test checks against) and write a tiny BERT-shaped encoder (the path a MiniLM/bge model takes: Hugging Face
- * tokenizer, token_type_ids, last_hidden_state, mean pooling). Field numbers from onnx.proto.
+ * ONNX files for the tests, through the ONNX schema's protobuf bindings (onnx-proto) and the
+ * project's graph builder: read a model's float initializers (the GloVe table the encoder test checks
+ * against; float16 decoded) and write a tiny BERT-shaped encoder (the path a MiniLM/bge model takes:
+ * Hugging Face tokenizer, token_type_ids, last_hidden_state, mean pooling).
  */
+import onnxProto from 'onnx-proto';
+import { decodeFloat16 } from '../src/util/float16.js';
+import { GraphBuilder } from '../src/util/onnx-builder.js';
 
-import { encodeMessage, readFields, readPackedVarints } from '../src/kv/protobuf.js';
+const { onnx } = onnxProto;
 
 export interface Initializer {
   name: string;
@@ -12,54 +16,31 @@ export interface Initializer {
   data: Float32Array;
 }
 
-/** Float initializers of an ONNX model (ModelProto.graph.initializer). */
+/** Float initializers of an ONNX model: float32, float16 and int8 (the codes, as float32). */
 export function readInitializers(file: Uint8Array): Initializer[] {
-  // A plain Uint8Array view: a Node Buffer's slice() shares memory instead of copying.
-  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
-  const graph = readFields(bytes).find((f) => f.num === 7)?.body as Uint8Array;
+  const model = onnx.ModelProto.decode(file);
   const out: Initializer[] = [];
-  for (const init of readFields(graph)) {
-    if (init.num !== 5) continue;
-    const t: Initializer = { name: '', dims: [], data: new Float32Array(0) };
-    let type = 0;
-    let raw: Uint8Array | null = null;
-    for (const f of readFields(init.body as Uint8Array)) {
-      if (f.num === 1 && f.value !== undefined) t.dims.push(f.value);
-      else if (f.num === 1 && f.body) t.dims.push(...readPackedVarints(f.body));
-      else if (f.num === 2) type = f.value ?? 0;
-      else if (f.num === 8) t.name = new TextDecoder().decode(f.body);
-      else if (f.num === 9 || f.num === 4) raw = f.body ?? null; // raw_data, or packed float_data
-    }
-    if (type === 1 && raw) {
-      t.data = new Float32Array(raw.slice().buffer);
-      out.push(t);
-    }
+  for (const t of model.graph?.initializer ?? []) {
+    const raw = Uint8Array.prototype.slice.call(t.rawData); // an aligned copy (Buffer#slice would share memory)
+    const dims = t.dims.map(Number);
+    if (t.dataType === onnx.TensorProto.DataType.FLOAT) out.push({ name: t.name, dims, data: new Float32Array(raw.buffer) });
+    else if (t.dataType === onnx.TensorProto.DataType.FLOAT16) {
+      const data = new Float32Array(raw.length / 2);
+      decodeFloat16(new Uint16Array(raw.buffer), data);
+      out.push({ name: t.name, dims, data });
+    } else if (t.dataType === onnx.TensorProto.DataType.INT8) out.push({ name: t.name, dims, data: Float32Array.from(new Int8Array(raw.buffer)) });
   }
   return out;
 }
 
-// ---- writing ---------------------------------------------------------------------------------------
-const FLOAT = 1;
-const INT64 = 7;
-
-function tensor(name: string, dims: number[], data: Float32Array): Uint8Array {
-  return encodeMessage([...dims.map((d) => [1, d] as [number, number]), [2, FLOAT], [8, name], [9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]]);
-}
-
-function valueInfo(name: string, elemType: number, shape: Array<number | string>): Uint8Array {
-  const dims = shape.map((d) => [1, encodeMessage([typeof d === 'number' ? [1, d] : [2, d]])] as [number, Uint8Array]);
-  const tensorType = encodeMessage([
-    [1, elemType],
-    [2, encodeMessage(dims)],
-  ]);
-  return encodeMessage([
-    [1, name],
-    [2, encodeMessage([[1, tensorType]])],
-  ]);
-}
-
-function node(op: string, inputs: string[], outputs: string[], name: string): Uint8Array {
-  return encodeMessage([...inputs.map((i) => [1, i] as [number, string]), ...outputs.map((o) => [2, o] as [number, string]), [3, name], [4, op]]);
+/** The word table of a GloVe encoder (glove-encoder.ts), whichever way it is stored. */
+export function gloveTable(file: Uint8Array): Float32Array {
+  const inits = readInitializers(file);
+  const table = inits.find((i) => i.dims.length === 2) as Initializer;
+  const scales = inits.find((i) => i.name.endsWith('.scales'));
+  if (!scales) return table.data;
+  const d = table.dims[1];
+  return table.data.map((c, i) => c * scales.data[Math.floor(i / d)]);
 }
 
 /**
@@ -67,21 +48,13 @@ function node(op: string, inputs: string[], outputs: string[], name: string): Ui
  * Inputs input_ids, attention_mask (unused by the graph: pooling applies it), token_type_ids, all int64.
  */
 export function toyBertEncoder(words: Float32Array, types: Float32Array, vocab: number, dim: number): Uint8Array {
-  const graph = encodeMessage([
-    [1, node('Gather', ['words', 'input_ids'], ['w'], 'gather_words')],
-    [1, node('Gather', ['types', 'token_type_ids'], ['t'], 'gather_types')],
-    [1, node('Add', ['w', 't'], ['last_hidden_state'], 'add')],
-    [2, 'toy-bert'],
-    [5, tensor('words', [vocab, dim], words)],
-    [5, tensor('types', [2, dim], types)],
-    [11, valueInfo('input_ids', INT64, ['batch', 'sequence'])],
-    [11, valueInfo('attention_mask', INT64, ['batch', 'sequence'])],
-    [11, valueInfo('token_type_ids', INT64, ['batch', 'sequence'])],
-    [12, valueInfo('last_hidden_state', FLOAT, ['batch', 'sequence', dim])],
-  ]);
-  return encodeMessage([
-    [1, 8],
-    [7, graph],
-    [8, encodeMessage([[2, 13]])],
-  ]);
+  const g = new GraphBuilder('toy-bert');
+  const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
+  g.input('attention_mask', 'int64', ['batch', 'sequence']);
+  const typeIds = g.input('token_type_ids', 'int64', ['batch', 'sequence']);
+  const w = g.node('Gather', [g.initializer('words', 'float', [vocab, dim], words), ids]);
+  const t = g.node('Gather', [g.initializer('types', 'float', [2, dim], types), typeIds]);
+  g.node('Add', [w, t], { name: 'last_hidden_state' });
+  g.output('last_hidden_state', 'float', ['batch', 'sequence', dim]);
+  return g.encode({ opset: 13 });
 }

@@ -1,13 +1,13 @@
 /** Chunker invariants: every character lands in a chunk, sizes hold, boundaries are natural, ids are stable. */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../src/util/paths.js';
 import { chunkText } from '../src/rag/chunker.js';
 import { contentHash } from '../src/rag/passage-store.js';
 import { loadTokenizer } from '../src/rag/tokenizer.js';
 
-const glove = loadTokenizer({ type: 'wordlevel', file: join(SHARED_DIR, 'models', 'glove-avg-100d', 'vocab.txt') });
+const glove = loadTokenizer({ type: 'wordlevel', file: join(DEFAULT_MODEL_DIR, 'vocab.txt') });
 const count = (s: string) => glove.count(s);
 
 const WORDS = ['protein', 'cells', 'the', 'of', 'immune', 'response', 'in', 'mice', 'was', 'measured', 'x', '3.5', 'well-known', "isn't"];

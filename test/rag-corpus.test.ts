@@ -2,9 +2,9 @@
  * The corpus end to end on the real GloVe encoder, LMDB and the SPANN index: ingest, replace, dedup,
  * remove, tenant isolation, BM25 against a hand computation, reopen round-trip and repair.
  */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../src/util/paths.js';
 import { analyze } from '../src/rag/analyzer.js';
 import { Corpus, type RetrieveOptions } from '../src/rag/corpus.js';
 import type { RagDocument } from '../src/rag/documents.js';
@@ -12,7 +12,7 @@ import { EmbedderPool } from '../src/rag/embedder-pool.js';
 import { createRng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 
-const GLOVE = join(SHARED_DIR, 'models', 'glove-avg-100d');
+const GLOVE = DEFAULT_MODEL_DIR;
 const TOPICS = [
   ['protein', 'enzyme', 'amino', 'folding', 'binding', 'structure', 'molecule'],
   ['virus', 'infection', 'immune', 'vaccine', 'antibody', 'patients', 'disease'],

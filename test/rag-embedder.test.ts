@@ -1,17 +1,18 @@
 /** Tokenizers against hand-checked ids, and the ONNX encoder path against the model's own weights. */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../src/util/paths.js';
+import { assetModel } from '../src/util/paths.js';
 import { Embedder } from '../src/rag/embedder.js';
 import { EmbedderPool } from '../src/rag/embedder-pool.js';
 import { loadTokenizer } from '../src/rag/tokenizer.js';
 import { createRng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
-import { readInitializers, toyBertEncoder } from './onnx-proto.js';
+import { gloveTable, toyBertEncoder } from './onnx-proto.js';
 
-const GLOVE = join(SHARED_DIR, 'models', 'glove-avg-100d');
-const MINILM = join(SHARED_DIR, 'models', 'all-MiniLM-L6-v2-tokenizer');
+const GLOVE = DEFAULT_MODEL_DIR;
+const MINILM = assetModel('all-MiniLM-L6-v2-tokenizer');
 
 describe('tokenizers', () => {
   // Ids read off the vocab files by hand (line number - 1), WordPiece pieces checked against vocab.txt.
@@ -50,8 +51,7 @@ describe('GloVe encoder on onnxruntime-node', () => {
   let table: Float32Array;
   beforeAll(async () => {
     embedder = await Embedder.load(GLOVE, {}, { intraOpThreads: 1 });
-    const init = readInitializers(readFileSync(join(GLOVE, 'model.onnx'))).find((i) => i.dims.length === 2 && i.dims[1] === 100);
-    table = (init as { data: Float32Array }).data;
+    table = gloveTable(readFileSync(join(GLOVE, 'model.onnx')));
   });
   afterAll(() => embedder.close());
 

@@ -1,15 +1,16 @@
 /** Retrieval metrics by hand, the BEIR and Cranfield loaders, and a small SciFact evaluation with recorded floors. */
+import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBeir, parseBeirQrels, type Qrels, type RetrievalCorpus } from '../src/datasets/beir.js';
 import { loadCranfield, parseSmart } from '../src/datasets/cranfield.js';
-import { SHARED_DIR } from '../src/util/paths.js';
+import { assetCorpus } from '../src/util/paths.js';
 import { Corpus } from '../src/rag/corpus.js';
 import { evaluateFusions, evaluateRetrieval, scoreRuns } from '../src/rag/evaluation.js';
 import { tempDir } from './helpers.js';
 
-const SCIFACT = join(SHARED_DIR, 'corpora', 'scifact');
-const CRANFIELD = join(SHARED_DIR, 'corpora', 'cranfield');
+const SCIFACT = assetCorpus('scifact');
+const CRANFIELD = assetCorpus('cranfield');
 
 describe('metrics', () => {
   it('nDCG@10, recall@100 and MRR@10 match a hand computation', () => {
@@ -74,7 +75,7 @@ describe('SciFact subset end to end (GloVe encoder, real corpus)', () => {
     const relevant = new Set(queries.flatMap((q) => [...(full.qrels.get(q.id) as Map<string, number>).keys()]));
     const documents = full.documents.filter((d, i) => relevant.has(d.id) || i < 1200);
     data = { ...full, documents, queries, qrels: new Map(queries.map((q) => [q.id, full.qrels.get(q.id) as Map<string, number>])) };
-    corpus = await Corpus.open(tmp.dir, { model: join(SHARED_DIR, 'models', 'glove-avg-100d'), chunk: { maxTokens: 512 }, embedder: { threads: 2 } });
+    corpus = await Corpus.open(tmp.dir, { model: DEFAULT_MODEL_DIR, chunk: { maxTokens: 512 }, embedder: { threads: 2 } });
     await corpus.ingest(data.documents);
   });
   afterAll(async () => {

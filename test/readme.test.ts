@@ -33,7 +33,7 @@ describe('README stays true', () => {
 
   it('documents every service setting with its variable and default', () => {
     for (const st of SETTINGS) {
-      const def = st.key === 'searchThreads' || st.key === 'embedThreads' ? 'CPU cores' : st.key === 'ragModel' ? '`../shared/models/glove-avg-100d`' : '`' + String(st.default()) + '`';
+      const def = st.key === 'searchThreads' || st.key === 'embedThreads' ? 'CPU cores' : st.key === 'ragModel' ? '`assets/models/glove-100d-100k-int8`' : '`' + String(st.default()) + '`';
       expect(readme, `README row for ${st.flag}`).toContain(`| \`${st.flag}\` | \`${st.env}\` | ${def} |`);
     }
   });

@@ -7,10 +7,11 @@ import { Corpus, type RetrievalMode } from '../rag/corpus.js';
 import type { FusionMethod } from '../rag/fusion.js';
 import { createProgress } from '../util/progress.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
+import { assetCorpus } from '../util/paths.js';
 
 export const DEFAULT_CORPUS_DIR = '.strata-corpus';
 
-/** --model, else the model the corpus was built with, else the GloVe encoder in ../shared. */
+/** --model, else the model the corpus was built with, else the bundled GloVe encoder. */
 async function modelFor(corpusDir: string, model: string | undefined): Promise<string> {
   if (model) return resolve(model);
   return (await Corpus.storedModelDir(corpusDir)) ?? DEFAULT_MODEL_DIR;
@@ -33,7 +34,7 @@ export function addRagCommands(program: Command): void {
 JSONL lines are {"id" or "_id", "title"?, "text", "metadata"?} (BEIR's corpus.jsonl works as is); a
 .txt/.md file is one document whose id is its path under <path>.
 Example:
-  strata ingest ../shared/corpora/scifact/corpus.jsonl --corpus ./scifact-corpus`)
+  strata ingest assets/corpora/scifact/corpus.jsonl.gz --corpus ./scifact-corpus   (the bundled SciFact; .gz is read as is)`)
     .action(async (path: string, opts) => {
       const docs = loadDocuments(path);
       const corpus = await Corpus.open(opts.corpus, {
@@ -98,7 +99,7 @@ Example:
     .command('eval')
     .description('Retrieval quality on a judged corpus: nDCG@10, recall@100, MRR@10 for dense, BM25, hybrid and exact dense (the ANN loss).')
     .argument('<format>', 'beir (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or cranfield (cran.all.1400, cran.qry, cranqrel)')
-    .requiredOption('--dir <dir>', 'the dataset folder')
+    .option('--dir <dir>', 'the dataset folder (default: the bundled SciFact or Cranfield, assets/corpora/)')
     .option('--split <name>', 'beir: judged split to report', 'test')
     .option('--tune-split <name>', "beir: split the hybrid fusion is chosen on ('none' = equal-weight RRF); default train when present")
     .option('--model <dir>', `sentence-encoder folder (default ${DEFAULT_MODEL_DIR})`, DEFAULT_MODEL_DIR)
@@ -110,14 +111,15 @@ Example:
     .option('--json <file>', 'write {dense, bm25, hybrid, denseExact, ...} each with ndcg10, recall100, mrr10')
     .addHelpText('after', `
 Examples:
-  strata eval beir --dir ../shared/corpora/scifact --split test --json scifact.json
-  strata eval cranfield --dir ../shared/corpora/cranfield`)
+  strata eval beir --json scifact.json            # the bundled SciFact (assets/corpora/scifact), test split
+  strata eval cranfield                            # the bundled Cranfield
+  strata eval beir --dir ~/beir/nfcorpus           # any BEIR-format folder`)
     .action(async (format: string, opts) => {
       if (format !== 'beir' && format !== 'cranfield') throw new InvalidArgumentError('format must be beir or cranfield');
       const { runRetrievalEval } = await import('../../bench/retrieval-eval.js');
       await runRetrievalEval({
         format,
-        dir: opts.dir,
+        dir: opts.dir ?? assetCorpus(format === 'beir' ? 'scifact' : 'cranfield'),
         split: opts.split,
         tuneSplit: opts.tuneSplit === 'none' ? null : opts.tuneSplit,
         model: resolve(opts.model),

@@ -7,10 +7,11 @@
  *
  * Only queries with judgements in the split are returned, in file order.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { parseJsonl, type RagDocument } from '../rag/documents.js';
+import { plainOrGzip, readTextMaybeGzip } from '../util/files.js';
 
 /** Relevance grades: query id -> document id -> grade (> 0 relevant). */
 export type Qrels = Map<string, Map<string, number>>;
@@ -27,10 +28,11 @@ export interface RetrievalCorpus {
   qrels: Qrels;
 }
 
-/** A dataset file's text; STRATA_DATASET_MISSING when it is not there. */
+/** A dataset file's text (or its `.gz` beside it); STRATA_DATASET_MISSING when neither is there. */
 export function readDatasetFile(path: string): string {
-  if (!existsSync(path)) throw createError('STRATA_DATASET_MISSING', `dataset: ${path} does not exist`, 'dir');
-  return readFileSync(path, 'utf8');
+  const file = plainOrGzip(path);
+  if (!existsSync(file)) throw createError('STRATA_DATASET_MISSING', `dataset: ${path} does not exist`, 'dir');
+  return readTextMaybeGzip(file);
 }
 
 /** Parse a BEIR qrels TSV (header line optional). */

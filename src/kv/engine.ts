@@ -25,6 +25,7 @@ import { decodeFrom, type SamplingOptions } from './generate.js';
 import { cloneCache, concatCaches, sliceCache, writeTokens, type KvCache } from './kv-cache.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { ModelProfile } from './model-profile.js';
+import { materializeProfile } from './random-llama.js';
 import { cacheCraftBudgets, tokenDeviation, topTokens, toRuns, type RecomputeStrategy } from './recompute.js';
 import { rerotateKeys, type RopeParams } from './rope.js';
 
@@ -142,6 +143,7 @@ export class KvEngine {
 
   /** Register a model: load it, check its layout against the profile, run the re-rotation gate, open the stores in `dir`. */
   static async open(profile: ModelProfile, dir: string, options: KvEngineOptions = {}): Promise<KvEngine> {
+    materializeProfile(profile);
     const model = await DecoderModel.load(profile.onnx, options.decoder);
     for (const k of ['layers', 'kvHeads', 'headDim'] as const) {
       if (profile[k] !== undefined && profile[k] !== model[k]) {

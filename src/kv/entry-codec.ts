@@ -13,7 +13,7 @@
  */
 import { createError } from '../errors.js';
 import { decodeFloat8Array, E4M3, encodeFloat8Array } from '../index/codecs/float8.js';
-import { decodeFloat16, encodeFloat16 } from './float16.js';
+import { decodeFloat16, encodeFloat16 } from '../util/float16.js';
 import type { KvCache } from './kv-cache.js';
 
 export type KvDtype = 'f32' | 'f16' | 'f8';

@@ -6,6 +6,7 @@
  * Whether cached keys may be moved to another position is not taken on trust: `registerModel`
  * (registry.ts) measures it (gate.ts) and marks a model that fails prefix-reuse-only.
  */
+import type { RandomLlamaSpec } from './random-llama.js';
 import type { RopeParams } from './rope.js';
 
 export type PositionalScheme = ({ kind: 'rope' } & RopeParams) | { kind: 'absolute' };
@@ -26,4 +27,6 @@ export interface ModelProfile {
   layers?: number;
   kvHeads?: number;
   headDim?: number;
+  /** A generated random-weight model (random-llama.ts): `onnx` is made from this spec when missing. */
+  random?: RandomLlamaSpec;
 }

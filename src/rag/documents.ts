@@ -3,10 +3,11 @@
  * (.md, .markdown) and JSONL (.jsonl: one {"id"|"_id", "title"?, "text", "metadata"?} per line, the
  * BEIR corpus layout). A file's document id is its path relative to the folder it was found under.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { createError } from '../errors.js';
 import type { Attributes } from '../index/filter.js';
+import { readTextMaybeGzip } from '../util/files.js';
 
 export interface RagDocument {
   /** Unique within its tenant; re-ingesting the same id replaces the document. 1-512 characters. */
@@ -64,6 +65,12 @@ export function parseJsonl(text: string, source: string): RagDocument[] {
 
 const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.markdown', '.text']);
 
+/** A file's kind by extension, looking through a trailing `.gz` (corpus.jsonl.gz is JSONL). */
+function kindOf(name: string): string {
+  const lower = name.toLowerCase();
+  return extname(lower.endsWith('.gz') ? lower.slice(0, -3) : lower);
+}
+
 /** Documents in a file or (recursively) a folder of .txt/.md/.jsonl files. */
 export function loadDocuments(path: string): RagDocument[] {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -74,7 +81,7 @@ export function loadDocuments(path: string): RagDocument[] {
       for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
         const p = join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (TEXT_EXTENSIONS.has(extname(e.name).toLowerCase()) || extname(e.name).toLowerCase() === '.jsonl') files.push([p, relative(path, p)]);
+        else if (TEXT_EXTENSIONS.has(kindOf(e.name)) || kindOf(e.name) === '.jsonl') files.push([p, relative(path, p)]);
       }
     };
     walk(path);
@@ -83,8 +90,8 @@ export function loadDocuments(path: string): RagDocument[] {
   }
   const docs: RagDocument[] = [];
   for (const [file, id] of files) {
-    const text = readFileSync(file, 'utf8');
-    if (extname(file).toLowerCase() === '.jsonl') docs.push(...parseJsonl(text, file));
+    const text = readTextMaybeGzip(file);
+    if (kindOf(file) === '.jsonl') docs.push(...parseJsonl(text, file));
     else if (text.trim() !== '') docs.push({ id, text, source: file });
   }
   return docs;

@@ -4,7 +4,7 @@
  * GloVe-style encoder (word-tokenizer.ts). The chunker counts tokens with the same tokenizer the
  * embedder feeds the model, so a chunk of N tokens is N tokens to the model.
  */
-import { readFileSync } from 'node:fs';
+import { readTextMaybeGzip } from '../util/files.js';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { createError } from '../errors.js';
 import { WordTokenizer } from './word-tokenizer.js';
@@ -50,7 +50,7 @@ class HuggingFaceTokenizer implements TextTokenizer {
 
 function readJson(file: string, field: string): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return JSON.parse(readTextMaybeGzip(file)) as Record<string, unknown>;
   } catch (err) {
     throw createError('STRATA_MODEL_INVALID', `${field}: cannot read ${file} as JSON (${(err as Error).message})`, field);
   }

@@ -5,7 +5,7 @@
  * "'s". A hyphenated or dotted word missing from the vocabulary falls back to its parts. Unknown
  * words map to the unknown token. No special tokens are added.
  */
-import { readFileSync } from 'node:fs';
+import { readTextMaybeGzip } from '../util/files.js';
 import { createError } from '../errors.js';
 
 const WORD = /\p{L}[\p{L}\p{M}\p{N}]*(?:['’.\-][\p{L}\p{M}\p{N}]+)*\.?|\p{N}+(?:[.,:/\-]\p{N}+)*|[^\s\p{L}\p{N}]/gu;
@@ -30,7 +30,7 @@ export class WordTokenizer {
   static fromFile(file: string, options: { lowercase?: boolean; unkToken?: string; padToken?: string } = {}): WordTokenizer {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readTextMaybeGzip(file);
     } catch (err) {
       throw createError('STRATA_MODEL_FILE_MISSING', `tokenizer.file: cannot read ${file} (${(err as Error).message})`, 'tokenizer.file');
     }

@@ -118,5 +118,5 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS
 
 /** The settings table for --help and the README. */
 export function describeSettings(): string {
-  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' || s.key === 'embedThreads' ? 'CPU cores' : s.key === 'ragModel' ? '../shared/models/glove-avg-100d' : JSON.stringify(s.default())})`).join('\n');
+  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' || s.key === 'embedThreads' ? 'CPU cores' : s.key === 'ragModel' ? 'the bundled assets/models/glove-100d-100k-int8' : JSON.stringify(s.default())})`).join('\n');
 }
