@@ -16,6 +16,7 @@ import { runDemo } from './demo.js';
 import { addRagCommands } from './rag-commands.js';
 import { addKvCommands } from './kv-commands.js';
 import { addModelCommands } from './model-commands.js';
+import { addIndexCommands } from './index-commands.js';
 import { relaunchWithSingleThreadedGc } from '../util/gc.js';
 import { describeSettings, SETTINGS } from '../server/config.js';
 
@@ -243,6 +244,7 @@ Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-
 addRagCommands(program);
 addKvCommands(program, bench);
 addModelCommands(program);
+addIndexCommands(program);
 
 program
   .command('demo')

@@ -1,0 +1,146 @@
+/**
+ * `strata index …`: build and use an index from vector files without writing code.
+ *   build <vectors> --out DIR     fvecs / bvecs / fbin / NumPy .npy / ann-benchmarks HDF5 / JSON
+ *   search DIR --query <file|json> --k …
+ *   stats DIR, health DIR, compact DIR
+ */
+import { existsSync } from 'node:fs';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createError } from '../errors.js';
+import type { Metric } from '../index/distance.js';
+import type { Filter } from '../index/filter.js';
+import { createIndex, openIndex } from '../index/spann.js';
+import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
+import { createProgress } from '../util/progress.js';
+import { nonNegativeNumber, positiveInt } from './args.js';
+
+const json = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+
+export function addIndexCommands(program: Command): void {
+  const index = program.command('index').description('Build, search and maintain an index folder from vector files (no code needed).');
+
+  index
+    .command('build')
+    .description('Build an index from a vector file, with a progress bar.')
+    .argument('<vectors>', `vector file: ${VECTOR_EXTENSIONS.join(', ')} (HDF5: its train set)`)
+    .requiredOption('--out <dir>', 'index folder to create (must not exist)')
+    .option('--spec <spec>', 'index spec, e.g. SPANN, SPANN,INT8,Refine, PCA50%,SPANN,F8E4M3', 'SPANN')
+    .addOption(new Option('--metric <m>', 'distance (default: the file\'s own for HDF5, else l2)').choices(['l2', 'ip', 'cosine']))
+    .option('--ids <file>', 'ids, one per vector: .npy, .ibin/.ivecs or text (one per line); default 0..n-1')
+    .option('--tenants <file>', 'tenant of each vector, one name per line')
+    .option('--head-ratio <r>', 'share of vectors that become in-memory heads (default 0.08)', nonNegativeNumber('--head-ratio'))
+    .option('--threads <n>', 'build threads (default: all cores)', positiveInt('--threads'))
+    .addHelpText('after', `
+Examples:
+  strata index build base.fvecs --out ./idx
+  strata index build embeddings.npy --out ./idx --metric cosine --ids ids.npy --tenants tenants.txt
+  strata index build glove-25-angular.hdf5 --out ./idx --spec SPANN,INT8,Refine`)
+    .action(async (file: string, opts) => {
+      if (existsSync(opts.out)) throw createError('STRATA_INDEX_EXISTS', `--out ${opts.out} exists: choose a new folder`, 'out');
+      const v = await readVectorInput(file, 'train');
+      const ids = opts.ids ? readIdInput(opts.ids) : undefined;
+      if (ids && ids.length !== v.count) throw createError('STRATA_INVALID_ID', `--ids ${opts.ids} holds ${ids.length} ids for ${v.count} vectors`, 'ids');
+      const tenants = opts.tenants ? readLines(opts.tenants) : undefined;
+      if (tenants && tenants.length !== v.count) throw createError('STRATA_INVALID_TENANT', `--tenants ${opts.tenants} holds ${tenants.length} lines for ${v.count} vectors`, 'tenants');
+      const metric: Metric = opts.metric ?? v.metric ?? 'l2';
+      console.error(`${file}: ${v.count} vectors x ${v.dim}, ${metric}, spec ${opts.spec}`);
+      const ui = createProgress();
+      const t0 = performance.now();
+      const idx = await createIndex(opts.out, { dimension: v.dim, metric, spec: opts.spec, ...(opts.headRatio !== undefined ? { headRatio: opts.headRatio } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+      try {
+        await idx.build(v.data, ids, { ...(tenants ? { tenants } : {}), onProgress: (p) => ui.update(p.stage, p.done, p.total) });
+      } finally {
+        ui.stop();
+      }
+      const s = idx.stats();
+      await idx.close();
+      console.log(`built ${opts.out}: ${s.count} vectors, ${s.heads} heads, ${s.tenants} tenants, ${(s.diskBytes / 2 ** 20).toFixed(1)} MiB on disk, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    });
+
+  index
+    .command('search')
+    .description('k nearest neighbours of one or more query vectors.')
+    .argument('<dir>', 'index folder')
+    .requiredOption('--query <file|json>', `query vectors: a file (${VECTOR_EXTENSIONS.join(', ')}; HDF5: its test set) or inline JSON, e.g. '[0.1,0.2,0.3]'`)
+    .option('--k <n>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--max-lists <n>', 'posting lists read per query (default 32)', positiveInt('--max-lists'))
+    .option('--tenant <name>', 'search this tenant only')
+    .option('--filter <json>', 'metadata filter, e.g. \'{"lang":"en"}\'')
+    .option('--limit <n>', 'only the first n queries of a file', positiveInt('--limit'))
+    .option('--json', 'print JSON: [{ids, distances, stats}] per query')
+    .action(async (dir: string, opts) => {
+      const q = existsSync(opts.query) ? await readVectorInput(opts.query, 'test') : parseVectorsJson(opts.query, '--query');
+      const idx = await openIndex(dir, { readOnly: true });
+      try {
+        if (q.dim !== idx.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `--query vectors have ${q.dim} components, the index ${idx.dimension}`, 'query');
+        let filter: Filter | undefined;
+        if (opts.filter) {
+          try {
+            filter = JSON.parse(opts.filter) as Filter;
+          } catch (err) {
+            throw new InvalidArgumentError(`--filter is not JSON (${(err as Error).message})`);
+          }
+        }
+        const n = Math.min(q.count, opts.limit ?? q.count);
+        const out: Array<{ ids: number[]; distances: number[]; stats: { listsProbed: number; vectorsScanned: number } }> = [];
+        for (let i = 0; i < n; i++) {
+          const r = idx.search(q.data.subarray(i * q.dim, (i + 1) * q.dim), opts.k, { ...(opts.maxLists ? { maxLists: opts.maxLists } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(filter ? { filter } : {}) });
+          const ids: number[] = [];
+          const distances: number[] = [];
+          r.ids.forEach((id, j) => {
+            if (id !== 0xffffffff) (ids.push(id), distances.push(r.distances[j]));
+          });
+          out.push({ ids, distances, stats: r.stats });
+        }
+        if (opts.json) return json(out);
+        for (let i = 0; i < out.length; i++) {
+          console.log(`query ${i}: ${out[i].stats.listsProbed} lists, ${out[i].stats.vectorsScanned} vectors scanned`);
+          out[i].ids.forEach((id, j) => console.log(`  ${String(j + 1).padStart(3)}  id ${String(id).padEnd(10)} distance ${out[i].distances[j].toPrecision(6)}`));
+        }
+      } finally {
+        await idx.close();
+      }
+    });
+
+  index
+    .command('stats')
+    .description('Size and shape of an index: vectors, heads, lists, bytes, tenants, attributes.')
+    .argument('<dir>', 'index folder')
+    .action(async (dir: string) => {
+      const idx = await openIndex(dir, { readOnly: true });
+      try {
+        json(idx.stats());
+      } finally {
+        await idx.close();
+      }
+    });
+
+  index
+    .command('health')
+    .description('Check every invariant (reads every list): list lengths, replicas, tombstones, orphans, problems. Exit code 1 when a problem is found.')
+    .argument('<dir>', 'index folder')
+    .action(async (dir: string) => {
+      const idx = await openIndex(dir, { readOnly: true });
+      try {
+        const h = idx.health();
+        json(h);
+        if (h.problems.length > 0) process.exitCode = 1;
+      } finally {
+        await idx.close();
+      }
+    });
+
+  index
+    .command('compact')
+    .description('Apply tombstones and merge small lists; --reclaim-disk also rewrites the file to its live size (needs exclusive access).')
+    .argument('<dir>', 'index folder')
+    .option('--reclaim-disk', 'rewrite the LMDB file so disk use drops to the live data')
+    .action(async (dir: string, opts) => {
+      const idx = await openIndex(dir);
+      try {
+        json(await idx.compact({ reclaimDisk: Boolean(opts.reclaimDisk) }));
+      } finally {
+        await idx.close();
+      }
+    });
+}
