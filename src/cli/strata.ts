@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /** The `strata` command line: datasets, benchmarks, the service, RAG ingest/query/eval and a small demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { positiveInt } from './args.js';
@@ -17,7 +17,7 @@ import { addRagCommands } from './rag-commands.js';
 import { addKvCommands } from './kv-commands.js';
 import { addModelCommands } from './model-commands.js';
 import { addIndexCommands } from './index-commands.js';
-import { relaunchWithSingleThreadedGc } from '../util/gc.js';
+import { exitWithParent, relaunchWithSingleThreadedGc } from '../util/gc.js';
 import { describeSettings, SETTINGS } from '../server/config.js';
 
 const program = new Command();
@@ -254,6 +254,7 @@ program
     await runDemo(opts.dir);
   });
 
+exitWithParent();
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isStrataError(err)) {
     console.error(`error: ${err.message}`);
