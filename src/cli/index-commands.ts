@@ -12,7 +12,7 @@ import type { Filter } from '../index/filter.js';
 import { createIndex, openIndex } from '../index/spann.js';
 import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
 import { createProgress } from '../util/progress.js';
-import { nonNegativeNumber, positiveInt } from './args.js';
+import { nonNegativeNumber, positiveInt } from '../util/cli-args.js';
 
 const json = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 

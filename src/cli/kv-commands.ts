@@ -1,6 +1,6 @@
-/** `strata kv ...` (chunk KV cache: gate, generate with retrieval and cache reuse, store stats) and `strata bench kv`. */
+/** `strata kv ...` (chunk KV cache: gate, generate with retrieval and cache reuse, store stats). */
 import { type Command, Option } from 'commander';
-import { fractionArg, nonNegativeInt, positiveInt } from './args.js';
+import { fractionArg, nonNegativeInt, positiveInt } from '../util/cli-args.js';
 import { Corpus } from '../rag/corpus.js';
 import { KvEngine } from '../kv/engine.js';
 import { resolveProfile } from '../kv/profiles.js';
@@ -19,7 +19,7 @@ async function withEngine(opts: { model: string; cacheDir: string }, fn: (engine
   }
 }
 
-export function addKvCommands(program: Command, bench: Command): void {
+export function addKvCommands(program: Command): void {
   const kv = program.command('kv').description('Chunk KV cache: reuse the transformer KV caches of retrieved passages (RoPE re-rotation + selective recompute).');
 
   kv.command('gate')
@@ -82,38 +82,4 @@ export function addKvCommands(program: Command, bench: Command): void {
         console.log(JSON.stringify({ chunks: engine.chunks.stats(), prefixes: engine.prefixes.stats() }, null, 2));
       }),
     );
-
-  bench
-    .command('kv')
-    .description('Chunk KV-cache reuse: quality vs recompute fraction per strategy, TTFT vs full prefill and prefix caching, tenant isolation timing, hit rates GDSF vs LRU and per tenant with fair share.')
-    .option('--models <list>', 'comma-separated models (quality figures come from stories260K only)', 'stories260K,llama-random-6M')
-    .option('--prompts <n>', 'prompts measured per model', positiveInt('--prompts'), 40)
-    .option('--passages <n>', 'passages in the pool', positiveInt('--passages'), 60)
-    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison', positiveInt('--hit-prompts'), 1000)
-    .option('--fractions <list>', 'recompute fractions', '0,0.05,0.15,0.3,1')
-    .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 7)
-    .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', positiveInt('--selection-block'), 1)
-    .option('--json <file>', 'write {rows, hitRates, isolation, tenantHitRates}')
-    .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
-    .addHelpText('after', `
-Passages are stories stories260K writes itself (64-128 tokens of tok512); prompts are a system line,
-3-5 Zipf-drawn passages in random order and a short question, within 512 tokens. Each passage is
-cached in another prompt first. Per prompt, in the same loop: full prefill, prefix caching alone,
-and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.svg`)
-    .action(async (opts) => {
-      const { runKvBench } = await import('../../bench/kv.js');
-      await runKvBench({
-        models: String(opts.models).split(',').map((s) => s.trim()),
-        prompts: opts.prompts,
-        passages: opts.passages,
-        hitPrompts: opts.hitPrompts,
-        fractions: String(opts.fractions).split(',').map((s) => fractionArg('--fractions')(s.trim())),
-        zipf: opts.zipf,
-        seed: opts.seed,
-        selectionBlock: opts.selectionBlock,
-        json: opts.json,
-        svg: opts.svg,
-      });
-    });
 }

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { ensureRandomLlama, parameterCount, resolveSpec } from '../kv/random-llama.js';
 import { readWinkEmbeddings, writeGloveEncoder } from '../rag/glove-encoder.js';
 import { cacheDir } from '../util/paths.js';
-import { nonNegativeInt, positiveInt } from './args.js';
+import { nonNegativeInt, positiveInt } from '../util/cli-args.js';
 
 export function addModelCommands(program: Command): void {
   const models = program.command('models').description('Make the generated models: random-weight Llama decoders, the GloVe sentence encoder.');

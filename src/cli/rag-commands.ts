@@ -1,7 +1,7 @@
 /** The RAG commands of the `strata` CLI: ingest documents, query passages, evaluate on a judged corpus. */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { nonNegativeInt, nonNegativeNumber, positiveInt } from './args.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt } from '../util/cli-args.js';
 import { loadDocuments } from '../rag/documents.js';
 import { Corpus, type RetrievalMode } from '../rag/corpus.js';
 import type { FusionMethod } from '../rag/fusion.js';

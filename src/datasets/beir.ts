@@ -10,23 +10,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
-import { parseJsonl, type RagDocument } from '../rag/documents.js';
+import { parseJsonl } from '../rag/documents.js';
+import type { Qrels, RetrievalCorpus, TextQuery } from '../rag/evaluation.js';
+export type { Qrels, RetrievalCorpus, TextQuery } from '../rag/evaluation.js';
 import { plainOrGzip, readTextMaybeGzip } from '../util/files.js';
-
-/** Relevance grades: query id -> document id -> grade (> 0 relevant). */
-export type Qrels = Map<string, Map<string, number>>;
-
-export interface TextQuery {
-  id: string;
-  text: string;
-}
-
-export interface RetrievalCorpus {
-  name: string;
-  documents: RagDocument[];
-  queries: TextQuery[];
-  qrels: Qrels;
-}
 
 /** A dataset file's text (or its `.gz` beside it); STRATA_DATASET_MISSING when neither is there. */
 export function readDatasetFile(path: string): string {

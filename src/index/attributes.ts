@@ -13,25 +13,16 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
 import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
-import { type NumberIndex, type NumberRecord, buildNumberIndex, openNumberIndex } from './number-index.js';
+import { type NumberIndex, buildNumberIndex, openNumberIndex } from './number-index.js';
+import { type AttributeType, type AttributeRecord } from '../storage/records.js';
+export type { AttributeType, AttributeRecord } from '../storage/records.js';
 
-export type AttributeType = 'keyword' | 'number' | 'boolean';
 
 /** Most values one keyword attribute of one vector may list. */
 export const MAX_KEYWORDS_PER_VALUE = 1024;
 /** Longest keyword, in characters. */
 export const MAX_KEYWORD_LENGTH = 1024;
 
-/** The persisted header of one attribute (LMDB `attrs` db, msgpack); its bitmaps are stored apart. */
-export interface AttributeRecord {
-  type: AttributeType;
-  /** keyword/boolean: the values ('true'/'false' for booleans); value i's bitmap is part i. */
-  keys?: string[];
-  /** keyword/boolean: u32 vectors per value, little-endian. */
-  counts?: Uint8Array;
-  /** number: the number index (number-index.ts). */
-  numbers?: NumberRecord;
-}
 
 /** Where an index's bitmaps are kept (the LMDB store): part = value number or 'all'. */
 export interface AttributeBitmapStore {

@@ -9,21 +9,14 @@
  * Either way the work per range is proportional to the smaller side of it.
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
-import { lowerBound, upperBound } from './bounds.js';
+import { lowerBound, upperBound } from '../util/bounds.js';
 import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
+import { type NumberRecord } from '../storage/records.js';
+export type { NumberRecord } from '../storage/records.js';
 
 /** Most distinct values kept as one bitmap each. */
 export const MAX_VALUE_BITMAPS = 4096;
 
-/** Persisted form (inside the attribute's header record). */
-export interface NumberRecord {
-  /** float64 values, little-endian: the distinct values (bitmaps) or every value, sorted. */
-  values: Uint8Array;
-  /** Sorted layout: u32 slots in value order. */
-  slots?: Uint8Array;
-  /** Bitmap layout: u32 vectors per distinct value (the bitmaps are parts 0..n-1 in LMDB). */
-  counts?: Uint8Array;
-}
 
 export interface NumberIndex {
   range(lo: number, loOpen: boolean, hi: number, hiOpen: boolean): RoaringBitmap32;

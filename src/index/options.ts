@@ -3,89 +3,11 @@
  * pipeline stage (select heads -> build head graph -> write posting lists -> search).
  */
 import { createError } from '../errors.js';
-import { type Metric, parseMetric } from './distance.js';
+import { parseMetric } from './distance.js';
+import type { IndexOptions } from '../storage/records.js';
+export type { IndexOptions } from '../storage/records.js';
 import { formatSpec, parseSpec } from './spec.js';
 
-export interface IndexOptions {
-  // -- what is indexed ----------------------------------------------------------------------------
-  /** Number of components per vector. Required. */
-  dimension: number;
-  /** Distance: 'l2' (squared Euclidean), 'ip' (1 - dot), 'cosine' (1 - cos). Default 'l2'. */
-  metric: Metric;
-  /**
-   * Index spec (spec.ts): 'SPANN' stores float32 lists; add a codec (F8E4M3, F8E5M2, INT8) to
-   * compress them and 'Refine' to keep full-precision vectors for re-ranking. Default 'SPANN'.
-   */
-  spec: string;
-
-  // -- stage 1: select heads ----------------------------------------------------------------------
-  /**
-   * Fraction of vectors chosen as in-memory heads. Default 0.08 (SPANN uses 8-16%). Higher raises
-   * recall per probed list and memory (each head costs its vector plus ~2*hnswM links).
-   */
-  headRatio: number;
-  /** Branching factor of the hierarchical balanced k-means. Default 32 (SPTAG's BKT). */
-  kmeansBranching: number;
-  /** Lloyd iterations per k-means node. Default 10. */
-  kmeansIterations: number;
-  /** Points sampled per cluster to train a k-means node (the rest are only assigned). Default 256. */
-  kmeansSamplePerCluster: number;
-  /**
-   * Balance of each k-means split: no cluster may exceed this multiple of the mean cluster size
-   * (0 = unconstrained). Default 1.5. Lower keeps posting lists more even, at some cost in locality.
-   */
-  kmeansMaxImbalance: number;
-
-  // -- stage 2: head graph (hnswlib-node) ---------------------------------------------------------
-  /** HNSW out-degree of the head graph. Default 16. */
-  hnswM: number;
-  /** HNSW construction beam. Default 200. */
-  hnswEfConstruction: number;
-
-  // -- stage 3: posting lists ---------------------------------------------------------------------
-  /** Maximum lists a vector is replicated into (SPANN's R). Default 8. */
-  replicas: number;
-  /** Nearest heads considered when assigning a vector. Default 64. */
-  candidateHeads: number;
-  /** Closure bound: keep head c only if d(x,c) <= (1 + eps1) d(x, nearest head). Default 0.5. */
-  closureEps: number;
-  /**
-   * RNG rule: skip head c when rngFactor * d(c, c') < d(x, c) for an already chosen head c'
-   * (distances as in distance.ts, squared for l2). Default 1 (SPANN's rule); larger skips fewer heads.
-   */
-  rngFactor: number;
-  /**
-   * Maximum vectors in one posting list; an over-long list keeps its nearest vectors (a vector is
-   * never dropped from its last list: it is moved to its next nearest head with room).
-   * Default 0 = automatic: ceil(8 / headRatio), e.g. 100 for the default 8% head ratio.
-   */
-  postingLimit: number;
-
-  // -- live updates (writer.ts, maintenance.ts) -------------------------------------------------------
-  /**
-   * After a list splits, the lists of this many heads nearest the old head are re-checked: their
-   * vectors now nearer a new head move there, and the split list's vectors nearer one of those
-   * heads move to it (SPFresh's LIRE). Default 8; 0 keeps the split list's vectors on its two halves.
-   */
-  splitNeighbors: number;
-  /**
-   * Live updates split a list once it holds more than splitFactor × postingLimit entries (and LIRE
-   * and replicas fill lists up to that). Default 1.5: the build fills lists up to postingLimit, and
-   * the gap absorbs churn (deleted vectors coming back) without splitting.
-   */
-  splitFactor: number;
-  /**
-   * Compaction merges a list holding fewer live vectors than mergeFraction × postingLimit into its
-   * neighbours (its head is removed). Default 0.1; 0 never merges.
-   */
-  mergeFraction: number;
-
-  // -- execution -----------------------------------------------------------------------------------
-  /** Worker threads for build, batch search and exact search. Default: number of CPU cores. */
-  threads: number;
-  /** Seed of every random choice of the build, so builds are reproducible. Default 42. */
-  seed: number;
-}
 
 export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   metric: 'l2',

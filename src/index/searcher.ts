@@ -21,7 +21,7 @@ import type { PcaTransform } from './codecs/pca.js';
 import type { IndexStore } from '../storage/index-store.js';
 import { PostingReader, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
-import { lowerBound } from './bounds.js';
+import { lowerBound } from '../util/bounds.js';
 import { type Scope, scopedEntryShare } from './scope.js';
 
 export interface SearchStats {

@@ -35,7 +35,7 @@ import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } fr
 import { addRuns } from './bitmaps.js';
 import { cellCount, trainCells } from './cells.js';
 import { groupByTenant, layoutSlots } from './slot-layout.js';
-import { upperBound } from './bounds.js';
+import { upperBound } from '../util/bounds.js';
 import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
 import { encodePosting, postingBytes, PostingReader } from '../storage/posting-format.js';

@@ -8,6 +8,8 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { LruCache } from '../util/lru.js';
 import { addRuns } from './bitmaps.js';
+import { type TenantRecord, type TenantDetailsRecord } from '../storage/records.js';
+export type { TenantRecord, TenantDetailsRecord } from '../storage/records.js';
 
 /** The tenant of vectors built without a `tenants` option. */
 export const DEFAULT_TENANT = 'default';
@@ -20,21 +22,7 @@ export interface TenantInfo {
   count: number;
 }
 
-/** The persisted form of one tenant, read at open (`tenants` db, msgpack). */
-export interface TenantRecord {
-  /** u32 little-endian half-open slot runs [s0, e0, s1, e1, ...], sorted. */
-  runs: Uint8Array;
-  /** Coarse cells the tenant occupies. */
-  cellCount: number;
-}
 
-/** The persisted details of one tenant, read on demand (`tenantDetails` db, msgpack). */
-export interface TenantDetailsRecord {
-  /** Portable roaring bitmap of the heads holding the tenant's entries. */
-  heads: Uint8Array;
-  /** u32 cell ids then u32 cell starts (one more than the ids), little-endian. */
-  cells: Uint8Array;
-}
 
 /** The parts of a tenant only some plans read: loaded on demand, dropped when cold. */
 export interface TenantDetails {

@@ -41,7 +41,7 @@ import type { Tombstones } from './tombstones.js';
 import { applyHeads } from './graph-sync.js';
 import { sidesOf, twoMeans } from './split.js';
 import { NO_ID } from './topk.js';
-import { upperBound } from './bounds.js';
+import { upperBound } from '../util/bounds.js';
 import { checkIds, checkVectors, flattenRows, toFloat32 } from './validate.js';
 import { DEFAULT_TENANT, checkTenantName } from './tenants.js';
 import type { Metric } from './distance.js';

@@ -17,9 +17,9 @@
  * any more: it is emptied at open; a newer format is refused (STRATA_FORMAT_VERSION).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment, ownedCopy } from '../storage/lmdb.js';
 import { createError } from '../errors.js';
 import { decodeEntry, encodeEntry, type ChunkEntry, type KvDtype } from './entry-codec.js';
 import { EvictionPolicy, type EvictionPolicyName } from './eviction.js';
@@ -143,8 +143,7 @@ export class ChunkKvStore {
   }
 
   static open(dir: string, options: ChunkStoreOptions = {}): ChunkKvStore {
-    mkdirSync(dir, { recursive: true });
-    const root = open({ path: join(dir, 'kv.mdb'), maxDbs: 4 });
+    const root = openEnvironment(join(dir, 'kv.mdb'), { store: 'kv', create: true, maxDbs: 4 });
     return new ChunkKvStore(root, root.openDB({ name: 'entries', encoding: 'binary' }), root.openDB({ name: 'costs' }), root.openDB({ name: 'meta' }), options);
   }
 
@@ -186,7 +185,7 @@ export class ChunkKvStore {
   /** The stored bytes of an entry (the format of entry-codec.ts), for an external engine. */
   getBlob(key: string): Buffer | undefined {
     const b = this.entries.getBinaryFast(key);
-    return b ? Buffer.from(Uint8Array.prototype.slice.call(b, 0, b.length)) : undefined;
+    return b ? Buffer.from(ownedCopy(b)) : undefined;
   }
 
   /** Store an entry in both tiers; `cost` is what recomputing it costs (ms or tokens: one unit per store). */

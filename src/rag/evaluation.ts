@@ -9,9 +9,24 @@
  * Passages are mapped to documents: a document takes the rank of its best passage, and every
  * document holding an identical passage text shares that rank's position, in order.
  */
-import type { Qrels, RetrievalCorpus } from '../datasets/beir.js';
+import type { RagDocument } from './documents.js';
 import type { Corpus, RetrieveOptions } from './corpus.js';
 import { fuseCandidates, type FuseOptions, type QueryCandidates } from './fusion.js';
+
+/** Relevance grades: query id -> document id -> grade (> 0 relevant). */
+export type Qrels = Map<string, Map<string, number>>;
+
+export interface TextQuery {
+  id: string;
+  text: string;
+}
+
+export interface RetrievalCorpus {
+  name: string;
+  documents: RagDocument[];
+  queries: TextQuery[];
+  qrels: Qrels;
+}
 
 export interface RetrievalScores {
   ndcg10: number;

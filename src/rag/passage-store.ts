@@ -24,9 +24,10 @@
  * them across tenants: it is migrated at open to per-tenant scopes (migrateFormat1).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment, ownedCopy } from '../storage/lmdb.js';
 import { createError } from '../errors.js';
 import type { Attributes } from '../index/filter.js';
 import { LexicalIndex, type Bm25Params } from './lexical-index.js';
@@ -83,8 +84,7 @@ export class PassageStore {
   }
 
   static open(dir: string, bm25: Bm25Params): PassageStore {
-    mkdirSync(dir, { recursive: true });
-    const root = open({ path: join(dir, PASSAGES_FILE), maxDbs: 12 });
+    const root = openEnvironment(join(dir, PASSAGES_FILE), { store: 'passages', create: true, maxDbs: 12 });
     return new PassageStore(
       root,
       root.openDB({ name: 'docs' }),
@@ -120,7 +120,7 @@ export class PassageStore {
   vector(tenant: string, hash: string): Float32Array | undefined {
     const b = this.vectors.get(this.textKey(tenant, hash));
     if (!b) return undefined;
-    return new Float32Array(Uint8Array.prototype.slice.call(b, 0, b.length).buffer);
+    return new Float32Array(ownedCopy(b).buffer);
   }
 
   hasTenant(tenant: string): boolean {
@@ -162,7 +162,7 @@ export class PassageStore {
         const vector = this.vectors.get(hash);
         if (text === undefined || vector === undefined) throw createError('STRATA_INDEX_CORRUPT', `passages: text ${hash} is referenced but not stored; re-ingest into a new corpus`, 'corpus');
         this.texts.putSync(key, { x: text.x, r });
-        this.vectors.putSync(key, Buffer.from(Uint8Array.prototype.slice.call(vector, 0, vector.length)));
+        this.vectors.putSync(key, Buffer.from(ownedCopy(vector)));
       }
       for (const key of [...this.texts.getKeys()]) if (!key.includes('\0')) this.texts.removeSync(key);
       for (const key of [...this.vectors.getKeys()]) if (!key.includes('\0')) this.vectors.removeSync(key);

@@ -4,9 +4,9 @@
  * Every change is a synchronous LMDB commit, so a collection or key acknowledged to a client
  * survives a crash.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment } from '../storage/lmdb.js';
 import type { CorpusSharing } from '../rag/passage-store.js';
 
 export interface CollectionRecord {
@@ -54,8 +54,7 @@ export class ServiceCatalog {
 
   static open(dataDir: string): ServiceCatalog {
     const path = join(dataDir, 'service');
-    mkdirSync(path, { recursive: true });
-    const root = open({ path, maxDbs: 4 });
+    const root = openEnvironment(path, { store: 'catalog', create: true, folder: true, maxDbs: 4 });
     return new ServiceCatalog(root, root.openDB({ name: 'collections' }), root.openDB({ name: 'keys' }), root.openDB({ name: 'corpora' }));
   }
 

@@ -24,7 +24,8 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment } from '../storage/lmdb.js';
 import { createError } from '../errors.js';
 import type { Attributes } from '../index/filter.js';
 
@@ -80,7 +81,7 @@ export class PointStore {
       mkdirSync(dir, { recursive: true });
     }
     const readOnly = options.readOnly ?? false;
-    const root = open({ path, readOnly, maxDbs: 6 });
+    const root = openEnvironment(path, { store: 'points', readOnly, create: true, maxDbs: 6 });
     const store = new PointStore(
       path,
       root,

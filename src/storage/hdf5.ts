@@ -3,7 +3,7 @@
  * `distance` attribute), through h5wasm (the HDF5 C library compiled to WebAssembly).
  */
 import { createError } from '../errors.js';
-import type { Metric } from '../index/distance.js';
+import type { Metric } from './records.js';
 import { sharedFloat32 } from '../util/workers.js';
 
 export interface AnnBenchmarksFile {

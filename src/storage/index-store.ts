@@ -30,16 +30,13 @@
  * consecutive); external ids are the caller's.
  *   <dir>/heads.hnsw      hnswlib graph over the heads, derivable from `heads`
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, fstatSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type RootDatabase, type Database } from 'lmdb';
+import type { RootDatabase, Database } from 'lmdb';
+import { openEnvironment, ownedCopy } from './lmdb.js';
 import { createError } from '../errors.js';
-import type { IndexOptions } from '../index/options.js';
-import type { CodecState } from '../index/codecs/codec.js';
-import type { PcaState } from '../index/codecs/pca.js';
-import type { TenantDetailsRecord, TenantRecord } from '../index/tenants.js';
+import type { AttributeRecord, CodecState, IndexOptions, PcaState, TenantDetailsRecord, TenantRecord } from './records.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
-import type { AttributeRecord } from '../index/attributes.js';
 
 /**
  * Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors
@@ -158,14 +155,7 @@ export class IndexStore {
       if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
       mkdirSync(dir, { recursive: true });
     }
-    if (existsSync(path)) checkLmdbHeader(path);
-    let root: RootDatabase;
-    try {
-      root = open({ path, readOnly: options.readOnly ?? false, maxDbs: 16, noMemInit: true });
-      return new IndexStore(dir, root);
-    } catch (err) {
-      throw createError('STRATA_INDEX_CORRUPT', `cannot open ${path}: ${(err as Error).message}`, 'dir');
-    }
+    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }));
   }
 
   /** Coarse cell centres (count × dim float32), in the meta db. */
@@ -536,38 +526,3 @@ export class IndexStore {
   }
 }
 
-/** A fresh copy of exactly the value's bytes (a getBinaryFast Buffer only overrides .length). */
-function ownedCopy(b: Buffer | undefined): Uint8Array | undefined {
-  return b ? Uint8Array.prototype.slice.call(b, 0, b.length) : undefined;
-}
-
-const LMDB_MAGIC = 0xbeefc0de;
-const P_META = 0x08;
-
-/**
- * Check both LMDB meta pages before handing the file to the native library, which does not survive a
- * garbage file (it crashes the process). Each meta page has the page flags at byte 18 and the magic
- * 0xBEEFC0DE at byte 24; the page size is stored at byte 48 of the first.
- */
-export function checkLmdbHeader(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSize(fd);
-    if (size === 0) return; // a file LMDB created but never wrote: it initialises it
-    const head = Buffer.alloc(64);
-    const bad = (what: string) => createError('STRATA_INDEX_CORRUPT', `${path} is not an LMDB environment (${what})`, 'dir');
-    if (readSync(fd, head, 0, 64, 0) < 64) throw bad('shorter than one meta page');
-    const pageSize = head.readUInt32LE(48);
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw bad(`implausible page size ${pageSize}`);
-    for (const off of [0, pageSize]) {
-      if (readSync(fd, head, 0, 32, off) < 32) throw bad(`meta page at ${off} is missing`);
-      if ((head.readUInt16LE(18) & P_META) === 0 || head.readUInt32LE(24) !== LMDB_MAGIC) throw bad(`meta page at ${off} has no LMDB magic`);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fstatSize(fd: number): number {
-  return fstatSync(fd).size;
-}

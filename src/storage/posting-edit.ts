@@ -4,9 +4,9 @@
  * back in the posting format (posting-format.ts). Adding a slot that is already present does nothing,
  * so an entry is never held twice.
  */
-import { CODEC_IDS, type Codec } from '../index/codecs/codec.js';
+import { CODEC_IDS, type PostingEncoder } from './records.js';
 import { postingBytes, POSTING_HEADER_BYTES, type PostingReader } from './posting-format.js';
-import { lowerBound } from '../index/bounds.js';
+import { lowerBound } from '../util/bounds.js';
 
 export class EditableList {
   slots: Uint32Array;
@@ -18,7 +18,7 @@ export class EditableList {
 
   constructor(
     readonly dim: number,
-    readonly codec: Codec,
+    readonly codec: PostingEncoder,
     capacity = 16,
   ) {
     this.bpv = codec.bytesPerVector;
@@ -27,7 +27,7 @@ export class EditableList {
   }
 
   /** The entries of a stored value (copied out of it), or an empty list. */
-  static read(reader: PostingReader, value: Uint8Array | undefined, key: number, dim: number, codec: Codec, extra = 0): EditableList {
+  static read(reader: PostingReader, value: Uint8Array | undefined, key: number, dim: number, codec: PostingEncoder, extra = 0): EditableList {
     if (!value) return new EditableList(dim, codec, extra);
     const view = reader.read(value, key);
     const list = new EditableList(dim, codec, view.count + extra);

@@ -13,7 +13,7 @@
  * codecs are read in place as bytes.
  */
 import { createError } from '../errors.js';
-import { CODEC_IDS, type Codec } from '../index/codecs/codec.js';
+import { CODEC_IDS, type PostingEncoder } from './records.js';
 
 export const POSTING_HEADER_BYTES = 16;
 
@@ -22,7 +22,7 @@ export function postingBytes(count: number, bytesPerVector: number): number {
 }
 
 /** Pack `rows` of `data` (row-major n×dim floats) with their external ids, encoded by `codec`. */
-export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint32Array | null, data: Float32Array, dim: number, codec: Codec): Uint8Array {
+export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint32Array | null, data: Float32Array, dim: number, codec: PostingEncoder): Uint8Array {
   const bpv = codec.bytesPerVector;
   const buf = new ArrayBuffer(postingBytes(count, bpv));
   const head = new Uint32Array(buf, 0, 4);
@@ -55,7 +55,7 @@ export class PostingReader {
 
   constructor(
     private readonly dim: number,
-    private readonly codec: Codec,
+    private readonly codec: PostingEncoder,
   ) {}
 
   read(bytes: Uint8Array, key: number): PostingView {

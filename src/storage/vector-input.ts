@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { createError } from '../errors.js';
-import type { Metric } from '../index/distance.js';
+import type { Metric } from './records.js';
 import { readAnnBenchmarksHdf5 } from './hdf5.js';
 import { readNpyNumbers, readNpyVectors } from './npy.js';
 import { readFloatVectors, readIntVectors } from './vector-files.js';

@@ -8,22 +8,12 @@ import { createError } from '../../errors.js';
 import type { Metric } from '../distance.js';
 import { E4M3, E5M2, type Float8Format, encodeFloat8 } from './float8.js';
 import { codeKernels } from '../kernels.js';
+import { CODEC_NAMES, type CodecName, type CodecState } from '../../storage/records.js';
+export { CODEC_IDS, CODEC_NAMES } from '../../storage/records.js';
+export type { CodecName, CodecState } from '../../storage/records.js';
 
-export type CodecName = 'F32' | 'F8E4M3' | 'F8E5M2' | 'INT8' | 'F8E4M3S' | 'F8E5M2S';
-export const CODEC_NAMES: readonly CodecName[] = ['F32', 'F8E4M3', 'F8E5M2', 'INT8', 'F8E4M3S', 'F8E5M2S'];
 
-/** Codec ids as stored in a posting list header. */
-export const CODEC_IDS: Record<CodecName, number> = { F32: 0, F8E4M3: 1, F8E5M2: 2, INT8: 3, F8E4M3S: 4, F8E5M2S: 5 };
 
-export interface CodecState {
-  name: CodecName;
-  dim: number;
-  /** INT8: per-dimension minimum and step. */
-  min?: number[];
-  step?: number[];
-  /** Scaled float8: per-dimension power-of-two scale applied before the cast. */
-  scale?: number[];
-}
 
 /** Per-search query state (a pre-transformed query) so distance loops do no setup work. */
 export interface PreparedQuery {

@@ -7,20 +7,11 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { createError } from '../../errors.js';
 import { batchKernel } from '../kernels.js';
+import { type PcaState } from '../../storage/records.js';
+export type { PcaState } from '../../storage/records.js';
 
 const ipBatch = batchKernel('ip');
 
-export interface PcaState {
-  inDim: number;
-  outDim: number;
-  mean: number[];
-  /** outDim × inDim, row-major: row i is the i-th principal axis (unit length). */
-  components: number[];
-  /** Variance along each kept axis, descending. */
-  variances: number[];
-  /** Fraction of the sample's total variance the kept axes explain. */
-  explained: number;
-}
 
 /** How many dimensions to keep: a count, or a fraction of the input dimensions. */
 export type PcaTarget = { dims: number } | { fraction: number };

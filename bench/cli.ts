@@ -1,0 +1,219 @@
+/**
+ * `strata bench …`: the benchmarks' own command line. The shipped CLI loads this module only when a
+ * benchmark runs (src/cli/strata.ts), so nothing here, autocannon included, is a dependency of the
+ * library, the service or the other commands.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { fractionArg, nonNegativeInt, positiveInt } from '../src/util/cli-args.js';
+import { isStrataError } from '../src/errors.js';
+import { relaunchWithSingleThreadedGc } from '../src/util/gc.js';
+import { runAnnBench, ENGINES } from './ann.js';
+import { runCodecBench, DEFAULT_CODEC_SPECS } from './codecs.js';
+import type { EngineName } from './engines.js';
+import { runFilterBench } from './filter.js';
+import { FILTER_ENGINES, type FilterEngineName } from './filter-workload.js';
+import { runKernelBench } from './kernels.js';
+import { runKvBench } from './kv.js';
+import { runUpdateBench } from './updates.js';
+
+function benchProgram(): Command {
+  const bench = new Command('strata bench').description('Benchmarks that compare Strata with its peers in one run.').showHelpAfterError();
+  bench
+    .command('ann')
+    .description('Recall/QPS/latency/memory/disk of strata vs hnswlib-node (all vectors in memory) vs exact search.')
+    .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`), an ann-benchmarks HDF5 file, or a folder with base/query[/groundtruth] vector files')
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--sweep', 'sweep many search settings per engine (default: three)')
+    .addOption(new Option('--engines <list>', 'comma-separated engines').default(ENGINES.join(',')))
+    .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
+    .option('--threads <n>', 'worker threads for builds and all-core QPS (default: all cores)', positiveInt('--threads'))
+    .option('--rebuild', 'rebuild indexes even if a previous run left them')
+    .option('--json <file>', 'write the rows as JSON')
+    .option('--svg <file>', 'write a recall-vs-QPS plot')
+    .addHelpText('after', `
+  Each engine is built and then measured in a process of its own. Columns:
+    QPS 1T     queries/s, one query at a time in one thread      QPS all   batch search on all cores
+    RssAnon    anonymous resident memory added by opening the index and running its queries
+               (LMDB's mapped file pages are not anonymous and not counted)
+    disk       index bytes on disk                                read/query  posting bytes read per query
+  Indexes are cached under datasets/<name>/indexes and reused unless --rebuild.`)
+    .action(async (opts) => {
+      const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];
+      for (const e of engines) if (!ENGINES.includes(e)) throw new InvalidArgumentError(`unknown engine ${e}; choose from ${ENGINES.join(', ')}`);
+      await runAnnBench({ dataset: opts.dataset, k: opts.k, sweep: Boolean(opts.sweep), engines, queries: opts.queries, rebuild: Boolean(opts.rebuild), threads: opts.threads ?? 0, json: opts.json, svg: opts.svg });
+    });
+
+  bench
+    .command('codecs')
+    .description('Posting-list codecs side by side: bytes/vector, compression, recall@k and QPS at the same search settings.')
+    .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+    .option('--specs <list>', 'semicolon-separated index specs', DEFAULT_CODEC_SPECS.join(';'))
+    .option('--max-lists <list>', 'comma-separated maxLists settings, the same for every spec', '8,16,32')
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
+    .option('--rebuild', 'rebuild indexes even if a previous run left them')
+    .option('--json <file>', 'write the rows as JSON')
+    .addHelpText('after', `
+  Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SPANN,INT8 (per-dimension
+  min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
+  Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3;SPANN,INT8" --json codecs.json`)
+    .action(async (opts) => {
+      const maxLists = String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim()));
+      await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
+    });
+
+  bench
+    .command('filter')
+    .description('Filtered and multi-tenant search (VectorDBBench-style cases) against hnswlib with a filter callback and one index per tenant.')
+    .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+    .option('--tenants <n>', 'Zipf-distributed tenants', positiveInt('--tenants'), 1000)
+    .option('--seed <s>', 'seed of the tenant and attribute assignment', positiveInt('--seed'), 7)
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 1000)
+    .option('--max-lists <list>', 'comma-separated Strata maxLists settings', '8,16')
+    .option('--ef <list>', 'comma-separated hnswlib ef settings', '64,256')
+    .option('--engines <list>', `comma-separated engines (${FILTER_ENGINES.join(', ')})`, FILTER_ENGINES.join(','))
+    .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', positiveInt('--threads'), 0)
+    .option('--rebuild', 'rebuild indexes even if a previous run left them')
+    .option('--json <file>', 'write the rows as JSON')
+    .addHelpText('after', `
+  Cases: unfiltered; filter keeping 99% and 1% of vectors (a range on a uniform 'bucket' attribute);
+  queries scoped to tenants holding about 1% of the vectors; queries scoped to tenants drawn in
+  proportion to their size. Engines: strata (one shared index with tenants and attributes),
+  strata-plain (the same index without them: memory and latency baseline), hnswlib (hnswlib-node over
+  all vectors with a filter callback), per-tenant (one Strata index per queried tenant: the upper bound).
+  Example: strata bench filter --dataset fashion-mnist --json filter.json`)
+    .action(async (opts) => {
+      const list = (v: string, name: string) => String(v).split(',').map((x) => positiveInt(name)(x.trim()));
+      const engines = String(opts.engines).split(',').map((e) => e.trim());
+      for (const e of engines) if (!(FILTER_ENGINES as string[]).includes(e)) throw new InvalidArgumentError(`unknown engine ${e} (use ${FILTER_ENGINES.join(', ')})`);
+      await runFilterBench({
+        dataset: opts.dataset,
+        tenants: opts.tenants,
+        seed: opts.seed,
+        k: opts.k,
+        queries: opts.queries,
+        maxLists: list(opts.maxLists, '--max-lists'),
+        ef: list(opts.ef, '--ef'),
+        engines: engines as FilterEngineName[],
+        rebuild: Boolean(opts.rebuild),
+        threads: opts.threads,
+        json: opts.json,
+      });
+    });
+
+  bench
+    .command('updates')
+    .description('Live updates: delete a share of the vectors and re-insert them while a reader thread searches; recall, inserts/s, search latency, disk.')
+    .requiredOption('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files')
+    .option('--churn <fraction>', 'share of the vectors deleted and re-inserted', parseFloat, 0.3)
+    .option('--batch <n>', 'vectors per insert call (one writer, calls awaited in turn)', positiveInt('--batch'), 1000)
+    .option('--max-lists <n>', 'maxLists of every search', positiveInt('--max-lists'), 16)
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--queries <n>', 'queries for recall and for the reader thread', positiveInt('--queries'), 1000)
+    .option('--seed <s>', 'seed of the deleted sample', positiveInt('--seed'), 7)
+    .option('--rebuild', 'rebuild the fresh index even if a previous run left it')
+    .option('--parallel-gc', "keep V8's default GC helper threads (by default the bench relaunches Node with --single-threaded-gc, see src/util/gc.ts)")
+    .option('--json <file>', 'write the result as JSON (insertsPerSec, recallFresh, recallAfterChurn, diskBytesFresh, diskBytesAfterCompaction, p99IdleMs, p99IngestMs, ...)')
+    .addHelpText('after', `
+  Phases: a fresh build (cached under datasets/<name>/indexes, copied to a work folder); the reader
+  thread's idle latency; deletes of --churn of the ids; re-inserts of the same vectors in --batch calls
+  while the reader searches (inserts/s, latency while ingesting); compaction. The live set ends equal
+  to the fresh one, so the dataset's ground truth scores every phase. The writer and the reader share
+  one process; it runs with --single-threaded-gc (a writer's parallel GC steals the reader's core on
+  small machines) unless --parallel-gc is given.
+  Example: strata bench updates --dataset fashion-mnist --json updates.json`)
+    .action(async (opts) => {
+      if (!(opts.churn > 0 && opts.churn < 1)) throw new InvalidArgumentError('--churn must be in (0, 1)');
+      if (!opts.parallelGc && (await relaunchWithSingleThreadedGc())) return;
+      await runUpdateBench({ dataset: opts.dataset, churn: opts.churn, batch: opts.batch, k: opts.k, queries: opts.queries, maxLists: opts.maxLists, seed: opts.seed, rebuild: Boolean(opts.rebuild), json: opts.json });
+    });
+
+  bench
+    .command('http')
+    .description('The HTTP service under autocannon load on loopback vs the embedded batch search on the same index: QPS, p50/p99 per concurrency, shedding.')
+    .option('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files', 'synthetic-100k-96')
+    .option('--concurrency <list>', 'connections per load level, comma-separated', '1,8,32,64')
+    .option('--seconds <s>', 'seconds per load level (and for the embedded run)', positiveInt('--seconds'), 10)
+    .option('--max-lists <n>', 'maxLists of every search', positiveInt('--max-lists'), 16)
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--queries <n>', 'distinct queries cycled through', positiveInt('--queries'), 1000)
+    .option('--reload', "drop the service's data folder and load the collection again")
+    .option('--json <file>', 'write rows (concurrency, qps, p50Ms, p99Ms, errors, shed, embeddedQps) as JSON')
+    .addHelpText('after', `
+  The service runs as a child process (\`strata serve\`, data in datasets/<name>/indexes/http-service,
+  kept between runs). The collection is loaded through the API (1,000 points per upsert; the first one
+  builds the index, and the service rebuilds it as the collection grows), then searched: recall through the API, the embedded library's searchBatch on the
+  same index for --seconds (the baseline), and one autocannon run per concurrency level, each request
+  one single-query search.
+  Example: strata bench http --dataset synthetic-100k-96 --json http.json`)
+    .action(async (opts) => {
+      const concurrency = String(opts.concurrency).split(',').map((x) => positiveInt('--concurrency')(x.trim()));
+      const { runHttpBench } = await import('./http.js').catch((err: { code?: string; message?: string }) => {
+        if (err.code === 'ERR_MODULE_NOT_FOUND' && /autocannon/.test(err.message ?? '')) {
+          throw new InvalidArgumentError('strata bench http drives the service with autocannon, a development dependency: run it from a checkout (npm ci), or npm install autocannon');
+        }
+        throw err;
+      });
+      await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, reload: Boolean(opts.reload), json: opts.json });
+    });
+
+  bench
+    .command('kernels')
+    .description('Scan kernels in isolation: ns per vector for float32 and each codec, as a ratio to float32.')
+    .option('--dims <list>', 'comma-separated dimensions', '96,784')
+    .option('--mib <n>', 'MiB of float32 data scanned per dimension (larger than the caches)', positiveInt('--mib'), 64)
+    .option('--rows <n>', 'rows per kernel call, like one posting list', positiveInt('--rows'), 128)
+    .option('--json <file>', 'write the rows as JSON')
+    .action((opts) => {
+      const dims = String(opts.dims).split(',').map((x) => positiveInt('--dims')(x.trim()));
+      runKernelBench({ dims, bytes: opts.mib * 2 ** 20, rowsPerCall: opts.rows, json: opts.json });
+    });
+
+  bench
+    .command('kv')
+    .description('Chunk KV-cache reuse: quality vs recompute fraction per strategy, TTFT vs full prefill and prefix caching, tenant isolation timing, hit rates GDSF vs LRU and per tenant with fair share.')
+    .option('--models <list>', 'comma-separated models (quality figures come from stories260K only)', 'stories260K,llama-random-6M')
+    .option('--prompts <n>', 'prompts measured per model', positiveInt('--prompts'), 40)
+    .option('--passages <n>', 'passages in the pool', positiveInt('--passages'), 60)
+    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison', positiveInt('--hit-prompts'), 1000)
+    .option('--fractions <list>', 'recompute fractions', '0,0.05,0.15,0.3,1')
+    .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 7)
+    .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', positiveInt('--selection-block'), 1)
+    .option('--json <file>', 'write {rows, hitRates, isolation, tenantHitRates}')
+    .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
+    .addHelpText('after', `
+Passages are stories stories260K writes itself (64-128 tokens of tok512); prompts are a system line,
+3-5 Zipf-drawn passages in random order and a short question, within 512 tokens. Each passage is
+cached in another prompt first. Per prompt, in the same loop: full prefill, prefix caching alone,
+and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.svg`)
+    .action(async (opts) => {
+      await runKvBench({
+        models: String(opts.models).split(',').map((s) => s.trim()),
+        prompts: opts.prompts,
+        passages: opts.passages,
+        hitPrompts: opts.hitPrompts,
+        fractions: String(opts.fractions).split(',').map((s) => fractionArg('--fractions')(s.trim())),
+        zipf: opts.zipf,
+        seed: opts.seed,
+        selectionBlock: opts.selectionBlock,
+        json: opts.json,
+        svg: opts.svg,
+      });
+    });
+  return bench;
+}
+
+/** Run `strata bench <args>` (args after "bench"). */
+export async function runBenchCli(args: string[]): Promise<void> {
+  try {
+    await benchProgram().parseAsync(args, { from: 'user' });
+  } catch (err) {
+    if (isStrataError(err)) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
