@@ -72,6 +72,7 @@ async function build(job: FilterJob) {
 }
 
 
+// biome-ignore lint/suspicious/noConfusingVoidType: an engine's search returns the plan it used, or nothing
 type SearchFn = (q: Float32Array, c: BenchCase, qi: number, setting: Record<string, number>, out: Uint32Array) => string | void;
 
 async function search(job: FilterJob) {

@@ -217,10 +217,10 @@ describe('ChunkKvStore', () => {
         const acked = await new Promise<string[]>((resolve) => {
           const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/kv-crash-writer.mjs', import.meta.url)), dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
           let out = '';
-          let timer: NodeJS.Timeout | undefined;
+          let _timer: NodeJS.Timeout | undefined;
           child.stdout.on('data', (d) => {
             out += d;
-            timer ??= setTimeout(() => child.kill('SIGKILL'), 150 + 100 * round);
+            _timer ??= setTimeout(() => child.kill('SIGKILL'), 150 + 100 * round);
           });
           child.on('exit', () => resolve(out.split('\n').slice(0, -1)));
         });

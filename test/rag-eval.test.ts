@@ -1,6 +1,5 @@
 /** Retrieval metrics by hand, the BEIR and Cranfield loaders, and a small SciFact evaluation with recorded floors. */
 import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBeir, parseBeirQrels, type Qrels, type RetrievalCorpus } from '../src/datasets/beir.js';
 import { loadCranfield, parseSmart } from '../src/datasets/cranfield.js';

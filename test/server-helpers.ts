@@ -28,7 +28,7 @@ export async function startService(overrides: Partial<ServerConfig> = {}): Promi
       const headers: Record<string, string> = {};
       if (key !== null) headers.authorization = `Bearer ${key}`;
       const res = await service.app.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: body as object } : {}) });
-      let json: unknown = undefined;
+      let json: unknown ;
       try {
         json = res.body ? JSON.parse(res.body) : undefined;
       } catch {

@@ -14,7 +14,7 @@ import { createError } from '../errors.js';
 import { type Attributes, type FilterNode, type Scalar, checkAttributeName } from './filter.js';
 import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
 import { type NumberIndex, buildNumberIndex, openNumberIndex } from './number-index.js';
-import { type AttributeType, type AttributeRecord } from '../storage/records.js';
+import type { AttributeType, AttributeRecord } from '../storage/records.js';
 export type { AttributeType, AttributeRecord } from '../storage/records.js';
 
 
@@ -221,7 +221,7 @@ export class AttributeIndex {
     const store = this.store!;
     const parts = partsOf(store, name);
     const old = this.numbers.get(name);
-    if (old && old.add(values, slots)) return;
+    if (old?.add(values, slots)) return;
     const have = old ? old.pairs() : { values: new Float64Array(0), slots: new Uint32Array(0) };
     const oldParts = old?.toRecord().counts ? old.toRecord().counts!.byteLength / 4 : 0;
     const built = buildNumberIndex(Float64Array.from([...have.values, ...values]), Uint32Array.from([...have.slots, ...slots]));

@@ -8,7 +8,7 @@
  *  - cosine: vectors are L2-normalised on the way in, then 1 - <a, b>
  */
 import { createError } from '../errors.js';
-import { type Metric } from '../storage/records.js';
+import type { Metric } from '../storage/records.js';
 export type { Metric } from '../storage/records.js';
 
 export const METRICS: readonly Metric[] = ['l2', 'ip', 'cosine'];

@@ -11,7 +11,7 @@
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { lowerBound, upperBound } from '../util/bounds.js';
 import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
-import { type NumberRecord } from '../storage/records.js';
+import type { NumberRecord } from '../storage/records.js';
 export type { NumberRecord } from '../storage/records.js';
 
 /** Most distinct values kept as one bitmap each. */

@@ -295,7 +295,7 @@ export class SpannSearcher {
     if (b <= a) return 0;
     const ids = view.ids;
     const bits = scope ? scope.bits : null;
-    const neg = scope && scope.negate ? 1 : 0;
+    const neg = scope?.negate ? 1 : 0;
     const dead = this.dead;
     if (bits && !neg) {
       let passed = 0;
@@ -354,7 +354,7 @@ export class SpannSearcher {
   private scanValue(bytes: Buffer, head: number, heap: TopK, stats: SearchStats, scope: Scope | null): number {
     const view = this.reader.read(bytes, head);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
-    if (!scope || !scope.runs || !scope.sections) {
+    if (!scope?.runs || !scope.sections) {
       stats.vectorsScanned += this.pushRows(view, 0, view.count, heap, scope);
       stats.bytesRead += bytes.length;
       return view.count;

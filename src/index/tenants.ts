@@ -8,7 +8,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { LruCache } from '../util/lru.js';
 import { addRuns } from './bitmaps.js';
-import { type TenantRecord, type TenantDetailsRecord } from '../storage/records.js';
+import type { TenantRecord, TenantDetailsRecord } from '../storage/records.js';
 export type { TenantRecord, TenantDetailsRecord } from '../storage/records.js';
 
 /** The tenant of vectors built without a `tenants` option. */

@@ -419,7 +419,7 @@ class Batch {
         c.replaced++;
       } else c.inserted++;
       const slot = this.insert(id, r.vectors!, i * this.w.dim, r.tenants ? r.tenants[i] : null);
-      if (r.attributes && r.attributes[i]) {
+      if (r.attributes?.[i]) {
         this.attrRows.push(r.attributes[i]);
         this.attrSlots.push(slot);
       }

@@ -313,7 +313,7 @@ export class Corpus {
       if (p.old) {
         for (const [cid] of p.old.chunks) {
           const c = chunkOf(cid);
-          if (c && c.d.includes(docId)) touched.set(cid, { ...c, d: c.d.filter((d) => d !== docId) });
+          if (c?.d.includes(docId)) touched.set(cid, { ...c, d: c.d.filter((d) => d !== docId) });
         }
       }
       if (!p.record) continue;
@@ -541,7 +541,7 @@ export class Corpus {
       return out;
     }
     // No index, or none of the tenant's passages in it (all removed, then a rebuild): nothing to find.
-    if (!this.index || !this.index.hasTenant(tenant)) return Array.from({ length: nq }, () => ({ ids: [], scores: [] }));
+    if (!this.index?.hasTenant(tenant)) return Array.from({ length: nq }, () => ({ ids: [], scores: [] }));
     const search = { ...options.search, tenant };
     if (nq === 1) {
       const r = this.index.search(q, depth, search);

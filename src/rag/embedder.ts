@@ -50,7 +50,7 @@ export class Embedder {
       if (!session.inputNames.includes(name)) throw createError('STRATA_MODEL_INVALID', `onnx: ${config.onnx} has no input "${name}" (inputs: ${session.inputNames.join(', ')})`, 'onnx');
     }
     const idsMeta = session.inputMetadata.find((m) => m.name === 'input_ids');
-    const intType = idsMeta && idsMeta.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
+    const intType = idsMeta?.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
     const pooling = config.pooling ?? (session.outputNames.includes('sentence_embedding') ? 'sentence_embedding' : 'mean');
     const output = pooling === 'sentence_embedding' ? 'sentence_embedding' : 'last_hidden_state';
     if (!session.outputNames.includes(output)) {

@@ -8,7 +8,7 @@
 import { readTextMaybeGzip } from '../util/files.js';
 import { createError } from '../errors.js';
 
-const WORD = /\p{L}[\p{L}\p{M}\p{N}]*(?:['’.\-][\p{L}\p{M}\p{N}]+)*\.?|\p{N}+(?:[.,:/\-]\p{N}+)*|[^\s\p{L}\p{N}]/gu;
+const WORD = /\p{L}[\p{L}\p{M}\p{N}]*(?:['’.-][\p{L}\p{M}\p{N}]+)*\.?|\p{N}+(?:[.,:/-]\p{N}+)*|[^\s\p{L}\p{N}]/gu;
 
 export class WordTokenizer {
   readonly specialTokens = 0;
@@ -69,7 +69,7 @@ export class WordTokenizer {
       out.push(clitic[2]);
       return;
     }
-    const parts = w.split(/([\-'./:,])/).filter((p) => p !== '');
+    const parts = w.split(/([-'./:,])/).filter((p) => p !== '');
     if (parts.length > 1) for (const p of parts) this.pushWord(p, out);
     else out.push(w);
   }

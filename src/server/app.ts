@@ -9,7 +9,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { ERROR_CODES, createError, isStrataError, type ErrorCode } from '../errors.js';
+import { createError, isStrataError, type ErrorCode } from '../errors.js';
 import { FORMAT_VERSION } from '../storage/index-store.js';
 import { KeyRing, presentedKey } from './auth.js';
 import { ServiceCatalog } from './catalog.js';
@@ -50,7 +50,7 @@ interface ErrorAnswer {
 export function toErrorAnswer(err: unknown): ErrorAnswer {
   if (isStrataError(err)) return { status: err.status, code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
   const e = err as FastifyError & { validation?: Array<{ instancePath?: string; params?: { missingProperty?: string } }>; validationContext?: string };
-  if (e && e.validation) {
+  if (e?.validation) {
     const v = e.validation[0];
     const where = (v?.instancePath ?? '').replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
     const missing = v?.params?.missingProperty;
@@ -159,6 +159,3 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
     },
   };
 }
-
-/** Every code the service answers with, for the OpenAPI description and the README. */
-export const SERVICE_ERROR_CODES = Object.keys(ERROR_CODES) as ErrorCode[];

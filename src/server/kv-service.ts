@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import { KvEngine } from '../kv/engine.js';
+import type { ModelProfile } from '../kv/model-profile.js';
 import { resolveProfile } from '../kv/profiles.js';
 import type { ServerConfig } from './config.js';
 import type { WriteAdmission } from './admission.js';
@@ -23,7 +24,7 @@ export class KvService {
 
   get(): Promise<KvEngine> {
     if (!this.engine) {
-      let profile;
+      let profile: ModelProfile;
       try {
         profile = resolveProfile(this.config.kvModel);
       } catch (err) {

@@ -59,7 +59,7 @@ export async function readAnnBenchmarksHdf5(path: string): Promise<AnnBenchmarks
       out.set(src);
       return out;
     };
-    const attr = file.attrs['distance'];
+    const attr = file.attrs.distance;
     const distance = attr ? String(attr.value) : 'euclidean';
     const nb = dataset('neighbors', false);
     const trainData = toF32(train.value);

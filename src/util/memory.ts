@@ -15,11 +15,6 @@ export function rssAnonBytes(): number {
   return statusField('RssAnon');
 }
 
-/** File-backed resident bytes (mapped files such as the LMDB environment). */
-export function rssFileBytes(): number {
-  return statusField('RssFile');
-}
-
 /** Peak resident set size of this process so far (VmHWM). */
 export function peakRssBytes(): number {
   return statusField('VmHWM');

@@ -192,7 +192,7 @@ class Int8Codec implements Codec {
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
     for (let j = 0; j < this.dim; j++) {
       const c = Math.round((src[srcOff + j] - this.min[j]) / this.step[j]);
-      dst[dstOff + j] = c < 0 ? 0 : c > 255 ? 255 : c;
+      dst[dstOff + j] = c < 0 ? 0 : Math.min(c, 255);
     }
   }
   decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {

@@ -7,7 +7,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { createError } from '../../errors.js';
 import { batchKernel } from '../kernels.js';
-import { type PcaState } from '../../storage/records.js';
+import type { PcaState } from '../../storage/records.js';
 export type { PcaState } from '../../storage/records.js';
 
 const ipBatch = batchKernel('ip');
