@@ -119,6 +119,8 @@ describe('KvEngine on stories260K', () => {
   it('rejects prompts past the context or with tokens outside the vocabulary', async () => {
     await expect(engine.assemble({ prefix: [1], chunks: [new Array(600).fill(5)], question: [5] })).rejects.toMatchObject({ code: 'STRATA_LIMIT_EXCEEDED' });
     await expect(engine.assemble({ prefix: [1], chunks: [[5, 9999]], question: [5] })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'tokens' });
+    await expect(engine.assemble({ prefix: [1], chunks: [[5, 9]], question: [5] }, { strategy: 'magic' as never })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'strategy' });
+    await expect(engine.assemble({ prefix: [1], chunks: [[5, 9]], question: [5] }, { namespace: 7 as never })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'namespace' });
     await expect(engine.assemble(prompt([0]), { fraction: 2 })).rejects.toMatchObject({ field: 'fraction' });
   });
 });

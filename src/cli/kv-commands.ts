@@ -4,7 +4,7 @@ import { fractionArg, nonNegativeInt, positiveInt } from '../util/cli-args.js';
 import { Corpus } from '../rag/corpus.js';
 import { KvEngine } from '../kv/engine.js';
 import { resolveProfile } from '../kv/profiles.js';
-import { RECOMPUTE_STRATEGIES, type RecomputeStrategy } from '../kv/recompute.js';
+import { DEFAULT_RECOMPUTE, RECOMPUTE_STRATEGIES, type RecomputeStrategy } from '../kv/recompute.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 
 export const DEFAULT_KV_DIR = '.strata-kv';
@@ -43,8 +43,8 @@ export function addKvCommands(program: Command): void {
     .option('--tenant <name>', 'tenant to retrieve from', 'default')
     .option('--k <n>', 'passages', positiveInt('--k'), 3)
     .option('--system <text>', 'text before the passages', '')
-    .addOption(new Option('--strategy <s>', 'tokens recomputed in reused chunks').choices([...RECOMPUTE_STRATEGIES]).default('cache-craft'))
-    .option('--fraction <f>', 'share of reused tokens recomputed', fractionArg('--fraction'), 0.15)
+    .addOption(new Option('--strategy <s>', 'tokens recomputed in reused chunks').choices([...RECOMPUTE_STRATEGIES]).default(DEFAULT_RECOMPUTE.strategy))
+    .option('--fraction <f>', 'share of reused tokens recomputed', fractionArg('--fraction'), DEFAULT_RECOMPUTE.fraction)
     .option('--max-tokens <n>', 'tokens to generate', positiveInt('--max-tokens'), 64)
     .option('--temperature <t>', '0 = greedy', parseFloat, 0)
     .option('--seed <n>', 'sampling seed', nonNegativeInt('--seed'), 1)

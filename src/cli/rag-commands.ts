@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { nonNegativeInt, nonNegativeNumber, positiveInt } from '../util/cli-args.js';
 import { loadDocuments } from '../rag/documents.js';
-import { Corpus, type RetrievalMode } from '../rag/corpus.js';
+import { Corpus, DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES, type RetrievalMode } from '../rag/corpus.js';
 import type { FusionMethod } from '../rag/fusion.js';
 import { createProgress } from '../util/progress.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
@@ -64,7 +64,7 @@ Example:
     .option('--model <dir>', MODEL_HELP)
     .option('--tenant <name>', 'tenant to search', 'default')
     .option('--k <n>', 'passages to return', positiveInt('--k'), 5)
-    .addOption(new Option('--mode <mode>', 'dense (vector index), bm25 (lexical) or hybrid (both, fused)').choices(['dense', 'bm25', 'hybrid']).default('hybrid'))
+    .addOption(new Option('--mode <mode>', 'dense (vector index), bm25 (lexical) or hybrid (both, fused)').choices([...RETRIEVAL_MODES]).default(DEFAULT_RETRIEVAL_MODE))
     .addOption(new Option('--fusion <method>', 'hybrid: rrf (reciprocal rank fusion) or convex (normalised scores)').choices(['rrf', 'convex']).default('rrf'))
     .option('--dense-weight <w>', 'hybrid: weight of the dense ranking (BM25 has 1)', nonNegativeNumber('--dense-weight'), 1)
     .option('--exact', 'dense by exact search instead of the index')

@@ -23,6 +23,7 @@ import { PostingReader, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
 import { lowerBound } from '../util/bounds.js';
 import { type Scope, scopedEntryShare } from './scope.js';
+import { MAX_CELLS } from './cells.js';
 
 export interface SearchStats {
   /** Posting lists read. */
@@ -409,7 +410,8 @@ export class SpannSearcher {
     if (this.cellDist.length < C) this.cellDist = new Float32Array(C);
     batchKernel(this.cfg.metric)(this.query, 0, this.cfg.cells!, 0, C, this.cfg.dim, this.cellDist, 0);
     // Order the tenant's cells by distance with one native sort: a non-negative float's bits order
-    // like the float, so (bits × 4096 + index) sorts by distance, then index.
+    // like the float, so (bits × MAX_CELLS + index) sorts by distance, then index (a tenant has at
+    // most MAX_CELLS cells, so the index fits below the multiplier).
     if (this.cellOrder.length < m) this.cellOrder = new Float64Array(Math.max(m, 2 * this.cellOrder.length));
     const order = this.cellOrder.subarray(0, m);
     const f = this.cellBits, u = this.cellBitsU32;
@@ -417,7 +419,7 @@ export class SpannSearcher {
     for (let i = 0; i < m; i++) minD = Math.min(minD, this.cellDist[ids[i]]);
     for (let i = 0; i < m; i++) {
       f[0] = this.cellDist[ids[i]] - minD; // shifted to >= 0 (ip distances may be negative)
-      order[i] = u[0] * 4096 + i;
+      order[i] = u[0] * MAX_CELLS + i;
     }
     order.sort();
     const target = params.maxLists * this.cfg.meanListLength;
@@ -432,7 +434,7 @@ export class SpannSearcher {
       }
     }
     for (let j = 0; j < m; j++) {
-      const i = order[j] % 4096;
+      const i = order[j] % MAX_CELLS;
       this.scanRange(starts[i], starts[i + 1], scope, heap, stats);
       stats.listsProbed++;
       if (this.inScope >= target && heap.size >= need) break;

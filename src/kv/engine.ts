@@ -26,7 +26,7 @@ import { cloneCache, concatCaches, sliceCache, writeTokens, type KvCache } from 
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { ModelProfile } from './model-profile.js';
 import { materializeProfile } from './random-llama.js';
-import { cacheCraftBudgets, tokenDeviation, topTokens, toRuns, type RecomputeStrategy } from './recompute.js';
+import { cacheCraftBudgets, DEFAULT_RECOMPUTE, RECOMPUTE_STRATEGIES, tokenDeviation, topTokens, toRuns, type RecomputeStrategy } from './recompute.js';
 import { rerotateKeys, type RopeParams } from './rope.js';
 
 export interface PromptParts {
@@ -226,8 +226,9 @@ export class KvEngine {
     const total = this.checkPrompt(p);
     const ns = options.namespace ?? DEFAULT_KV_NAMESPACE;
     if (typeof ns !== 'string') throw createError('STRATA_INVALID_OPTION', `namespace must be a string, got ${typeof ns}`, 'namespace');
-    const strategy = options.strategy ?? 'cache-craft';
-    const fraction = options.fraction ?? 0.15;
+    const strategy = options.strategy ?? DEFAULT_RECOMPUTE.strategy;
+    if (!RECOMPUTE_STRATEGIES.includes(strategy)) throw createError('STRATA_INVALID_OPTION', `strategy must be one of ${RECOMPUTE_STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`, 'strategy');
+    const fraction = options.fraction ?? DEFAULT_RECOMPUTE.fraction;
     if (!(fraction >= 0 && fraction <= 1)) throw createError('STRATA_INVALID_OPTION', `fraction must be in [0, 1], got ${fraction}`, 'fraction');
     const reuseChunks = (options.reuseChunks ?? true) && this.canRerotate;
     const gap = options.mergeGap ?? 2;

@@ -23,6 +23,9 @@
 export type RecomputeStrategy = 'none' | 'first-k' | 'kv-deviation' | 'cache-craft' | 'full';
 export const RECOMPUTE_STRATEGIES: readonly RecomputeStrategy[] = ['none', 'first-k', 'kv-deviation', 'cache-craft', 'full'];
 
+/** What `assemble` does when the caller names no strategy or fraction (the CLI and HTTP defaults too). */
+export const DEFAULT_RECOMPUTE: { strategy: RecomputeStrategy; fraction: number } = { strategy: 'cache-craft', fraction: 0.15 };
+
 /**
  * Token offsets (within a chunk) of the `count` largest scores, ascending. With `block` > 1 whole
  * blocks of consecutive tokens are chosen by their summed score until `count` tokens are covered

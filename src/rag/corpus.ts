@@ -52,6 +52,8 @@ export interface CorpusOptions {
 }
 
 export type RetrievalMode = 'dense' | 'bm25' | 'hybrid';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['dense', 'bm25', 'hybrid'];
+export const DEFAULT_RETRIEVAL_MODE: RetrievalMode = 'hybrid';
 
 export interface RetrieveOptions {
   /** Tenant whose passages are searched. Default "default". */
@@ -492,8 +494,8 @@ export class Corpus {
       if (typeof q !== 'string' || q.trim() === '') throw createError('STRATA_INVALID_OPTION', `queries[${i}] must be a non-empty string`, `queries[${i}]`);
     });
     if (!this.store.hasTenant(tenant)) throw createError('STRATA_UNKNOWN_TENANT', `tenant ${JSON.stringify(tenant)} has no documents in this corpus`, 'tenant');
-    const mode = options.mode ?? 'hybrid';
-    if (!['dense', 'bm25', 'hybrid'].includes(mode)) throw createError('STRATA_INVALID_OPTION', `mode must be dense, bm25 or hybrid, got ${JSON.stringify(mode)}`, 'mode');
+    const mode = options.mode ?? DEFAULT_RETRIEVAL_MODE;
+    if (!RETRIEVAL_MODES.includes(mode)) throw createError('STRATA_INVALID_OPTION', `mode must be one of ${RETRIEVAL_MODES.join(', ')}, got ${JSON.stringify(mode)}`, 'mode');
     const fusion = options.fusion ?? DEFAULT_FUSION_METHOD;
     if (fusion !== 'rrf' && fusion !== 'convex') throw createError('STRATA_INVALID_OPTION', `fusion must be rrf or convex, got ${JSON.stringify(fusion)}`, 'fusion');
     for (const [name, w] of Object.entries({ ...DEFAULT_FUSION, ...options.weights })) {

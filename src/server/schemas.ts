@@ -3,6 +3,8 @@
  * request against them before a handler runs, and serialises responses with the schema of their
  * status code, so a field not listed here never leaves the service. Limits come from the config.
  */
+import { DEFAULT_RECOMPUTE, RECOMPUTE_STRATEGIES } from '../kv/recompute.js';
+import { DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES } from '../rag/corpus.js';
 import { CORPUS_SHARING, DEFAULT_SHARING } from '../rag/passage-store.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ServerConfig } from './config.js';
@@ -211,7 +213,7 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
         query: Type.String({ minLength: 1, maxLength: 8192 }),
         k: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, default: 10 })),
         tenant: Type.Optional(TenantName),
-        mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('bm25'), Type.Literal('hybrid')], { default: 'hybrid' })),
+        mode: Type.Optional(Type.Union(RETRIEVAL_MODES.map((m) => Type.Literal(m)), { default: DEFAULT_RETRIEVAL_MODE })),
         fusion: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('convex')], { default: 'rrf' })),
         weights: Type.Optional(Type.Object({ dense: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })), bm25: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) }, { additionalProperties: false })),
         candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, description: 'hybrid: candidates per retriever (default 100)' })),
@@ -237,10 +239,10 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
         corpus: Type.Optional(NameParam),
         tenant: Type.Optional(TenantName),
         k: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, default: 3, description: 'passages retrieved' })),
-        mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('bm25'), Type.Literal('hybrid')], { default: 'hybrid' })),
+        mode: Type.Optional(Type.Union(RETRIEVAL_MODES.map((m) => Type.Literal(m)), { default: DEFAULT_RETRIEVAL_MODE })),
         system: Type.Optional(Type.String({ maxLength: 4096, default: '' })),
-        strategy: Type.Optional(Type.Union(['none', 'first-k', 'kv-deviation', 'cache-craft', 'full'].map((s) => Type.Literal(s)), { default: 'cache-craft' })),
-        fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.15 })),
+        strategy: Type.Optional(Type.Union(RECOMPUTE_STRATEGIES.map((s) => Type.Literal(s)), { default: DEFAULT_RECOMPUTE.strategy })),
+        fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_RECOMPUTE.fraction })),
         maxTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 512, default: 64 })),
         temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 5, default: 0 })),
         seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1 })),
