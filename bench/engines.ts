@@ -73,7 +73,7 @@ class StrataEngine implements Engine {
     return { seconds: stats.seconds, reused: false };
   }
   async open() {
-    this.index = await openIndex(this.dir);
+    this.index = await openIndex(this.dir, { threads: this.ctx.threads });
   }
   settings(sweep: boolean): Setting[] {
     const lists = sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32];

@@ -89,7 +89,7 @@ async function search(job: FilterJob) {
   let applicable: (c: BenchCase) => boolean = () => true;
   const closers: Array<() => Promise<void>> = [];
   if (job.engine === 'strata' || job.engine === 'strata-plain') {
-    const index = await openIndex(dir);
+    const index = await openIndex(dir, { threads: job.threads });
     closers.push(() => index.close());
     settings = job.maxLists.map((maxLists) => ({ maxLists }));
     if (job.engine === 'strata-plain') applicable = (c) => c.name === 'unfiltered';
@@ -100,7 +100,7 @@ async function search(job: FilterJob) {
     };
   } else if (job.engine === 'per-tenant') {
     const indexes = new Map<number, SpannIndex>();
-    for (const t of perTenantSet(cases)) indexes.set(t, await openIndex(join(dir, tenantName(t))));
+    for (const t of perTenantSet(cases)) indexes.set(t, await openIndex(join(dir, tenantName(t)), { threads: job.threads }));
     closers.push(async () => {
       for (const ix of indexes.values()) await ix.close();
     });

@@ -3,13 +3,17 @@
  * migrated at open (corpus passages, collection points) and answers exactly as before.
  */
 import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
-import { readdirSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openIndex, type SpannIndex } from '../src/index/spann.js';
 import { Corpus } from '../src/rag/corpus.js';
+import { FORMAT_VERSION } from '../src/storage/index-store.js';
 import { EmbedderPool } from '../src/rag/embedder-pool.js';
 import { PASSAGES_FILE, PASSAGES_FORMAT } from '../src/rag/passage-store.js';
+import { ChunkKvStore, KV_STORE_FORMAT } from '../src/kv/chunk-store.js';
 import { POINTS_FILE, PointStore } from '../src/server/point-store.js';
 import { buildService, type Service } from '../src/server/app.js';
 import { resolveConfig } from '../src/server/config.js';
@@ -25,6 +29,67 @@ describe('format migrations', () => {
   afterAll(async () => {
     await pool.close();
     tmp.cleanup();
+  });
+
+  it('index fixtures of every format open (format 5 migrated: no stored threads, explicit splitFactor) and answer as recorded', async () => {
+    for (const format of [5, 6]) {
+      const fixture = fileURLToPath(new URL(`./fixtures/formats/index-v${format}`, import.meta.url));
+      const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as { queries: number[][]; all: number[][]; acmeBlue: number[][] };
+      const dir = join(tmp.dir, `index-v${format}`);
+      cpSync(fixture, dir, { recursive: true });
+      const check = (index: SpannIndex) => {
+        expected.queries.forEach((q, i) => {
+          expect(Array.from(index.search(q, 5, { maxLists: 64 }).ids)).toEqual(expected.all[i]);
+          expect(Array.from(index.search(q, 3, { tenant: 'acme', filter: { color: 'blue' }, maxLists: 64 }).ids)).toEqual(expected.acmeBlue[i]);
+        });
+      };
+      const ro = await openIndex(dir, { readOnly: true }); // migrated in memory, nothing written
+      check(ro);
+      expect(ro.options).not.toHaveProperty('threads');
+      await ro.close();
+      const rw = await openIndex(dir); // migrated and written
+      check(rw);
+      expect(rw.stats().formatVersion).toBe(FORMAT_VERSION);
+      expect(rw.options.splitFactor).toBe(1.5);
+      await rw.close();
+      const again = await openIndex(dir, { readOnly: true, threads: 1 });
+      check(again);
+      expect(again.options).not.toHaveProperty('threads');
+      expect(again.runtime.threads).toBe(1);
+      await again.close();
+    }
+    // A format this build does not read is refused with a coded error naming it and what to do.
+    const future = join(tmp.dir, 'index-future');
+    cpSync(fileURLToPath(new URL('./fixtures/formats/index-v6', import.meta.url)), future, { recursive: true });
+    const root = open({ path: join(future, 'strata.mdb'), maxDbs: 16 });
+    const metaDb = root.openDB({ name: 'meta' });
+    await metaDb.put('meta', { ...(metaDb.get('meta') as object), formatVersion: 99 });
+    await root.close();
+    await expect(openIndex(future)).rejects.toMatchObject({ code: 'STRATA_FORMAT_VERSION', message: expect.stringMatching(/format 99.*rebuild it/) });
+  });
+
+  it('the corpus and KV store fixtures of the current formats open and answer as recorded', async () => {
+    const corpusDir = join(tmp.dir, 'corpus-fixture');
+    cpSync(fileURLToPath(new URL(`./fixtures/formats/corpus-v${PASSAGES_FORMAT}`, import.meta.url)), corpusDir, { recursive: true });
+    const expected = JSON.parse(readFileSync(join(corpusDir, 'expected.json'), 'utf8')) as { acme: string[]; globex: string[] };
+    const corpus = await Corpus.open(corpusDir, { model: pool });
+    try {
+      expect((await corpus.retrieve('heart injury', { tenant: 'acme', k: 2 })).map((p) => p.document.id)).toEqual(expected.acme);
+      expect((await corpus.retrieve('river drought', { tenant: 'globex', k: 1 })).map((p) => p.document.id)).toEqual(expected.globex);
+      expect(corpus.sharing).toBe('tenant');
+    } finally {
+      await corpus.close();
+    }
+    const kvDir = join(tmp.dir, 'kv-fixture');
+    cpSync(fileURLToPath(new URL(`./fixtures/formats/kv-v${KV_STORE_FORMAT}`, import.meta.url)), kvDir, { recursive: true });
+    const kv = JSON.parse(readFileSync(join(kvDir, 'expected.json'), 'utf8')) as { key: string; tokens: number[]; otherNamespace: string };
+    const store = ChunkKvStore.open(kvDir);
+    try {
+      expect(Array.from(store.get(kv.key)?.tokens ?? [])).toEqual(kv.tokens);
+      expect(store.get(kv.otherNamespace)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
   });
 
   it('a format-1 corpus (texts shared by hash across tenants) opens migrated to per-tenant texts, answering the same', async () => {

@@ -27,9 +27,26 @@ export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   splitNeighbors: 8,
   splitFactor: 1.5,
   mergeFraction: 0.1,
-  threads: 0,
   seed: 42,
 };
+
+/**
+ * Settings of one open handle, never stored with the index: they belong to the machine it runs on.
+ * `threads`: worker threads of builds and batch searches; 0 = one per core.
+ */
+export interface RuntimeOptions {
+  threads: number;
+}
+
+export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = { threads: 0 };
+
+/** What createIndex takes: the index's options and, beside them, the handle's runtime settings. */
+export type CreateOptions = Partial<IndexOptions> & { dimension: number } & Partial<RuntimeOptions>;
+
+/** The runtime part of createIndex/openIndex options, checked. */
+export function resolveRuntimeOptions(user: Partial<RuntimeOptions>): RuntimeOptions {
+  return { threads: positiveInt({ threads: user.threads ?? DEFAULT_RUNTIME_OPTIONS.threads }, 'threads', 0) };
+}
 
 export interface SearchParams {
   /** Most posting lists read per query (SPANN caps at 64). Default 32. */
@@ -92,12 +109,13 @@ function numberIn(o: Record<string, unknown>, field: string, lo: number, hi: num
 }
 
 const KNOWN_INDEX_OPTIONS = new Set(['dimension', ...Object.keys(DEFAULT_INDEX_OPTIONS)]);
+const RUNTIME_KEYS = new Set(Object.keys(DEFAULT_RUNTIME_OPTIONS));
 
 /** Merge user options over the defaults and validate every field, naming the offending one. */
 export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: number }): IndexOptions {
   if (user === null || typeof user !== 'object') fail('(root)', 'an object', user);
   for (const key of Object.keys(user)) {
-    if (!KNOWN_INDEX_OPTIONS.has(key)) fail(key, `one of the known options (${[...KNOWN_INDEX_OPTIONS].join(', ')})`, key);
+    if (!KNOWN_INDEX_OPTIONS.has(key) && !RUNTIME_KEYS.has(key)) fail(key, `one of the known options (${[...KNOWN_INDEX_OPTIONS, ...RUNTIME_KEYS].join(', ')})`, key);
   }
   const o = { ...DEFAULT_INDEX_OPTIONS, ...user } as Record<string, unknown>;
   const resolved: IndexOptions = {
@@ -119,7 +137,6 @@ export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: n
     splitNeighbors: positiveInt(o, 'splitNeighbors', 0),
     splitFactor: numberIn(o, 'splitFactor', 1, 4),
     mergeFraction: numberIn(o, 'mergeFraction', 0, 0.5),
-    threads: positiveInt(o, 'threads', 0),
     seed: positiveInt(o, 'seed', 0),
   };
   if (resolved.candidateHeads < resolved.replicas) fail('candidateHeads', `>= replicas (${resolved.replicas})`, resolved.candidateHeads);

@@ -12,10 +12,15 @@ import { assignRange, type AssignParams } from './assign.js';
 import { HeadGraph } from './head-graph.js';
 import { selectHeads } from './heads.js';
 import {
+  type CreateOptions,
+  DEFAULT_INDEX_OPTIONS,
+  DEFAULT_RUNTIME_OPTIONS,
   type IndexOptions,
+  type RuntimeOptions,
   type SearchParams,
   effectivePostingLimit,
   resolveIndexOptions,
+  resolveRuntimeOptions,
   resolveSearchParams,
 } from './options.js';
 import { layoutPostings } from './posting-layout.js';
@@ -199,7 +204,15 @@ export class SpannIndex {
   private readonly scopes = new LruCache<string, Scope>(SCOPE_CACHE);
 
   /** @internal use createIndex / openIndex */
-  constructor(dir: string, store: IndexStore, meta: IndexMeta, graph?: HeadGraph, private readonly readOnly = false) {
+  constructor(
+    dir: string,
+    store: IndexStore,
+    meta: IndexMeta,
+    graph?: HeadGraph,
+    private readonly readOnly = false,
+    /** This handle's runtime settings (never stored). */
+    readonly runtime: RuntimeOptions = DEFAULT_RUNTIME_OPTIONS,
+  ) {
     this.dir = dir;
     this.store = store;
     this.meta = meta;
@@ -342,7 +355,7 @@ export class SpannIndex {
     };
     const assignHeads = sharedUint32(n * R);
     const assignDist = sharedFloat32(n * R);
-    const threads = resolveThreads(o.threads);
+    const threads = resolveThreads(this.runtime.threads);
     if (n < PARALLEL_BUILD_MIN || threads === 1) {
       let done = 0;
       assignRange(data, dim, 0, n, graph, headVectors, params, assignHeads, assignDist, () => {
@@ -592,7 +605,7 @@ export class SpannIndex {
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
     const statsOut = new Float64Array(new SharedArrayBuffer(nq * 4 * 8));
-    this.pool ??= createPool('index/search-worker', this.meta.options.threads);
+    this.pool ??= createPool('index/search-worker', this.runtime.threads);
     const tasks: Promise<void>[] = [];
     for (let s = 0, chunk = batchChunk(nq, this.pool.maxThreads); s < nq; s += chunk) {
       tasks.push(
@@ -1093,9 +1106,10 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
 }
 
 /** Create a new, empty index in `dir` (created if missing). Fails if an index is already there. */
-export async function createIndex(dir: string, options: Partial<IndexOptions> & { dimension: number }): Promise<SpannIndex> {
+export async function createIndex(dir: string, options: CreateOptions): Promise<SpannIndex> {
   if (typeof dir !== 'string' || dir.length === 0) throw createError('STRATA_INVALID_OPTION', 'dir must be a non-empty string', 'dir');
   const resolved = resolveIndexOptions(options);
+  const runtime = resolveRuntimeOptions({ threads: options.threads });
   const store = IndexStore.open(dir, { create: true });
   if (store.getMeta()) {
     await store.close();
@@ -1124,10 +1138,10 @@ export async function createIndex(dir: string, options: Partial<IndexOptions> & 
   };
   store.write(() => store.putMeta(meta));
   removeGraph(dir);
-  return new SpannIndex(dir, store, meta);
+  return new SpannIndex(dir, store, meta, undefined, false, runtime);
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends Partial<RuntimeOptions> {
   /** Open the LMDB environment read-only (batch-search workers do). Default false. */
   readOnly?: boolean;
 }
@@ -1140,11 +1154,22 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
   try {
     const meta = readMeta(store, dir);
     const graph = meta.state === 'built' ? loadGraph(store, dir, meta, !options.readOnly) : undefined;
-    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false);
+    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false, resolveRuntimeOptions({ threads: options.threads }));
   } catch (err) {
     await store.close();
     throw err;
   }
+}
+
+/**
+ * Format 5 -> 6. Format 5 stored the runtime `threads` among the index options, and indexes written
+ * before splitFactor and the separate 'version' key existed lack them; the layout of every other
+ * record is the same. The migrated meta has no threads, an explicit splitFactor, and (once written)
+ * the 'version' key.
+ */
+function migrateFormat5(old: IndexMeta): IndexMeta {
+  const { threads: _threads, ...options } = old.options as IndexOptions & { threads?: number };
+  return { ...old, formatVersion: FORMAT_VERSION, options: { ...DEFAULT_INDEX_OPTIONS, ...options }, version: old.version ?? 0 };
 }
 
 /** @internal shared with the search worker */
@@ -1156,10 +1181,18 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
     throw createError('STRATA_INDEX_CORRUPT', `metadata of ${JSON.stringify(dir)} cannot be read: ${(err as Error).message}`, 'meta');
   }
   if (!meta || typeof meta !== 'object') throw createError('STRATA_INDEX_CORRUPT', `${JSON.stringify(dir)} holds no index metadata`, 'meta');
+  if (meta.formatVersion === 5) {
+    meta = migrateFormat5(meta);
+    // Written by the first writable open; read-only handles use the migrated record as it is.
+    if (!store.readOnly) {
+      const migrated = meta;
+      store.write(() => store.putMeta(migrated));
+    }
+  }
   if (meta.formatVersion !== FORMAT_VERSION) {
     throw createError(
       'STRATA_FORMAT_VERSION',
-      `${JSON.stringify(dir)} has on-disk format ${meta.formatVersion}, this build reads format ${FORMAT_VERSION}`,
+      `${JSON.stringify(dir)} has on-disk format ${meta.formatVersion}, this build reads formats 5 and ${FORMAT_VERSION}: rebuild it (strata index build) from its vectors`,
       'formatVersion',
     );
   }

@@ -33,7 +33,6 @@ import { parseSpec } from './spec.js';
 import { EditableList } from '../storage/posting-edit.js';
 import { PostingReader } from '../storage/posting-format.js';
 import type { IndexMeta, IndexStore } from '../storage/index-store.js';
-import { DEFAULT_INDEX_OPTIONS } from './options.js';
 import { type TenantCatalog, type TenantDetails, detailsOf, detailsRecordOf } from './tenants.js';
 import { AttributeIndex } from './attributes.js';
 import type { Attributes } from './filter.js';
@@ -65,7 +64,7 @@ export interface WriteRequest {
  * churn — re-inserts bringing those replicas back — without splitting.
  */
 export function splitLimit(meta: IndexMeta): number {
-  return Math.floor(meta.postingLimit * (meta.options.splitFactor ?? DEFAULT_INDEX_OPTIONS.splitFactor));
+  return Math.floor(meta.postingLimit * meta.options.splitFactor);
 }
 
 /** Options of insert and upsert. */

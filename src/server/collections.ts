@@ -74,7 +74,7 @@ export class Collections {
   }
 
   private async handles(record: CollectionRecord, dir: string, generation: number): Promise<Collection> {
-    return { record, dir, generation, reader: await openIndex(indexDir(dir, generation), { readOnly: true }), points: PointStore.open(dir, record.dimension, { readOnly: true }), rebuilding: null };
+    return { record, dir, generation, reader: await openIndex(indexDir(dir, generation), { readOnly: true, threads: this.config.searchThreads }), points: PointStore.open(dir, record.dimension, { readOnly: true }), rebuilding: null };
   }
 
   list(): Collection[] {
@@ -164,7 +164,7 @@ export class Collections {
     const oldGeneration = c.generation;
     const old = c.reader;
     c.generation = generation;
-    c.reader = await openIndex(indexDir(c.dir, generation), { readOnly: true });
+    c.reader = await openIndex(indexDir(c.dir, generation), { readOnly: true, threads: this.config.searchThreads });
     // Batches already queued on the old handle start before it closes (close waits for them).
     await new Promise((r) => setImmediate(r));
     await old.close();

@@ -25,7 +25,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Attributes } from '../index/filter.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
-import type { IndexOptions } from '../index/options.js';
+import type { CreateOptions } from '../index/options.js';
 import type { WriteCounts } from '../index/writer.js';
 import { createPool } from '../util/workers.js';
 import { PointStore } from './point-store.js';
@@ -33,7 +33,7 @@ import type { RebuildTask } from './rebuild-worker.js';
 import { attributePrefix, scopeAttributes } from './tenant-attributes.js';
 
 export type IngestTask =
-  | { op: 'create'; dir: string; options: Partial<IndexOptions> & { dimension: number } }
+  | { op: 'create'; dir: string; options: CreateOptions }
   | { op: 'open'; dir: string; dimension: number }
   /** ids are the clients' ids, each in its point's tenant (point-store.ts). */
   | { op: 'upsert'; dir: string; vectors: Float32Array; ids: Uint32Array; tenants: string[]; attributes: Array<Attributes | null> }
@@ -101,7 +101,7 @@ async function openState(dir: string, dimension: number): Promise<CollectionStat
   return { dir, points, index, generation, builtCount: index.built ? index.count : 0, building: null, rebuilding: null, log: null, retired: new Map() };
 }
 
-async function createState(dir: string, options: Partial<IndexOptions> & { dimension: number }): Promise<CollectionState> {
+async function createState(dir: string, options: CreateOptions): Promise<CollectionState> {
   const points = PointStore.open(dir, options.dimension, { create: true });
   points.setGeneration(1);
   const index = await createIndex(indexDir(dir, 1), options);

@@ -44,7 +44,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
  * details apart, attribute bitmaps one record per value. 5: live updates — ids, dead and headLog
  * dbs, head numbers may have gaps, a version file beside the graph.)
  */
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 /**
  * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
  * read, so a block should be small enough that reading it for one row is cheap, and large enough
@@ -129,7 +129,12 @@ export class IndexStore {
   private readonly headLog: Database<Buffer, number>;
   private closed = false;
 
-  private constructor(dir: string, root: RootDatabase) {
+  private constructor(
+    dir: string,
+    root: RootDatabase,
+    /** Opened read-only: nothing may be written through it. */
+    readonly readOnly: boolean,
+  ) {
     this.dir = dir;
     this.path = join(dir, LMDB_FILE);
     this.root = root;
@@ -155,7 +160,7 @@ export class IndexStore {
       if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
       mkdirSync(dir, { recursive: true });
     }
-    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }));
+    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }), options.readOnly ?? false);
   }
 
   /** Coarse cell centres (count × dim float32), in the meta db. */

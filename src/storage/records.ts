@@ -150,8 +150,6 @@ export interface IndexOptions {
   mergeFraction: number;
 
   // -- execution -----------------------------------------------------------------------------------
-  /** Worker threads for build, batch search and exact search. Default: number of CPU cores. */
-  threads: number;
   /** Seed of every random choice of the build, so builds are reproducible. Default 42. */
   seed: number;
 }
