@@ -70,6 +70,9 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
 }
 
 export async function buildService(config: ServerConfig, options: { logger?: boolean } = {}): Promise<Service> {
+  // Every store checks the disk reserve at each write, in this thread and in the worker threads
+  // (which copy the environment when they start: set before any pool exists).
+  process.env.STRATA_MIN_FREE_DISK = String(config.minFreeDisk);
   const catalog = ServiceCatalog.open(config.dataDir);
   const keys = new KeyRing(catalog, config.adminKey);
   const generatedAdminKey = keys.ensureAdmin();

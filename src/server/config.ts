@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { createError } from '../errors.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
+import { DEFAULT_MIN_FREE_DISK } from '../storage/lmdb.js';
 
 export interface ServerConfig {
   /** TCP port. 0 picks a free one. */
@@ -33,6 +34,8 @@ export interface ServerConfig {
   maxDimension: number;
   /** Rebuild a collection once it holds this many times the points its index was built from (0: never). */
   rebuildGrowth: number;
+  /** Free bytes the data's disk must keep; below it writes are refused with 507 (storage/lmdb.ts). */
+  minFreeDisk: number;
   /** Seconds a client is asked to wait (Retry-After) when the service sheds load. */
   retryAfterSeconds: number;
   /** Milliseconds SIGTERM waits for requests in flight before closing anyway. */
@@ -73,6 +76,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxBatchQueries', env: 'STRATA_MAX_BATCH_QUERIES', flag: '--max-batch-queries', kind: 'int', default: () => 256, min: 1, help: 'most queries per batch search' },
   { key: 'maxK', env: 'STRATA_MAX_K', flag: '--max-k', kind: 'int', default: () => 1000, min: 1, help: 'largest k of a search' },
   { key: 'maxDimension', env: 'STRATA_MAX_DIMENSION', flag: '--max-dimension', kind: 'int', default: () => 4096, min: 1, help: 'largest vector dimension of a collection' },
+  { key: 'minFreeDisk', env: 'STRATA_MIN_FREE_DISK', flag: '--min-free-disk', kind: 'int', default: () => DEFAULT_MIN_FREE_DISK, min: 0, help: 'free bytes the data disk must keep: below it writes answer 507 (STRATA_DISK_FULL) and reads go on (0 = no check)' },
   { key: 'rebuildGrowth', env: 'STRATA_REBUILD_GROWTH', flag: '--rebuild-growth', kind: 'int', default: () => 4, min: 0, help: 're-cluster a collection into a new index generation once it holds this many times the points its index was built from (0 = never)' },
   { key: 'retryAfterSeconds', env: 'STRATA_RETRY_AFTER', flag: '--retry-after', kind: 'int', default: () => 1, min: 0, help: 'Retry-After seconds sent with a 503' },
   { key: 'shutdownTimeoutMs', env: 'STRATA_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', kind: 'int', default: () => 10_000, min: 0, help: 'how long SIGTERM waits for requests in flight' },
