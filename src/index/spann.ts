@@ -2,15 +2,12 @@
  * The SPANN index: heads + hnswlib graph in memory, posting lists in LMDB.
  * `createIndex` / `openIndex` are the entry points; see ARCHITECTURE.md for the data flow.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, } from 'node:fs';
 import { loadGraph, removeGraph, saveGraph } from './graph-sync.js';
 import { join } from 'node:path';
 import type { Piscina } from 'piscina';
 import { createError } from '../errors.js';
-import { normalizeRows } from './distance.js';
-import { assignRange, type AssignParams } from './assign.js';
-import { HeadGraph } from './head-graph.js';
-import { selectHeads } from './heads.js';
+import type { HeadGraph } from './head-graph.js';
 import {
   type CreateOptions,
   DEFAULT_INDEX_OPTIONS,
@@ -23,54 +20,31 @@ import {
   resolveRuntimeOptions,
   resolveSearchParams,
 } from './options.js';
-import { layoutPostings } from './posting-layout.js';
+import { buildIndex, type BuildCallOptions, type BuildStats } from './build.js';
+import { GroupCommit } from './write-queue.js';
+export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
 import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
-import { type Codec, createCodec, restoreCodec } from './codecs/codec.js';
-import { EditableList } from '../storage/posting-edit.js';
+import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } from './validate.js';
-import { blockSlotsFor, FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
+import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
-import { type Attributes, type Filter, parseFilter } from './filter.js';
+import { type Filter, parseFilter } from './filter.js';
 import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.js';
 import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
 import { addRuns } from './bitmaps.js';
-import { cellCount, trainCells } from './cells.js';
-import { groupByTenant, layoutSlots } from './slot-layout.js';
-import { upperBound } from '../util/bounds.js';
 import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
-import { encodePosting, postingBytes, PostingReader } from '../storage/posting-format.js';
-import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
+import { createPool, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 import { Tombstones } from './tombstones.js';
-import { IndexWriter, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
+import { IndexWriter, removeSlotRuns, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
 import { type HealthReport, inspectIndex } from './maintenance.js';
 import { followHeads, savedGraphVersion } from './graph-sync.js';
 import { DEFAULT_TENANT, type TenantRecord, runsOf } from './tenants.js';
 
-export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
-
-export interface BuildProgress {
-  stage: BuildStage;
-  done: number;
-  total: number;
-}
-
-export interface BuildCallOptions {
-  /** Called as each stage advances (the CLI draws progress bars from it). */
-  onProgress?: (p: BuildProgress) => void;
-  /**
-   * The tenant of each vector (one name per row), or one name for all. Default: every vector in
-   * tenant "default". A tenant's vectors get consecutive slots, so its posting entries form one
-   * section of each list.
-   */
-  tenants?: string | ArrayLike<string>;
-  /** Per-row metadata (keyword, list of keywords, number, boolean), or null/undefined for none. */
-  attributes?: ReadonlyArray<Attributes | null | undefined>;
-}
 
 /** Who a search may see: one tenant's vectors and/or those matching a filter (filter.ts). */
 export interface SearchScope {
@@ -92,25 +66,7 @@ export interface CompactReport {
   seconds: number;
 }
 
-/** A queued write and its caller's promise. */
-interface PendingWrite {
-  req: WriteRequest;
-  resolve: (c: WriteCounts) => void;
-  reject: (err: unknown) => void;
-}
 
-export interface BuildStats {
-  count: number;
-  heads: number;
-  postingEntries: number;
-  replicasPerVector: number;
-  longestList: number;
-  postingLimit: number;
-  /** Vectors that lost every replica to the cap and were re-homed to a head with room. */
-  orphansRehomed: number;
-  seconds: number;
-  stageSeconds: Record<BuildStage, number>;
-}
 
 export interface SearchResult {
   /** External ids, nearest first (at most k). */
@@ -164,16 +120,8 @@ export interface IndexStats {
   attributes: Record<string, string>;
 }
 
-/** Rows per assignment task sent to a worker. */
-const ASSIGN_CHUNK = 4096;
-/** Below this many vectors the build assigns in the calling thread. */
-const PARALLEL_BUILD_MIN = 20_000;
-/** Posting bytes written per LMDB transaction during the build. */
-const WRITE_TXN_BYTES = 16 << 20;
 /** Lists rewritten per compaction transaction. */
 const COMPACT_HEADS_PER_TXN = 512;
-/** id -> slot records written per LMDB transaction during the build. */
-const ID_TXN_ROWS = 262_144;
 
 export class SpannIndex {
   readonly dir: string;
@@ -186,8 +134,10 @@ export class SpannIndex {
   /** Made on the first write. */
   private writer: IndexWriter | undefined;
   /** Writes waiting for the next group commit. */
-  private pending: PendingWrite[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly commits = new GroupCommit<WriteRequest, WriteCounts>(
+    (reqs) => this.applyWrites(reqs).counts,
+    () => (this.closed ? `the index at ${JSON.stringify(this.dir)} was closed` : null),
+  );
   private pool: Piscina | undefined;
   private closed = false;
   /** Batch searches in progress (close waits for them). */
@@ -285,257 +235,17 @@ export class SpannIndex {
     if (this.meta.state === 'built') {
       throw createError('STRATA_INDEX_EXISTS', `the index at ${JSON.stringify(this.dir)} is already built`, 'index');
     }
-    const o = this.meta.options;
-    const dim = o.dimension;
-    const flat = Array.isArray(vectors) ? flattenRows(vectors, dim) : toFloat32(vectors, 'vectors');
-    const n = checkVectors(flat, dim, 'vectors');
-    const extIds = ids === undefined ? null : checkIds(ids, n);
-    // Tenancy is checked first (cheap, and a bad name or attribute must fail before any work); slots
-    // are numbered once the cells are known.
-    const groups = groupByTenant(call.tenants, n);
-    if (call.attributes !== undefined && (!Array.isArray(call.attributes) || call.attributes.length !== n)) {
-      throw createError('STRATA_INVALID_ATTRIBUTE', `attributes must be an array with one entry per vector (${n}), got ${Array.isArray(call.attributes) ? call.attributes.length : typeof call.attributes}`, 'attributes');
-    }
-    if (call.attributes) AttributeIndex.check(call.attributes);
-    const t0 = performance.now();
-    const stageSeconds: Record<BuildStage, number> = { heads: 0, graph: 0, assign: 0, write: 0 };
-    const progress = call.onProgress ?? (() => {});
-    let mark = performance.now();
-    const lap = (stage: BuildStage) => {
-      const now = performance.now();
-      stageSeconds[stage] = (now - mark) / 1000;
-      mark = now;
-    };
-
-    // Shared memory so assignment workers read the vectors in place; cosine works on unit vectors.
-    let data: Float32Array;
-    if (o.metric === 'cosine') {
-      data = sharedFloat32(flat.length);
-      data.set(flat);
-      normalizeRows(data, dim);
-    } else data = toShared(flat);
-
-    // Stage 1: heads.
-    const headCount = Math.max(1, Math.min(n, Math.round(n * o.headRatio)));
-    const headRows = selectHeads(data, dim, n, {
-      headCount,
-      branching: o.kmeansBranching,
-      iterations: o.kmeansIterations,
-      samplePerCluster: o.kmeansSamplePerCluster,
-      maxImbalance: o.kmeansMaxImbalance,
-      seed: o.seed,
-      onProgress: (done) => progress({ stage: 'heads', done, total: n }),
-    });
-    const H = headRows.length;
-    const headVectors = sharedFloat32(H * dim);
-    for (let h = 0; h < H; h++) headVectors.set(data.subarray(headRows[h] * dim, headRows[h] * dim + dim), h * dim);
-    lap('heads');
-
-    // Stage 2: head graph, saved beside the LMDB file (atomically, via rename).
-    const graph = HeadGraph.build(headVectors, dim, o.metric, {
-      m: o.hnswM,
-      efConstruction: o.hnswEfConstruction,
-      seed: o.seed,
-      onProgress: (done) => progress({ stage: 'graph', done, total: H }),
-    });
-    // Assignment workers load the graph from a scratch file; the index's own file is saved last.
-    const tmpGraph = join(this.dir, `${GRAPH_FILE}.build`);
-    graph.save(tmpGraph);
-    const cells = trainCells(headVectors, H, dim, cellCount(n, H), o.seed);
-    lap('graph');
-
-    // Stage 3a: replica choice per vector (closure + RNG rule), parallel for large builds.
-    const R = o.replicas;
-    const params: AssignParams = {
-      metric: o.metric,
-      replicas: R,
-      candidateHeads: Math.min(o.candidateHeads, H),
-      closureEps: o.closureEps,
-      rngFactor: o.rngFactor,
-    };
-    const assignHeads = sharedUint32(n * R);
-    const assignDist = sharedFloat32(n * R);
-    const threads = resolveThreads(this.runtime.threads);
-    if (n < PARALLEL_BUILD_MIN || threads === 1) {
-      let done = 0;
-      assignRange(data, dim, 0, n, graph, headVectors, params, assignHeads, assignDist, () => {
-        if ((++done & 1023) === 0) progress({ stage: 'assign', done, total: n });
-      });
-    } else {
-      const pool = createPool('index/build-worker', threads);
-      try {
-        let done = 0;
-        const tasks: Promise<void>[] = [];
-        for (let s = 0; s < n; s += ASSIGN_CHUNK) {
-          const e = Math.min(n, s + ASSIGN_CHUNK);
-          tasks.push(
-            pool
-              .run({ graphFile: tmpGraph, data, headVectors, dim, start: s, end: e, params, outHeads: assignHeads, outDist: assignDist })
-              .then((rows: number) => {
-                done += rows;
-                progress({ stage: 'assign', done, total: n });
-              }),
-          );
-        }
-        await Promise.all(tasks);
-      } finally {
-        await pool.destroy();
-      }
-    }
-    progress({ stage: 'assign', done: n, total: n });
-    lap('assign');
-
-    // Slots: tenants by name, then by the cell of each vector's nearest head.
-    const cellOfRow = new Uint32Array(n);
-    for (let r = 0; r < n; r++) cellOfRow[r] = cells.cellOfHead[assignHeads[r * R]];
-    const { rowOfSlot, slotOfRow, tenants: tenantLayouts } = layoutSlots(groups, cellOfRow, n);
-    const attrs = call.attributes ? AttributeIndex.build(call.attributes, slotOfRow) : null;
-
-    // What posting lists store: optionally PCA-projected, then encoded by the codec. PCA and codec are
-    // fitted on evenly spaced samples (deterministic).
-    const spec = parseSpec(this.meta.spec);
-    const pca = spec.pca ? PcaTransform.fit(sampleRows(data, n, dim, PCA_SAMPLE), dim, spec.pca) : null;
-    const stored = pca ? pca.projectRows(data, n) : data;
-    const storedDim = pca ? pca.outDim : dim;
-    const codec = createCodec(spec.codec, storedDim);
-    codec.train(sampleRows(stored, n, storedDim, CODEC_SAMPLE));
-    const refine = spec.refine;
-
-    // Stage 3b: cap list lengths, re-home orphans, write lists + heads + meta to LMDB.
-    const limit = effectivePostingLimit(o);
-    const layout = layoutPostings(assignHeads, assignDist, n, R, H, limit);
-    const lists = layout.lists;
-    if (layout.orphans.length > 0) {
-      const cand = new Uint32Array(params.candidateHeads);
-      const candDist = new Float32Array(params.candidateHeads);
-      const extra: number[][] = Array.from({ length: H }, () => []);
-      const lengthOf = (h: number) => lists[h].length + extra[h].length;
-      for (const r of layout.orphans) {
-        const found = graph.search(data, r * dim, params.candidateHeads, params.candidateHeads, cand, candDist);
-        let target = cand[0];
-        for (let i = 0; i < found; i++) {
-          if (lengthOf(cand[i]) < limit) {
-            target = cand[i];
-            break;
-          }
-        }
-        extra[target].push(r);
-      }
-      for (let h = 0; h < H; h++) if (extra[h].length > 0) lists[h] = Uint32Array.from([...lists[h], ...extra[h]]);
-    }
-
-    // Tenants: slots and the heads holding their entries, filled while lists are written.
-    const tenantObjs = tenantLayouts.map(
-      (t) =>
-        new Tenant(t.name, t.end > t.start ? Uint32Array.of(t.start, t.end) : new Uint32Array(0), t.cellIds.length, { heads: new RoaringBitmap32(), cellIds: t.cellIds, cellStarts: t.cellStarts }, () =>
-          detailsOf(t.name, this.store.getTenantDetails(t.name)),
-        ),
-    );
-    const tenantStarts = Uint32Array.from(tenantLayouts, (t) => t.start);
-    const markHeads = (h: number, slots: Uint32Array) => {
-      // slots ascending: one binary search per tenant present in the list
-      for (let i = 0; i < slots.length; ) {
-        const t = upperBound(tenantStarts, slots[i]) - 1;
-        tenantObjs[t].details().heads.add(h);
-        const end = tenantLayouts[t].end;
-        while (i < slots.length && slots[i] < end) i++;
-      }
-    };
-
-    let entries = 0;
-    let longest = 0;
-    let h = 0;
-    while (h < H) {
-      let bytes = 0;
-      this.store.write(() => {
-        for (; h < H && bytes < WRITE_TXN_BYTES; h++) {
-          const list = lists[h].sort((a, b) => slotOfRow[a] - slotOfRow[b]);
-          const slots = Uint32Array.from(list, (r) => slotOfRow[r]);
-          markHeads(h, slots);
-          this.store.putPosting(h, encodePosting(list, list.length, slotOfRow, stored, storedDim, codec));
-          this.store.putHead(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
-          bytes += postingBytes(list.length, codec.bytesPerVector);
-          entries += list.length;
-          if (list.length > longest) longest = list.length;
-          lists[h] = EMPTY; // release as we go
-        }
-      });
-      progress({ stage: 'write', done: h, total: H });
-    }
-    // Blocks: every vector once, by slot, for exact scans; the slot map; tenants; attributes.
-    const B = blockSlotsFor(4 + codec.bytesPerVector);
-    for (let b = 0; b * B < n; ) {
-      this.store.write(() => {
-        for (let bytes = 0; b * B < n && bytes < WRITE_TXN_BYTES; b++) {
-          const rows = rowOfSlot.subarray(b * B, Math.min(n, (b + 1) * B));
-          this.store.putBlock(b, encodePosting(rows, rows.length, slotOfRow, stored, storedDim, codec));
-          bytes += postingBytes(rows.length, codec.bytesPerVector);
-        }
-      });
-    }
-    const slotIds = new Uint32Array(n);
-    for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
-    for (let s0 = 0; s0 < n; s0 += ID_TXN_ROWS) {
-      this.store.write(() => {
-        for (let slot = s0; slot < Math.min(n, s0 + ID_TXN_ROWS); slot++) this.store.putIdSlot(slotIds[slot], slot);
-      });
-    }
-    this.store.write(() => {
-      this.store.putSlotIds(slotIds);
-      this.store.putCells(cells.centers);
-      for (const t of tenantObjs) {
-        t.details().heads.runOptimize();
-        this.store.putTenant(t.name, t.toRecord(), t.detailsRecord());
-      }
-      if (attrs) {
-        for (const [name, rec] of attrs.records) this.store.putAttribute(name, rec);
-        for (const [name, part, bytes] of attrs.bitmaps) this.store.putAttributeBitmap(name, part, bytes);
-      }
-    });
-    if (refine) writeFullVectors(this.store, data, n, dim, rowOfSlot);
-    rmSync(tmpGraph, { force: true });
-    graph.version = this.meta.headsVersion;
-    saveGraph(graph, this.dir);
-    lap('write');
-    const seconds = (performance.now() - t0) / 1000;
-    const meta: IndexMeta = {
-      ...this.meta,
-      state: 'built',
-      count: n,
-      headCount: H,
-      liveHeads: H,
-      version: this.meta.version + 1,
-      postingLimit: limit,
-      postingEntries: entries,
-      longestList: longest,
-      buildSeconds: seconds,
-      slotCount: n,
-      blockSlots: B,
-      cellCount: cells.count,
-      codec: codec.state(),
-      ...(pca ? { pca: pca.state } : {}),
-    };
-    this.store.write(() => this.store.putMeta(meta));
-    this.meta = meta;
-    for (const t of tenantObjs) {
+    const built = await buildIndex(this.dir, this.store, this.meta, this.runtime, vectors, ids, call);
+    this.meta = built.meta;
+    for (const t of built.tenants) {
       t.release(); // details are read back from LMDB for the tenants that get searched
       this.tenants.add(t);
       addRuns(this.live, t.runs);
     }
     this.attrs.dispose();
-    this.attrs = AttributeIndex.open(attrs ? attrs.records : [], this.store);
-    this.attachGraph(graph);
-    return {
-      count: n,
-      heads: H,
-      postingEntries: entries,
-      replicasPerVector: entries / n,
-      longestList: longest,
-      postingLimit: limit,
-      orphansRehomed: layout.orphans.length,
-      seconds,
-      stageSeconds,
-    };
+    this.attrs = AttributeIndex.open(built.attributeRecords, this.store);
+    this.attachGraph(built.graph);
+    return built.stats;
   }
 
   /**
@@ -759,10 +469,7 @@ export class SpannIndex {
 
   /** Switch to a compacted copy of the LMDB file (writes queue meanwhile; batch workers restart). */
   private async rewriteFile(): Promise<void> {
-    await this.flush();
-    let done!: () => void;
-    this.flushing = new Promise<void>((r) => (done = r)); // holds new writes in the queue
-    try {
+    await this.commits.exclusive(async () => {
       if (this.pool) {
         await this.pool.destroy(); // its threads hold the old environment
         this.pool = undefined;
@@ -772,11 +479,7 @@ export class SpannIndex {
       this.attrs.dispose();
       this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
       this.attachGraph(this.graph!);
-    } finally {
-      this.flushing = null;
-      done();
-      if (this.pending.length > 0) this.flushing = this.runPending();
-    }
+    });
   }
 
   /** Save the head graph (and its version) when it is newer than the file; trim the head log. */
@@ -792,11 +495,8 @@ export class SpannIndex {
   }
 
   /** Resolves when every write issued so far is committed (or failed). */
-  async flush(): Promise<void> {
-    while (this.flushing || this.pending.length > 0) {
-      if (!this.flushing) this.flushing = this.runPending();
-      await this.flushing;
-    }
+  flush(): Promise<void> {
+    return this.commits.flush();
   }
 
   private writerFor(): IndexWriter {
@@ -807,45 +507,9 @@ export class SpannIndex {
     try {
       this.assertBuilt();
       if (this.readOnly) throw createError('STRATA_INVALID_OPTION', `the index at ${JSON.stringify(this.dir)} was opened read-only`, 'readOnly');
-      const req = checkWrite(kind, vectors, ids, options, this.dimension, this.meta.options.metric);
-      return new Promise<WriteCounts>((resolve, reject) => {
-        this.pending.push({ req, resolve, reject });
-        this.flushing ??= this.runPending();
-      });
+      return this.commits.submit(checkWrite(kind, vectors, ids, options, this.dimension, this.meta.options.metric));
     } catch (err) {
       return Promise.reject(err);
-    }
-  }
-
-  /** Group commit: every write queued by the time this runs goes into one transaction. */
-  private async runPending(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r));
-    try {
-      while (this.pending.length > 0) {
-        const group = this.pending.splice(0, this.pending.length);
-        if (this.closed) {
-          for (const p of group) p.reject(createError('STRATA_INDEX_CLOSED', `the index at ${JSON.stringify(this.dir)} was closed`, 'index'));
-          continue;
-        }
-        try {
-          const e = this.applyWrites(group.map((p) => p.req));
-          group.forEach((p, i) => p.resolve(e.counts[i]));
-        } catch (err) {
-          if (group.length === 1) group[0].reject(err);
-          else {
-            // One request sank the group (a duplicate id): commit each alone, so only it fails.
-            for (const p of group) {
-              try {
-                p.resolve(this.applyWrites([p.req]).counts[0]);
-              } catch (e) {
-                p.reject(e);
-              }
-            }
-          }
-        }
-      }
-    } finally {
-      this.flushing = null;
     }
   }
 
@@ -921,45 +585,10 @@ export class SpannIndex {
     const t = this.tenants.require(name, 'tenant');
     const removed = t.count;
     const runs = t.runs;
-    const codec = restoreCodec(this.meta.codec);
-    const codeDim = this.meta.pca ? this.meta.pca.outDim : this.dimension;
-    const reader = new PostingReader(codeDim, codec);
-    let entriesRemoved = 0;
     try {
       this.store.write(() => {
-        for (const h of this.tenants.details(t).heads.toUint32Array()) {
-          const value = this.store.getPostingCopy(h);
-          if (value) {
-            const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
-            entriesRemoved += dropped;
-            this.store.putPosting(h, out);
-          }
-          const appended = this.store.getAppendsCopy(h);
-          if (appended) {
-            const { out, kept, dropped } = withoutRuns(reader, appended, h, runs, codeDim, codec);
-            entriesRemoved += dropped;
-            this.store.putAppends(h, kept > 0 ? out : null);
-          }
-        }
-        for (let r = 0; r < runs.length; r += 2) {
-          const B = this.meta.blockSlots;
-          for (let b = Math.floor(runs[r] / B); b * B < runs[r + 1]; b++) {
-            const value = this.store.getBlockCopy(b);
-            if (!value) continue;
-            const { out, kept } = withoutRuns(reader, value, b, runs, codeDim, codec);
-            if (kept === 0) this.store.deleteBlock(b);
-            else this.store.putBlock(b, out);
-          }
-        }
-        const refine = parseSpec(this.meta.spec).refine;
-        for (let r = 0; r < runs.length; r += 2) {
-          for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
-            const id = this.store.slotId(slot);
-            if (id !== NO_ID) this.store.deleteId(id);
-            if (refine) this.store.deleteVector(slot);
-          }
-          this.store.clearSlotIds(runs[r], runs[r + 1]);
-        }
+        // Every list, block and slot record edit goes through the writer's functions.
+        const entriesRemoved = removeSlotRuns(this.store, this.meta, this.tenants.details(t).heads.toUint32Array(), runs);
         const slots = t.slotBitmap();
         try {
           this.attrs.removeSlots(slots);
@@ -1043,49 +672,13 @@ export function batchChunk(queries: number, threads: number): number {
   return Math.min(256, Math.max(4, Math.ceil(queries / (threads * 4))));
 }
 
-const EMPTY = new Uint32Array(0);
 /** Tenants whose dense head flags are kept between searches. */
 const HEAD_FLAG_CACHE = 64;
 /** Resolved (tenant, filter) scopes kept between searches. */
 const SCOPE_CACHE = 16;
 
-/** A posting-format value without the entries whose slots fall in `runs`. */
-function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array, dim: number, codec: Codec): { out: Uint8Array; kept: number; dropped: number } {
-  const list = EditableList.read(reader, value, key, dim, codec);
-  const dropped = list.removeWhere((s) => {
-    const r = upperBound(runs, s);
-    return (r & 1) === 1; // inside [runs[r - 1], runs[r]) exactly when r is odd
-  });
-  return { out: list.encode(), kept: list.count, dropped };
-}
-/** Rows used to fit the posting codec. */
-const CODEC_SAMPLE = 65_536;
-/** Rows used to fit PCA (covariance costs rows × dim² / 2). */
-const PCA_SAMPLE = 20_000;
 
-/** An evenly spaced sample of at most `max` rows, as a fresh n'×dim array. */
-function sampleRows(data: Float32Array, n: number, dim: number, max: number): Float32Array {
-  const m = Math.min(n, max);
-  const out = new Float32Array(m * dim);
-  for (let i = 0; i < m; i++) {
-    const r = Math.floor((i * n) / m);
-    out.set(data.subarray(r * dim, r * dim + dim), i * dim);
-  }
-  return out;
-}
 
-/** Refine: every vector at full precision under its slot, in bounded transactions. */
-function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim: number, rowOfSlot: Uint32Array): void {
-  const perTxn = Math.max(1, Math.floor(WRITE_TXN_BYTES / (dim * 4)));
-  for (let s = 0; s < n; s += perTxn) {
-    store.write(() => {
-      for (let slot = s; slot < Math.min(n, s + perTxn); slot++) {
-        const r = rowOfSlot[slot];
-        store.putVector(slot, data.subarray(r * dim, r * dim + dim));
-      }
-    });
-  }
-}
 
 
 /** @internal How a searcher reads this index (shared with the batch-search worker). */

@@ -777,3 +777,60 @@ class Batch {
     store.putMeta(m);
   }
 }
+
+/** A posting-format value without the entries whose slots fall in `runs`. */
+function withoutRuns(reader: PostingReader, value: Uint8Array, key: number, runs: Uint32Array, dim: number, codec: Codec): { out: Uint8Array; kept: number; dropped: number } {
+  const list = EditableList.read(reader, value, key, dim, codec);
+  const dropped = list.removeWhere((s) => {
+    const r = upperBound(runs, s);
+    return (r & 1) === 1; // inside [runs[r - 1], runs[r]) exactly when r is odd
+  });
+  return { out: list.encode(), kept: list.count, dropped };
+}
+
+/**
+ * Remove every record of the slots in `runs` (a tenant's, deleteTenant): their entries in the lists
+ * of `heads` and in those lists' appends, their rows in the slot blocks, their id map entries and
+ * full-precision vectors. Runs inside the caller's write transaction; returns the posting entries
+ * removed.
+ */
+export function removeSlotRuns(store: IndexStore, meta: IndexMeta, heads: Uint32Array, runs: Uint32Array): number {
+  const codec = restoreCodec(meta.codec);
+  const codeDim = meta.pca ? meta.pca.outDim : meta.options.dimension;
+  const reader = new PostingReader(codeDim, codec);
+  let entriesRemoved = 0;
+  for (const h of heads) {
+    const value = store.getPostingCopy(h);
+    if (value) {
+      const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
+      entriesRemoved += dropped;
+      store.putPosting(h, out);
+    }
+    const appended = store.getAppendsCopy(h);
+    if (appended) {
+      const { out, kept, dropped } = withoutRuns(reader, appended, h, runs, codeDim, codec);
+      entriesRemoved += dropped;
+      store.putAppends(h, kept > 0 ? out : null);
+    }
+  }
+  for (let r = 0; r < runs.length; r += 2) {
+    const B = meta.blockSlots;
+    for (let b = Math.floor(runs[r] / B); b * B < runs[r + 1]; b++) {
+      const value = store.getBlockCopy(b);
+      if (!value) continue;
+      const { out, kept } = withoutRuns(reader, value, b, runs, codeDim, codec);
+      if (kept === 0) store.deleteBlock(b);
+      else store.putBlock(b, out);
+    }
+  }
+  const refine = parseSpec(meta.spec).refine;
+  for (let r = 0; r < runs.length; r += 2) {
+    for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
+      const id = store.slotId(slot);
+      if (id !== NO_ID) store.deleteId(id);
+      if (refine) store.deleteVector(slot);
+    }
+    store.clearSlotIds(runs[r], runs[r + 1]);
+  }
+  return entriesRemoved;
+}
