@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   STRATA_INDEX_NOT_BUILT: { status: 409, summary: 'the index has no data yet: call build() first' },
   STRATA_INDEX_CLOSED: { status: 409, summary: 'the index was closed' },
   STRATA_INDEX_CORRUPT: { status: 500, summary: 'an index file is missing or damaged' },
+  STRATA_CORRUPT: { status: 500, summary: 'a stored record fails its checksum (the store and key are named): nothing is answered from it; rebuild from the source data' },
   STRATA_FORMAT_VERSION: { status: 500, summary: 'the on-disk format version is not the one this build reads' },
   STRATA_FILE_FORMAT: { status: 400, summary: 'a vector data file is malformed' },
   STRATA_UNKNOWN_TENANT: { status: 404, summary: 'the tenant named in the request does not exist' },

@@ -6,6 +6,7 @@
  * own meta or branch pages, which LMDB itself does not detect (it keeps no checksums of its pages).
  */
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'lmdb';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkKvStore } from '../src/kv/chunk-store.js';
@@ -180,4 +181,31 @@ describe('damaged store files', () => {
       expect(statSync(join(good, c.file)).size).toBe(original.length);
     }, 120_000);
   }
+
+  it('a posting value whose bytes were flipped is refused with STRATA_CORRUPT naming the store and key, never answered from', async () => {
+    const dir = join(tmp.dir, 'flipped');
+    const index = await createIndex(dir, { dimension: 8, threads: 1 });
+    await index.build(vectors);
+    await index.close();
+    // Flip one byte of one stored vector code in the first list, keeping its stored checksum.
+    const root = open({ path: join(dir, 'strata.mdb'), maxDbs: 16 });
+    const postings = root.openDB({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
+    const key = postings.getKeys().asArray[0] as number;
+    const value = Buffer.from(postings.get(key) as Buffer);
+    value[value.length - 8] ^= 0x40;
+    await postings.put(key, value);
+    await root.close();
+    const damaged = await openIndex(dir);
+    try {
+      let err: unknown;
+      try {
+        for (let q = 0; q < 300; q += 7) damaged.search(vectors.subarray(q * 8, q * 8 + 8), 5, { maxLists: 64, eps2: 1000 });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'STRATA_CORRUPT', field: 'postings', message: expect.stringMatching(new RegExp(`index: list ${key} fails its checksum`)) });
+    } finally {
+      await damaged.close();
+    }
+  });
 });

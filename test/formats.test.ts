@@ -32,7 +32,7 @@ describe('format migrations', () => {
   });
 
   it('index fixtures of every format open (format 5 migrated: no stored threads, explicit splitFactor) and answer as recorded', async () => {
-    for (const format of [5, 6]) {
+    for (const format of [5, 6, 7]) {
       const fixture = fileURLToPath(new URL(`./fixtures/formats/index-v${format}`, import.meta.url));
       const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as { queries: number[][]; all: number[][]; acmeBlue: number[][] };
       const dir = join(tmp.dir, `index-v${format}`);

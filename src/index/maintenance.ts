@@ -64,7 +64,7 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
     let n = 0, last = -1;
     for (const part of ['postings', 'appends'] as const) {
       const bytes = part === 'postings' ? store.getPostingFast(h) : store.getAppendsFast(h);
-      const view = bytes ? reader.read(bytes, h) : null;
+      const view = bytes ? reader.read(bytes, h, part === 'postings' ? 'list' : 'appends') : null;
       if (!view) continue;
       for (let i = 0; i < view.count; i++) {
         const s = view.ids[i];

@@ -19,7 +19,7 @@ import { TopK, NO_ID } from './topk.js';
 import type { Codec, PreparedQuery } from './codecs/codec.js';
 import type { PcaTransform } from './codecs/pca.js';
 import type { IndexStore } from '../storage/index-store.js';
-import { PostingReader, type PostingView } from '../storage/posting-format.js';
+import { PostingReader, type PostingSpace, type PostingView } from '../storage/posting-format.js';
 import { createError } from '../errors.js';
 import { lowerBound } from '../util/bounds.js';
 import { type Scope, scopedEntryShare } from './scope.js';
@@ -345,15 +345,15 @@ export class SpannSearcher {
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
     let read = 0;
     const base = this.store.getPostingFast(head);
-    if (base) read += this.scanValue(base, head, heap, stats, scope); // done with the buffer before the next read
+    if (base) read += this.scanValue(base, head, 'list', heap, stats, scope); // done with the buffer before the next read
     const appended = this.store.getAppendsFast(head);
-    if (appended) read += this.scanValue(appended, head, heap, stats, scope);
+    if (appended) read += this.scanValue(appended, head, 'appends', heap, stats, scope);
     if (read > 0) stats.listsProbed++;
   }
 
   /** Scan one posting-format value (all of it, or the tenant's sections); returns the entries read. */
-  private scanValue(bytes: Buffer, head: number, heap: TopK, stats: SearchStats, scope: Scope | null): number {
-    const view = this.reader.read(bytes, head);
+  private scanValue(bytes: Buffer, head: number, space: PostingSpace, heap: TopK, stats: SearchStats, scope: Scope | null): number {
+    const view = this.reader.read(bytes, head, space);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     if (!scope?.runs || !scope.sections) {
       stats.vectorsScanned += this.pushRows(view, 0, view.count, heap, scope);
@@ -390,7 +390,7 @@ export class SpannSearcher {
       if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
       const bytes = this.store.getBlockFast(blk);
       if (!bytes) continue;
-      const view = this.reader.read(bytes, blk);
+      const view = this.reader.read(bytes, blk, 'block');
       const a = lowerBound(view.ids, lo);
       const b = lowerBound(view.ids, hi, a);
       stats.vectorsScanned += this.pushRows(view, a, b, heap, scope);

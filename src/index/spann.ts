@@ -755,12 +755,12 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
 }
 
 /**
- * Format 5 -> 6. Format 5 stored the runtime `threads` among the index options, and indexes written
- * before splitFactor and the separate 'version' key existed lack them; the layout of every other
- * record is the same. The migrated meta has no threads, an explicit splitFactor, and (once written)
- * the 'version' key.
+ * Formats 5 and 6 -> 7. Format 5 stored the runtime `threads` among the index options, and indexes
+ * written before splitFactor and the separate 'version' key existed lack them; format 7 values end
+ * with a checksum (posting-format.ts), and older values without one are read as they are. The
+ * migrated meta has no threads, an explicit splitFactor, and (once written) the 'version' key.
  */
-function migrateFormat5(old: IndexMeta): IndexMeta {
+function migrateMeta(old: IndexMeta): IndexMeta {
   const { threads: _threads, ...options } = old.options as IndexOptions & { threads?: number };
   return { ...old, formatVersion: FORMAT_VERSION, options: { ...DEFAULT_INDEX_OPTIONS, ...options }, version: old.version ?? 0 };
 }
@@ -774,8 +774,8 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
     throw createError('STRATA_INDEX_CORRUPT', `metadata of ${JSON.stringify(dir)} cannot be read: ${(err as Error).message}`, 'meta');
   }
   if (!meta || typeof meta !== 'object') throw createError('STRATA_INDEX_CORRUPT', `${JSON.stringify(dir)} holds no index metadata`, 'meta');
-  if (meta.formatVersion === 5) {
-    meta = migrateFormat5(meta);
+  if (meta.formatVersion === 5 || meta.formatVersion === 6) {
+    meta = migrateMeta(meta);
     // Written by the first writable open; read-only handles use the migrated record as it is.
     if (!store.readOnly) {
       const migrated = meta;
@@ -785,7 +785,7 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
   if (meta.formatVersion !== FORMAT_VERSION) {
     throw createError(
       'STRATA_FORMAT_VERSION',
-      `${JSON.stringify(dir)} has on-disk format ${meta.formatVersion}, this build reads formats 5 and ${FORMAT_VERSION}: rebuild it (strata index build) from its vectors`,
+      `${JSON.stringify(dir)} has on-disk format ${meta.formatVersion}, this build reads formats 5 to ${FORMAT_VERSION}: rebuild it (strata index build) from its vectors`,
       'formatVersion',
     );
   }

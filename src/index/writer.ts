@@ -505,7 +505,7 @@ class Batch {
   private tail(h: number): EditableList {
     let t = this.tails.get(h);
     if (!t) {
-      t = EditableList.read(this.w.reader, this.store.getAppendsFast(h), h, this.w.storedDim, this.w.codec, 8);
+      t = EditableList.read(this.w.reader, this.store.getAppendsFast(h), h, this.w.storedDim, this.w.codec, 8, 'appends');
       this.tails.set(h, t);
       this.tailBase.set(h, t.count);
     }
@@ -538,7 +538,7 @@ class Batch {
   private block(b: number): EditableList {
     let l = this.blocks.get(b);
     if (!l) {
-      l = EditableList.read(this.w.reader, this.store.getBlockFast(b), b, this.w.storedDim, this.w.codec, 8);
+      l = EditableList.read(this.w.reader, this.store.getBlockFast(b), b, this.w.storedDim, this.w.codec, 8, 'block');
       this.blocks.set(b, l);
     }
     return l;

@@ -44,7 +44,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
  * details apart, attribute bitmaps one record per value. 5: live updates — ids, dead and headLog
  * dbs, head numbers may have gaps, a version file beside the graph.)
  */
-export const FORMAT_VERSION = 6;
+export const FORMAT_VERSION = 7;
 /**
  * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
  * read, so a block should be small enough that reading it for one row is cheap, and large enough

@@ -5,7 +5,7 @@
  * so an entry is never held twice.
  */
 import { CODEC_IDS, type PostingEncoder } from './records.js';
-import { postingBytes, POSTING_HEADER_BYTES, type PostingReader } from './posting-format.js';
+import { postingBytes, POSTING_HEADER_BYTES, sealPosting, type PostingReader, type PostingSpace } from './posting-format.js';
 import { lowerBound } from '../util/bounds.js';
 
 export class EditableList {
@@ -27,9 +27,9 @@ export class EditableList {
   }
 
   /** The entries of a stored value (copied out of it), or an empty list. */
-  static read(reader: PostingReader, value: Uint8Array | undefined, key: number, dim: number, codec: PostingEncoder, extra = 0): EditableList {
+  static read(reader: PostingReader, value: Uint8Array | undefined, key: number, dim: number, codec: PostingEncoder, extra = 0, space: PostingSpace = 'list'): EditableList {
     if (!value) return new EditableList(dim, codec, extra);
-    const view = reader.read(value, key);
+    const view = reader.read(value, key, space);
     const list = new EditableList(dim, codec, view.count + extra);
     list.slots.set(view.ids);
     list.codes.set(view.codes);
@@ -103,6 +103,6 @@ export class EditableList {
     head[3] = bpv;
     new Uint32Array(out.buffer, POSTING_HEADER_BYTES, n).set(this.slots.subarray(0, n));
     out.set(this.codes.subarray(0, n * bpv), POSTING_HEADER_BYTES + 4 * n);
-    return out;
+    return sealPosting(out);
   }
 }

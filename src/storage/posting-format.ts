@@ -3,23 +3,54 @@
  *
  *   offset 0   u32 count            vectors in the list
  *   offset 4   u32 dim              components per (decoded) vector
- *   offset 8   u32 codec            CODEC_IDS: 0 = F32, 1 = F8E4M3, 2 = F8E5M2, 3 = INT8
+ *   offset 8   u32 codec            CODEC_IDS in the low byte: 0 = F32, 1 = F8E4M3, 2 = F8E5M2, 3 = INT8, …;
+ *                                   bit 8 (CHECKSUMMED) set when the value ends with its checksum
  *   offset 12  u32 bytesPerVector   encoded size of one vector
  *   offset 16  u32 ids[count]       external ids
  *   then       codes[count * bytesPerVector]   (F32: the float32 vectors themselves)
+ *   last       u32 CRC32C           of every byte before it (values written by index format 7 on)
+ *
+ * The checksum is verified the first time a reader (one per open index handle and search thread)
+ * reads a version of a value: it remembers the checksum it verified per key, so a hot list costs one
+ * lookup after its first read. A value whose bytes changed on disk is refused with STRATA_CORRUPT
+ * naming the store and key, never answered from; bytes that change after a handle verified that
+ * version are caught by the next handle.
+ * Values of format 6 and before carry no checksum and are read as they are.
  *
  * Every section starts on a 4-byte boundary of the value, so when LMDB hands back a 4-aligned buffer
  * F32 vectors are read in place through a Float32Array view (no copy, no per-vector objects); other
  * codecs are read in place as bytes.
  */
+import { crc32c } from '@node-rs/crc32';
 import { createError } from '../errors.js';
 import { CODEC_IDS, type PostingEncoder } from './records.js';
 
 export const POSTING_HEADER_BYTES = 16;
+/** Flag in the codec word: the value ends with a CRC32C of the bytes before it. */
+const CHECKSUMMED = 0x100;
+const CHECKSUM_BYTES = 4;
 
+/** Bytes of a list of `count` entries as written now (with its checksum). */
 export function postingBytes(count: number, bytesPerVector: number): number {
+  return unsealedBytes(count, bytesPerVector) + CHECKSUM_BYTES;
+}
+
+function unsealedBytes(count: number, bytesPerVector: number): number {
   return POSTING_HEADER_BYTES + 4 * count + count * bytesPerVector;
 }
+
+/** Set the checksum flag and write the CRC32C of everything before the last 4 bytes into them. */
+export function sealPosting(value: Uint8Array): Uint8Array {
+  const dv = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  dv.setUint32(8, dv.getUint32(8, true) | CHECKSUMMED, true);
+  const end = value.byteLength - CHECKSUM_BYTES;
+  dv.setUint32(end, crc32c(value.subarray(0, end)), true);
+  return value;
+}
+
+/** What a value is, for the reader's memory of verified checksums (the same key names a list and a block). */
+export type PostingSpace = 'list' | 'appends' | 'block';
+const SPACE: Record<PostingSpace, number> = { list: 0, appends: 1, block: 2 };
 
 /** Pack `rows` of `data` (row-major n×dim floats) with their external ids, encoded by `codec`. */
 export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint32Array | null, data: Float32Array, dim: number, codec: PostingEncoder): Uint8Array {
@@ -37,7 +68,7 @@ export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint3
     outIds[i] = ids ? ids[r] : r;
     codec.encode(data, r * dim, codes, i * bpv);
   }
-  return new Uint8Array(buf);
+  return sealPosting(new Uint8Array(buf));
 }
 
 /** A view of one list; `ids`, `codes` and (F32 only) `vectors` alias the source bytes when aligned. */
@@ -52,13 +83,15 @@ export interface PostingView {
 /** Reads posting values; unaligned input is copied into a reused scratch buffer first. */
 export class PostingReader {
   private scratch = new ArrayBuffer(0);
+  /** The checksum verified last for each (key, space). */
+  private readonly verified = new Map<number, number>();
 
   constructor(
     private readonly dim: number,
     private readonly codec: PostingEncoder,
   ) {}
 
-  read(bytes: Uint8Array, key: number): PostingView {
+  read(bytes: Uint8Array, key: number, space: PostingSpace = 'list'): PostingView {
     if (bytes.length < POSTING_HEADER_BYTES) throw corrupt(key, `value of ${bytes.length} bytes is shorter than the header`);
     let buf = bytes.buffer as ArrayBuffer;
     let base = bytes.byteOffset;
@@ -71,10 +104,22 @@ export class PostingReader {
     const head = new Uint32Array(buf, base, 4);
     const count = head[0];
     const bpv = this.codec.bytesPerVector;
+    const sealed = (head[2] & CHECKSUMMED) !== 0;
+    const need = sealed ? postingBytes(count, bpv) : unsealedBytes(count, bpv);
+    if (bytes.length < need) throw corrupt(key, `value of ${bytes.length} bytes is too short for ${count} vectors`);
+    if (sealed) {
+      const e = need - CHECKSUM_BYTES; // read in place: no view allocated on the search path
+      const stored = (bytes[e] | (bytes[e + 1] << 8) | (bytes[e + 2] << 16) | (bytes[e + 3] << 24)) >>> 0;
+      const slot = key * 4 + SPACE[space];
+      if (this.verified.get(slot) !== stored) {
+        const actual = crc32c(new Uint8Array(buf, base, need - CHECKSUM_BYTES));
+        if (actual !== stored) throw createError('STRATA_CORRUPT', `index: ${space} ${key} fails its checksum (stored ${stored.toString(16)}, computed ${actual.toString(16)}): the file is damaged; rebuild the index from its vectors`, 'postings');
+        this.verified.set(slot, stored);
+      }
+    }
     if (head[1] !== this.dim) throw corrupt(key, `dimension ${head[1]} differs from the index dimension ${this.dim}`);
-    if (head[2] !== CODEC_IDS[this.codec.name]) throw corrupt(key, `codec ${head[2]} differs from the index codec ${this.codec.name}`);
+    if ((head[2] & 0xff) !== CODEC_IDS[this.codec.name]) throw corrupt(key, `codec ${head[2] & 0xff} differs from the index codec ${this.codec.name}`);
     if (head[3] !== bpv) throw corrupt(key, `${head[3]} bytes per vector, the codec writes ${bpv}`);
-    if (bytes.length < postingBytes(count, bpv)) throw corrupt(key, `value of ${bytes.length} bytes is too short for ${count} vectors`);
     const codesOff = base + POSTING_HEADER_BYTES + 4 * count;
     return {
       count,
