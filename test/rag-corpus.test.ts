@@ -3,6 +3,7 @@
  * remove, tenant isolation, BM25 against a hand computation, reopen round-trip and repair.
  */
 import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyze } from '../src/rag/analyzer.js';
@@ -217,6 +218,30 @@ describe('Corpus', () => {
         const ann = await corpus.retrieve(q, { mode: 'dense', k: 10, search: { maxLists: 10_000, eps2: 1000 } });
         expect(ann.map((p) => p.id)).toEqual(exact.map((p) => p.id));
         ann.forEach((p, i) => expect(p.score).toBeCloseTo(exact[i].score, 5));
+      }
+    } finally {
+      await corpus.close();
+    }
+  });
+
+  it('rebuilds a grown index in the background (index/generations.ts): writes meanwhile are replayed, one generation stays', async () => {
+    const corpus = await open('grow', { rebuildGrowth: 2 });
+    try {
+      await corpus.ingest(documents(8, 11, 'a')); // the first build, in the ingest
+      const g0 = corpus.stats().indexGeneration as number;
+      const crossing = await corpus.ingest(documents(30, 12, 'b')); // past 2x: a rebuild starts, the ingest does not wait for it
+      expect(crossing.index).toBe('updated');
+      const late = documents(6, 13, 'c');
+      await corpus.ingest(late, { tenant: 'late' }); // written while the rebuild may run: logged and replayed
+      await corpus.settled();
+      const s = corpus.stats();
+      expect(s.indexGeneration).toBe(g0 + 1);
+      expect(s.builtCount).toBeGreaterThanOrEqual(crossing.chunksAdded);
+      expect(readdirSync(join(tmp.dir, 'grow')).filter((f) => f.startsWith('index-'))).toEqual([`index-${g0 + 1}`]);
+      // Every late document is found by its own text through the index.
+      for (const d of late) {
+        const [top] = await corpus.retrieve(d.text.slice(0, 200), { tenant: 'late', mode: 'dense', k: 1, search: { maxLists: 64 } });
+        expect(top.document.id).toBe(d.id);
       }
     } finally {
       await corpus.close();

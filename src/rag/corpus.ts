@@ -8,7 +8,8 @@
  * cleared before the index write and set after it, so a crash in between is repaired at the next
  * open by rebuilding the index from the stored vectors. The index is rebuilt (into a new generation
  * folder, the old one removed after the switch) when the corpus has grown `rebuildGrowth` times past
- * the last build; smaller changes are live inserts and deletes.
+ * the last build (in the background: index/generations.ts, writes go on and are replayed into the
+ * new generation); smaller changes are live inserts and deletes.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { dot } from '../index/distance.js';
 import { exactSearch } from '../index/exact.js';
 import type { IndexOptions, SearchParams } from '../index/options.js';
 import { checkTenantName, DEFAULT_TENANT } from '../index/tenants.js';
+import { type GenerationWrite, rebuildGeneration, removeOtherGenerations } from '../index/generations.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import { chunkText, DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from './chunker.js';
 import { checkDocument, documentBody, type RagDocument } from './documents.js';
@@ -128,6 +130,9 @@ function checkRagTenant(name: unknown, field = 'tenant'): string {
 export class Corpus {
   private index: SpannIndex | null = null;
   private writing: Promise<unknown> = Promise.resolve();
+  /** A background rebuild in progress, and the writes made since its snapshot (replayed into it). */
+  private rebuilding: Promise<void> | null = null;
+  private log: GenerationWrite[] | null = null;
 
   private constructor(
     readonly dir: string,
@@ -182,6 +187,7 @@ export class Corpus {
         throw createError('STRATA_INVALID_OPTION', `sharing: the corpus at ${dir} was created with sharing ${JSON.stringify(store.sharing)}; it cannot change (ingest into a new corpus)`, 'sharing');
       }
       const gen = store.getMeta<number>('generation');
+      removeOtherGenerations(dir, gen); // leftovers of a crash during a rebuild
       if (gen !== undefined) {
         if (store.getMeta<boolean>('indexSynced') === false) await corpus.rebuildIndex();
         else corpus.index = await openIndex(corpus.indexDir(gen));
@@ -410,20 +416,67 @@ export class Corpus {
   }
 
   private async syncIndex(tenant: string, added: number[], removed: number[], onProgress?: IngestOptions['onProgress']): Promise<void> {
-    const built = this.store.getMeta<number>('builtCount') ?? 0;
-    const growth = this.options.rebuildGrowth ?? 4;
-    if (!this.index || this.liveCount() >= growth * built) {
-      await this.rebuildIndex(onProgress);
+    if (!this.index) {
+      await this.rebuildIndex(onProgress); // the first build: retrieval needs it before the ingest returns
       return;
     }
+    const index = this.index;
     if (added.length > 0) {
       const d = this.dimension;
       const vectors = new Float32Array(added.length * d);
       added.forEach((cid, i) => vectors.set(this.store.vector(tenant, (this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array, i * d));
-      await this.index.upsert(vectors, added, { tenants: tenant });
+      const labels = Uint32Array.from(added);
+      this.log?.push({ op: 'upsert', labels, vectors, tenants: added.map(() => tenant), attributes: null });
+      await index.upsert(vectors, labels, { tenants: tenant });
     }
-    if (removed.length > 0) await this.index.delete(removed);
+    if (removed.length > 0) {
+      const labels = Uint32Array.from(removed);
+      this.log?.push({ op: 'delete', labels });
+      await index.delete(labels);
+    }
     await this.store.meta.put('indexSynced', true);
+    // Grown past the clustering: rebuild in the background (writes go on and are replayed), so the
+    // ingest that crosses the threshold does not wait for it (nor does its tenant see the cost).
+    const built = this.store.getMeta<number>('builtCount') ?? 0;
+    if (!this.rebuilding && this.liveCount() >= (this.options.rebuildGrowth ?? 4) * built) {
+      this.rebuilding = this.rebuildInBackground().finally(() => {
+        this.rebuilding = null;
+      });
+    }
+  }
+
+  /** Rebuild into the next generation on a thread of its own (generations.ts) and switch to it. */
+  private async rebuildInBackground(): Promise<void> {
+    const current = this.index as SpannIndex;
+    const live = [...this.store.liveChunks()];
+    const d = this.dimension;
+    const vectors = new Float32Array(live.length * d);
+    live.forEach((c, i) => vectors.set(this.store.vector(c.tenant, c.hash) as Float32Array, i * d));
+    const old = this.store.getMeta<number>('generation') as number;
+    const gen = old + 1;
+    const log: GenerationWrite[] = (this.log = []);
+    try {
+      await rebuildGeneration(this.dir, gen, current.options, { ids: Uint32Array.from(live, (c) => c.id), vectors, tenants: live.map((c) => c.tenant), attributes: null }, log, (next) => {
+        this.store.root.transactionSync(() => {
+          this.store.meta.putSync('generation', gen);
+          this.store.meta.putSync('builtCount', live.length);
+        });
+        this.index = next;
+        this.log = null;
+      });
+      await current.close();
+      rmSync(this.indexDir(old), { recursive: true, force: true });
+    } catch (err) {
+      // The current generation stays; the next write past the threshold tries again.
+      if (this.index !== current) throw err;
+    } finally {
+      this.log = null;
+    }
+  }
+
+  /** Resolves when a background rebuild in progress (if any) has switched generations. */
+  async settled(): Promise<void> {
+    while (this.rebuilding) await this.rebuilding;
   }
 
   /** Build a new index generation from every stored chunk vector, switch to it, drop the old one. */
@@ -615,6 +668,7 @@ export class Corpus {
 
   async close(): Promise<void> {
     await this.writing;
+    await this.settled();
     await this.index?.close();
     this.index = null;
     await this.store.close();

@@ -21,15 +21,13 @@
  * This thread must open a collection's LMDB environments before any read-only handle of the process
  * does ('create' / 'open' tasks), or a shared environment would be read-only.
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Attributes } from '../index/filter.js';
 import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import type { CreateOptions } from '../index/options.js';
 import type { WriteCounts } from '../index/writer.js';
-import { createPool } from '../util/workers.js';
+import { applyWrite, generationDir, type GenerationWrite, rebuildGeneration, removeOtherGenerations } from '../index/generations.js';
 import { PointStore } from './point-store.js';
-import type { RebuildTask } from './rebuild-worker.js';
 import { attributePrefix, scopeAttributes } from './tenant-attributes.js';
 
 export type IngestTask =
@@ -64,11 +62,6 @@ export interface IngestFailure {
 }
 
 type WriteTask = Extract<IngestTask, { op: 'upsert' | 'delete' | 'deleteTenant' }>;
-/** A write as the index sees it: point labels instead of the clients' ids (kept for a rebuild's replay). */
-type LoggedWrite =
-  | { op: 'upsert'; labels: Uint32Array; vectors: Float32Array; tenants: string[]; attributes: Array<Attributes | null> }
-  | { op: 'delete'; labels: Uint32Array }
-  | { op: 'deleteTenant'; tenant: string };
 
 interface CollectionState {
   dir: string;
@@ -81,22 +74,20 @@ interface CollectionState {
   building: Promise<unknown> | null;
   /** A rebuild in progress, and the writes made since its snapshot. */
   rebuilding: Promise<IngestResult> | null;
-  log: LoggedWrite[] | null;
+  log: GenerationWrite[] | null;
   /** Old generations still open until the main thread has moved off them. */
   retired: Map<number, SpannIndex>;
 }
 
-export function indexDir(dir: string, generation: number): string {
-  return join(dir, `index-${generation}`);
-}
+/** The folder of a collection's index generation. */
+export const indexDir = generationDir;
 
 const states = new Map<string, Promise<CollectionState>>();
 
 async function openState(dir: string, dimension: number): Promise<CollectionState> {
   const points = PointStore.open(dir, dimension);
   const generation = points.generation;
-  // Leftovers of a crash during a rebuild or before an old generation was removed.
-  for (const name of readdirSync(dir)) if (/^index-\d+$/.test(name) && name !== `index-${generation}`) rmSync(join(dir, name), { recursive: true, force: true });
+  removeOtherGenerations(dir, generation); // leftovers of a crash during a rebuild or before a removal
   const index = await openIndex(indexDir(dir, generation));
   return { dir, points, index, generation, builtCount: index.built ? index.count : 0, building: null, rebuilding: null, log: null, retired: new Map() };
 }
@@ -124,17 +115,10 @@ function result(st: CollectionState, extra: Partial<IngestResult> = {}): IngestR
   return { generation: st.generation, count: st.points.count, builtCount: st.builtCount, ...extra };
 }
 
-/** Apply one write to an index (the current one, or a new generation replaying the log). */
-async function apply(index: SpannIndex, w: LoggedWrite): Promise<IngestResult['counts'] & { removed?: number }> {
-  if (w.op === 'upsert') return index.upsert(w.vectors, w.labels, { tenants: w.tenants, attributes: w.attributes });
-  if (w.op === 'delete') return index.delete(w.labels);
-  await index.flush();
-  return { inserted: 0, replaced: 0, deleted: 0, removed: index.deleteTenant(w.tenant) };
-}
 
 async function write(st: CollectionState, task: WriteTask): Promise<IngestResult> {
   // Point store first (durable), then the index; logged for a rebuild in the same synchronous step.
-  let w: LoggedWrite;
+  let w: GenerationWrite;
   if (task.op === 'upsert') {
     const attributes = task.tenants.map((t, i) => scopeAttributes(t, task.attributes[i]));
     w = { op: 'upsert', labels: st.points.putMany(task.ids, task.vectors, task.tenants, task.attributes), vectors: task.vectors, tenants: task.tenants, attributes };
@@ -147,7 +131,7 @@ async function write(st: CollectionState, task: WriteTask): Promise<IngestResult
   st.log?.push(w);
   const index = st.index;
   if (w.op === 'upsert' && !index.built) {
-    const build = index.build(w.vectors, w.labels, { tenants: w.tenants, attributes: w.attributes });
+    const build = index.build(w.vectors, w.labels, { tenants: w.tenants, ...(w.attributes ? { attributes: w.attributes } : {}) });
     st.building = build.catch(() => undefined);
     try {
       await build;
@@ -158,57 +142,36 @@ async function write(st: CollectionState, task: WriteTask): Promise<IngestResult
     return result(st, { counts: { inserted: w.labels.length, replaced: 0, deleted: 0 }, built: true });
   }
   if (!index.built) return result(st, { counts: { inserted: 0, replaced: 0, deleted: 0 }, removed: 0 });
-  const r = await apply(index, w);
+  const r = await applyWrite(index, w);
   return result(st, { counts: { inserted: r.inserted, replaced: r.replaced, deleted: r.deleted }, ...(r.removed !== undefined ? { removed: r.removed } : {}) });
 }
 
 function rebuild(st: CollectionState): Promise<IngestResult> {
   st.rebuilding ??= (async () => {
-    const t0 = performance.now();
     const snap = st.points.snapshot();
+    if (snap.ids.length === 0 || !st.index.built) return result(st);
     const prefixes = new Map<string, string>();
-    snap.attributes = snap.attributes.map((m, i) => {
+    const attributes = snap.attributes.map((m, i) => {
       const t = snap.tenants[i];
       let prefix = prefixes.get(t);
       if (prefix === undefined) prefixes.set(t, (prefix = attributePrefix(t)));
       return scopeAttributes(t, m, prefix);
     });
-    if (snap.ids.length === 0 || !st.index.built) return result(st);
-    st.log = [];
+    const log: GenerationWrite[] = (st.log = []);
     const generation = st.generation + 1;
-    const dir = indexDir(st.dir, generation);
-    rmSync(dir, { recursive: true, force: true });
-    let next: SpannIndex | null = null;
-    let replayed = 0;
     try {
-      // Built on its own thread: this one keeps applying (and logging) writes meanwhile.
-      const builder = createPool('server/rebuild-worker', 1);
-      try {
-        const task: RebuildTask = { dir, options: st.index.options, ...snap };
-        await builder.run(task);
-      } finally {
-        await builder.destroy();
-      }
-      next = await openIndex(dir);
-      // Replay what was written meanwhile; writes keep arriving (and being logged) while it runs.
-      while (st.log.length > 0) {
-        const batch = st.log.splice(0);
-        for (const w of batch) await apply(next, w);
-        replayed += batch.length;
-      }
-      // Switch, synchronously: from here on writes go to the new generation only.
-      st.points.setGeneration(generation);
-      st.retired.set(st.generation, st.index);
-      st.index = next;
-      st.generation = generation;
-      st.builtCount = snap.ids.length;
-      return result(st, { rebuild: { seconds: (performance.now() - t0) / 1000, replayed } });
+      // Built on its own thread while this one keeps applying (and logging) writes; the switch is synchronous.
+      const r = await rebuildGeneration(st.dir, generation, st.index.options, { ids: snap.ids, vectors: snap.vectors, tenants: snap.tenants, attributes }, log, (next) => {
+        st.points.setGeneration(generation);
+        st.retired.set(st.generation, st.index);
+        st.index = next;
+        st.generation = generation;
+        st.builtCount = snap.ids.length;
+        st.log = null;
+      });
+      return result(st, { rebuild: { seconds: r.seconds, replayed: r.replayed } });
     } finally {
       st.log = null;
-      if (st.generation !== generation) {
-        await next?.close().catch(() => undefined);
-        rmSync(dir, { recursive: true, force: true });
-      }
     }
   })().finally(() => {
     st.rebuilding = null;

@@ -1,11 +1,11 @@
 /**
- * piscina worker for a collection rebuild (ingest-worker.ts): builds a new index generation from a
- * snapshot of the point store, on its own thread, so the ingest thread keeps taking writes (it logs
+ * piscina worker of a generation rebuild (generations.ts): builds a new index generation from a
+ * snapshot, on its own thread, so the caller's thread keeps taking writes (it logs
  * them and replays them into the new generation afterwards). Closes the index before answering.
  */
-import type { Attributes } from '../index/filter.js';
-import type { IndexOptions } from '../index/options.js';
-import { createIndex } from '../index/spann.js';
+import type { Attributes } from './filter.js';
+import type { IndexOptions } from './options.js';
+import { createIndex } from './spann.js';
 
 export interface RebuildTask {
   dir: string;
