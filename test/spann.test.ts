@@ -6,7 +6,8 @@ import { mixture, recall, tempDir } from './helpers.js';
 // The documented setting: 20k × 64 Gaussian mixture, default build options, maxLists = 16.
 const N = 20_000, DIM = 64, NQ = 200, K = 10;
 
-describe('SPANN index on a 20k × 64 synthetic set', () => {
+// The same suite on both posting-list backends (storage/posting-store.ts): LMDB, and lists in memory.
+describe.each(['lmdb', 'memory'] as const)('SPANN index on a 20k × 64 synthetic set (%s posting lists)', (postings) => {
   const tmp = tempDir('spann');
   const data = mixture(N, DIM, 101);
   const queries = mixture(NQ, DIM, 202);
@@ -14,7 +15,7 @@ describe('SPANN index on a 20k × 64 synthetic set', () => {
   let truth: KnnResult;
 
   beforeAll(async () => {
-    index = await createIndex(tmp.dir, { dimension: DIM, seed: 5 });
+    index = await createIndex(tmp.dir, { dimension: DIM, seed: 5, postings });
     await index.build(data);
     truth = await exactSearch(data, queries, DIM, K, { threads: 1 });
   });
@@ -91,6 +92,54 @@ describe('SPANN index on a 20k × 64 synthetic set', () => {
       const r = index.search(queries.subarray(q * DIM, (q + 1) * DIM), 50, { maxLists: 32 });
       expect(new Set(r.ids).size).toBe(r.ids.length);
       for (let i = 1; i < r.distances.length; i++) expect(r.distances[i]).toBeGreaterThanOrEqual(r.distances[i - 1]);
+    }
+  });
+
+  it('live writes land in the lists (and a failed write changes none of them)', async () => {
+    const extra = mixture(300, DIM, 303);
+    const ids = Array.from({ length: 300 }, (_, i) => 1_000_000 + i);
+    expect(await index.insert(extra, ids)).toMatchObject({ inserted: 300 });
+    for (let i = 0; i < 300; i += 37) expect(index.search(extra.subarray(i * DIM, (i + 1) * DIM), 1, { maxLists: 64 }).ids[0]).toBe(ids[i]);
+    const before = index.search(extra.subarray(0, DIM), 5, { maxLists: 64 });
+    await expect(index.insert(extra.subarray(0, 2 * DIM), [ids[0], 7])).rejects.toMatchObject({ code: 'STRATA_ID_EXISTS' });
+    expect(index.search(extra.subarray(0, DIM), 5, { maxLists: 64 })).toMatchObject({ ids: before.ids, distances: before.distances });
+    expect(await index.delete(ids)).toMatchObject({ deleted: 300 });
+    expect(index.health().problems).toEqual([]);
+  });
+});
+
+describe('memory posting lists', () => {
+  it('join the write transaction: a rollback puts back every list the transaction changed', async () => {
+    const { MemoryPostingStore } = await import('../src/storage/posting-store.js');
+    const m = new MemoryPostingStore();
+    m.put('list', 1, Uint8Array.of(1));
+    m.begin();
+    m.put('list', 1, Uint8Array.of(2));
+    m.put('appends', 1, Uint8Array.of(3));
+    m.begin(); // nested: the outermost transaction decides
+    m.delete('list', 1);
+    m.commit();
+    expect(m.get('list', 1)).toBeUndefined();
+    m.rollback();
+    expect(Array.from(m.get('list', 1) ?? [])).toEqual([1]);
+    expect(m.get('appends', 1)).toBeUndefined();
+    m.begin();
+    m.put('list', 2, Uint8Array.of(4));
+    m.commit();
+    expect(m.getMany('list', [1, 2, 3]).map((v) => (v ? Array.from(v) : null))).toEqual([[1], [4], null]);
+  });
+
+  it('live only in the handle that built them: reopening is refused, not answered from empty lists', async () => {
+    const { openIndex } = await import('../src/index/spann.js');
+    const { dir, cleanup } = tempDir('memory-postings');
+    try {
+      const index = await createIndex(dir, { dimension: 8, postings: 'memory' });
+      await index.build(mixture(500, 8, 9));
+      expect(index.search(mixture(1, 8, 9), 1).ids[0]).toBe(0);
+      await index.close();
+      await expect(openIndex(dir, { postings: 'memory' })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'postings' });
+    } finally {
+      cleanup();
     }
   });
 });

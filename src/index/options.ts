@@ -33,19 +33,24 @@ export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
 /**
  * Settings of one open handle, never stored with the index: they belong to the machine it runs on.
  * `threads`: worker threads of builds and batch searches; 0 = one per core.
+ * `postings`: where posting lists live (storage/posting-store.ts): 'lmdb' (default) or 'memory' (this
+ * handle's memory only: for tests and as the seam of other backends; batch searches run in-thread).
  */
 export interface RuntimeOptions {
   threads: number;
+  postings: 'lmdb' | 'memory';
 }
 
-export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = { threads: 0 };
+export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = { threads: 0, postings: 'lmdb' };
 
 /** What createIndex takes: the index's options and, beside them, the handle's runtime settings. */
 export type CreateOptions = Partial<IndexOptions> & { dimension: number } & Partial<RuntimeOptions>;
 
 /** The runtime part of createIndex/openIndex options, checked. */
 export function resolveRuntimeOptions(user: Partial<RuntimeOptions>): RuntimeOptions {
-  return { threads: positiveInt({ threads: user.threads ?? DEFAULT_RUNTIME_OPTIONS.threads }, 'threads', 0) };
+  const postings = user.postings ?? DEFAULT_RUNTIME_OPTIONS.postings;
+  if (postings !== 'lmdb' && postings !== 'memory') fail('postings', "'lmdb' or 'memory'", postings);
+  return { threads: positiveInt({ threads: user.threads ?? DEFAULT_RUNTIME_OPTIONS.threads }, 'threads', 0), postings };
 }
 
 export interface SearchParams {

@@ -352,7 +352,7 @@ export class SpannSearcher {
   }
 
   /** Scan one posting-format value (all of it, or the tenant's sections); returns the entries read. */
-  private scanValue(bytes: Buffer, head: number, space: PostingSpace, heap: TopK, stats: SearchStats, scope: Scope | null): number {
+  private scanValue(bytes: Uint8Array, head: number, space: PostingSpace, heap: TopK, stats: SearchStats, scope: Scope | null): number {
     const view = this.reader.read(bytes, head, space);
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     if (!scope?.runs || !scope.sections) {

@@ -22,6 +22,7 @@ import {
 } from './options.js';
 import { buildIndex, type BuildCallOptions, type BuildStats } from './build.js';
 import { GroupCommit } from './write-queue.js';
+import { MemoryPostingStore } from '../storage/posting-store.js';
 export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
 import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
 import { createCodec, restoreCodec } from './codecs/codec.js';
@@ -315,6 +316,23 @@ export class SpannIndex {
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
     const statsOut = new Float64Array(new SharedArrayBuffer(nq * 4 * 8));
+    if (this.runtime.postings === 'memory') {
+      // Worker threads open the index from disk: lists held in this handle's memory are searched here.
+      ids.fill(NO_ID);
+      distances.fill(Infinity);
+      const stats = emptyStats();
+      let ran: Plan = plan;
+      for (let i = 0; i < nq; i++) {
+        const r = this.search(flat.subarray(i * dim, (i + 1) * dim), k, options);
+        ids.set(r.ids, i * k);
+        distances.set(r.distances, i * k);
+        stats.listsProbed += r.stats.listsProbed;
+        stats.vectorsScanned += r.stats.vectorsScanned;
+        stats.bytesRead += r.stats.bytesRead;
+        ran = r.plan;
+      }
+      return { ids, distances, k, queries: nq, stats, plan: ran, matched: scope ? scope.count : this.meta.count };
+    }
     this.pool ??= createPool('index/search-worker', this.runtime.threads);
     const tasks: Promise<void>[] = [];
     for (let s = 0, chunk = batchChunk(nq, this.pool.maxThreads); s < nq; s += chunk) {
@@ -702,8 +720,8 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
 export async function createIndex(dir: string, options: CreateOptions): Promise<SpannIndex> {
   if (typeof dir !== 'string' || dir.length === 0) throw createError('STRATA_INVALID_OPTION', 'dir must be a non-empty string', 'dir');
   const resolved = resolveIndexOptions(options);
-  const runtime = resolveRuntimeOptions({ threads: options.threads });
-  const store = IndexStore.open(dir, { create: true });
+  const runtime = resolveRuntimeOptions({ threads: options.threads, postings: options.postings });
+  const store = IndexStore.open(dir, { create: true, ...(runtime.postings === 'memory' ? { postings: new MemoryPostingStore() } : {}) });
   if (store.getMeta()) {
     await store.close();
     throw createError('STRATA_INDEX_EXISTS', `an index already exists at ${JSON.stringify(dir)}`, 'dir');
@@ -743,11 +761,12 @@ export interface OpenOptions extends Partial<RuntimeOptions> {
 export async function openIndex(dir: string, options: OpenOptions = {}): Promise<SpannIndex> {
   if (typeof dir !== 'string' || dir.length === 0) throw createError('STRATA_INVALID_OPTION', 'dir must be a non-empty string', 'dir');
   if (!existsSync(dir)) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (directory missing)`, 'dir');
+  if (options.postings === 'memory') throw createError('STRATA_INVALID_OPTION', 'postings: memory posting lists live only as long as the handle that built them (createIndex)', 'postings');
   const store = IndexStore.open(dir, { readOnly: options.readOnly });
   try {
     const meta = readMeta(store, dir);
     const graph = meta.state === 'built' ? loadGraph(store, dir, meta, !options.readOnly) : undefined;
-    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false, resolveRuntimeOptions({ threads: options.threads }));
+    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false, resolveRuntimeOptions({ threads: options.threads, postings: options.postings }));
   } catch (err) {
     await store.close();
     throw err;

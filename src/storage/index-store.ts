@@ -34,6 +34,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootDatabase, Database } from 'lmdb';
 import { openEnvironment, ownedCopy } from './lmdb.js';
+import { LmdbPostingStore, type PostingStore } from './posting-store.js';
 import { createError } from '../errors.js';
 import type { AttributeRecord, CodecState, IndexOptions, PcaState, TenantDetailsRecord, TenantRecord } from './records.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
@@ -106,6 +107,8 @@ export interface IndexMeta {
 export interface StoreOpenOptions {
   readOnly?: boolean;
   create?: boolean;
+  /** Where posting lists live (posting-store.ts). Default: the environment's own databases. */
+  postings?: PostingStore;
 }
 
 export class IndexStore {
@@ -125,6 +128,8 @@ export class IndexStore {
   private readonly attrBitmaps: Database<Buffer, string>;
   private readonly ids: Database<Buffer, number>;
   private readonly appends: Database<Buffer, number>;
+  /** The posting lists and their appends, behind the posting-store interface. */
+  readonly lists: PostingStore;
   private readonly dead: Database<Buffer, number>;
   private readonly headLog: Database<Buffer, number>;
   private closed = false;
@@ -134,6 +139,7 @@ export class IndexStore {
     root: RootDatabase,
     /** Opened read-only: nothing may be written through it. */
     readonly readOnly: boolean,
+    postings?: PostingStore,
   ) {
     this.dir = dir;
     this.path = join(dir, LMDB_FILE);
@@ -150,6 +156,7 @@ export class IndexStore {
     this.attrBitmaps = root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' });
     this.ids = root.openDB<Buffer, number>({ name: 'ids', keyEncoding: 'uint32', encoding: 'binary' });
     this.appends = root.openDB<Buffer, number>({ name: 'appends', keyEncoding: 'uint32', encoding: 'binary' });
+    this.lists = postings ?? new LmdbPostingStore(this.postings, this.appends, (v) => this.putValue(v));
     this.dead = root.openDB<Buffer, number>({ name: 'dead', keyEncoding: 'uint32', encoding: 'binary' });
     this.headLog = root.openDB<Buffer, number>({ name: 'headLog', keyEncoding: 'uint32', encoding: 'binary' });
   }
@@ -160,7 +167,7 @@ export class IndexStore {
       if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
       mkdirSync(dir, { recursive: true });
     }
-    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }), options.readOnly ?? false);
+    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }), options.readOnly ?? false, options.postings);
   }
 
   /** Coarse cell centres (count × dim float32), in the meta db. */
@@ -232,29 +239,29 @@ export class IndexStore {
 
   deleteHead(h: number): void {
     this.heads.removeSync(h);
-    this.postings.removeSync(h);
-    this.appends.removeSync(h);
+    this.lists.delete('list', h);
+    this.lists.delete('appends', h);
   }
 
-  /** A list's appended entries in the reused read buffer (valid until the next read), or undefined. */
-  getAppendsFast(head: number): Buffer | undefined {
-    return this.appends.getBinaryFast(head);
+  /** A list's appended entries, as a view valid until the next read, or undefined. */
+  getAppendsFast(head: number): Uint8Array | undefined {
+    return this.lists.get('appends', head, true);
   }
 
   getAppendsCopy(head: number): Uint8Array | undefined {
-    return ownedCopy(this.appends.getBinaryFast(head));
+    return this.lists.get('appends', head);
   }
 
   /** Store (or, with null, remove) a list's appended entries. */
   putAppends(head: number, value: Uint8Array | null): void {
-    if (value) this.appends.putSync(head, this.putValue(value));
-    else this.appends.removeSync(head);
+    if (value) this.lists.put('appends', head, value);
+    else this.lists.delete('appends', head);
   }
 
   /** Entries in a list's `postings` value (its header), 0 when there is none. */
   postingCount(head: number): number {
-    const b = this.postings.getBinaryFast(head);
-    return b && b.length >= 4 ? b.readUInt32LE(0) : 0;
+    const b = this.lists.get('list', head, true);
+    return b && b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0;
   }
 
   /** Every head number that exists, ascending. */
@@ -263,7 +270,7 @@ export class IndexStore {
   }
 
   putPosting(head: number, value: Uint8Array): void {
-    this.postings.putSync(head, this.putValue(value));
+    this.lists.put('list', head, value);
   }
 
   /** Bytes lmdb-js may be handed: a Buffer over the same memory, or a scratch copy of shared memory. */
@@ -276,13 +283,13 @@ export class IndexStore {
    * allocation): the bytes are only valid until the next read on this
    * store, so scan them before reading another list.
    */
-  getPostingFast(head: number): Buffer | undefined {
-    return this.postings.getBinaryFast(head);
+  getPostingFast(head: number): Uint8Array | undefined {
+    return this.lists.get('list', head, true);
   }
 
   /** A posting value as an owned copy (for rewriting a list). */
   getPostingCopy(head: number): Uint8Array | undefined {
-    return ownedCopy(this.postings.getBinaryFast(head));
+    return this.lists.get('list', head);
   }
 
   putBlock(block: number, value: Uint8Array): void {
@@ -496,7 +503,15 @@ export class IndexStore {
    * to disk before returning, so what it wrote is durable once this returns.
    */
   write<T>(fn: () => T): T {
-    return this.root.transactionSync(fn);
+    this.lists.begin();
+    try {
+      const r = this.root.transactionSync(fn);
+      this.lists.commit();
+      return r;
+    } catch (err) {
+      this.lists.rollback();
+      throw err;
+    }
   }
 
   /** Bytes of the LMDB file on disk (allocated, not sparse size). */
@@ -527,7 +542,7 @@ export class IndexStore {
     await this.root.backup(tmp, true);
     await this.close();
     renameSync(tmp, this.path);
-    return IndexStore.open(this.dir);
+    return IndexStore.open(this.dir, { postings: this.lists.kind === 'memory' ? this.lists : undefined });
   }
 }
 

@@ -1,0 +1,115 @@
+/**
+ * Where an index's posting lists live, behind one narrow interface: the list of a head (its
+ * rewritten part) and the entries appended to it since, by list id. Two backends:
+ *
+ *   LmdbPostingStore    the default: two databases of the index's LMDB environment, written in the
+ *                       same transaction as every other record of a write
+ *   MemoryPostingStore  lists in this process's memory (an index for tests, or a cache tier); it
+ *                       joins the index's write transactions through begin/commit/rollback, so a
+ *                       write that fails leaves it as it was
+ *
+ * This is the seam an object-storage backend plugs into (versioned list objects fetched many at a
+ * time): `getMany` is the batched read a probe needs.
+ */
+import type { Database } from 'lmdb';
+import { ownedCopy } from './lmdb.js';
+
+/** The rewritten part of a list, or the entries appended to it since. */
+export type PostingPart = 'list' | 'appends';
+
+export interface PostingStore {
+  readonly kind: 'lmdb' | 'memory';
+  /** A list part's bytes; with `fast`, a view valid only until the next read (no copy). */
+  get(part: PostingPart, head: number, fast?: boolean): Uint8Array | undefined;
+  /** Several list parts at once (owned copies), in the order asked. */
+  getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined>;
+  /** Store a list part (inside the index's write transaction). */
+  put(part: PostingPart, head: number, value: Uint8Array): void;
+  delete(part: PostingPart, head: number): void;
+  /** The index's write transaction starts, commits or rolls back. */
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+}
+
+export class LmdbPostingStore implements PostingStore {
+  readonly kind = 'lmdb';
+
+  constructor(
+    private readonly lists: Database<Buffer, number>,
+    private readonly appends: Database<Buffer, number>,
+    /** Bytes lmdb-js may be handed (shared memory is copied first). */
+    private readonly toBuffer: (value: Uint8Array) => Buffer,
+  ) {}
+
+  private db(part: PostingPart): Database<Buffer, number> {
+    return part === 'list' ? this.lists : this.appends;
+  }
+
+  get(part: PostingPart, head: number, fast = false): Uint8Array | undefined {
+    const b = this.db(part).getBinaryFast(head);
+    return fast ? b : ownedCopy(b);
+  }
+
+  getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined> {
+    return heads.map((h) => this.get(part, h));
+  }
+
+  put(part: PostingPart, head: number, value: Uint8Array): void {
+    this.db(part).putSync(head, this.toBuffer(value));
+  }
+
+  delete(part: PostingPart, head: number): void {
+    this.db(part).removeSync(head);
+  }
+
+  // LMDB's own transaction covers these.
+  begin(): void {}
+  commit(): void {}
+  rollback(): void {}
+}
+
+export class MemoryPostingStore implements PostingStore {
+  readonly kind = 'memory';
+  private readonly parts: Record<PostingPart, Map<number, Uint8Array>> = { list: new Map(), appends: new Map() };
+  /** Values replaced in the open transaction, to put back on rollback (the outermost one counts). */
+  private journal: Array<[PostingPart, number, Uint8Array | undefined]> | null = null;
+  private depth = 0;
+
+  get(part: PostingPart, head: number): Uint8Array | undefined {
+    return this.parts[part].get(head); // values are never mutated in place: the stored array is the view
+  }
+
+  getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined> {
+    return heads.map((h) => this.parts[part].get(h));
+  }
+
+  put(part: PostingPart, head: number, value: Uint8Array): void {
+    this.journal?.push([part, head, this.parts[part].get(head)]);
+    this.parts[part].set(head, Uint8Array.prototype.slice.call(value));
+  }
+
+  delete(part: PostingPart, head: number): void {
+    this.journal?.push([part, head, this.parts[part].get(head)]);
+    this.parts[part].delete(head);
+  }
+
+  begin(): void {
+    if (this.depth++ === 0) this.journal = [];
+  }
+
+  commit(): void {
+    if (--this.depth === 0) this.journal = null;
+  }
+
+  rollback(): void {
+    if (--this.depth > 0) return; // the outermost transaction undoes everything
+    const j = this.journal ?? [];
+    for (let i = j.length - 1; i >= 0; i--) {
+      const [part, head, old] = j[i];
+      if (old) this.parts[part].set(head, old);
+      else this.parts[part].delete(head);
+    }
+    this.journal = null;
+  }
+}
