@@ -80,8 +80,7 @@ describe('damaged store files', () => {
       file: 'passages.mdb',
       async make(dir) {
         const s = PassageStore.open(dir, DEFAULT_BM25);
-        await s.meta.put('nextId', 3);
-        await s.texts.put('t\u0000abc', { x: 'a text', r: 1 });
+        s.commitIngest({ tenant: 't', embedded: [['abc', Float32Array.of(1, 0)]], added: [{ id: 0, hash: 'abc', text: 'a text' }], removed: [], chunks: [[0, { t: 't', h: 'abc', d: ['d'], n: 2 }]], docs: [['t\u0000d', { hash: 'x', chunks: [[0, 0, 6]] }]], nextId: 1, tenantHasDocuments: true });
         await s.close();
       },
       async open(dir) {

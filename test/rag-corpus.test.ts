@@ -258,7 +258,7 @@ describe('Corpus', () => {
     corpus = await open(name);
     expect(await answer(corpus)).toEqual(before);
     // As if the process died between the LMDB commit and the index write.
-    await corpus.store.meta.put('indexSynced', false);
+    corpus.store.setMeta({ indexSynced: false });
     const gen = corpus.stats().indexGeneration as number;
     await corpus.close();
     corpus = await open(name);

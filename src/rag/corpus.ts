@@ -25,7 +25,7 @@ import { chunkText, DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from './chunker.j
 import { checkDocument, documentBody, type RagDocument } from './documents.js';
 import { EmbedderPool, type EmbedderPoolOptions } from './embedder-pool.js';
 import { DEFAULT_FUSION, DEFAULT_FUSION_METHOD, fuseCandidates, type FusionMethod, type FusionWeights, type QueryCandidates, type Ranked } from './fusion.js';
-import { DEFAULT_BM25, LexicalBatch, type Bm25Params } from './lexical-index.js';
+import { DEFAULT_BM25, type Bm25Params } from './lexical-index.js';
 import type { ModelConfigFile } from './model-config.js';
 import { CORPUS_SHARING, contentHash, DEFAULT_SHARING, docKey, PASSAGES_FORMAT, PassageStore, type ChunkRecord, type CorpusSharing, type DocRecord } from './passage-store.js';
 
@@ -164,22 +164,14 @@ export class Corpus {
         throw createError('STRATA_MODEL_MISMATCH', `model: the corpus at ${dir} was embedded with ${stored.onnx} (${stored.dimension}-d), not ${embedder.local.config.onnx}; re-ingest into a new corpus`, 'model');
       }
       if (!stored) {
-        await store.root.transaction(() => {
-          store.meta.put('model', { fingerprint, dimension: embedder.dimension, onnx: embedder.local.config.onnx, dir: embedder.local.config.dir });
-          store.meta.put('format', PASSAGES_FORMAT);
-          store.meta.put('sharing', options.sharing ?? DEFAULT_SHARING);
-          store.meta.put('id', randomUUID());
-        });
+        store.setMeta({ model: { fingerprint, dimension: embedder.dimension, onnx: embedder.local.config.onnx, dir: embedder.local.config.dir }, format: PASSAGES_FORMAT, sharing: options.sharing ?? DEFAULT_SHARING, id: randomUUID() });
       } else {
         const format = store.getMeta<number>('format') ?? 1;
         if (format > PASSAGES_FORMAT) throw createError('STRATA_FORMAT_VERSION', `the corpus at ${dir} has format ${format}; this build reads format ${PASSAGES_FORMAT}`, 'corpus');
         if (format === 1) {
           // Format 1 shared texts across tenants; migrated to per-tenant copies (isolation by default).
           store.migrateFormat1();
-          await store.root.transaction(() => {
-            store.meta.put('sharing', 'tenant');
-            store.meta.put('id', randomUUID());
-          });
+          store.setMeta({ sharing: 'tenant', id: randomUUID() });
         }
       }
       store.sharing = store.getMeta<CorpusSharing>('sharing') ?? DEFAULT_SHARING;
@@ -275,7 +267,7 @@ export class Corpus {
     }
     const planned: Planned[] = [];
     for (const id of removeIds) {
-      const old = store.docs.get(docKey(tenant, id));
+      const old = store.doc(docKey(tenant, id));
       if (old) planned.push({ key: docKey(tenant, id), record: null, old, hashes: [], tokens: [] });
     }
     // Documents that changed are chunked (and their chunks analysed for BM25) on the pool.
@@ -283,7 +275,7 @@ export class Corpus {
     for (const doc of docs) {
       const key = docKey(tenant, doc.id);
       const hash = createHash('sha256').update(JSON.stringify([doc.title ?? null, doc.text, doc.metadata ?? null])).digest('hex').slice(0, 32);
-      const old = store.docs.get(key);
+      const old = store.doc(key);
       report.documents++;
       if (old && old.hash === hash) report.unchanged++;
       else changed.push({ doc, key, hash, old });
@@ -315,7 +307,7 @@ export class Corpus {
     let nextId = store.getMeta<number>('nextId') ?? 0;
     const touched = new Map<number, ChunkRecord>(); // chunk id -> record after this write
     const created = new Map<string, number>(); // hash -> new chunk id
-    const chunkOf = (id: number): ChunkRecord | undefined => touched.get(id) ?? store.chunks.get(id);
+    const chunkOf = (id: number): ChunkRecord | undefined => touched.get(id) ?? store.chunk(id);
     for (const p of planned) {
       const docId = p.key.slice(tenant.length + 1);
       if (p.old) {
@@ -327,7 +319,7 @@ export class Corpus {
       if (!p.record) continue;
       p.record.chunks.forEach((span, i) => {
         const hash = p.hashes[i];
-        let cid = created.get(hash) ?? store.chunkIds.get(docKey(tenant, hash));
+        let cid = created.get(hash) ?? store.chunkIdOf(tenant, hash);
         if (cid === undefined) {
           cid = nextId++;
           created.set(hash, cid);
@@ -347,7 +339,7 @@ export class Corpus {
       const existed = !created.has(c.h) || created.get(c.h) !== cid;
       if (!existed && c.d.length > 0) {
         addedIds.push(cid);
-        if (store.texts.get(store.textKey(tenant, c.h)) === undefined) toEmbed.push(c.h);
+        if (!store.hasText(tenant, c.h)) toEmbed.push(c.h);
         else report.chunksDeduplicated++;
       } else if (existed && c.d.length === 0) {
         removedIds.push(cid);
@@ -358,45 +350,19 @@ export class Corpus {
     const d = this.dimension;
 
     // 4. One LMDB transaction: texts, vectors, chunks, documents, postings, counters.
-    const lexical = new LexicalBatch();
-    const removedTexts = new Map<number, string>();
-    for (const cid of removedIds) removedTexts.set(cid, store.text(tenant, (chunkOf(cid) as ChunkRecord).h) ?? '');
     onProgress?.('store', 0, 1);
-    store.root.transactionSync(() => {
-      toEmbed.forEach((h, i) => {
-        const v = newVectors.subarray(i * d, (i + 1) * d);
-        store.vectors.putSync(store.textKey(tenant, h), Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-      });
-      for (const cid of addedIds) {
+    store.commitIngest({
+      tenant,
+      embedded: toEmbed.map((h, i) => [h, newVectors.subarray(i * d, (i + 1) * d)]),
+      added: addedIds.map((cid) => {
         const c = touched.get(cid) as ChunkRecord;
-        const tk = store.textKey(tenant, c.h);
-        const text = store.texts.get(tk);
-        store.texts.putSync(tk, { x: text?.x ?? (textOf.get(c.h) as string), r: (text?.r ?? 0) + 1 });
-        store.chunkIds.putSync(docKey(tenant, c.h), cid);
-        lexical.add(cid, textOf.get(c.h) ?? (text as { x: string }).x, termsOf.get(c.h));
-      }
-      for (const cid of removedIds) {
-        const c = chunkOf(cid) as ChunkRecord;
-        const tk = store.textKey(tenant, c.h);
-        const text = store.texts.get(tk);
-        if (text && text.r > 1) store.texts.putSync(tk, { x: text.x, r: text.r - 1 });
-        else {
-          store.texts.removeSync(tk);
-          store.vectors.removeSync(tk);
-        }
-        store.chunkIds.removeSync(docKey(tenant, c.h));
-        store.chunks.removeSync(cid);
-        lexical.remove(cid, removedTexts.get(cid) as string);
-      }
-      for (const [cid, c] of touched) if (c.d.length > 0) store.chunks.putSync(cid, c);
-      for (const p of planned) {
-        if (p.record) store.docs.putSync(p.key, p.record);
-        else store.docs.removeSync(p.key);
-      }
-      store.lexical.apply(tenant, lexical);
-      store.meta.putSync('nextId', nextId);
-      if (docs.length > 0) store.meta.putSync(`tenant\0${tenant}`, true);
-      if (addedIds.length + removedIds.length > 0) store.meta.putSync('indexSynced', false);
+        return { id: cid, hash: c.h, text: textOf.get(c.h), terms: termsOf.get(c.h) };
+      }),
+      removed: removedIds.map((cid) => ({ id: cid, hash: (chunkOf(cid) as ChunkRecord).h })),
+      chunks: [...touched].filter(([, c]) => c.d.length > 0),
+      docs: planned.map((p) => [p.key, p.record]),
+      nextId,
+      tenantHasDocuments: docs.length > 0,
     });
     onProgress?.('store', 1, 1);
     report.chunksAdded = addedIds.length;
@@ -412,7 +378,7 @@ export class Corpus {
   }
 
   private liveCount(): number {
-    return this.store.chunks.getCount();
+    return this.store.chunkCount();
   }
 
   private async syncIndex(tenant: string, added: number[], removed: number[], onProgress?: IngestOptions['onProgress']): Promise<void> {
@@ -424,7 +390,7 @@ export class Corpus {
     if (added.length > 0) {
       const d = this.dimension;
       const vectors = new Float32Array(added.length * d);
-      added.forEach((cid, i) => vectors.set(this.store.vector(tenant, (this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array, i * d));
+      added.forEach((cid, i) => vectors.set(this.store.vector(tenant, (this.store.chunk(cid) as ChunkRecord).h) as Float32Array, i * d));
       const labels = Uint32Array.from(added);
       this.log?.push({ op: 'upsert', labels, vectors, tenants: added.map(() => tenant), attributes: null });
       await index.upsert(vectors, labels, { tenants: tenant });
@@ -434,7 +400,7 @@ export class Corpus {
       this.log?.push({ op: 'delete', labels });
       await index.delete(labels);
     }
-    await this.store.meta.put('indexSynced', true);
+    this.store.setMeta({ indexSynced: true });
     // Grown past the clustering: rebuild in the background (writes go on and are replayed), so the
     // ingest that crosses the threshold does not wait for it (nor does its tenant see the cost).
     const built = this.store.getMeta<number>('builtCount') ?? 0;
@@ -457,10 +423,7 @@ export class Corpus {
     const log: GenerationWrite[] = (this.log = []);
     try {
       await rebuildGeneration(this.dir, gen, current.options, { ids: Uint32Array.from(live, (c) => c.id), vectors, tenants: live.map((c) => c.tenant), attributes: null }, log, (next) => {
-        this.store.root.transactionSync(() => {
-          this.store.meta.putSync('generation', gen);
-          this.store.meta.putSync('builtCount', live.length);
-        });
+        this.store.setMeta({ generation: gen, builtCount: live.length });
         this.index = next;
         this.log = null;
       });
@@ -488,11 +451,7 @@ export class Corpus {
     if (live.length === 0) {
       this.index = null;
       await previous?.close();
-      await this.store.root.transaction(() => {
-        this.store.meta.remove('generation');
-        this.store.meta.put('builtCount', 0);
-        this.store.meta.put('indexSynced', true);
-      });
+      this.store.setMeta({ builtCount: 0, indexSynced: true }, ['generation']);
       if (old !== undefined) rmSync(this.indexDir(old), { recursive: true, force: true });
       return;
     }
@@ -505,11 +464,7 @@ export class Corpus {
       tenants: live.map((c) => c.tenant),
       onProgress: (p) => onProgress?.('index', p.done, p.total),
     });
-    await this.store.root.transaction(() => {
-      this.store.meta.put('generation', gen);
-      this.store.meta.put('builtCount', live.length);
-      this.store.meta.put('indexSynced', true);
-    });
+    this.store.setMeta({ generation: gen, builtCount: live.length, indexSynced: true });
     this.index = index;
     await previous?.close();
     if (old !== undefined) rmSync(this.indexDir(old), { recursive: true, force: true });
@@ -560,7 +515,7 @@ export class Corpus {
     const q = mode === 'bm25' ? null : queries.length > 32 ? await this.embedder.embed(queries) : await this.embedder.embedHere(queries);
     const dense = q ? await this.denseRankings(q, queries.length, tenant, depth, options) : null;
     return queries.map((text, qi) => {
-      const c: QueryCandidates = { mode, dense: dense ? dense[qi] : null, bm25: mode === 'dense' ? null : this.store.lexical.search(tenant, text, depth) };
+      const c: QueryCandidates = { mode, dense: dense ? dense[qi] : null, bm25: mode === 'dense' ? null : this.store.searchLexical(tenant, text, depth) };
       if (mode === 'hybrid' && fusion === 'convex') {
         // Convex fusion needs a dense score for every candidate: BM25's finds are scored from the stored vectors.
         const have = new Set(c.dense!.ids);
@@ -569,7 +524,7 @@ export class Corpus {
         for (const cid of c.bm25!.ids) {
           if (have.has(cid)) continue;
           extra.ids.push(cid);
-          extra.scores.push(cosine(qv, this.store.vector(tenant, (this.store.chunks.get(cid) as ChunkRecord).h) as Float32Array));
+          extra.scores.push(cosine(qv, this.store.vector(tenant, (this.store.chunk(cid) as ChunkRecord).h) as Float32Array));
         }
         c.denseExtra = extra;
       }
@@ -579,7 +534,7 @@ export class Corpus {
 
   /** Documents (ids, in the tenant) holding a chunk's text. */
   chunkDocuments(chunkId: number): string[] {
-    return this.store.chunks.get(chunkId)?.d ?? [];
+    return this.store.chunk(chunkId)?.d ?? [];
   }
 
   /** Dense rankings (chunk ids best first, cosine similarity) of each query. */
@@ -609,10 +564,10 @@ export class Corpus {
   }
 
   private passage(tenant: string, cid: number, score: number, ranks: Passage['ranks']): Passage {
-    const c = this.store.chunks.get(cid) as ChunkRecord;
+    const c = this.store.chunk(cid) as ChunkRecord;
     const text = this.store.text(tenant, c.h) ?? '';
     const docId = c.d[0];
-    const doc = this.store.docs.get(docKey(tenant, docId)) as DocRecord;
+    const doc = this.store.doc(docKey(tenant, docId)) as DocRecord;
     const span = doc.chunks.find((s) => s[0] === cid) ?? [cid, 0, 0];
     const document: Passage['document'] = { id: docId, start: span[1], end: span[2] };
     if (doc.title) document.title = doc.title;
@@ -627,10 +582,10 @@ export class Corpus {
   /** A stored document (without its text, which lives in its chunks) or null. */
   getDocument(id: string, options: { tenant?: string } = {}): (Omit<DocRecord, 'chunks'> & { id: string; chunks: Array<{ passage: string; start: number; end: number }> }) | null {
     const tenant = checkRagTenant(options.tenant ?? DEFAULT_TENANT);
-    const doc = this.store.docs.get(docKey(tenant, id));
+    const doc = this.store.doc(docKey(tenant, id));
     if (!doc) return null;
     const { chunks, ...rest } = doc;
-    return { id, ...rest, chunks: chunks.map(([cid, start, end]) => ({ passage: (this.store.chunks.get(cid) as ChunkRecord).h, start, end })) };
+    return { id, ...rest, chunks: chunks.map(([cid, start, end]) => ({ passage: (this.store.chunk(cid) as ChunkRecord).h, start, end })) };
   }
 
   listDocuments(options: { tenant?: string } = {}): string[] {
@@ -647,7 +602,7 @@ export class Corpus {
     const ids = this.store.documentIds(t);
     const n = ids.length > 0 ? await this.removeDocuments(ids, { tenant: t }) : 0;
     await this.exclusive(async () => {
-      await this.store.meta.remove(`tenant\0${t}`);
+      this.store.setMeta({}, [`tenant\0${t}`]);
     });
     return n;
   }
@@ -656,9 +611,9 @@ export class Corpus {
   stats(): { documents: number; chunks: number; texts: number; tenants: number; dimension: number; sharing: CorpusSharing; indexGeneration: number | null; builtCount: number } {
     return {
       sharing: this.sharing,
-      documents: this.store.docs.getCount(),
+      documents: this.store.documentCount(),
       chunks: this.liveCount(),
-      texts: this.store.texts.getCount(),
+      texts: this.store.textCount(),
       tenants: this.store.tenants().length,
       dimension: this.dimension,
       indexGeneration: this.store.getMeta<number>('generation') ?? null,

@@ -30,7 +30,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { openEnvironment, ownedCopy } from '../storage/lmdb.js';
 import { createError } from '../errors.js';
 import type { Attributes } from '../index/filter.js';
-import { LexicalIndex, type Bm25Params } from './lexical-index.js';
+import { LexicalBatch, LexicalIndex, type Bm25Params } from './lexical-index.js';
 
 export const PASSAGES_FILE = 'passages.mdb';
 export const PASSAGES_FORMAT = 2;
@@ -64,19 +64,37 @@ export interface TextRecord {
 export const contentHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
 export const docKey = (tenant: string, id: string): string => `${tenant}\0${id}`;
 
+/** One ingest's changes, committed in one transaction (Corpus.write plans them). */
+export interface IngestChange {
+  tenant: string;
+  /** Texts embedded by this ingest: [hash, vector]. */
+  embedded: Array<[string, Float32Array]>;
+  /** New chunk entries: their text (when this ingest chunked it) and BM25 term frequencies. */
+  added: Array<{ id: number; hash: string; text?: string; terms?: Map<string, number> }>;
+  /** Chunk entries no document holds any more. */
+  removed: Array<{ id: number; hash: string }>;
+  /** Every chunk entry to write (new or changed). */
+  chunks: Array<[number, ChunkRecord]>;
+  /** Document records to write, or null to remove. */
+  docs: Array<[string, DocRecord | null]>;
+  nextId: number;
+  /** The tenant holds documents after this ingest. */
+  tenantHasDocuments: boolean;
+}
+
 export class PassageStore {
-  readonly lexical: LexicalIndex;
+  private readonly lexical: LexicalIndex;
   /** Set by the corpus at open (stored in meta 'sharing'). */
   sharing: CorpusSharing = DEFAULT_SHARING;
 
   private constructor(
-    readonly root: RootDatabase,
-    readonly docs: Database<DocRecord, string>,
-    readonly chunks: Database<ChunkRecord, number>,
-    readonly chunkIds: Database<number, string>,
-    readonly texts: Database<TextRecord, string>,
-    readonly vectors: Database<Buffer, string>,
-    readonly meta: Database<unknown, string>,
+    private readonly root: RootDatabase,
+    private readonly docs: Database<DocRecord, string>,
+    private readonly chunks: Database<ChunkRecord, number>,
+    private readonly chunkIds: Database<number, string>,
+    private readonly texts: Database<TextRecord, string>,
+    private readonly vectors: Database<Buffer, string>,
+    private readonly meta: Database<unknown, string>,
     terms: Database<Buffer, string>,
     bm25: Bm25Params,
   ) {
@@ -104,6 +122,92 @@ export class PassageStore {
 
   getMeta<T>(key: string): T | undefined {
     return this.meta.get(key) as T | undefined;
+  }
+
+  /** Write meta keys (and remove others) in one synchronous commit. */
+  setMeta(values: Record<string, unknown>, remove: readonly string[] = []): void {
+    this.root.transactionSync(() => {
+      for (const [k, v] of Object.entries(values)) this.meta.putSync(k, v);
+      for (const k of remove) this.meta.removeSync(k);
+    });
+  }
+
+  doc(key: string): DocRecord | undefined {
+    return this.docs.get(key);
+  }
+
+  chunk(id: number): ChunkRecord | undefined {
+    return this.chunks.get(id);
+  }
+
+  /** The chunk entry of a text in a tenant, if it has one. */
+  chunkIdOf(tenant: string, hash: string): number | undefined {
+    return this.chunkIds.get(docKey(tenant, hash));
+  }
+
+  /** Whether a text is stored (and embedded) in the tenant's scope. */
+  hasText(tenant: string, hash: string): boolean {
+    return this.texts.get(this.textKey(tenant, hash)) !== undefined;
+  }
+
+  chunkCount(): number {
+    return this.chunks.getCount();
+  }
+
+  documentCount(): number {
+    return this.docs.getCount();
+  }
+
+  textCount(): number {
+    return this.texts.getCount();
+  }
+
+  /** BM25 over a tenant's passages (lexical-index.ts). */
+  searchLexical(tenant: string, query: string, k: number): { ids: number[]; scores: number[] } {
+    return this.lexical.search(tenant, query, k);
+  }
+
+  /**
+   * Commit one ingest in one transaction: new vectors, text reference counts (a text is removed with
+   * its vector when no chunk entry of its scope uses it), chunk entries and their ids, documents,
+   * BM25 postings, counters, and indexSynced = false when the vector index must follow.
+   */
+  commitIngest(c: IngestChange): void {
+    const tenant = c.tenant;
+    const lexical = new LexicalBatch();
+    const removedTexts = new Map(c.removed.map((r) => [r.id, this.text(tenant, r.hash) ?? '']));
+    this.root.transactionSync(() => {
+      for (const [h, v] of c.embedded) this.vectors.putSync(this.textKey(tenant, h), Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+      for (const a of c.added) {
+        const tk = this.textKey(tenant, a.hash);
+        const stored = this.texts.get(tk);
+        const text = a.text ?? (stored as TextRecord).x;
+        this.texts.putSync(tk, { x: text, r: (stored?.r ?? 0) + 1 });
+        this.chunkIds.putSync(docKey(tenant, a.hash), a.id);
+        lexical.add(a.id, text, a.terms);
+      }
+      for (const r of c.removed) {
+        const tk = this.textKey(tenant, r.hash);
+        const stored = this.texts.get(tk);
+        if (stored && stored.r > 1) this.texts.putSync(tk, { x: stored.x, r: stored.r - 1 });
+        else {
+          this.texts.removeSync(tk);
+          this.vectors.removeSync(tk);
+        }
+        this.chunkIds.removeSync(docKey(tenant, r.hash));
+        this.chunks.removeSync(r.id);
+        lexical.remove(r.id, removedTexts.get(r.id) as string);
+      }
+      for (const [id, rec] of c.chunks) this.chunks.putSync(id, rec);
+      for (const [key, rec] of c.docs) {
+        if (rec) this.docs.putSync(key, rec);
+        else this.docs.removeSync(key);
+      }
+      this.lexical.apply(tenant, lexical);
+      this.meta.putSync('nextId', c.nextId);
+      if (c.tenantHasDocuments) this.meta.putSync(`tenant\0${tenant}`, true);
+      if (c.added.length + c.removed.length > 0) this.meta.putSync('indexSynced', false);
+    });
   }
 
   /** Key of a text (and its vector) as seen by `tenant`: in its own scope, or the corpus's when shared. */
