@@ -129,6 +129,30 @@ describe('memory posting lists', () => {
     expect(m.getMany('list', [1, 2, 3]).map((v) => (v ? Array.from(v) : null))).toEqual([[1], [4], null]);
   });
 
+  it('hold the slot blocks too: the exact, cells and probe plans of a tenant answer as on LMDB', async () => {
+    const { dir: a, cleanup: ca } = tempDir('blocks-lmdb');
+    const { dir: b, cleanup: cb } = tempDir('blocks-memory');
+    try {
+      const data = mixture(3000, 16, 21);
+      const tenants = Array.from({ length: 3000 }, (_, i) => (i % 10 === 0 ? 'small' : 'big'));
+      const onDisk = await createIndex(a, { dimension: 16, threads: 1, seed: 3 });
+      const inMemory = await createIndex(b, { dimension: 16, threads: 1, seed: 3, postings: 'memory' });
+      for (const index of [onDisk, inMemory]) await index.build(data, undefined, { tenants });
+      for (const plan of ['exact', 'cells', 'probe'] as const) {
+        for (let q = 0; q < 20; q++) {
+          const v = data.subarray(q * 16, (q + 1) * 16);
+          const x = onDisk.search(v, 5, { tenant: 'small', plan });
+          expect(inMemory.search(v, 5, { tenant: 'small', plan })).toMatchObject({ ids: x.ids, distances: x.distances });
+        }
+      }
+      await onDisk.close();
+      await inMemory.close();
+    } finally {
+      ca();
+      cb();
+    }
+  });
+
   it('live only in the handle that built them: reopening is refused, not answered from empty lists', async () => {
     const { openIndex } = await import('../src/index/spann.js');
     const { dir, cleanup } = tempDir('memory-postings');

@@ -156,7 +156,7 @@ export class IndexStore {
     this.attrBitmaps = root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' });
     this.ids = root.openDB<Buffer, number>({ name: 'ids', keyEncoding: 'uint32', encoding: 'binary' });
     this.appends = root.openDB<Buffer, number>({ name: 'appends', keyEncoding: 'uint32', encoding: 'binary' });
-    this.lists = postings ?? new LmdbPostingStore(this.postings, this.appends, (v) => this.putValue(v));
+    this.lists = postings ?? new LmdbPostingStore({ list: this.postings, appends: this.appends, block: this.blocks }, (v) => this.putValue(v));
     this.dead = root.openDB<Buffer, number>({ name: 'dead', keyEncoding: 'uint32', encoding: 'binary' });
     this.headLog = root.openDB<Buffer, number>({ name: 'headLog', keyEncoding: 'uint32', encoding: 'binary' });
   }
@@ -293,20 +293,20 @@ export class IndexStore {
   }
 
   putBlock(block: number, value: Uint8Array): void {
-    this.blocks.putSync(block, this.putValue(value));
+    this.lists.put('block', block, value);
   }
 
   /** A block value in the reused read buffer; valid until the next read on this store. */
-  getBlockFast(block: number): Buffer | undefined {
-    return this.blocks.getBinaryFast(block);
+  getBlockFast(block: number): Uint8Array | undefined {
+    return this.lists.get('block', block, true);
   }
 
   getBlockCopy(block: number): Uint8Array | undefined {
-    return ownedCopy(this.blocks.getBinaryFast(block));
+    return this.lists.get('block', block);
   }
 
   deleteBlock(block: number): void {
-    this.blocks.removeSync(block);
+    this.lists.delete('block', block);
   }
 
   /**

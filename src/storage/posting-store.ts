@@ -1,6 +1,7 @@
 /**
- * Where an index's posting lists live, behind one narrow interface: the list of a head (its
- * rewritten part) and the entries appended to it since, by list id. Two backends:
+ * Where an index's posting-format values live, behind one narrow interface: the list of a head (its
+ * rewritten part), the entries appended to it since, by list id, and the slot blocks (every vector
+ * once, by slot range, for exact scans), by block number. Two backends:
  *
  *   LmdbPostingStore    the default: two databases of the index's LMDB environment, written in the
  *                       same transaction as every other record of a write
@@ -14,8 +15,8 @@
 import type { Database } from 'lmdb';
 import { ownedCopy } from './lmdb.js';
 
-/** The rewritten part of a list, or the entries appended to it since. */
-export type PostingPart = 'list' | 'appends';
+/** The rewritten part of a list, the entries appended to it since, or a slot block. */
+export type PostingPart = 'list' | 'appends' | 'block';
 
 export interface PostingStore {
   readonly kind: 'lmdb' | 'memory';
@@ -36,14 +37,13 @@ export class LmdbPostingStore implements PostingStore {
   readonly kind = 'lmdb';
 
   constructor(
-    private readonly lists: Database<Buffer, number>,
-    private readonly appends: Database<Buffer, number>,
+    private readonly dbs: Record<PostingPart, Database<Buffer, number>>,
     /** Bytes lmdb-js may be handed (shared memory is copied first). */
     private readonly toBuffer: (value: Uint8Array) => Buffer,
   ) {}
 
   private db(part: PostingPart): Database<Buffer, number> {
-    return part === 'list' ? this.lists : this.appends;
+    return this.dbs[part];
   }
 
   get(part: PostingPart, head: number, fast = false): Uint8Array | undefined {
@@ -71,7 +71,7 @@ export class LmdbPostingStore implements PostingStore {
 
 export class MemoryPostingStore implements PostingStore {
   readonly kind = 'memory';
-  private readonly parts: Record<PostingPart, Map<number, Uint8Array>> = { list: new Map(), appends: new Map() };
+  private readonly parts: Record<PostingPart, Map<number, Uint8Array>> = { list: new Map(), appends: new Map(), block: new Map() };
   /** Values replaced in the open transaction, to put back on rollback (the outermost one counts). */
   private journal: Array<[PostingPart, number, Uint8Array | undefined]> | null = null;
   private depth = 0;
