@@ -9,12 +9,22 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createError } from '../errors.js';
 import type { Metric } from '../index/distance.js';
 import type { Filter } from '../index/filter.js';
-import { createIndex, openIndex } from '../index/spann.js';
+import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
 import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
 import { createProgress } from '../util/progress.js';
 import { nonNegativeNumber, positiveInt } from '../util/cli-args.js';
 
 const json = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+
+/** Open the index at `dir`, run `fn` on it, close it whatever happens. */
+async function withIndex<T>(dir: string, readOnly: boolean, fn: (index: SpannIndex) => T | Promise<T>): Promise<T> {
+  const index = await openIndex(dir, { readOnly });
+  try {
+    return await fn(index);
+  } finally {
+    await index.close();
+  }
+}
 
 export function addIndexCommands(program: Command): void {
   const index = program.command('index').description('Build, search and maintain an index folder from vector files (no code needed).');
@@ -106,41 +116,24 @@ Examples:
     .command('stats')
     .description('Size and shape of an index: vectors, heads, lists, bytes, tenants, attributes.')
     .argument('<dir>', 'index folder')
-    .action(async (dir: string) => {
-      const idx = await openIndex(dir, { readOnly: true });
-      try {
-        json(idx.stats());
-      } finally {
-        await idx.close();
-      }
-    });
+    .action((dir: string) => withIndex(dir, true, (idx) => json(idx.stats())));
 
   index
     .command('health')
     .description('Check every invariant (reads every list): list lengths, replicas, tombstones, orphans, problems. Exit code 1 when a problem is found.')
     .argument('<dir>', 'index folder')
-    .action(async (dir: string) => {
-      const idx = await openIndex(dir, { readOnly: true });
-      try {
+    .action((dir: string) =>
+      withIndex(dir, true, (idx) => {
         const h = idx.health();
         json(h);
         if (h.problems.length > 0) process.exitCode = 1;
-      } finally {
-        await idx.close();
-      }
-    });
+      }),
+    );
 
   index
     .command('compact')
     .description('Apply tombstones and merge small lists; --reclaim-disk also rewrites the file to its live size (needs exclusive access).')
     .argument('<dir>', 'index folder')
     .option('--reclaim-disk', 'rewrite the LMDB file so disk use drops to the live data')
-    .action(async (dir: string, opts) => {
-      const idx = await openIndex(dir);
-      try {
-        json(await idx.compact({ reclaimDisk: Boolean(opts.reclaimDisk) }));
-      } finally {
-        await idx.close();
-      }
-    });
+    .action((dir: string, opts) => withIndex(dir, false, async (idx) => json(await idx.compact({ reclaimDisk: Boolean(opts.reclaimDisk) }))));
 }
