@@ -22,6 +22,7 @@ import {
 } from './options.js';
 import { buildIndex, type BuildCallOptions, type BuildStats } from './build.js';
 import { GroupCommit } from './write-queue.js';
+import { ScopeCache } from './scope-cache.js';
 import { MemoryPostingStore } from '../storage/posting-store.js';
 export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
 import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
@@ -33,11 +34,10 @@ import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } fr
 import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
-import { type Filter, parseFilter } from './filter.js';
-import { type PlanChoice, type Scope, choosePlan, resolveScope } from './scope.js';
+import type { Filter, } from './filter.js';
+import type { PlanChoice, Scope, } from './scope.js';
 import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
 import { addRuns } from './bitmaps.js';
-import { LruCache } from '../util/lru.js';
 import type { Plan } from './searcher.js';
 import { createPool, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 import { Tombstones } from './tombstones.js';
@@ -149,10 +149,8 @@ export class SpannIndex {
   private attrs = AttributeIndex.empty();
   /** Every live slot. */
   private live = new RoaringBitmap32();
-  /** Head bitsets of recently probed tenants (H / 8 bytes each). */
-  private readonly headFlags = new LruCache<string, Uint32Array>(HEAD_FLAG_CACHE);
-  /** Recently resolved scopes by tenant and filter text (a filter's bitset is built once, then reused). */
-  private readonly scopes = new LruCache<string, Scope>(SCOPE_CACHE);
+  /** Resolved (tenant, filter) scopes and tenants' head bitsets (scope-cache.ts). */
+  private readonly scopes = new ScopeCache();
 
   /** @internal use createIndex / openIndex */
   constructor(
@@ -276,7 +274,6 @@ export class SpannIndex {
       this.searcher!.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
     }
     this.scopes.clear();
-    this.headFlags.clear();
   }
 
   /**
@@ -365,39 +362,7 @@ export class SpannIndex {
    * probe also needs the tenant's heads and the cells plan its cells, filled in once per scope.
    */
   private planScope(options: SearchOptions | undefined, p: SearchParams): { scope: Scope; plan: PlanChoice } | null {
-    if (!options || (options.tenant === undefined && options.filter === undefined)) return null;
-    const tenant = options.tenant === undefined ? null : this.tenants.require(options.tenant, 'tenant');
-    const filter = options.filter === undefined ? null : parseFilter(options.filter, 'filter');
-    const key = `${tenant ? tenant.name : ''}\u0000${filter ? JSON.stringify(filter) : ''}`;
-    let scope = this.scopes.get(key);
-    if (!scope) {
-      scope = resolveScope({ tenant, filter, attributes: this.attrs, live: this.live, slotCount: this.meta.slotCount, headCount: this.meta.headCount, blockSlots: this.meta.blockSlots });
-      this.scopes.set(key, scope);
-    }
-    const meanListLength = this.meta.liveHeads > 0 ? this.meta.postingEntries / this.meta.liveHeads : 1;
-    const plan = choosePlan(scope, { plan: p.plan, exactScanMax: p.exactScanMax, maxLists: p.maxLists, meanListLength, liveCount: this.meta.count, entryBytes: this.entryBytes, blockSlots: this.meta.blockSlots });
-    if (tenant && plan === 'probe' && !scope.heads) {
-      scope.heads = this.tenantHeadFlags(tenant);
-      scope.headCount = this.tenants.details(tenant).heads.size;
-    }
-    if (tenant && plan === 'cells' && !scope.cellIds) {
-      const d = this.tenants.details(tenant);
-      scope.cellIds = d.cellIds;
-      scope.cellStarts = d.cellStarts;
-    }
-    return { scope, plan };
-  }
-
-  /** Bitset of the heads holding a tenant's entries (a few recent tenants are cached). */
-  private tenantHeadFlags(t: Tenant): Uint32Array {
-    let flags = this.headFlags.get(t.name);
-    if (flags) return flags;
-    // Shared memory: the scope holding it may go to batch-search workers.
-    flags = new Uint32Array(new SharedArrayBuffer(4 * Math.max(1, Math.ceil(this.meta.headCount / 32))));
-    const heads = this.tenants.details(t).heads.toUint32Array();
-    for (let i = 0; i < heads.length; i++) flags[heads[i] >>> 5] |= 1 << (heads[i] & 31);
-    this.headFlags.set(t.name, flags);
-    return flags;
+    return this.scopes.plan(options, p, { tenants: this.tenants, attrs: this.attrs, live: this.live, meta: this.meta, entryBytes: this.entryBytes });
   }
 
   /**
@@ -562,7 +527,6 @@ export class SpannIndex {
     searcher.reconfigure(this.meta);
     searcher.setTombstones(this.tombstones.count > 0 ? this.tombstones.bits : null);
     this.scopes.clear();
-    this.headFlags.clear();
     return e;
   }
 
@@ -588,7 +552,7 @@ export class SpannIndex {
     );
     this.store.write(() => this.store.putTenant(name, t.toRecord(), t.detailsRecord()));
     this.tenants.add(t);
-    this.scopes.clear();
+    this.scopes.clearScopes();
     return true;
   }
 
@@ -628,8 +592,7 @@ export class SpannIndex {
     }
     for (let r = 0; r < runs.length; r += 2) this.live.removeRange(runs[r], runs[r + 1]);
     if (this.writer) this.writer.owners = null;
-    this.headFlags.delete(name);
-    this.scopes.clear();
+    this.scopes.forgetTenant(name);
     this.tenants.remove(name);
     return removed;
   }
@@ -690,10 +653,6 @@ export function batchChunk(queries: number, threads: number): number {
   return Math.min(256, Math.max(4, Math.ceil(queries / (threads * 4))));
 }
 
-/** Tenants whose dense head flags are kept between searches. */
-const HEAD_FLAG_CACHE = 64;
-/** Resolved (tenant, filter) scopes kept between searches. */
-const SCOPE_CACHE = 16;
 
 
 
