@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBeir, type RetrievalCorpus } from '../src/datasets/beir.js';
+import { loadBeir } from '../src/datasets/beir.js';
+import type { RetrievalCorpus } from '../src/rag/evaluation.js';
 import { loadCranfield } from '../src/datasets/cranfield.js';
 import { Corpus, type IngestStage, type RetrieveOptions } from '../src/rag/corpus.js';
 import { evaluateFusions, evaluateRetrieval, type RetrievalScores } from '../src/rag/evaluation.js';

@@ -37,7 +37,7 @@ export type { Bm25Params } from './rag/lexical-index.js';
 export { evaluateRetrieval, evaluateFusions, scoreRuns } from './rag/evaluation.js';
 export type { RetrievalScores } from './rag/evaluation.js';
 export { loadBeir } from './datasets/beir.js';
-export type { Qrels, RetrievalCorpus, TextQuery } from './datasets/beir.js';
+export type { Qrels, RetrievalCorpus, TextQuery } from './rag/evaluation.js';
 export { loadCranfield } from './datasets/cranfield.js';
 // Chunk KV cache: reuse (and patch) the KV caches of retrieved passages.
 export { KvEngine } from './kv/engine.js';

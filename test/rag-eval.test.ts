@@ -1,7 +1,8 @@
 /** Retrieval metrics by hand, the BEIR and Cranfield loaders, and a small SciFact evaluation with recorded floors. */
 import { DEFAULT_MODEL_DIR } from '../src/rag/defaults.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBeir, parseBeirQrels, type Qrels, type RetrievalCorpus } from '../src/datasets/beir.js';
+import { loadBeir, parseBeirQrels } from '../src/datasets/beir.js';
+import type { Qrels, RetrievalCorpus } from '../src/rag/evaluation.js';
 import { loadCranfield, parseSmart } from '../src/datasets/cranfield.js';
 import { assetCorpus } from '../src/util/paths.js';
 import { Corpus } from '../src/rag/corpus.js';

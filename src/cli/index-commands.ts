@@ -80,8 +80,7 @@ Examples:
     .option('--json', 'print JSON: [{ids, distances, stats}] per query')
     .action(async (dir: string, opts) => {
       const q = existsSync(opts.query) ? await readVectorInput(opts.query, 'test') : parseVectorsJson(opts.query, '--query');
-      const idx = await openIndex(dir, { readOnly: true });
-      try {
+      await withIndex(dir, true, (idx) => {
         if (q.dim !== idx.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `--query vectors have ${q.dim} components, the index ${idx.dimension}`, 'query');
         let filter: Filter | undefined;
         if (opts.filter) {
@@ -107,9 +106,7 @@ Examples:
           console.log(`query ${i}: ${out[i].stats.listsProbed} lists, ${out[i].stats.vectorsScanned} vectors scanned`);
           out[i].ids.forEach((id, j) => console.log(`  ${String(j + 1).padStart(3)}  id ${String(id).padEnd(10)} distance ${out[i].distances[j].toPrecision(6)}`));
         }
-      } finally {
-        await idx.close();
-      }
+      });
     });
 
   index

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { parseJsonl } from '../rag/documents.js';
 import type { Qrels, RetrievalCorpus, TextQuery } from '../rag/evaluation.js';
-export type { Qrels, RetrievalCorpus, TextQuery } from '../rag/evaluation.js';
 import { plainOrGzip, readTextMaybeGzip } from '../util/files.js';
 
 /** A dataset file's text (or its `.gz` beside it); STRATA_DATASET_MISSING when neither is there. */

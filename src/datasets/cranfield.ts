@@ -13,7 +13,8 @@
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import type { RagDocument } from '../rag/documents.js';
-import { readDatasetFile, type Qrels, type RetrievalCorpus, type TextQuery } from './beir.js';
+import type { Qrels, RetrievalCorpus, TextQuery } from '../rag/evaluation.js';
+import { readDatasetFile } from './beir.js';
 
 interface SmartRecord {
   id: string;

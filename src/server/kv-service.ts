@@ -5,8 +5,9 @@
  * writes run on the event loop (milliseconds for the models here). Generations count as writes
  * (admission.ts).
  *
- * The cache is shared across tenants: an entry is keyed by the model and the chunk's token ids, so it
- * is only ever used for a prompt that already holds that exact text.
+ * Entries are keyed by the model, the caller's namespace (its corpus tenant, or the corpus when the
+ * admin chose sharing; routes/kv.ts) and the chunk's token ids: a prompt reuses only what its own
+ * namespace cached, and its report and stats say nothing of other namespaces.
  */
 import { join } from 'node:path';
 import { KvEngine } from '../kv/engine.js';
