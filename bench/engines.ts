@@ -49,7 +49,7 @@ export function reusableIndex(dir: string): boolean {
   try {
     const store = IndexStore.open(dir, { readOnly: true });
     try {
-      return store.getMeta()?.formatVersion === FORMAT_VERSION;
+      return store.meta.get()?.formatVersion === FORMAT_VERSION;
     } finally {
       store.close();
     }

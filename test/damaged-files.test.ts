@@ -189,7 +189,7 @@ describe('damaged store files', () => {
     // Flip one byte of one stored vector code in the first list, keeping its stored checksum.
     const root = open({ path: join(dir, 'strata.mdb'), maxDbs: 16 });
     const postings = root.openDB({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
-    const key = postings.getKeys().asArray[0] as number;
+    const key = [...postings.getKeys()][0] as number;
     const value = Buffer.from(postings.get(key) as Buffer);
     value[value.length - 8] ^= 0x40;
     await postings.put(key, value);

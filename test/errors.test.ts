@@ -122,7 +122,7 @@ describe('bad input gets a coded error naming the field', () => {
     const idx = await createIndex(dir, { dimension: 2 });
     await idx.close();
     const store = IndexStore.open(dir);
-    store.write(() => store.putMeta({ ...store.getMeta()!, formatVersion: 999 }));
+    store.write(() => store.meta.put({ ...store.meta.get()!, formatVersion: 999 }));
     await store.close();
     const e = await caught(() => openIndex(dir));
     expect([e.code, e.field]).toEqual(['STRATA_FORMAT_VERSION', 'formatVersion']);
@@ -136,7 +136,7 @@ describe('bad input gets a coded error naming the field', () => {
     await idx.close();
     const store = IndexStore.open(dir);
     store.write(() => {
-      for (let h = 0; h < 30; h++) store.putPosting(h, new Uint8Array(8));
+      for (let h = 0; h < 30; h++) store.lists.put('list', h, new Uint8Array(8));
     });
     await store.close();
     const reopened = await openIndex(dir);

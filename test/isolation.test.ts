@@ -21,7 +21,7 @@ const TIMING: Array<keyof AssemblyReport> = ['ttftMs', 'lookupMs', 'rotateMs', '
 
 /** A report without its timings (what must not depend on other tenants besides time). */
 function untimed<T extends object>(r: T, fields: readonly string[]): Partial<T> {
-  const out: Record<string, unknown> = { ...r };
+  const out: Record<string, unknown> = { ...(r as Record<string, unknown>) };
   for (const f of fields) delete out[f];
   return out as Partial<T>;
 }

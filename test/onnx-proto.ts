@@ -22,13 +22,14 @@ export function readInitializers(file: Uint8Array): Initializer[] {
   const out: Initializer[] = [];
   for (const t of model.graph?.initializer ?? []) {
     const raw = Uint8Array.prototype.slice.call(t.rawData); // an aligned copy (Buffer#slice would share memory)
-    const dims = t.dims.map(Number);
-    if (t.dataType === onnx.TensorProto.DataType.FLOAT) out.push({ name: t.name, dims, data: new Float32Array(raw.buffer) });
+    const dims = (t.dims ?? []).map(Number);
+    const name = t.name ?? '';
+    if (t.dataType === onnx.TensorProto.DataType.FLOAT) out.push({ name, dims, data: new Float32Array(raw.buffer) });
     else if (t.dataType === onnx.TensorProto.DataType.FLOAT16) {
       const data = new Float32Array(raw.length / 2);
       decodeFloat16(new Uint16Array(raw.buffer), data);
-      out.push({ name: t.name, dims, data });
-    } else if (t.dataType === onnx.TensorProto.DataType.INT8) out.push({ name: t.name, dims, data: Float32Array.from(new Int8Array(raw.buffer)) });
+      out.push({ name, dims, data });
+    } else if (t.dataType === onnx.TensorProto.DataType.INT8) out.push({ name, dims, data: Float32Array.from(new Int8Array(raw.buffer)) });
   }
   return out;
 }

@@ -54,11 +54,11 @@ describe('planner', () => {
     const built = AttributeIndex.build(values.map((v) => ({ v })), Uint32Array.from({ length: n }, (_, i) => i));
     const parts = new Map(built.bitmaps.map(([name, part, bytes]) => [`${name}/${part}`, bytes]));
     const attributes = AttributeIndex.open(built.records, {
-      readAttributeBitmap: (name, part) => {
+      bitmap: (name, part) => {
         const bytes = parts.get(`${name}/${part}`);
         return bytes ? RoaringBitmap32.deserialize('portable', bytes) : null;
       },
-      putAttributeBitmap: () => {
+      putBitmap: () => {
         throw new Error('read only');
       },
     });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors.js';
-import { ADMIN_KEY, DIM, exactIds, points, startService, type TestService } from './server-helpers.js';
+import { ADMIN_KEY, DIM, exactIds, points, startService, type Point, type TestService } from './server-helpers.js';
 
 describe('HTTP service', () => {
   let s: TestService;

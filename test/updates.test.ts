@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { exactSearch } from '../src/index/exact.js';
+import type { Filter } from '../src/index/filter.js';
 import { mixture, recall, tempDir } from './helpers.js';
 
 const DIM = 24;
@@ -205,7 +206,7 @@ describe('live updates', () => {
     const deleted = new Set(Array.from({ length: 300 }, (_, i) => i * 7 + 1));
     const attrsNow = (id: number) => (id === 10 ? { lang: 'fr', year: 1991, score: -1, ok: false } : id < n ? attrsOf(id) : extra(id));
     const queries = mixture(20, DIM, 72);
-    const filters = [
+    const filters: Filter[] = [
       { lang: 'fr' },
       { year: { $lt: 2000 } },
       { $and: [{ lang: 'en' }, { score: { $gte: 2000 } }] },

@@ -15,6 +15,10 @@ import { type Attributes, type FilterNode, type Scalar, checkAttributeName } fro
 import { type BitmapParts, compact, removeFromParts } from './bitmaps.js';
 import { type NumberIndex, buildNumberIndex, openNumberIndex } from './number-index.js';
 import type { AttributeType, AttributeRecord } from '../storage/records.js';
+import type { AttributeRecords } from '../storage/index-records.js';
+
+/** What the attribute index needs of the store: its bitmaps by (attribute, part). */
+type BitmapRecords = Pick<AttributeRecords, 'bitmap' | 'putBitmap'>;
 export type { AttributeType, AttributeRecord } from '../storage/records.js';
 
 
@@ -23,12 +27,6 @@ export const MAX_KEYWORDS_PER_VALUE = 1024;
 /** Longest keyword, in characters. */
 export const MAX_KEYWORD_LENGTH = 1024;
 
-
-/** Where an index's bitmaps are kept (the LMDB store): part = value number or 'all'. */
-export interface AttributeBitmapStore {
-  readAttributeBitmap(name: string, part: number | 'all'): RoaringBitmap32 | null;
-  putAttributeBitmap(name: string, part: number | 'all', bytes: Uint8Array | null): void;
-}
 
 /** A built attribute index, ready to be stored: headers and bitmaps. */
 export interface BuiltAttributes {
@@ -56,7 +54,7 @@ export class AttributeIndex {
   private readonly keywords = new Map<string, KeywordIndex>();
   private readonly numbers = new Map<string, NumberIndex>();
 
-  private constructor(private readonly store: AttributeBitmapStore | null) {}
+  private constructor(private readonly store: BitmapRecords | null) {}
 
   /** An index with no attributes. */
   static empty(): AttributeIndex {
@@ -173,7 +171,7 @@ export class AttributeIndex {
     const k = this.keywords.get(name);
     const i = k?.part.get(key);
     if (!k || i === undefined || k.counts[i] === 0 || !this.store) return null;
-    return this.store.readAttributeBitmap(name, i);
+    return this.store.bitmap(name, i);
   }
 
   /**
@@ -206,10 +204,10 @@ export class AttributeIndex {
           counts.set(k.counts);
           k.counts = counts;
         }
-        const part = (k.counts[i] > 0 ? store.readAttributeBitmap(name, i) : null) ?? new RoaringBitmap32();
+        const part = (k.counts[i] > 0 ? store.bitmap(name, i) : null) ?? new RoaringBitmap32();
         part.addMany(list);
         k.counts[i] = part.size;
-        store.putAttributeBitmap(name, i, compact(part).serialize('portable'));
+        store.putBitmap(name, i, compact(part).serialize('portable'));
         part.dispose();
       }
     }
@@ -265,7 +263,7 @@ export class AttributeIndex {
   }
 
   /** The index over stored headers; bitmaps are read from `store` as filters need them. */
-  static open(records: Iterable<[string, AttributeRecord]>, store: AttributeBitmapStore): AttributeIndex {
+  static open(records: Iterable<[string, AttributeRecord]>, store: BitmapRecords): AttributeIndex {
     const idx = new AttributeIndex(store);
     for (const [name, rec] of records) {
       const bad = () => createError('STRATA_INDEX_CORRUPT', `attribute index "${name}" is damaged`, 'attributes');
@@ -294,8 +292,8 @@ export class AttributeIndex {
 }
 
 /** One attribute's bitmaps in the store. */
-function partsOf(store: AttributeBitmapStore, name: string): BitmapParts {
-  return { read: (part) => store.readAttributeBitmap(name, part), write: (part, bytes) => store.putAttributeBitmap(name, part, bytes) };
+function partsOf(store: BitmapRecords, name: string): BitmapParts {
+  return { read: (part) => store.bitmap(name, part), write: (part, bytes) => store.putBitmap(name, part, bytes) };
 }
 
 /** Check one row's attributes against the types seen so far (and record new attributes' types). */

@@ -6,9 +6,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
-import { blockSlotsFor, GRAPH_FILE, type IndexMeta, type IndexStore } from '../storage/index-store.js';
+import { blockSlotsFor, GRAPH_FILE, type IndexStore } from '../storage/index-store.js';
 import { encodePosting, postingBytes } from '../storage/posting-format.js';
-import type { AttributeRecord } from '../storage/records.js';
+import type { AttributeRecord, IndexMeta } from '../storage/records.js';
 import { upperBound } from '../util/bounds.js';
 import { createPool, resolveThreads, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 import { assignRange, type AssignParams } from './assign.js';
@@ -243,7 +243,7 @@ export async function buildIndex(
   const tenantObjs = tenantLayouts.map(
     (t) =>
       new Tenant(t.name, t.end > t.start ? Uint32Array.of(t.start, t.end) : new Uint32Array(0), t.cellIds.length, { heads: new RoaringBitmap32(), cellIds: t.cellIds, cellStarts: t.cellStarts }, () =>
-        detailsOf(t.name, store.getTenantDetails(t.name)),
+        detailsOf(t.name, store.tenants.details(t.name)),
       ),
   );
   const tenantStarts = Uint32Array.from(tenantLayouts, (t) => t.start);
@@ -267,8 +267,8 @@ export async function buildIndex(
         const list = lists[h].sort((a, b) => slotOfRow[a] - slotOfRow[b]);
         const slots = Uint32Array.from(list, (r) => slotOfRow[r]);
         markHeads(h, slots);
-        store.putPosting(h, encodePosting(list, list.length, slotOfRow, stored, storedDim, codec));
-        store.putHead(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
+        store.lists.put('list', h, encodePosting(list, list.length, slotOfRow, stored, storedDim, codec));
+        store.heads.put(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
         bytes += postingBytes(list.length, codec.bytesPerVector);
         entries += list.length;
         if (list.length > longest) longest = list.length;
@@ -283,7 +283,7 @@ export async function buildIndex(
     store.write(() => {
       for (let bytes = 0; b * B < n && bytes < WRITE_TXN_BYTES; b++) {
         const rows = rowOfSlot.subarray(b * B, Math.min(n, (b + 1) * B));
-        store.putBlock(b, encodePosting(rows, rows.length, slotOfRow, stored, storedDim, codec));
+        store.lists.put('block', b, encodePosting(rows, rows.length, slotOfRow, stored, storedDim, codec));
         bytes += postingBytes(rows.length, codec.bytesPerVector);
       }
     });
@@ -292,19 +292,19 @@ export async function buildIndex(
   for (let slot = 0; slot < n; slot++) slotIds[slot] = extIds ? extIds[rowOfSlot[slot]] : rowOfSlot[slot];
   for (let s0 = 0; s0 < n; s0 += ID_TXN_ROWS) {
     store.write(() => {
-      for (let slot = s0; slot < Math.min(n, s0 + ID_TXN_ROWS); slot++) store.putIdSlot(slotIds[slot], slot);
+      for (let slot = s0; slot < Math.min(n, s0 + ID_TXN_ROWS); slot++) store.ids.put(slotIds[slot], slot);
     });
   }
   store.write(() => {
-    store.putSlotIds(slotIds);
-    store.putCells(cells.centers);
+    store.slots.putIds(slotIds);
+    store.meta.putCells(cells.centers);
     for (const t of tenantObjs) {
       t.details().heads.runOptimize();
-      store.putTenant(t.name, t.toRecord(), t.detailsRecord());
+      store.tenants.put(t.name, t.toRecord(), t.detailsRecord());
     }
     if (attrs) {
-      for (const [name, rec] of attrs.records) store.putAttribute(name, rec);
-      for (const [name, part, bytes] of attrs.bitmaps) store.putAttributeBitmap(name, part, bytes);
+      for (const [name, rec] of attrs.records) store.attributes.put(name, rec);
+      for (const [name, part, bytes] of attrs.bitmaps) store.attributes.putBitmap(name, part, bytes);
     }
   });
   if (refine) writeFullVectors(store, data, n, dim, rowOfSlot);
@@ -341,7 +341,7 @@ export async function buildIndex(
     seconds,
     stageSeconds,
   };
-  store.write(() => store.putMeta(meta));
+  store.write(() => store.meta.put(meta));
   return { meta, graph, tenants: tenantObjs, attributeRecords: attrs ? attrs.records : [], stats };
 }
 
@@ -363,7 +363,7 @@ function writeFullVectors(store: IndexStore, data: Float32Array, n: number, dim:
     store.write(() => {
       for (let slot = s; slot < Math.min(n, s + perTxn); slot++) {
         const r = rowOfSlot[slot];
-        store.putVector(slot, data.subarray(r * dim, r * dim + dim));
+        store.vectors.put(slot, data.subarray(r * dim, r * dim + dim));
       }
     });
   }

@@ -11,7 +11,8 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadGraph } from './head-graph.js';
-import { GRAPH_FILE, GRAPH_VERSION_FILE, type IndexMeta, type IndexStore } from '../storage/index-store.js';
+import { GRAPH_FILE, GRAPH_VERSION_FILE, type IndexStore } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 
 /** The heads version a saved graph file reflects, or -1 when there is none or it is unreadable. */
 export function savedGraphVersion(dir: string): number {
@@ -44,7 +45,7 @@ export function removeGraph(dir: string): void {
 export function applyHeads(graph: HeadGraph, store: IndexStore, heads: ArrayLike<number>, dim: number, scratch = new Float32Array(dim)): void {
   for (let i = 0; i < heads.length; i++) {
     const h = heads[i];
-    if (store.getHead(h, dim, scratch, 0)) graph.put(h, scratch, 0);
+    if (store.heads.get(h, dim, scratch, 0)) graph.put(h, scratch, 0);
     else graph.remove(h);
   }
 }
@@ -57,7 +58,7 @@ export function replayHeadLog(graph: HeadGraph, store: IndexStore, meta: IndexMe
   const dim = meta.options.dimension;
   const scratch = new Float32Array(dim);
   for (let v = graph.version + 1; v <= meta.headsVersion; v++) {
-    const heads = store.getHeadLog(v);
+    const heads = store.heads.log(v);
     if (!heads) return false;
     applyHeads(graph, store, heads, dim, scratch);
     graph.version = v;
@@ -78,7 +79,7 @@ export function followHeads(graph: HeadGraph, store: IndexStore, dir: string, me
 /** A graph over the heads in LMDB, built from scratch. */
 export function rebuildGraph(store: IndexStore, meta: IndexMeta): HeadGraph {
   const { dimension, metric } = meta.options;
-  const { vectors, live } = store.readHeads(meta.headCount, dimension);
+  const { vectors, live } = store.heads.readAll(meta.headCount, dimension);
   const g = HeadGraph.build(vectors, dimension, metric, { m: meta.options.hnswM, efConstruction: meta.options.hnswEfConstruction, seed: meta.options.seed, live });
   g.version = meta.headsVersion;
   return g;

@@ -11,7 +11,8 @@
  * lists that fell under mergeFraction × postingLimit.
  */
 import type { HeadGraph } from './head-graph.js';
-import type { IndexMeta, IndexStore } from '../storage/index-store.js';
+import type { IndexStore } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 import type { Tombstones } from './tombstones.js';
 import type { TenantCatalog } from './tenants.js';
 import { PostingReader } from '../storage/posting-format.js';
@@ -45,7 +46,7 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
   const inList = new Uint32Array(Math.ceil(Math.max(1, meta.slotCount) / 32));
   const lengths: number[] = [];
   let entries = 0, dead = 0, live = 0, overCap = 0;
-  const heads = store.headNumbers();
+  const heads = store.heads.numbers();
   const headSet = new Set(heads);
   // Built lists stay within postingLimit; live updates let a list grow to the split limit.
   const limit = splitLimit(meta);
@@ -63,7 +64,7 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
   for (const h of heads) {
     let n = 0, last = -1;
     for (const part of ['postings', 'appends'] as const) {
-      const bytes = part === 'postings' ? store.getPostingFast(h) : store.getAppendsFast(h);
+      const bytes = part === 'postings' ? store.lists.get('list', h, true) : store.lists.get('appends', h, true);
       const view = bytes ? reader.read(bytes, h, part === 'postings' ? 'list' : 'appends') : null;
       if (!view) continue;
       for (let i = 0; i < view.count; i++) {
@@ -89,9 +90,9 @@ export function inspectIndex(store: IndexStore, meta: IndexMeta, graph: HeadGrap
   }
   if (graphOnly + storeOnly > 0) problems.push(`head graph and LMDB disagree: ${graphOnly} heads only in the graph, ${storeOnly} only in LMDB`);
   let ids = 0, orphaned = 0, badMap = 0, deadIds = 0;
-  store.forEachId((id, slot) => {
+  store.ids.forEach((id, slot) => {
     ids++;
-    if (slot >= meta.slotCount || store.slotId(slot) !== id) badMap++;
+    if (slot >= meta.slotCount || store.slots.idOf(slot) !== id) badMap++;
     if (tombstones.has(slot)) deadIds++;
     else if (((inList[slot >>> 5] >>> (slot & 31)) & 1) === 0) orphaned++;
   });

@@ -10,7 +10,7 @@ import { parseFilter } from './filter.js';
 import type { SearchParams } from './options.js';
 import { choosePlan, type PlanChoice, resolveScope, type Scope } from './scope.js';
 import type { Tenant, TenantCatalog } from './tenants.js';
-import type { IndexMeta } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 import type { RoaringBitmap32 } from 'roaring-wasm';
 
 /** Tenants whose dense head flags are kept between searches. */

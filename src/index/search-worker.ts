@@ -10,7 +10,8 @@
 import { SpannSearcher } from './searcher.js';
 import type { Scope } from './scope.js';
 import type { SearchParams } from './options.js';
-import { type IndexMeta, IndexStore } from '../storage/index-store.js';
+import { IndexStore } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 import { readMeta, searcherConfig } from './spann.js';
 import { followHeads, loadGraph } from './graph-sync.js';
 import type { HeadGraph } from './head-graph.js';
@@ -54,7 +55,7 @@ function searcherFor(dir: string): OpenIndex {
     return entry;
   }
   entry.store.refreshSnapshot();
-  if (entry.store.getMetaVersion() === entry.meta.version) return entry;
+  if (entry.store.meta.version() === entry.meta.version) return entry;
   const meta = readMeta(entry.store, dir);
   if (meta.version !== entry.meta.version) {
     const graph = followHeads(entry.graph, entry.store, dir, meta);

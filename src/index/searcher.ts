@@ -159,7 +159,7 @@ export class SpannSearcher {
       this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
     }
     const found = this.cfg.refine ? this.rerank(k, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
-    for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slotId(outIds[outOff + i]);
+    for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slots.idOf(outIds[outOff + i]);
     return found;
   }
 
@@ -265,7 +265,7 @@ export class SpannSearcher {
     for (let i = 0; i < n; i++) {
       const slot = this.candIds[i];
       if (slot === NO_ID) break;
-      const bytes = this.store.getVectorFast(slot);
+      const bytes = this.store.vectors.getFast(slot);
       if (!bytes || bytes.length !== dim * 4) throw createError('STRATA_INDEX_CORRUPT', `full-precision vector of slot ${slot} is missing or has the wrong size`, 'vectors');
       // getBinaryFast's Buffer only overrides .length: view exactly the value's bytes before copying.
       new Uint8Array(this.full.buffer).set(bytes.subarray(0, dim * 4));
@@ -344,9 +344,9 @@ export class SpannSearcher {
   /** One posting list: its rewritten part, then the entries appended since (both sorted by slot). */
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
     let read = 0;
-    const base = this.store.getPostingFast(head);
+    const base = this.store.lists.get('list', head, true);
     if (base) read += this.scanValue(base, head, 'list', heap, stats, scope); // done with the buffer before the next read
-    const appended = this.store.getAppendsFast(head);
+    const appended = this.store.lists.get('appends', head, true);
     if (appended) read += this.scanValue(appended, head, 'appends', heap, stats, scope);
     if (read > 0) stats.listsProbed++;
   }
@@ -388,7 +388,7 @@ export class SpannSearcher {
     for (let blk = Math.floor(s / B); blk * B < e; blk++) {
       const lo = Math.max(s, blk * B), hi = Math.min(e, (blk + 1) * B);
       if (bits && !scope.negate && !anyBit(bits, lo, hi)) continue;
-      const bytes = this.store.getBlockFast(blk);
+      const bytes = this.store.lists.get('block', blk, true);
       if (!bytes) continue;
       const view = this.reader.read(bytes, blk, 'block');
       const a = lowerBound(view.ids, lo);

@@ -31,7 +31,8 @@ import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
 import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } from './validate.js';
-import { FORMAT_VERSION, GRAPH_FILE, IndexStore, type IndexMeta } from '../storage/index-store.js';
+import { FORMAT_VERSION, GRAPH_FILE, IndexStore } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
 import type { Filter, } from './filter.js';
@@ -173,7 +174,7 @@ export class SpannIndex {
   /** Tenants, attribute indexes and live slots (tenant runs minus tombstones), from LMDB. */
   private loadCatalog(): void {
     const records: Array<[string, TenantRecord]> = [];
-    this.store.forEachTenant((name, rec) => {
+    this.store.tenants.forEach((name, rec) => {
       records.push([name, rec]);
       addRuns(this.live, runsOf(name, rec));
     });
@@ -182,8 +183,8 @@ export class SpannIndex {
       this.live.andNotInPlace(dead);
       dead.dispose();
     }
-    for (const [name, rec] of records) this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.getTenantDetails(name), this.tombstones.count > 0 ? this.live : undefined));
-    this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+    for (const [name, rec] of records) this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.tenants.details(name), this.tombstones.count > 0 ? this.live : undefined));
+    this.attrs = AttributeIndex.open(this.store.attributes.readAll(), this.store.attributes);
   }
 
   get options(): IndexOptions {
@@ -242,7 +243,7 @@ export class SpannIndex {
       addRuns(this.live, t.runs);
     }
     this.attrs.dispose();
-    this.attrs = AttributeIndex.open(built.attributeRecords, this.store);
+    this.attrs = AttributeIndex.open(built.attributeRecords, this.store.attributes);
     this.attachGraph(built.graph);
     return built.stats;
   }
@@ -255,7 +256,7 @@ export class SpannIndex {
   refresh(): void {
     if (!this.readOnly || this.meta.state !== 'built' || !this.graph) return;
     this.store.refreshSnapshot();
-    if (this.store.getMetaVersion() === this.meta.version) return;
+    if (this.store.meta.version() === this.meta.version) return;
     const meta = readMeta(this.store, this.dir);
     if (meta.version === this.meta.version) return;
     this.meta = meta;
@@ -394,7 +395,7 @@ export class SpannIndex {
     this.assertOpen();
     if (this.readOnly) this.refresh();
     const [checked] = checkIds([id], 1, 'id');
-    const slot = this.store.slotOfId(checked);
+    const slot = this.store.ids.slotOf(checked);
     if (slot === undefined) return null;
     return { id: checked, tenant: this.writerFor().ownersOf(this.tenants).find(slot) ?? DEFAULT_TENANT };
   }
@@ -425,7 +426,7 @@ export class SpannIndex {
     await this.flush();
     const t0 = performance.now();
     const before = { entries: this.meta.postingEntries, heads: this.meta.liveHeads, disk: this.diskBytes() };
-    const heads = this.store.headNumbers();
+    const heads = this.store.heads.numbers();
     const blocks = Math.ceil(this.meta.slotCount / Math.max(1, this.meta.blockSlots));
     const mergeMin = Math.floor(this.meta.options.mergeFraction * this.meta.postingLimit);
     const steps = Math.max(1, Math.ceil(heads.length / COMPACT_HEADS_PER_TXN));
@@ -460,7 +461,7 @@ export class SpannIndex {
       this.store = await this.store.rewriteCompacted();
       this.writer = undefined;
       this.attrs.dispose();
-      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+      this.attrs = AttributeIndex.open(this.store.attributes.readAll(), this.store.attributes);
       this.attachGraph(this.graph!);
     });
   }
@@ -470,7 +471,7 @@ export class SpannIndex {
     if (!this.graph || this.readOnly || this.graph.version === savedGraphVersion(this.dir)) return;
     saveGraph(this.graph, this.dir);
     const v = this.graph.version;
-    this.store.write(() => this.store.trimHeadLog(v));
+    this.store.write(() => this.store.heads.trimLog(v));
   }
 
   private writeTarget(): WriteTarget {
@@ -511,7 +512,7 @@ export class SpannIndex {
     } catch (err) {
       // Attribute headers may have changed in memory before the rollback: reread them.
       this.attrs.dispose();
-      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+      this.attrs = AttributeIndex.open(this.store.attributes.readAll(), this.store.attributes);
       throw err;
     }
     this.meta = e.meta;
@@ -520,7 +521,7 @@ export class SpannIndex {
     for (const d of e.tenants) {
       const name = d.name;
       d.details.heads.dispose();
-      this.tenants.replace(new Tenant(name, Uint32Array.from(d.runs), d.cellCount, null, () => detailsOf(name, this.store.getTenantDetails(name)), d.count));
+      this.tenants.replace(new Tenant(name, Uint32Array.from(d.runs), d.cellCount, null, () => detailsOf(name, this.store.tenants.details(name)), d.count));
     }
     graph.version = this.meta.headsVersion;
     graph.count = Math.max(graph.count, this.meta.headCount);
@@ -548,9 +549,9 @@ export class SpannIndex {
     checkTenantName(name, 'tenant');
     if (this.tenants.get(name)) return false;
     const t = new Tenant(name, new Uint32Array(0), 0, { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) }, () =>
-      detailsOf(name, this.store.getTenantDetails(name)),
+      detailsOf(name, this.store.tenants.details(name)),
     );
-    this.store.write(() => this.store.putTenant(name, t.toRecord(), t.detailsRecord()));
+    this.store.write(() => this.store.tenants.put(name, t.toRecord(), t.detailsRecord()));
     this.tenants.add(t);
     this.scopes.clearScopes();
     return true;
@@ -577,16 +578,16 @@ export class SpannIndex {
         } finally {
           slots.dispose();
         }
-        for (const [attr, rec] of this.attrs.toRecords()) this.store.putAttribute(attr, rec);
-        this.store.deleteTenant(name);
+        for (const [attr, rec] of this.attrs.toRecords()) this.store.attributes.put(attr, rec);
+        this.store.tenants.delete(name);
         const meta: IndexMeta = { ...this.meta, count: this.meta.count - removed, postingEntries: this.meta.postingEntries - entriesRemoved, version: this.meta.version + 1 };
-        this.store.putMeta(meta);
+        this.store.meta.put(meta);
         this.meta = meta;
       });
     } catch (err) {
       // The transaction rolled back: reload what was changed in memory from the store.
       this.attrs.dispose();
-      this.attrs = AttributeIndex.open(this.store.readAttributes(), this.store);
+      this.attrs = AttributeIndex.open(this.store.attributes.readAll(), this.store.attributes);
       this.meta = readMeta(this.store, this.dir);
       throw err;
     }
@@ -661,7 +662,7 @@ export function batchChunk(queries: number, threads: number): number {
 /** @internal How a searcher reads this index (shared with the batch-search worker). */
 export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConfig {
   return {
-    cells: meta.cellCount > 0 ? store.readCells(meta.cellCount, meta.options.dimension) : null,
+    cells: meta.cellCount > 0 ? store.meta.readCells(meta.cellCount, meta.options.dimension) : null,
     cellCount: meta.cellCount,
     dim: meta.options.dimension,
     metric: meta.options.metric,
@@ -681,7 +682,7 @@ export async function createIndex(dir: string, options: CreateOptions): Promise<
   const resolved = resolveIndexOptions(options);
   const runtime = resolveRuntimeOptions({ threads: options.threads, postings: options.postings });
   const store = IndexStore.open(dir, { create: true, ...(runtime.postings === 'memory' ? { postings: new MemoryPostingStore() } : {}) });
-  if (store.getMeta()) {
+  if (store.meta.get()) {
     await store.close();
     throw createError('STRATA_INDEX_EXISTS', `an index already exists at ${JSON.stringify(dir)}`, 'dir');
   }
@@ -706,7 +707,7 @@ export async function createIndex(dir: string, options: CreateOptions): Promise<
     headsVersion: 0,
     tombstones: 0,
   };
-  store.write(() => store.putMeta(meta));
+  store.write(() => store.meta.put(meta));
   removeGraph(dir);
   return new SpannIndex(dir, store, meta, undefined, false, runtime);
 }
@@ -747,7 +748,7 @@ function migrateMeta(old: IndexMeta): IndexMeta {
 export function readMeta(store: IndexStore, dir: string): IndexMeta {
   let meta: IndexMeta | undefined;
   try {
-    meta = store.getMeta();
+    meta = store.meta.get();
   } catch (err) {
     throw createError('STRATA_INDEX_CORRUPT', `metadata of ${JSON.stringify(dir)} cannot be read: ${(err as Error).message}`, 'meta');
   }
@@ -757,7 +758,7 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
     // Written by the first writable open; read-only handles use the migrated record as it is.
     if (!store.readOnly) {
       const migrated = meta;
-      store.write(() => store.putMeta(migrated));
+      store.write(() => store.meta.put(migrated));
     }
   }
   if (meta.formatVersion !== FORMAT_VERSION) {

@@ -5,7 +5,8 @@
  * chunks in the `dead` db; the bitset is one flat Uint32Array over all slots (slotCount / 8 bytes).
  */
 import { RoaringBitmap32 } from 'roaring-wasm';
-import { DEAD_CHUNK, type IndexStore } from '../storage/index-store.js';
+import type { IndexStore } from '../storage/index-store.js';
+import { DEAD_CHUNK } from '../storage/index-records.js';
 
 const WORDS_PER_CHUNK = DEAD_CHUNK / 32;
 
@@ -25,7 +26,7 @@ export class Tombstones {
   static load(store: IndexStore, slotCount: number): Tombstones {
     const t = new Tombstones(Math.ceil(slotCount / 32));
     for (let c = 0; c * DEAD_CHUNK < slotCount; c++) {
-      const chunk = store.getDeadChunk(c);
+      const chunk = store.dead.get(c);
       if (!chunk) continue;
       t.ensure((c + 1) * DEAD_CHUNK);
       t.bits.set(chunk, c * WORDS_PER_CHUNK);
@@ -76,7 +77,7 @@ export class Tombstones {
   persist(store: IndexStore): void {
     for (const c of this.dirty) {
       this.ensure((c + 1) * DEAD_CHUNK);
-      store.putDeadChunk(c, this.bits.subarray(c * WORDS_PER_CHUNK, (c + 1) * WORDS_PER_CHUNK));
+      store.dead.put(c, this.bits.subarray(c * WORDS_PER_CHUNK, (c + 1) * WORDS_PER_CHUNK));
     }
     this.dirty.clear();
   }

@@ -31,8 +31,9 @@ import { type Codec, restoreCodec } from './codecs/codec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { parseSpec } from './spec.js';
 import { EditableList } from '../storage/posting-edit.js';
-import { PostingReader } from '../storage/posting-format.js';
-import type { IndexMeta, IndexStore } from '../storage/index-store.js';
+import { PostingReader, postingEntryCount } from '../storage/posting-format.js';
+import type { IndexStore } from '../storage/index-store.js';
+import type { IndexMeta } from '../storage/records.js';
 import { type TenantCatalog, type TenantDetails, detailsOf, detailsRecordOf } from './tenants.js';
 import { AttributeIndex } from './attributes.js';
 import type { Attributes } from './filter.js';
@@ -294,7 +295,7 @@ class StoredHeads implements HeadVectors {
       // while chooseReplicas holds it.
       off = this.at.size * this.dim;
       if (off + this.dim > this.data.length) throw new RangeError(`more than ${this.data.length / this.dim} heads read for one vector`);
-      if (!this.store.getHead(h, this.dim, this.data, off)) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is in the graph but not in LMDB`, 'heads');
+      if (!this.store.heads.get(h, this.dim, this.data, off)) throw createError('STRATA_INDEX_CORRUPT', `head ${h} is in the graph but not in LMDB`, 'heads');
       this.at.set(h, off);
     }
     return off;
@@ -371,7 +372,7 @@ class Batch {
     const dead = this.t.tombstones;
     const drop = (s: number) => dead.has(s);
     for (const h of heads) {
-      if (this.removedHeads.has(h) || !this.store.hasHead(h)) continue;
+      if (this.removedHeads.has(h) || !this.store.heads.has(h)) continue;
       const appended = this.tail(h).count > 0;
       const l = this.list(h);
       if (appended) l.changed = true; // fold its appended entries in
@@ -428,13 +429,13 @@ class Batch {
 
   /** Tombstone the vector of `id`; false when the id is absent. */
   private remove(id: number): boolean {
-    const slot = this.store.slotOfId(id);
+    const slot = this.store.ids.slotOf(id);
     if (slot === undefined) return false;
-    this.store.deleteId(id);
+    this.store.ids.delete(id);
     if (this.t.tombstones.add(slot)) this.tombed.push(slot);
     if (slot >= this.firstNewSlot) this.newIds[slot - this.firstNewSlot] = NO_ID;
     else this.clearedSlots.push(slot);
-    if (this.w.refine) this.store.deleteVector(slot);
+    if (this.w.refine) this.store.vectors.delete(slot);
     const owner = this.owners.find(slot);
     if (owner !== undefined) this.draft(owner).count--;
     this.removed.push(slot);
@@ -462,8 +463,8 @@ class Batch {
     }
     this.block(Math.floor(slot / this.m.blockSlots)).add(slot, this.code, 0);
     this.newIds[slot - this.firstNewSlot] = id;
-    this.store.putIdSlot(id, slot);
-    if (w.refine) this.store.putVector(slot, vectors.subarray(off, off + w.dim));
+    this.store.ids.put(id, slot);
+    if (w.refine) this.store.vectors.put(slot, vectors.subarray(off, off + w.dim));
     const last = d.runs.length - 1;
     if (last > 0 && d.runs[last] === slot) d.runs[last]++;
     else d.runs.push(slot, slot + 1);
@@ -489,7 +490,7 @@ class Batch {
     if (!l) {
       const w = this.w;
       const tail = this.tail(h);
-      l = EditableList.read(w.reader, this.store.getPostingFast(h), h, w.storedDim, w.codec, tail.count + 8);
+      l = EditableList.read(w.reader, this.store.lists.get('list', h, true), h, w.storedDim, w.codec, tail.count + 8);
       const base = l.count;
       for (let i = 0; i < tail.count; i++) l.add(tail.slots[i], tail.codes, i * tail.bpv);
       l.changed = tail.changed;
@@ -505,7 +506,7 @@ class Batch {
   private tail(h: number): EditableList {
     let t = this.tails.get(h);
     if (!t) {
-      t = EditableList.read(this.w.reader, this.store.getAppendsFast(h), h, this.w.storedDim, this.w.codec, 8, 'appends');
+      t = EditableList.read(this.w.reader, this.store.lists.get('appends', h, true), h, this.w.storedDim, this.w.codec, 8, 'appends');
       this.tails.set(h, t);
       this.tailBase.set(h, t.count);
     }
@@ -531,14 +532,14 @@ class Batch {
 
   private baseCount(h: number): number {
     let n = this.baseCounts.get(h);
-    if (n === undefined) this.baseCounts.set(h, (n = this.store.postingCount(h)));
+    if (n === undefined) this.baseCounts.set(h, (n = postingEntryCount(this.store.lists.get('list', h, true))));
     return n;
   }
 
   private block(b: number): EditableList {
     let l = this.blocks.get(b);
     if (!l) {
-      l = EditableList.read(this.w.reader, this.store.getBlockFast(b), b, this.w.storedDim, this.w.codec, 8, 'block');
+      l = EditableList.read(this.w.reader, this.store.lists.get('block', b, true), b, this.w.storedDim, this.w.codec, 8, 'block');
       this.blocks.set(b, l);
     }
     return l;
@@ -549,7 +550,7 @@ class Batch {
     if (d) return d;
     const t = this.t.tenants.get(name);
     if (t) {
-      d = { name, runs: Array.from(t.runs), count: t.count, cellCount: t.cellCount, details: detailsOf(name, this.store.getTenantDetails(name)) };
+      d = { name, runs: Array.from(t.runs), count: t.count, cellCount: t.cellCount, details: detailsOf(name, this.store.tenants.details(name)) };
     } else {
       d = { name, runs: [], count: 0, cellCount: 0, details: { heads: new RoaringBitmap32(), cellIds: new Uint32Array(0), cellStarts: new Uint32Array(0) } };
     }
@@ -579,16 +580,16 @@ class Batch {
     for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim);
     // The old head's neighbours, found from its vector before it moves.
     const old = new Float32Array(dim);
-    this.store.getHead(h, dim, old, 0);
+    this.store.heads.get(h, dim, old, 0);
     const want = this.m.options.splitNeighbors;
     const nbHeads: number[] = [];
     if (want > 0) {
       const near = new Uint32Array(want + 1), nearDist = new Float32Array(want + 1);
       const found = this.t.graph.search(old, 0, want + 1, Math.max(64, want + 1), near, nearDist);
-      for (let i = 0; i < found && nbHeads.length < want; i++) if (near[i] !== h && this.store.hasHead(near[i])) nbHeads.push(near[i]);
+      for (let i = 0; i < found && nbHeads.length < want; i++) if (near[i] !== h && this.store.heads.has(near[i])) nbHeads.push(near[i]);
     }
     const nbVec = new Float32Array(nbHeads.length * dim);
-    nbHeads.forEach((nb, j) => this.store.getHead(nb, dim, nbVec, j * dim));
+    nbHeads.forEach((nb, j) => this.store.heads.get(nb, dim, nbVec, j * dim));
     const k = w.kernel;
     // The centres come from the list's own vectors (nearer the old head than any neighbour): its
     // replicas of other heads' vectors would pull them outward. Every entry then goes to its side.
@@ -609,8 +610,8 @@ class Batch {
     const side = sidesOf(x, n, dim, centers, this.cap);
     const h2 = this.m.headCount++;
     this.m.liveHeads++;
-    this.store.putHead(h, NO_ID, centers.subarray(0, dim));
-    this.store.putHead(h2, NO_ID, centers.subarray(dim, 2 * dim));
+    this.store.heads.put(h, NO_ID, centers.subarray(0, dim));
+    this.store.heads.put(h2, NO_ID, centers.subarray(dim, 2 * dim));
     this.changedHeads.add(h).add(h2);
     // The graph follows at once, so later splits in this batch see both heads (rollback restores it).
     this.t.graph.put(h, centers, 0);
@@ -695,15 +696,17 @@ class Batch {
       w.decode(l.codes, i * l.bpv, this.stored, x, 0);
       const found = this.t.graph.search(x, 0, want, Math.max(64, want), this.cand, this.candDist, allow);
       let target = -1;
-      for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j]) && this.lengthOf(this.cand[j]) < this.cap) target = this.cand[j];
+      for (let j = 0; j < found && target < 0; j++) if (this.store.heads.has(this.cand[j]) && this.lengthOf(this.cand[j]) < this.cap) target = this.cand[j];
       if (target < 0) {
-        for (let j = 0; j < found && target < 0; j++) if (this.store.hasHead(this.cand[j])) target = this.cand[j];
+        for (let j = 0; j < found && target < 0; j++) if (this.store.heads.has(this.cand[j])) target = this.cand[j];
       }
       if (target < 0) return; // no other head: keep this one
       this.place(target, l.slots[i], l.codes, i * l.bpv);
       this.moved++;
     }
-    this.store.deleteHead(h);
+    this.store.heads.delete(h);
+    this.store.lists.delete('list', h);
+    this.store.lists.delete('appends', h);
     this.t.graph.remove(h);
     this.removedHeads.add(h);
     this.changedHeads.add(h);
@@ -735,25 +738,25 @@ class Batch {
         this.list(h);
         continue;
       }
-      store.putAppends(h, t.encode());
+      store.lists.put('appends', h, t.encode());
       m.postingEntries += t.count - this.tailBase.get(h)!;
       const total = this.baseCount(h) + t.count;
       if (total > m.longestList) m.longestList = total;
     }
     for (const [h, l] of this.lists) {
       if (!l.changed) continue;
-      store.putPosting(h, l.encode());
-      store.putAppends(h, null); // folded in
+      store.lists.put('list', h, l.encode());
+      store.lists.delete('appends', h); // folded in
       m.postingEntries += l.count - (this.listBase.get(h) ?? 0);
       if (l.count > m.longestList) m.longestList = l.count;
     }
-    for (const [b, l] of this.blocks) if (l.changed) store.putBlock(b, l.encode());
-    if (this.newIds.length > 0) store.putSlotIds(Uint32Array.from(this.newIds), this.firstNewSlot);
-    store.clearSlots(this.clearedSlots);
+    for (const [b, l] of this.blocks) if (l.changed) store.lists.put('block', b, l.encode());
+    if (this.newIds.length > 0) store.slots.putIds(Uint32Array.from(this.newIds), this.firstNewSlot);
+    store.slots.clear(this.clearedSlots);
     this.t.tombstones.persist(store);
     for (const d of this.drafts.values()) {
       d.details.heads.runOptimize();
-      store.putTenant(d.name, { runs: new Uint8Array(Uint32Array.from(d.runs).buffer), cellCount: d.cellCount }, detailsRecordOf(d.details));
+      store.tenants.put(d.name, { runs: new Uint8Array(Uint32Array.from(d.runs).buffer), cellCount: d.cellCount }, detailsRecordOf(d.details));
     }
     // Attributes: the new slots' values first, then the removed slots' (a slot added and removed in
     // one batch ends with none).
@@ -768,13 +771,13 @@ class Batch {
         gone.dispose();
       }
     }
-    if (removing || this.attrRows.length > 0) for (const [attr, rec] of attrs.toRecords()) store.putAttribute(attr, rec);
+    if (removing || this.attrRows.length > 0) for (const [attr, rec] of attrs.toRecords()) store.attributes.put(attr, rec);
     if (this.changedHeads.size > 0) {
       m.headsVersion++;
-      store.putHeadLog(m.headsVersion, Uint32Array.from(this.changedHeads));
+      store.heads.putLog(m.headsVersion, Uint32Array.from(this.changedHeads));
     }
     m.version++;
-    store.putMeta(m);
+    store.meta.put(m);
   }
 }
 
@@ -800,37 +803,38 @@ export function removeSlotRuns(store: IndexStore, meta: IndexMeta, heads: Uint32
   const reader = new PostingReader(codeDim, codec);
   let entriesRemoved = 0;
   for (const h of heads) {
-    const value = store.getPostingCopy(h);
+    const value = store.lists.get('list', h);
     if (value) {
       const { out, dropped } = withoutRuns(reader, value, h, runs, codeDim, codec);
       entriesRemoved += dropped;
-      store.putPosting(h, out);
+      store.lists.put('list', h, out);
     }
-    const appended = store.getAppendsCopy(h);
+    const appended = store.lists.get('appends', h);
     if (appended) {
       const { out, kept, dropped } = withoutRuns(reader, appended, h, runs, codeDim, codec);
       entriesRemoved += dropped;
-      store.putAppends(h, kept > 0 ? out : null);
+      if (kept > 0) store.lists.put('appends', h, out);
+      else store.lists.delete('appends', h);
     }
   }
   for (let r = 0; r < runs.length; r += 2) {
     const B = meta.blockSlots;
     for (let b = Math.floor(runs[r] / B); b * B < runs[r + 1]; b++) {
-      const value = store.getBlockCopy(b);
+      const value = store.lists.get('block', b);
       if (!value) continue;
       const { out, kept } = withoutRuns(reader, value, b, runs, codeDim, codec);
-      if (kept === 0) store.deleteBlock(b);
-      else store.putBlock(b, out);
+      if (kept === 0) store.lists.delete('block', b);
+      else store.lists.put('block', b, out);
     }
   }
   const refine = parseSpec(meta.spec).refine;
   for (let r = 0; r < runs.length; r += 2) {
     for (let slot = runs[r]; slot < runs[r + 1]; slot++) {
-      const id = store.slotId(slot);
-      if (id !== NO_ID) store.deleteId(id);
-      if (refine) store.deleteVector(slot);
+      const id = store.slots.idOf(slot);
+      if (id !== NO_ID) store.ids.delete(id);
+      if (refine) store.vectors.delete(slot);
     }
-    store.clearSlotIds(runs[r], runs[r + 1]);
+    store.slots.clearRange(runs[r], runs[r + 1]);
   }
   return entriesRemoved;
 }

@@ -151,3 +151,25 @@ export function ownedCopy(b: Uint8Array | undefined): Uint8Array | undefined;
 export function ownedCopy(b: Uint8Array | undefined): Uint8Array | undefined {
   return b ? Uint8Array.prototype.slice.call(b, 0, b.length) : undefined;
 }
+
+/**
+ * Bytes lmdb-js may be handed for a put. lmdb-js crashes the process when handed a Buffer that views
+ * a SharedArrayBuffer (build data is shared), and putSync copies into the transaction, so one
+ * reused scratch serves every put of a store (single-threaded: the copy is consumed before the next).
+ */
+export class PutScratch {
+  private scratch = Buffer.alloc(0);
+
+  /** A Buffer over the same memory, or (shared memory) a scratch copy. */
+  view(v: ArrayBufferView): Buffer {
+    return v.buffer instanceof SharedArrayBuffer ? this.copy(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+
+  /** The bytes copied into the scratch (valid until the next call). */
+  copy(v: ArrayBufferView): Buffer {
+    if (this.scratch.length < v.byteLength) this.scratch = Buffer.alloc(Math.max(v.byteLength, this.scratch.length * 2));
+    const out = this.scratch.subarray(0, v.byteLength);
+    out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return out;
+  }
+}

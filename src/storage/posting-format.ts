@@ -39,6 +39,11 @@ function unsealedBytes(count: number, bytesPerVector: number): number {
   return POSTING_HEADER_BYTES + 4 * count + count * bytesPerVector;
 }
 
+/** Entries of a posting value, read off its header (0 for none). */
+export function postingEntryCount(value: Uint8Array | undefined): number {
+  return value && value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
+}
+
 /** Set the checksum flag and write the CRC32C of everything before the last 4 bytes into them. */
 export function sealPosting(value: Uint8Array): Uint8Array {
   const dv = new DataView(value.buffer, value.byteOffset, value.byteLength);

@@ -160,3 +160,41 @@ export interface PostingEncoder {
   readonly bytesPerVector: number;
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
 }
+
+/** The index's metadata record (`meta` db of strata.mdb, msgpack). */
+export interface IndexMeta {
+  formatVersion: number;
+  /** The index spec string, canonical form (spec.ts); 'SPANN' = float32 posting lists. */
+  spec: string;
+  /** The posting-list codec with its trained state. */
+  codec: CodecState;
+  /** PCA applied to posting-list payloads, when the spec has a PCA stage. */
+  pca?: PcaState;
+  options: IndexOptions;
+  /** 'empty' until a build commits, then 'built'. */
+  state: 'empty' | 'built';
+  /** Live vectors. */
+  count: number;
+  /** Head numbers ever allocated (the graph's label space; merged heads leave gaps). */
+  headCount: number;
+  /** Heads that exist (headCount minus merged ones). */
+  liveHeads: number;
+  postingLimit: number;
+  /** Posting entries summed over lists (>= count: vectors are replicated). */
+  postingEntries: number;
+  longestList: number;
+  buildSeconds: number;
+  /** Slots ever allocated (>= count once vectors are deleted). */
+  slotCount: number;
+  /** Slots per block record (blockSlotsFor the entry size). */
+  blockSlots: number;
+  /** Coarse cells (cells.ts); their centres are the meta db's 'cells' record. */
+  cellCount: number;
+  createdAt: string;
+  /** Committed write batches since creation (a build counts as one). */
+  version: number;
+  /** Commits that changed heads (splits, merges); headLog holds each one's heads. */
+  headsVersion: number;
+  /** Deleted slots whose entries may still sit in posting lists and blocks (0 after compaction). */
+  tombstones: number;
+}
