@@ -30,17 +30,41 @@ function benchProgram(): Command {
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
     .option('--svg <file>', 'write a recall-vs-QPS plot')
+    .option('--memory-cap <size>', 'also measure each engine in a memory cgroup of this size, page cache counted: MiB (256), a size (1GiB) or a share of the raw vectors (15%raw); needs root or a delegated cgroup')
+    .option('--cold', 'also time the first pass after evicting the engine\'s files from the page cache, per setting')
+    .option('--read-ahead', 'let the kernel read ahead on strata\'s index file (strata\'s default is off)')
+    .option('--spec <spec>', 'strata\'s index spec, e.g. "SPANN,INT8,Refine" (default: float32 lists)')
     .addHelpText('after', `
   Each engine is built and then measured in a process of its own. Columns:
     QPS 1T     queries/s, one query at a time in one thread      QPS all   batch search on all cores
     RssAnon    anonymous resident memory added by opening the index and running its queries
                (LMDB's mapped file pages are not anonymous and not counted)
     disk       index bytes on disk                                read/query  posting bytes read per query
-  Indexes are cached under datasets/<name>/indexes and reused unless --rebuild.`)
+  Indexes are cached under datasets/<name>/indexes and reused unless --rebuild.
+  The SSD regime (--memory-cap, --cold): rows gain the cap, the pass (warm: after one untimed pass;
+  cold: the first pass on an evicted page cache, with the time from open to the first answer),
+  posting bytes each query needed, bytes it read from the device, their ratio (read amplification)
+  and major page faults; strata's settings run with and without prefetch (lists read concurrently).
+  An engine the cap's OOM killer ends is a row "does not fit".
+  Example: strata bench ann --dataset synthetic-1m-96 --engines strata,hnswlib --memory-cap 256 --cold`)
     .action(async (opts) => {
       const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];
       for (const e of engines) if (!ENGINES.includes(e)) throw new InvalidArgumentError(`unknown engine ${e}; choose from ${ENGINES.join(', ')}`);
-      await runAnnBench({ dataset: opts.dataset, k: opts.k, sweep: Boolean(opts.sweep), engines, queries: opts.queries, rebuild: Boolean(opts.rebuild), threads: opts.threads ?? 0, json: opts.json, svg: opts.svg });
+      await runAnnBench({
+        dataset: opts.dataset,
+        k: opts.k,
+        sweep: Boolean(opts.sweep),
+        engines,
+        queries: opts.queries,
+        rebuild: Boolean(opts.rebuild),
+        threads: opts.threads ?? 0,
+        json: opts.json,
+        svg: opts.svg,
+        memoryCap: opts.memoryCap,
+        cold: Boolean(opts.cold),
+        ...(opts.readAhead ? { readAhead: true } : {}),
+        ...(opts.spec ? { spec: String(opts.spec) } : {}),
+      });
     });
 
   bench

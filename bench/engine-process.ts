@@ -5,19 +5,32 @@
  */
 import { fork } from 'node:child_process';
 import type { ProgressUi } from '../src/util/progress.js';
+import type { MemoryCgroup } from './memory-cap.js';
 import { workerFile } from '../src/util/workers.js';
 
-/** Parent side: run `script` (a bench module name, e.g. 'ann-engine') on `job`; resolves with its result message. */
-export function runEngineChild(script: string, job: { engine: string; mode: string }, ui: ProgressUi): Promise<Record<string, unknown>> {
+/**
+ * Parent side: run `script` (a bench module name, e.g. 'ann-engine') on `job`; resolves with its
+ * result message. With `cgroup` the child runs inside it (memory-cap.ts), and a child the cgroup's
+ * OOM killer ended resolves as `{ type: 'oom' }` instead of failing the benchmark.
+ */
+export function runEngineChild(script: string, job: { engine: string; mode: string }, ui: ProgressUi, cgroup?: MemoryCgroup): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = fork(workerFile(`../bench/${script}`), [JSON.stringify(job)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // In a cgroup: a shell joins it, then becomes Node (fork runs execPath with execArgv, the module and args).
+    const launch = cgroup
+      ? { execPath: '/bin/sh', execArgv: ['-c', 'echo $$ > "$1" && shift 2 && exec "$0" "$@"', process.execPath, cgroup.procsFile, '--', '--expose-gc'] }
+      : { execArgv: ['--expose-gc'] };
+    const child = fork(workerFile(`../bench/${script}`), [JSON.stringify(job)], { ...launch, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: Record<string, unknown> | undefined;
     child.on('message', (m: Record<string, unknown>) => {
       if (m.type === 'progress') ui.update(String(m.stage), Number(m.done), Number(m.total));
       else if (m.type === 'error') reject(new Error(`${job.engine} ${job.mode} failed: ${m.message}`));
       else result = m;
     });
-    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`${job.engine} ${job.mode} child exited with code ${code}`))));
+    child.on('exit', (code, signal) => {
+      if (result) resolve(result);
+      else if (cgroup && (signal === 'SIGKILL' || cgroup.oomKills() > 0)) resolve({ type: 'oom', peakBytes: cgroup.peakBytes() });
+      else reject(new Error(`${job.engine} ${job.mode} child exited with ${signal ?? `code ${code}`}`));
+    });
   });
 }
 

@@ -25,9 +25,12 @@ export interface Engine {
   /** Build (or reuse) the engine's index; returns build seconds (0 when reused) and on-disk bytes. */
   build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ seconds: number; reused: boolean }>;
   open(data: Dataset): Promise<void>;
-  settings(sweep: boolean): Setting[];
+  /** The settings to time; `ssd` adds the variants meant for an index read from the device. */
+  settings(sweep: boolean, ssd?: boolean): Setting[];
   /** Search one query; writes k ids at out. Returns bytes read from storage (0 when in memory). */
   searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number;
+  /** The files the engine reads at search time (what a cold start evicts from the page cache). */
+  files(): string[];
   /** All queries on all cores. */
   searchAll(queries: Float32Array, k: number, s: Setting): Promise<Uint32Array>;
   diskBytes(): number;
@@ -41,6 +44,10 @@ export interface EngineContext {
   dim: number;
   rebuild: boolean;
   threads: number;
+  /** Kernel readahead on the index's files (strata's RuntimeOptions.readAhead; default: strata's default). */
+  readAhead?: boolean;
+  /** strata's index spec (spec.ts); default the library's default (float32 lists). */
+  spec?: string;
 }
 
 /** Whether a previous run left a built index here in the current on-disk format. */
@@ -58,35 +65,45 @@ export function reusableIndex(dir: string): boolean {
   }
 }
 
+/** A setting's prefetch: 0/1 when the sweep sets it, else the library's default ('auto'). */
+function prefetchOf(s: Setting): boolean | 'auto' {
+  return s.prefetch === undefined ? 'auto' : s.prefetch === 1;
+}
+
 class StrataEngine implements Engine {
   private index?: SpannIndex;
   private readonly dir: string;
   constructor(private readonly ctx: EngineContext) {
-    this.dir = join(ctx.workDir, 'strata-index');
+    // The default spec keeps the folder name earlier runs built; others get one each (as bench codecs).
+    this.dir = join(ctx.workDir, ctx.spec ? `strata-${ctx.spec.replace(/,/g, '-')}` : 'strata-index');
   }
   async build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void) {
     if (!this.ctx.rebuild && reusableIndex(this.dir)) return { seconds: 0, reused: true };
     rmSync(this.dir, { recursive: true, force: true });
-    const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads });
+    const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads, ...(this.ctx.spec ? { spec: this.ctx.spec } : {}) });
     const stats = await index.build(data.base, undefined, { onProgress: (p) => onProgress?.(p.stage, p.done, p.total) });
     await index.close();
     return { seconds: stats.seconds, reused: false };
   }
   async open() {
-    this.index = await openIndex(this.dir, { threads: this.ctx.threads });
+    this.index = await openIndex(this.dir, { threads: this.ctx.threads, ...(this.ctx.readAhead === undefined ? {} : { readAhead: this.ctx.readAhead }) });
   }
-  settings(sweep: boolean): Setting[] {
+  settings(sweep: boolean, ssd = false): Setting[] {
     const lists = sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32];
-    return lists.map((maxLists) => ({ maxLists }));
+    // From the device: each setting with the probe's lists prefetched (read in parallel) and without.
+    return ssd ? lists.flatMap((maxLists) => [{ maxLists, prefetch: 0 }, { maxLists, prefetch: 1 }]) : lists.map((maxLists) => ({ maxLists }));
   }
   searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number {
-    const r = this.index!.search(q.subarray(qOff, qOff + this.ctx.dim), k, { maxLists: s.maxLists });
+    const r = this.index!.search(q.subarray(qOff, qOff + this.ctx.dim), k, { maxLists: s.maxLists, prefetch: prefetchOf(s) });
     out.set(r.ids, outOff);
     return r.stats.bytesRead;
   }
   async searchAll(queries: Float32Array, k: number, s: Setting) {
-    const r = await this.index!.searchBatch(queries, k, { maxLists: s.maxLists });
+    const r = await this.index!.searchBatch(queries, k, { maxLists: s.maxLists, prefetch: prefetchOf(s) });
     return r.ids;
+  }
+  files() {
+    return [join(this.dir, 'strata.mdb'), join(this.dir, 'heads.hnsw')];
   }
   diskBytes() {
     return this.index ? this.index.diskBytes() : IndexStore.fileBytes(join(this.dir, 'strata.mdb'));
@@ -158,6 +175,9 @@ class HnswEngine implements Engine {
   diskBytes() {
     return IndexStore.fileBytes(this.file);
   }
+  files() {
+    return [this.file];
+  }
   async close() {
     await this.pool?.destroy();
   }
@@ -192,6 +212,9 @@ class ExactEngine implements Engine {
   }
   diskBytes() {
     return this.base ? this.base.byteLength : 0;
+  }
+  files() {
+    return [];
   }
   async close() {}
 }

@@ -39,6 +39,49 @@ describe('strata bench ann', () => {
   });
 });
 
+describe('strata bench ann in the SSD regime', async () => {
+  const { memoryCgroupUnavailable } = await import('../bench/memory-cap.js');
+  const noCgroup = memoryCgroupUnavailable();
+  it.skipIf(noCgroup !== null)('an engine the memory cap kills is a "does not fit" row, not a failed benchmark', async () => {
+    const { runAnnBench } = await import('../bench/ann.js');
+    const lines: string[] = [];
+    const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata'], queries: 60, rebuild: false, threads: 2, workDir: join(tmp.dir, 'work'), memoryCap: '40' }, (s) => lines.push(s));
+    const capped = rows.filter((r) => r.capBytes > 0);
+    expect(capped).toHaveLength(1);
+    expect(capped[0].oom).toBe(true);
+    expect(capped[0].capBytes).toBe(40 * 2 ** 20);
+    expect(rows.filter((r) => r.capBytes === 0).length).toBeGreaterThan(0); // the uncapped baseline still ran
+    expect(lines.join('\n')).toMatch(/does not fit \(OOM at 40 MiB\)/);
+  });
+
+  it.skipIf(noCgroup !== null)('capped and cold rows carry device reads, page faults, the cgroup peak and the time to a first answer', async () => {
+    const { runAnnBench } = await import('../bench/ann.js');
+    const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata'], queries: 60, rebuild: false, threads: 2, workDir: join(tmp.dir, 'work'), memoryCap: '1GiB', cold: true }, () => {});
+    const capped = rows.filter((r) => r.capBytes === 2 ** 30 && r.pass === 'warm');
+    const cold = rows.filter((r) => r.pass === 'cold');
+    // Three maxLists settings, each with and without prefetch, warm under the cap and cold.
+    expect(capped.map((r) => `${r.params.maxLists}/${r.params.prefetch}`)).toEqual(['8/0', '8/1', '16/0', '16/1', '32/0', '32/1']);
+    expect(cold).toHaveLength(6);
+    for (const r of [...capped, ...cold]) {
+      expect(r.oom).toBeUndefined();
+      for (const f of ['deviceBytesPerQuery', 'majorFaultsPerQuery', 'cgroupPeakBytes', 'bytesReadPerQuery'] as const) expect(Number.isFinite(r[f]), f).toBe(true);
+      expect(r.cgroupPeakBytes!).toBeLessThanOrEqual(2 ** 30);
+    }
+    for (const r of cold) expect(r.firstResultMs!).toBeGreaterThan(0);
+    // Prefetching changes where pages are read, never the answer.
+    for (let i = 0; i < capped.length; i += 2) expect(capped[i + 1].recall).toBe(capped[i].recall);
+  });
+
+  it('a cap in an unknown unit is refused with a coded error naming the option', async () => {
+    const { parseMemoryCap } = await import('../bench/memory-cap.js');
+    expect(parseMemoryCap('256', 0)).toBe(256 * 2 ** 20);
+    expect(parseMemoryCap('1GiB', 0)).toBe(2 ** 30);
+    expect(parseMemoryCap('15%raw', 2 ** 32)).toBe(Math.floor((0.15 * 2 ** 32) / 4096) * 4096);
+    expect(() => parseMemoryCap('lots', 0)).toThrow(expect.objectContaining({ code: 'STRATA_INVALID_OPTION', field: 'memoryCap' }));
+    expect(() => parseMemoryCap('8', 0)).toThrow(expect.objectContaining({ code: 'STRATA_INVALID_OPTION' }));
+  });
+});
+
 describe('strata bench codecs', () => {
   it('builds one index per spec and reports size, recall and QPS per setting', async () => {
     const { runCodecBench } = await import('../bench/codecs.js');

@@ -70,6 +70,7 @@ describe('damaged store files', () => {
         const index = await openIndex(dir);
         try {
           index.search(vectors.subarray(0, 8), 3);
+          index.search(vectors.subarray(0, 8), 3, { prefetch: true }); // the read-ahead walk reads the damaged B-tree too
         } finally {
           await index.close();
         }

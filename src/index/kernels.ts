@@ -4,10 +4,7 @@
  * falling back to the JS kernels of distance.ts if the addon is missing. `strata bench ann` and
  * BENCHMARKS.md record the gain (4-5x on this machine at 96 and 784 dimensions).
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { loadAddon } from '../util/native.js';
 import { type Metric, l2Squared, ipDistance } from './distance.js';
 
 type BatchFn = (q: Float32Array, qOff: number, base: Float32Array, baseOff: number, count: number, dim: number, out: Float32Array, outOff: number) => void;
@@ -27,15 +24,9 @@ interface NativeKernels {
 }
 
 function loadNative(): NativeKernels | null {
-  if (process.env.STRATA_NO_NATIVE === '1') return null;
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  // src/index -> ../../build ; dist/src/index -> ../../../build
-  for (const rel of ['../../build/Release/strata_kernels.node', '../../../build/Release/strata_kernels.node']) {
-    const file = resolve(here, rel);
-    if (existsSync(file)) return createRequire(import.meta.url)(file) as NativeKernels;
-  }
-  process.emitWarning('strata: native distance kernels are not built (run `npm ci` or `npx node-gyp rebuild`); using the slower JS kernels');
-  return null;
+  const addon = loadAddon<NativeKernels>('strata_kernels');
+  if (!addon && process.env.STRATA_NO_NATIVE !== '1') process.emitWarning('strata: native distance kernels are not built (run `npm ci` or `npx node-gyp rebuild`); using the slower JS kernels');
+  return addon;
 }
 
 const native = loadNative();

@@ -19,6 +19,8 @@ import { Tombstones } from './tombstones.js';
 
 export interface SearchTask {
   dir: string;
+  /** The handle's readahead setting (options.ts RuntimeOptions). */
+  readAhead: boolean;
   queries: Float32Array;
   start: number;
   end: number;
@@ -42,10 +44,10 @@ interface OpenIndex {
 
 const open = new Map<string, OpenIndex>();
 
-function searcherFor(dir: string): OpenIndex {
+function searcherFor(dir: string, readAhead: boolean): OpenIndex {
   let entry = open.get(dir);
   if (!entry) {
-    const store = IndexStore.open(dir, { readOnly: true });
+    const store = IndexStore.open(dir, { readOnly: true, readAhead });
     const meta = readMeta(store, dir);
     const graph = loadGraph(store, dir, meta, false);
     const searcher = new SpannSearcher(store, graph, searcherConfig(meta, store));
@@ -76,17 +78,16 @@ function refreshTombstones(entry: OpenIndex): void {
 }
 
 export default function run(task: SearchTask): number {
-  const { searcher, dim } = searcherFor(task.dir);
-  const s = { listsProbed: 0, vectorsScanned: 0, bytesRead: 0 };
-  for (let q = task.start; q < task.end; q++) {
-    s.listsProbed = 0;
-    s.vectorsScanned = 0;
-    s.bytesRead = 0;
-    searcher.search(task.queries, q * dim, task.k, task.params, task.ids, task.distances, q * task.k, s, task.scope, task.plan);
-    task.stats[q * 4] = s.listsProbed;
-    task.stats[q * 4 + 1] = s.vectorsScanned;
-    task.stats[q * 4 + 2] = s.bytesRead;
-    task.stats[q * 4 + 3] = searcher.lastPlan === 'probe+exact' ? 1 : 0;
-  }
+  const entry = searcherFor(task.dir, task.readAhead);
+  for (let q = task.start; q < task.end; q++) searchOne(task, entry, q);
   return task.end - task.start;
+}
+
+function searchOne(task: SearchTask, { searcher, dim }: OpenIndex, q: number): void {
+  const s = { listsProbed: 0, vectorsScanned: 0, bytesRead: 0 };
+  searcher.search(task.queries, q * dim, task.k, task.params, task.ids, task.distances, q * task.k, s, task.scope, task.plan);
+  task.stats[q * 4] = s.listsProbed;
+  task.stats[q * 4 + 1] = s.vectorsScanned;
+  task.stats[q * 4 + 2] = s.bytesRead;
+  task.stats[q * 4 + 3] = searcher.lastPlan === 'probe+exact' ? 1 : 0;
 }

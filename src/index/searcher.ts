@@ -55,6 +55,8 @@ export interface SearcherConfig {
   refine: boolean;
   /** PCA of the posting payloads, or null. */
   pca: PcaTransform | null;
+  /** What `prefetch: 'auto'` means for this index (options.ts): its file outgrows the memory it may use. */
+  prefetchAuto: boolean;
 }
 
 export type Plan = 'probe' | 'exact' | 'cells' | 'probe+exact' | 'empty';
@@ -158,7 +160,7 @@ export class SpannSearcher {
     } else {
       this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
     }
-    const found = this.cfg.refine ? this.rerank(k, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
+    const found = this.cfg.refine ? this.rerank(k, params, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
     for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slots.idOf(outIds[outOff + i]);
     return found;
   }
@@ -194,12 +196,20 @@ export class SpannSearcher {
   }
 
   private probe(params: SearchParams, heap: TopK, stats: SearchStats): void {
-    const found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
+    let found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
     const nearest = this.headDist[0];
-    for (let i = 0; i < found; i++) {
-      if (i > 0 && !withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) break;
-      this.scanList(this.heads[i], heap, stats, null);
+    for (let i = 1; i < found; i++) {
+      if (!withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) {
+        found = i;
+        break;
+      }
     }
+    if (this.prefetching(params)) {
+      // Every list this probe reads starts coming from the device now, in parallel.
+      this.store.lists.willNeed('list', this.heads, found);
+      this.store.lists.willNeed('appends', this.heads, found);
+    }
+    for (let i = 0; i < found; i++) this.scanList(this.heads[i], heap, stats, null);
   }
 
   /**
@@ -249,7 +259,11 @@ export class SpannSearcher {
   }
 
   /** Exact distances for the compressed-domain candidates, from the full-precision vectors. */
-  private rerank(k: number, outIds: Uint32Array, outDist: Float32Array, outOff: number, stats: SearchStats): number {
+  private prefetching(params: SearchParams): boolean {
+    return params.prefetch === 'auto' ? this.cfg.prefetchAuto : params.prefetch;
+  }
+
+  private rerank(k: number, params: SearchParams, outIds: Uint32Array, outDist: Float32Array, outOff: number, stats: SearchStats): number {
     const { dim, metric } = this.cfg;
     const heap = this.heap;
     if (this.candIds.length < heap.capacity) {
@@ -257,6 +271,7 @@ export class SpannSearcher {
       this.candDist = new Float32Array(heap.capacity);
     }
     const n = heap.drainSorted(this.candIds, this.candDist, 0);
+    if (this.prefetching(params)) this.store.vectors.willNeed(this.candIds, n);
     if (this.final.capacity !== k) this.final = new TopK(k);
     const final = this.final;
     final.reset();

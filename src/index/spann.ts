@@ -2,6 +2,7 @@
  * The SPANN index: heads + hnswlib graph in memory, posting lists in LMDB.
  * `createIndex` / `openIndex` are the entry points; see ARCHITECTURE.md for the data flow.
  */
+import { memoryLimitBytes } from '../util/memory.js';
 import { existsSync, } from 'node:fs';
 import { loadGraph, removeGraph, saveGraph } from './graph-sync.js';
 import { join } from 'node:path';
@@ -335,7 +336,7 @@ export class SpannIndex {
     const tasks: Promise<void>[] = [];
     for (let s = 0, chunk = batchChunk(nq, this.pool.maxThreads); s < nq; s += chunk) {
       tasks.push(
-        this.pool.run({ dir: this.dir, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
+        this.pool.run({ dir: this.dir, readAhead: this.runtime.readAhead, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
       );
     }
     const all = Promise.all(tasks);
@@ -673,15 +674,21 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
     codec: restoreCodec(meta.codec),
     pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
+    prefetchAuto: store.diskBytes() > memoryLimitBytes() / 2,
   };
+}
+
+/** The handle's runtime settings among createIndex/openIndex options. */
+function runtimePart(o: Partial<RuntimeOptions>): Partial<RuntimeOptions> {
+  return { threads: o.threads, postings: o.postings, readAhead: o.readAhead };
 }
 
 /** Create a new, empty index in `dir` (created if missing). Fails if an index is already there. */
 export async function createIndex(dir: string, options: CreateOptions): Promise<SpannIndex> {
   if (typeof dir !== 'string' || dir.length === 0) throw createError('STRATA_INVALID_OPTION', 'dir must be a non-empty string', 'dir');
   const resolved = resolveIndexOptions(options);
-  const runtime = resolveRuntimeOptions({ threads: options.threads, postings: options.postings });
-  const store = IndexStore.open(dir, { create: true, ...(runtime.postings === 'memory' ? { postings: new MemoryPostingStore() } : {}) });
+  const runtime = resolveRuntimeOptions(runtimePart(options));
+  const store = IndexStore.open(dir, { create: true, readAhead: runtime.readAhead, ...(runtime.postings === 'memory' ? { postings: new MemoryPostingStore() } : {}) });
   if (store.meta.get()) {
     await store.close();
     throw createError('STRATA_INDEX_EXISTS', `an index already exists at ${JSON.stringify(dir)}`, 'dir');
@@ -722,11 +729,12 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
   if (typeof dir !== 'string' || dir.length === 0) throw createError('STRATA_INVALID_OPTION', 'dir must be a non-empty string', 'dir');
   if (!existsSync(dir)) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (directory missing)`, 'dir');
   if (options.postings === 'memory') throw createError('STRATA_INVALID_OPTION', 'postings: memory posting lists live only as long as the handle that built them (createIndex)', 'postings');
-  const store = IndexStore.open(dir, { readOnly: options.readOnly });
+  const runtime = resolveRuntimeOptions(runtimePart(options));
+  const store = IndexStore.open(dir, { readOnly: options.readOnly, readAhead: runtime.readAhead });
   try {
     const meta = readMeta(store, dir);
     const graph = meta.state === 'built' ? loadGraph(store, dir, meta, !options.readOnly) : undefined;
-    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false, resolveRuntimeOptions({ threads: options.threads, postings: options.postings }));
+    return new SpannIndex(dir, store, meta, graph, options.readOnly ?? false, runtime);
   } catch (err) {
     await store.close();
     throw err;

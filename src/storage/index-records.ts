@@ -18,6 +18,7 @@ import type { Database } from 'lmdb';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { ownedCopy, type PutScratch } from './lmdb.js';
+import type { ValuePrefetcher } from './page-cache.js';
 import type { AttributeRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 
 /** Slots per slot-map chunk (4 KiB: mapping one result costs one small read). */
@@ -345,8 +346,13 @@ export class LmdbAttributeRecords implements AttributeRecords {
   }
 }
 
+/** The database of full-precision vectors. */
+export const VECTORS_DB = 'vectors';
+
 export interface VectorRecords {
   put(slot: number, vector: Float32Array): void;
+  /** A hint that the vectors of slots[0..count) are about to be read (posting-store willNeed). */
+  willNeed(slots: Uint32Array, count: number): void;
   delete(slot: number): void;
   /** Bytes of a slot's full-precision vector, valid until the next read on the store. */
   getFast(slot: number): Uint8Array | undefined;
@@ -356,10 +362,15 @@ export class LmdbVectorRecords implements VectorRecords {
   constructor(
     private readonly db: U32Db,
     private readonly scratch: PutScratch,
+    private readonly prefetcher: ValuePrefetcher | null,
   ) {}
 
   put(slot: number, vector: Float32Array): void {
     this.db.putSync(slot, this.scratch.copy(vector));
+  }
+
+  willNeed(slots: Uint32Array, count: number): void {
+    this.prefetcher?.willNeed(VECTORS_DB, slots, count);
   }
 
   delete(slot: number): void {

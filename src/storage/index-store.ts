@@ -34,7 +34,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { openEnvironment, PutScratch } from './lmdb.js';
-import { LmdbPostingStore, type PostingStore } from './posting-store.js';
+import { DB_NAMES, LmdbPostingStore, type PostingStore } from './posting-store.js';
+import { ValuePrefetcher } from './page-cache.js';
 import { createError } from '../errors.js';
 import type { AttributeRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 import {
@@ -49,6 +50,7 @@ import {
   LmdbTenantRecords,
   LmdbTombstoneRecords,
   LmdbVectorRecords,
+  VECTORS_DB,
   type MetaRecords,
   type SlotMap,
   type TenantRecords,
@@ -83,6 +85,8 @@ export const GRAPH_VERSION_FILE = 'heads.hnsw.version';
 export interface StoreOpenOptions {
   readOnly?: boolean;
   create?: boolean;
+  /** Kernel readahead on the map (lmdb.ts). Default true (LMDB's own default). */
+  readAhead?: boolean;
   /** Where posting lists live (posting-store.ts). Default: the environment's own databases. */
   postings?: PostingStore;
 }
@@ -106,6 +110,8 @@ export class IndexStore {
   readonly tenants: TenantRecords;
   readonly attributes: AttributeRecords;
   readonly vectors: VectorRecords;
+  /** Read-ahead hints for posting lists and vectors (page-cache.ts); null without the addon. */
+  private readonly prefetcher: ValuePrefetcher | null;
   private closed = false;
 
   private constructor(
@@ -122,13 +128,14 @@ export class IndexStore {
     const u32 = (name: string) => root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
     this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | Uint8Array | number, string>({ name: 'meta' }));
     this.heads = new LmdbHeadRecords(u32('heads'), u32('headLog'), scratch);
-    this.lists = postings ?? new LmdbPostingStore({ list: u32('postings'), appends: u32('appends'), block: u32('blocks') }, (v) => scratch.view(v));
+    this.prefetcher = ValuePrefetcher.open(this.path);
+    this.lists = postings ?? new LmdbPostingStore({ list: u32(DB_NAMES.list), appends: u32(DB_NAMES.appends), block: u32(DB_NAMES.block) }, (v) => scratch.view(v), this.prefetcher);
     this.slots = new LmdbSlotMap(u32('slots'));
     this.ids = new LmdbIdMap(u32('ids'));
     this.dead = new LmdbTombstoneRecords(u32('dead'), scratch);
     this.tenants = new LmdbTenantRecords(root.openDB<TenantRecord, string>({ name: 'tenants' }), root.openDB<TenantDetailsRecord, string>({ name: 'tenantDetails' }));
     this.attributes = new LmdbAttributeRecords(root.openDB<AttributeRecord, string>({ name: 'attrs' }), root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' }));
-    this.vectors = new LmdbVectorRecords(u32('vectors'), scratch);
+    this.vectors = new LmdbVectorRecords(u32(VECTORS_DB), scratch, this.prefetcher);
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -137,7 +144,7 @@ export class IndexStore {
       if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
       mkdirSync(dir, { recursive: true });
     }
-    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true }), options.readOnly ?? false, options.postings);
+    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true, readAhead: options.readAhead }), options.readOnly ?? false, options.postings);
   }
 
   /**
@@ -178,6 +185,7 @@ export class IndexStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.prefetcher?.close();
     await this.root.close();
   }
 

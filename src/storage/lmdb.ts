@@ -20,6 +20,13 @@ export interface EnvironmentOptions {
   maxDbs: number;
   /** Skip zero-filling new pages (the index: large writes of whole values). */
   noMemInit?: boolean;
+  /**
+   * Let the kernel read ahead around each page fault of the memory map (LMDB's default). Off
+   * (MDB_NORDAHEAD: the map is advised MADV_RANDOM) when values are read at random from a file
+   * larger than the memory the process may use: readahead then reads pages nobody asked for, and
+   * they evict the ones that were.
+   */
+  readAhead?: boolean;
   /** `path` is a folder holding data.mdb and lock.mdb (LMDB's default layout; the service catalogue). */
   folder?: boolean;
 }
@@ -137,7 +144,13 @@ export function openEnvironment(path: string, options: EnvironmentOptions): Root
   }
   let root: RootDatabase;
   try {
-    root = open({ path, readOnly: options.readOnly ?? false, maxDbs: options.maxDbs, ...(options.noMemInit ? { noMemInit: true } : {}) });
+    root = open({
+      path,
+      readOnly: options.readOnly ?? false,
+      maxDbs: options.maxDbs,
+      ...(options.noMemInit ? { noMemInit: true } : {}),
+      ...(options.readAhead === false ? { noReadAhead: true } : {}),
+    });
   } catch (err) {
     throw createError('STRATA_INDEX_CORRUPT', `${options.store}: cannot open ${path}: ${(err as Error).message}`, 'dir');
   }

@@ -14,6 +14,7 @@
  */
 import type { Database } from 'lmdb';
 import { ownedCopy } from './lmdb.js';
+import type { ValuePrefetcher } from './page-cache.js';
 
 /** The rewritten part of a list, the entries appended to it since, or a slot block. */
 export type PostingPart = 'list' | 'appends' | 'block';
@@ -27,11 +28,20 @@ export interface PostingStore {
   /** Store a list part (inside the index's write transaction). */
   put(part: PostingPart, head: number, value: Uint8Array): void;
   delete(part: PostingPart, head: number): void;
+  /**
+   * A hint that list parts keys[0..count) are about to be read: the LMDB backend asks the kernel to
+   * start reading each one from the device now (page-cache.ts ValuePrefetcher), so a probe's lists
+   * arrive in parallel instead of one page fault at a time as they are scanned. Returns at once.
+   */
+  willNeed(part: PostingPart, keys: Uint32Array, count: number): void;
   /** The index's write transaction starts, commits or rolls back. */
   begin(): void;
   commit(): void;
   rollback(): void;
 }
+
+/** The LMDB database names of the parts (index-store.ts). */
+export const DB_NAMES: Record<PostingPart, string> = { list: 'postings', appends: 'appends', block: 'blocks' };
 
 export class LmdbPostingStore implements PostingStore {
   readonly kind = 'lmdb';
@@ -40,6 +50,8 @@ export class LmdbPostingStore implements PostingStore {
     private readonly dbs: Record<PostingPart, Database<Buffer, number>>,
     /** Bytes lmdb-js may be handed (shared memory is copied first). */
     private readonly toBuffer: (value: Uint8Array) => Buffer,
+    /** Read-ahead hints by key (null when the addon is not built). */
+    private readonly prefetcher: ValuePrefetcher | null = null,
   ) {}
 
   private db(part: PostingPart): Database<Buffer, number> {
@@ -57,6 +69,10 @@ export class LmdbPostingStore implements PostingStore {
 
   put(part: PostingPart, head: number, value: Uint8Array): void {
     this.db(part).putSync(head, this.toBuffer(value));
+  }
+
+  willNeed(part: PostingPart, keys: Uint32Array, count: number): void {
+    this.prefetcher?.willNeed(DB_NAMES[part], keys, count);
   }
 
   delete(part: PostingPart, head: number): void {
@@ -83,6 +99,8 @@ export class MemoryPostingStore implements PostingStore {
   getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined> {
     return heads.map((h) => this.parts[part].get(h));
   }
+
+  willNeed(): void {}
 
   put(part: PostingPart, head: number, value: Uint8Array): void {
     this.journal?.push([part, head, this.parts[part].get(head)]);

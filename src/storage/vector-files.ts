@@ -18,10 +18,13 @@ function bad(path: string, what: string): never {
   throw createError('STRATA_FILE_FORMAT', `${path}: ${what}`, 'path');
 }
 
+/** Most bytes one read or write call moves (fs calls take int32 lengths; files may exceed 2 GiB). */
+const IO_CHUNK = 1 << 30;
+
 function readExactly(fd: number, target: Uint8Array, position: number, path: string): void {
   let got = 0;
   while (got < target.length) {
-    const r = readSync(fd, target, got, target.length - got, position + got);
+    const r = readSync(fd, target, got, Math.min(target.length - got, IO_CHUNK), position + got);
     if (r === 0) bad(path, `file ends at byte ${position + got}, expected ${target.length - got} more bytes`);
     got += r;
   }
@@ -131,7 +134,9 @@ export function writeVectors(path: string, data: Float32Array | Int32Array | Uin
     if (ext === '.fbin' || ext === '.ibin') {
       const hdr = new Uint32Array([n, dim]);
       writeSync(fd, new Uint8Array(hdr.buffer));
-      writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      for (let at = 0; at < data.byteLength; at += IO_CHUNK) {
+        writeSync(fd, new Uint8Array(data.buffer, data.byteOffset + at, Math.min(IO_CHUNK, data.byteLength - at)));
+      }
       return;
     }
     const elem = ext === '.bvecs' ? 1 : 4;

@@ -1,5 +1,6 @@
 /** Process memory as the kernel reports it. RssAnon excludes file-backed pages (LMDB's memory map). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 
 function statusField(field: string): number {
   try {
@@ -18,4 +19,40 @@ export function rssAnonBytes(): number {
 /** Peak resident set size of this process so far (VmHWM). */
 export function peakRssBytes(): number {
   return statusField('VmHWM');
+}
+
+/** Bytes this process (all its threads) caused to be read from storage: /proc/self/io read_bytes, NaN off Linux. */
+export function deviceReadBytes(): number {
+  try {
+    const m = /^read_bytes:\s+(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Device reads and major page faults so far; `since` gives the difference to an earlier reading. */
+export function ioCounters(): { readBytes: number; majorFaults: number } {
+  return { readBytes: deviceReadBytes(), majorFaults: process.resourceUsage().majorPageFault };
+}
+
+/**
+ * The memory this process may use: the machine's, or less when its memory cgroup (v2 memory.max, v1
+ * memory.limit_in_bytes) sets a lower limit. Page cache counts against a cgroup's limit.
+ */
+export function memoryLimitBytes(): number {
+  let limit = totalmem();
+  try {
+    for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const [, controllers, path] = line.split(':');
+      if (path === undefined) continue;
+      const file = controllers === '' ? `/sys/fs/cgroup${path}/memory.max` : controllers.split(',').includes('memory') ? `/sys/fs/cgroup/memory${path}/memory.limit_in_bytes` : null;
+      if (!file || !existsSync(file)) continue;
+      const v = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(v) && v > 0) limit = Math.min(limit, v);
+    }
+  } catch {
+    // not Linux, or no cgroup files: the machine's memory
+  }
+  return limit;
 }

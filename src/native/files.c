@@ -1,0 +1,387 @@
+/*
+ * The page cache of one file, for the SSD-regime benchmarks and operators (a small N-API addon
+ * built from source at install, binding.gyp target strata_files):
+ *
+ *   dropCache(path)      posix_fadvise(POSIX_FADV_DONTNEED) over the whole file: its clean pages
+ *                        leave the page cache unless a process has them mapped (a cold start without
+ *                        dropping every cache on the machine). Returns undefined; throws on error.
+ *   residentBytes(path)  bytes of the file now in the page cache (mmap + mincore), as a number.
+ *
+ * Prefetching LMDB values (an index's posting lists) by their place in the file:
+ *   mapOpen(path)                         a handle on the file: its descriptor and a read-only map
+ *   mapLocate(h, db, key, out)            out[0..1] = file offset and length of the value stored
+ *                                         under u32 `key` in named database `db`; false if absent
+ *   mapWillNeed(h, db, keys, count)       for each key, posix_fadvise(WILLNEED) over the value's
+ *                                         bytes: the kernel starts one read per value at once and
+ *                                         returns; a later read of the value waits only for its own
+ *                                         I/O, and a probe's lists arrive in parallel instead of one
+ *                                         page fault at a time. Returns the bytes advised.
+ *   mapClose(h)
+ * The walk reads LMDB's B-tree itself (the page layout of the LMDB bundled with lmdb-js: 24-byte
+ * page headers, 8-byte page numbers, MDB_INTEGERKEY u32 keys) from the newest meta page, outside
+ * any transaction: what it finds is only a hint, so a page a writer is reusing at that moment can
+ * at worst make it advise the wrong bytes. Every page number and offset is bounds-checked against
+ * the map; anything implausible ends the walk for that key.
+ *
+ * Linux only (posix_fadvise and mincore exist elsewhere but their effect differs).
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int path_arg(napi_env env, napi_callback_info info, char *path, size_t cap) {
+  size_t argc = 1;
+  napi_value argv[1];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], path, cap, &len) != napi_ok || len == 0 || len >= cap - 1) {
+    napi_throw_type_error(env, NULL, "expected a file path");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, const char *path) {
+  char msg[4200];
+  snprintf(msg, sizeof msg, "%s %s: %s", what, path, strerror(errno));
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value drop_cache(napi_env env, napi_callback_info info) {
+  char path[4096];
+  if (!path_arg(env, info, path, sizeof path)) return NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", path);
+  int rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+  if (rc != 0) {
+    errno = rc;
+    return throw_errno(env, "posix_fadvise", path);
+  }
+  return NULL;
+}
+
+static napi_value resident_bytes(napi_env env, napi_callback_info info) {
+  char path[4096];
+  if (!path_arg(env, info, path, sizeof path)) return NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return throw_errno(env, "fstat", path);
+  }
+  double total = 0;
+  if (st.st_size > 0) {
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pages = (size_t)((st.st_size + page - 1) / page);
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+      close(fd);
+      return throw_errno(env, "mmap", path);
+    }
+    unsigned char *vec = malloc(pages);
+    if (!vec || mincore(map, (size_t)st.st_size, vec) != 0) {
+      free(vec);
+      munmap(map, (size_t)st.st_size);
+      close(fd);
+      return throw_errno(env, "mincore", path);
+    }
+    for (size_t i = 0; i < pages; i++) total += (vec[i] & 1) ? (double)page : 0;
+    free(vec);
+    munmap(map, (size_t)st.st_size);
+  }
+  close(fd);
+  napi_value out;
+  napi_create_double(env, total, &out);
+  return out;
+}
+
+/* ---- LMDB value locator ------------------------------------------------------------------------ */
+
+#define PAGEHDRSZ 24u
+#define P_BRANCH 0x01
+#define P_LEAF 0x02
+#define P_META 0x08
+#define P_LEAF2 0x20
+#define F_BIGDATA 0x01
+#define F_SUBDATA 0x02
+#define NODESIZE 8u
+#define MDB_MAGIC 0xBEEFC0DEu
+/* MDB_meta after the page header: magic, version, address, mapsize, dbs[2] (48 bytes each), last_pg, txnid. */
+#define META_DBS (PAGEHDRSZ + 24u)
+#define DB_SIZE 48u
+#define DB_ROOT 40u
+#define META_TXNID (META_DBS + 2u * DB_SIZE + 8u)
+#define MAX_DEPTH 16
+
+typedef struct {
+  int fd;
+  uint8_t *map;
+  size_t size;
+  uint32_t psize;
+} LmdbMap;
+
+static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static int map_refresh(LmdbMap *m) {
+  struct stat st;
+  if (fstat(m->fd, &st) != 0) return 0;
+  if ((size_t)st.st_size == m->size && m->map) return 1;
+  if (m->map) munmap(m->map, m->size);
+  m->map = NULL;
+  m->size = 0;
+  if (st.st_size < 2 * 512) return 0;
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fd, 0);
+  if (p == MAP_FAILED) return 0;
+  /* The walk touches a few B-tree pages at random: no readahead around them. */
+  madvise(p, (size_t)st.st_size, MADV_RANDOM);
+  m->map = p;
+  m->size = (size_t)st.st_size;
+  return 1;
+}
+
+/* The page `pgno`, or NULL when it is not inside the map. */
+static const uint8_t *page_at(LmdbMap *m, uint64_t pgno) {
+  /* An empty db's root is P_INVALID (all ones): compare page numbers, never products that can wrap. */
+  if (pgno == 0 || pgno >= m->size / m->psize) {
+    if (pgno == 0 || pgno > ((uint64_t)1 << 40) || !map_refresh(m) || pgno >= m->size / m->psize) return NULL;
+  }
+  return m->map + pgno * (uint64_t)m->psize;
+}
+
+/* The node holding `key` (u32, INTEGERKEY) or the named db `name` (memn compare) under `root`; NULL if absent. */
+static const uint8_t *find_node(LmdbMap *m, uint64_t root, const uint8_t *key, uint32_t ksize, int integer) {
+  uint64_t pgno = root;
+  for (int depth = 0; depth < MAX_DEPTH; depth++) {
+    const uint8_t *pg = page_at(m, pgno);
+    if (!pg) return NULL;
+    uint16_t flags = rd16(pg + 18), lower = rd16(pg + 20);
+    if (flags & (P_META | P_LEAF2)) return NULL;
+    /* mp_lower counts from the end of the header (PAGEBASE = PAGEHDRSZ): it is the pointer array's size. */
+    if (lower > m->psize - PAGEHDRSZ) return NULL;
+    uint32_t n = lower >> 1;
+    if (n == 0) return NULL;
+    int branch = (flags & P_BRANCH) != 0;
+    if (!branch && !(flags & P_LEAF)) return NULL;
+    /* Binary search: the last node whose key <= key (branch; node 0's key is -infinity), or equal (leaf). */
+    int64_t lo = branch ? 1 : 0, hi = (int64_t)n - 1, found = branch ? 0 : -1;
+    while (lo <= hi) {
+      int64_t mid = (lo + hi) >> 1;
+      uint16_t at = rd16(pg + PAGEHDRSZ + 2 * mid);
+      if ((uint32_t)at + PAGEHDRSZ + NODESIZE > m->psize) return NULL;
+      const uint8_t *node = pg + at + PAGEHDRSZ;
+      uint16_t nk = rd16(node + 6);
+      if ((uint32_t)at + PAGEHDRSZ + NODESIZE + nk > m->psize) return NULL;
+      int cmp;
+      if (integer) {
+        if (nk != 4) return NULL;
+        uint32_t a = rd32(key), b = rd32(node + NODESIZE);
+        cmp = a < b ? -1 : a > b;
+      } else {
+        uint32_t len = ksize < nk ? ksize : nk;
+        cmp = memcmp(key, node + NODESIZE, len);
+        if (cmp == 0) cmp = ksize < nk ? -1 : ksize > nk;
+      }
+      if (cmp == 0) {
+        found = mid;
+        break;
+      }
+      if (cmp > 0) {
+        if (branch) found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0) return NULL;
+    const uint8_t *node = pg + rd16(pg + PAGEHDRSZ + 2 * found) + PAGEHDRSZ;
+    if (!branch) return node;
+    pgno = (uint64_t)rd16(node) | ((uint64_t)rd16(node + 2) << 16) | ((uint64_t)rd16(node + 4) << 32);
+  }
+  return NULL;
+}
+
+/* Root page of named db `name`, from the newest meta page; 0 if none. */
+static uint64_t db_root(LmdbMap *m, const char *name) {
+  if (!m->map && !map_refresh(m)) return 0;
+  const uint8_t *m0 = m->map, *m1 = m->map + m->psize;
+  if (m->size < 2 * (size_t)m->psize || rd32(m0 + PAGEHDRSZ) != MDB_MAGIC || rd32(m1 + PAGEHDRSZ) != MDB_MAGIC) return 0;
+  const uint8_t *meta = rd64(m1 + META_TXNID) > rd64(m0 + META_TXNID) ? m1 : m0;
+  uint64_t main_root = rd64(meta + META_DBS + DB_SIZE + DB_ROOT);
+  const uint8_t *node = find_node(m, main_root, (const uint8_t *)name, (uint32_t)strlen(name) + 1, 0); /* lmdb-js names end with their NUL */
+  if (!node || !(rd16(node + 4) & F_SUBDATA)) return 0;
+  uint32_t dsize = (uint32_t)rd16(node) | ((uint32_t)rd16(node + 2) << 16);
+  if (dsize < DB_SIZE) return 0;
+  return rd64(node + NODESIZE + rd16(node + 6) + DB_ROOT);
+}
+
+/* The file range of the value under u32 key; 0 when absent. */
+static int locate(LmdbMap *m, uint64_t root, uint32_t key, uint64_t *off, uint64_t *len) {
+  uint8_t kb[4];
+  memcpy(kb, &key, 4);
+  const uint8_t *node = find_node(m, root, kb, 4, 1);
+  if (!node) return 0;
+  uint16_t flags = rd16(node + 4);
+  uint32_t dsize = (uint32_t)rd16(node) | ((uint32_t)rd16(node + 2) << 16);
+  const uint8_t *data = node + NODESIZE + rd16(node + 6);
+  if (flags & F_BIGDATA) {
+    uint64_t pgno = rd64(data);
+    if (pgno == 0 || pgno > ((uint64_t)1 << 40)) return 0;
+    *off = pgno * (uint64_t)m->psize;
+    *len = PAGEHDRSZ + (uint64_t)dsize;
+    if (*off + *len > m->size && (!map_refresh(m) || *off + *len > m->size)) return 0;
+  } else {
+    *off = (uint64_t)(data - m->map);
+    *len = dsize;
+  }
+  return 1;
+}
+
+static void finalize_map(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  LmdbMap *m = data;
+  if (m->map) munmap(m->map, m->size);
+  if (m->fd >= 0) close(m->fd);
+  free(m);
+}
+
+static napi_value map_open(napi_env env, napi_callback_info info) {
+  char path[4096];
+  if (!path_arg(env, info, path, sizeof path)) return NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", path);
+  uint8_t head[64];
+  if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || rd32(head + PAGEHDRSZ) != MDB_MAGIC) {
+    close(fd);
+    errno = EINVAL;
+    return throw_errno(env, "not an LMDB file:", path);
+  }
+  LmdbMap *m = calloc(1, sizeof *m);
+  m->fd = fd;
+  m->psize = rd32(head + META_DBS); /* mm_psize = mm_dbs[FREE_DBI].md_pad */
+  if (m->psize < 512 || m->psize > 65536 || (m->psize & (m->psize - 1))) {
+    finalize_map(env, m, NULL);
+    errno = EINVAL;
+    return throw_errno(env, "implausible LMDB page size in", path);
+  }
+  map_refresh(m);
+  napi_value out;
+  napi_create_external(env, m, finalize_map, NULL, &out);
+  return out;
+}
+
+static LmdbMap *map_arg(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "expected a handle from mapOpen");
+    return NULL;
+  }
+  LmdbMap *m = p;
+  if (m->fd < 0) {
+    napi_throw_error(env, NULL, "the map was closed");
+    return NULL;
+  }
+  return m;
+}
+
+static napi_value map_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  LmdbMap *m = argc > 0 ? map_arg(env, argv[0]) : NULL;
+  if (!m) return NULL;
+  if (m->map) munmap(m->map, m->size);
+  close(m->fd);
+  m->map = NULL;
+  m->size = 0;
+  m->fd = -1;
+  return NULL;
+}
+
+static napi_value map_locate(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  char name[256];
+  uint32_t key;
+  size_t len;
+  napi_typedarray_type type;
+  size_t n;
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return NULL;
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok || napi_get_value_uint32(env, argv[2], &key) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n < 2) {
+    napi_throw_type_error(env, NULL, "mapLocate(handle, db, key, out: Float64Array(2))");
+    return NULL;
+  }
+  uint64_t off = 0, vlen = 0;
+  uint64_t root = db_root(m, name);
+  int ok = root != 0 && locate(m, root, key, &off, &vlen);
+  ((double *)data)[0] = (double)off;
+  ((double *)data)[1] = (double)vlen;
+  napi_value out;
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+static napi_value map_will_need(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  char name[256];
+  size_t len;
+  napi_typedarray_type type;
+  size_t n;
+  void *data;
+  uint32_t count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return NULL;
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_uint32_array ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || count > n) {
+    napi_throw_type_error(env, NULL, "mapWillNeed(handle, db, keys: Uint32Array, count)");
+    return NULL;
+  }
+  double advised = 0;
+  uint64_t root = db_root(m, name);
+  if (root != 0) {
+    const uint32_t *keys = data;
+    for (uint32_t i = 0; i < count; i++) {
+      uint64_t off, vlen;
+      if (!locate(m, root, keys[i], &off, &vlen)) continue;
+      if (posix_fadvise(m->fd, (off_t)off, (off_t)vlen, POSIX_FADV_WILLNEED) == 0) advised += (double)vlen;
+    }
+  }
+  napi_value out;
+  napi_create_double(env, advised, &out);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"dropCache", NULL, drop_cache, NULL, NULL, NULL, napi_default, NULL},
+      {"residentBytes", NULL, resident_bytes, NULL, NULL, NULL, napi_default, NULL},
+      {"mapOpen", NULL, map_open, NULL, NULL, NULL, napi_default, NULL},
+      {"mapClose", NULL, map_close, NULL, NULL, NULL, napi_default, NULL},
+      {"mapLocate", NULL, map_locate, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWillNeed", NULL, map_will_need, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 6, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,163 @@
+import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIndex, openIndex } from '../src/index/spann.js';
+import { open } from 'lmdb';
+import { dropPageCache, residentBytes, ValuePrefetcher } from '../src/storage/page-cache.js';
+import { createRng } from '../src/util/random.js';
+import { mixture, tempDir } from './helpers.js';
+
+// The SSD-regime parts of the index: prefetched searches answer as plain ones, readahead is a
+// handle setting, and the page cache of an index file can be read and dropped.
+const DIM = 24;
+const tmp = tempDir('ssd');
+const dir = join(tmp.dir, 'index');
+const data = mixture(6000, DIM, 11);
+const queries = mixture(40, DIM, 12);
+
+beforeAll(async () => {
+  const index = await createIndex(dir, { dimension: DIM, threads: 2 });
+  await index.build(data);
+  await index.close();
+});
+afterAll(() => tmp.cleanup());
+
+describe('SSD regime', () => {
+  it('a search with prefetch returns exactly what it returns without', async () => {
+    const index = await openIndex(dir, { threads: 2 });
+    try {
+      for (const maxLists of [1, 8, 32]) {
+        for (let q = 0; q < 40; q++) {
+          const query = queries.subarray(q * DIM, (q + 1) * DIM);
+          const a = index.search(query, 10, { maxLists });
+          const b = index.search(query, 10, { maxLists, prefetch: true });
+          expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+          expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+          expect(b.stats).toEqual(a.stats);
+        }
+      }
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('a batch search with prefetch gives the same answers as without, with readahead on or off', async () => {
+    const answers: string[] = [];
+    for (const readAhead of [false, true]) {
+      const index = await openIndex(dir, { threads: 2, readAhead });
+      try {
+        for (const prefetch of [false, true]) {
+          const r = await index.searchBatch(queries, 10, { maxLists: 16, prefetch });
+          answers.push(JSON.stringify([Array.from(r.ids), Array.from(r.distances), r.stats]));
+        }
+      } finally {
+        await index.close();
+      }
+    }
+    expect(new Set(answers).size).toBe(1);
+  });
+
+  it('refuses a readAhead or prefetch that is not a boolean, naming it', async () => {
+    await expect(openIndex(dir, { readAhead: 'yes' as never })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'readAhead' });
+    const index = await openIndex(dir);
+    try {
+      expect(() => index.search(queries.subarray(0, DIM), 10, { prefetch: 1 as never })).toThrow(expect.objectContaining({ code: 'STRATA_INVALID_OPTION', field: 'prefetch' }));
+    } finally {
+      await index.close();
+    }
+  });
+
+  // tmpfs has no backing device: its pages cannot be dropped.
+  const onTmpfs = statfsSync(tmp.dir).type === 0x01021994;
+  it.skipIf(onTmpfs)('dropPageCache evicts a closed index file, and a search brings back only the pages it read', async () => {
+    const file = join(dir, 'strata.mdb');
+    readFileSync(file); // all of it cached
+    const size = readFileSync(file).length;
+    expect(residentBytes(file)).toBeGreaterThan(size * 0.9);
+    dropPageCache(file);
+    expect(residentBytes(file)).toBeLessThan(size * 0.05);
+    const index = await openIndex(dir); // readahead off by default
+    try {
+      const r = index.search(queries.subarray(0, DIM), 10, { maxLists: 2 });
+      expect(r.ids.length).toBe(10);
+      const resident = residentBytes(file);
+      expect(resident).toBeGreaterThan(0);
+      expect(resident).toBeLessThan(size * 0.5);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('the prefetcher finds every posting list, append and block at its exact bytes in the file', async () => {
+    // Lists with appends too: a few inserts after the build.
+    const index = await openIndex(dir);
+    await index.insert(mixture(50, DIM, 13), Uint32Array.from({ length: 50 }, (_, i) => 100_000 + i));
+    await index.close();
+    const file = join(dir, 'strata.mdb');
+    const bytes = readFileSync(file);
+    const env = open({ path: file, readOnly: true, maxDbs: 16 });
+    const prefetcher = ValuePrefetcher.open(file)!;
+    try {
+      let checked = 0;
+      for (const name of ['postings', 'appends', 'blocks']) {
+        const db = env.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
+        const keys: number[] = [];
+        for (const key of db.getKeys()) {
+          const value = db.getBinary(key)!;
+          const at = prefetcher.locate(name, key);
+          expect(at, `${name}/${key}`).not.toBeNull();
+          const [off, len] = at!;
+          // A value on overflow pages is preceded by their 24-byte page header.
+          const start = len === value.length ? off : off + 24;
+          expect(len === value.length || len === value.length + 24).toBe(true);
+          expect(bytes.subarray(start, start + value.length).equals(value), `${name}/${key}`).toBe(true);
+          keys.push(key);
+          checked++;
+        }
+        const total = keys.reduce((s, k) => s + prefetcher.locate(name, k)![1], 0);
+        expect(prefetcher.willNeed(name, Uint32Array.from(keys), keys.length)).toBe(total);
+        expect(prefetcher.locate(name, 0xfffffff0)).toBeNull();
+      }
+      expect(checked).toBeGreaterThan(100);
+      expect(prefetcher.locate('no-such-db', 1)).toBeNull();
+    } finally {
+      prefetcher.close();
+      await env.close();
+    }
+    expect(prefetcher.locate('postings', 0)).toBeNull(); // closed: nothing, no crash
+  });
+
+  it('the prefetcher survives 200 seeded copies with bytes flipped inside B-tree and data pages (hints only, never a crash)', () => {
+    const file = join(dir, 'strata.mdb');
+    const clean = readFileSync(file);
+    const page = 4096;
+    const pages = Math.floor(clean.length / page);
+    const copy = join(tmp.dir, 'damaged.mdb');
+    const keys = Uint32Array.from({ length: 64 }, (_, i) => i * 7);
+    for (let seed = 1; seed <= 200; seed++) {
+      const rng = createRng(seed);
+      const bytes = Buffer.from(clean);
+      // Pages 2.. hold the trees: scramble up to 64 bytes in up to 8 of them (page headers included).
+      for (let p = 0, n = 1 + rng.int(8); p < n; p++) {
+        const at = (2 + rng.int(pages - 2)) * page;
+        for (let b = 0, m = 1 + rng.int(64); b < m; b++) bytes[at + rng.int(rng.int(2) ? 64 : page)] = rng.int(256);
+      }
+      writeFileSync(copy, bytes);
+      const prefetcher = ValuePrefetcher.open(copy);
+      if (!prefetcher) continue;
+      for (const db of ['postings', 'appends', 'blocks', 'heads']) {
+        prefetcher.willNeed(db, keys, keys.length);
+        for (let k = 0; k < 64; k += 9) {
+          const at = prefetcher.locate(db, k);
+          if (at) expect(at[0] + at[1]).toBeLessThanOrEqual(bytes.length);
+        }
+      }
+      prefetcher.close();
+    }
+  });
+
+  it('page-cache calls on a missing file throw', () => {
+    expect(() => residentBytes(join(tmp.dir, 'nope'))).toThrow(/nope/);
+    expect(() => dropPageCache(join(tmp.dir, 'nope'))).toThrow(/nope/);
+  });
+});
