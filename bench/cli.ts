@@ -100,6 +100,7 @@ function benchProgram(): Command {
     .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', positiveInt('--threads'), 0)
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
+    .option('--memory-cap <size>', 'run each engine\'s searches in a memory cgroup of this size, page cache counted (MiB, 1GiB or 15%raw), its files evicted first; needs root or a delegated cgroup')
     .addHelpText('after', `
   Cases: unfiltered; filter keeping 99% and 1% of vectors (a range on a uniform 'bucket' attribute);
   queries scoped to tenants holding about 1% of the vectors; queries scoped to tenants drawn in
@@ -123,6 +124,7 @@ function benchProgram(): Command {
         rebuild: Boolean(opts.rebuild),
         threads: opts.threads,
         json: opts.json,
+        ...(opts.memoryCap ? { memoryCap: String(opts.memoryCap) } : {}),
       });
     });
 

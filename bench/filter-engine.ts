@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { loadDataset } from '../src/datasets/registry.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
-import { rssAnonBytes } from '../src/util/memory.js';
+import { ioCounters, rssAnonBytes } from '../src/util/memory.js';
 import { HNSW_EF_CONSTRUCTION, HNSW_M, reusableIndex } from './engines.js';
 import { FORMAT_VERSION } from '../src/storage/index-store.js';
 import { quantile, runAsChild, send } from './engine-process.js';
@@ -137,7 +137,9 @@ async function search(job: FilterJob) {
       const plans: Record<string, number> = {};
       const one = new Uint32Array(k);
       // Warm-up pass (JIT, page cache), then the timed pass.
+      let io0 = ioCounters();
       for (let pass = 0; pass < 2; pass++) {
+        if (pass === 1) io0 = ioCounters();
         got.fill(0xffffffff);
         for (let qi = 0; qi < nq; qi++) {
           const q = data.queries.subarray(qi * dim, (qi + 1) * dim);
@@ -149,6 +151,7 @@ async function search(job: FilterJob) {
           if (pass === 1 && plan) plans[plan] = (plans[plan] ?? 0) + 1;
         }
       }
+      const io1 = ioCounters();
       const seconds = lat.reduce((x, y) => x + y, 0) / 1000;
       lat.sort();
       rows.push({
@@ -160,6 +163,8 @@ async function search(job: FilterJob) {
         qps: nq / seconds,
         p50Ms: quantile(lat, 0.5),
         p99Ms: quantile(lat, 0.99),
+        deviceBytesPerQuery: (io1.readBytes - io0.readBytes) / nq,
+        majorFaultsPerQuery: (io1.majorFaults - io0.majorFaults) / nq,
         ...(Object.keys(plans).length ? { plans } : {}),
         rssAnonBytes: 0,
         rssAnonOpenBytes: opened,

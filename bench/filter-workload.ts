@@ -164,8 +164,16 @@ export interface FilterRow {
   qps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Bytes read from the device per query (/proc/self/io), timed pass. */
+  deviceBytesPerQuery: number;
+  /** Major page faults per query, timed pass. */
+  majorFaultsPerQuery: number;
   /** Strata: how many queries ran each plan. */
   plans?: Record<string, number>;
+  /** The memory cap the engine ran under (bytes; 0 or absent = none). */
+  capBytes?: number;
+  /** Killed by the cap's OOM killer: the engine does not fit. */
+  oom?: boolean;
   /** RssAnon growth of the engine's process from before open to after its last query. */
   rssAnonBytes: number;
   /** RssAnon growth from before open to just after open: the engine's index structures alone. */

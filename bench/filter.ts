@@ -3,18 +3,21 @@
  * engine built and measured in a child process of its own (bench/filter-engine.ts):
  * recall@k, single-thread QPS, p50/p99 latency and RssAnon growth per engine and case.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { resolveThreads } from '../src/util/workers.js';
 import { runEngineChild } from './engine-process.js';
+import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
+import { dropPageCache } from '../src/storage/page-cache.js';
 import {
   FILTER_ENGINES,
   type FilterEngineName,
   type FilterRow,
   type FilterSettings,
   caseGroundTruth,
+  engineDir,
   makeCases,
   makeWorkload,
 } from './filter-workload.js';
@@ -23,6 +26,15 @@ import { fmtBytes, formatTable } from './report.js';
 export interface FilterBenchOptions extends FilterSettings {
   engines: FilterEngineName[];
   json?: string;
+  /** Run each engine's search process in a memory cgroup of this size (memory-cap.ts syntax), its files evicted first. */
+  memoryCap?: string;
+}
+
+/** Every file under a path (an engine's index folder, or its one file). */
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).flatMap((name) => filesUnder(join(path, name)));
 }
 
 
@@ -52,9 +64,25 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
     builds.set(engine, Number(r.seconds));
   }
   const rows: FilterRow[] = [];
+  const capBytes = o.memoryCap ? parseMemoryCap(o.memoryCap, data.baseCount * data.dim * 4) : 0;
   for (const engine of o.engines) {
-    const r = await runEngineChild('filter-engine', { ...base, mode: 'search', engine }, ui);
-    rows.push(...(r.rows as FilterRow[]));
+    if (!capBytes) {
+      const r = await runEngineChild('filter-engine', { ...base, mode: 'search', engine }, ui);
+      rows.push(...(r.rows as FilterRow[]));
+      continue;
+    }
+    for (const f of filesUnder(engineDir(base, engine))) dropPageCache(f);
+    const cg = MemoryCgroup.create(capBytes);
+    try {
+      const r = await runEngineChild('filter-engine', { ...base, mode: 'search', engine }, ui, cg);
+      if (r.type === 'oom') {
+        rows.push({ engine, case: 'all', selectivity: NaN, params: {}, recall: NaN, qps: NaN, p50Ms: NaN, p99Ms: NaN, deviceBytesPerQuery: NaN, majorFaultsPerQuery: NaN, rssAnonBytes: NaN, rssAnonOpenBytes: NaN, capBytes, oom: true });
+      } else {
+        rows.push(...(r.rows as FilterRow[]).map((row) => ({ ...row, capBytes })));
+      }
+    } finally {
+      cg.remove();
+    }
   }
   ui.stop();
   log(
@@ -62,11 +90,18 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
       { title: 'case', value: (r) => r.case },
       { title: 'selectivity', value: (r) => `${(100 * r.selectivity).toFixed(2)}%` },
       { title: 'engine', value: (r) => r.engine },
-      { title: 'params', value: (r) => Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') },
+      { title: 'params', value: (r) => (r.oom ? `does not fit (OOM at ${capLabel(r.capBytes ?? 0)})` : Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')) },
       { title: `recall@${o.k}`, value: (r) => r.recall.toFixed(4) },
       { title: 'QPS 1T', value: (r) => r.qps.toFixed(0) },
       { title: 'p50 ms', value: (r) => r.p50Ms.toFixed(3) },
       { title: 'p99 ms', value: (r) => r.p99Ms.toFixed(3) },
+      ...(capBytes
+        ? [
+            { title: 'cap', value: () => capLabel(capBytes) },
+            { title: 'device/query', value: (r: FilterRow) => fmtBytes(r.deviceBytesPerQuery) },
+            { title: 'majflt/q', value: (r: FilterRow) => r.majorFaultsPerQuery.toFixed(1) },
+          ]
+        : []),
       { title: 'RssAnon open', value: (r) => fmtBytes(r.rssAnonOpenBytes) },
       { title: 'RssAnon end', value: (r) => fmtBytes(r.rssAnonBytes) },
       { title: 'plans', value: (r) => (r.plans ? Object.entries(r.plans).map(([k, v]) => `${k}:${v}`).join(' ') : '') },

@@ -116,4 +116,22 @@ describe('strata bench filter', () => {
     for (const r of saved.rows) for (const f of ['engine', 'selectivity', 'recall', 'qps', 'p50Ms', 'p99Ms', 'rssAnonBytes']) expect(r).toHaveProperty(f);
     expect(lines.join('\n')).toMatch(/memory overhead of tenancy/);
   }, 120_000);
+
+  it.skipIf(process.getuid?.() !== 0)('under --memory-cap: the same cases with the cap and device reads, or a "does not fit" row', async () => {
+    const { memoryCgroupUnavailable } = await import('../bench/memory-cap.js');
+    if (memoryCgroupUnavailable()) return;
+    const { runFilterBench } = await import('../bench/filter.js');
+    const settings = { dataset: dataDir, tenants: 40, seed: 3, k: 10, queries: 60, maxLists: [8], ef: [64], rebuild: false, threads: 2 };
+    const capped = await runFilterBench({ ...settings, engines: ['strata'], memoryCap: '1GiB' }, () => {});
+    expect(capped.map((r) => r.case)).toEqual(['unfiltered', 'filter 99%', 'filter 1%', 'tenant ~1%', 'tenant by traffic']);
+    for (const r of capped) {
+      expect(r.capBytes).toBe(2 ** 30);
+      expect(Number.isFinite(r.deviceBytesPerQuery) && Number.isFinite(r.majorFaultsPerQuery)).toBe(true);
+      expect(r.recall, r.case).toBeGreaterThanOrEqual(0.9);
+    }
+    const lines: string[] = [];
+    const oom = await runFilterBench({ ...settings, engines: ['per-tenant'], memoryCap: '32' }, (s) => lines.push(s));
+    expect(oom).toEqual([expect.objectContaining({ engine: 'per-tenant', oom: true, capBytes: 32 * 2 ** 20 })]);
+    expect(lines.join('\n')).toMatch(/does not fit \(OOM at 32 MiB\)/);
+  }, 120_000);
 });

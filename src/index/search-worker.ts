@@ -79,7 +79,16 @@ function refreshTombstones(entry: OpenIndex): void {
 
 export default function run(task: SearchTask): number {
   const entry = searcherFor(task.dir, task.readAhead);
-  for (let q = task.start; q < task.end; q++) searchOne(task, entry, q);
+  // When prefetching (unscoped probes): each query's lists are chosen and advised one query ahead, so
+  // their reads run while the query before them is scanned.
+  const ahead = (q: number) => {
+    if (q < task.end && !task.scope) entry.searcher.prefetchAhead(task.queries, q * entry.dim, task.params);
+  };
+  ahead(task.start);
+  for (let q = task.start; q < task.end; q++) {
+    ahead(q + 1);
+    searchOne(task, entry, q);
+  }
   return task.end - task.start;
 }
 

@@ -59,6 +59,15 @@ export interface SearcherConfig {
   prefetchAuto: boolean;
 }
 
+/** A probe's lists chosen ahead of its search (SpannSearcher.prefetchAhead). */
+interface AheadChoice {
+  queries: Float32Array | null;
+  off: number;
+  params: SearchParams | null;
+  heads: Uint32Array;
+  count: number;
+}
+
 export type Plan = 'probe' | 'exact' | 'cells' | 'probe+exact' | 'empty';
 
 /** A scoped probe stops widening beyond this many lists (the exact fallback takes over). */
@@ -96,6 +105,10 @@ export class SpannSearcher {
 
   /** Deleted slots (tombstones.ts), or null when there are none: entries whose bit is set are skipped. */
   private dead: Uint32Array | null = null;
+
+  /** Lists `prefetchAhead` chose (and advised) for queries not searched yet: two slots, oldest replaced. */
+  private readonly ahead: AheadChoice[] = [0, 1].map(() => ({ queries: null, off: -1, params: null, heads: new Uint32Array(64), count: 0 }));
+  private aheadNext = 0;
 
   constructor(
     private readonly store: IndexStore,
@@ -155,7 +168,7 @@ export class SpannSearcher {
       for (let h = 0; h < this.cfg.headCount; h++) this.scanList(h, heap, stats, scope);
       this.lastPlan = 'probe';
     } else if (!scope) {
-      this.probe(params, heap, stats);
+      this.probe(params, heap, stats, queries, qOff);
       this.lastPlan = 'probe';
     } else {
       this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
@@ -195,21 +208,50 @@ export class SpannSearcher {
     return this.graph.search(this.query, 0, want, Math.max(ef, want), this.heads, this.headDist, only ? this.headAllow : undefined);
   }
 
-  private probe(params: SearchParams, heap: TopK, stats: SearchStats): void {
-    let found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
+  /** The lists an unscoped probe reads, nearest first, into this.heads; returns how many. */
+  private probeLists(params: SearchParams): number {
+    const found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
     const nearest = this.headDist[0];
-    for (let i = 1; i < found; i++) {
-      if (!withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) {
-        found = i;
-        break;
+    for (let i = 1; i < found; i++) if (!withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) return i;
+    return found;
+  }
+
+  private probe(params: SearchParams, heap: TopK, stats: SearchStats, queries: Float32Array, qOff: number): void {
+    let heads: Uint32Array = this.heads;
+    let found: number;
+    const chosen = this.ahead.find((a) => a.queries === queries && a.off === qOff && a.params === params);
+    if (chosen) {
+      // prefetchAhead chose these lists for this very query (same params) and already advised them.
+      heads = chosen.heads;
+      found = chosen.count;
+      chosen.queries = null;
+    } else {
+      found = this.probeLists(params);
+      if (this.prefetching(params)) {
+        // Every list this probe reads starts coming from the device now, in parallel.
+        this.store.lists.willNeed('list', heads, found);
+        this.store.lists.willNeed('appends', heads, found);
       }
     }
-    if (this.prefetching(params)) {
-      // Every list this probe reads starts coming from the device now, in parallel.
-      this.store.lists.willNeed('list', this.heads, found);
-      this.store.lists.willNeed('appends', this.heads, found);
-    }
-    for (let i = 0; i < found; i++) this.scanList(this.heads[i], heap, stats, null);
+    for (let i = 0; i < found; i++) this.scanList(heads[i], heap, stats, null);
+  }
+
+  /**
+   * For a batch: choose the lists of the query at queries[qOff..] and advise them now, so their reads
+   * run while the current query is scanned; its `search` (with the same params) then reuses the
+   * choice. Only for unscoped probes with prefetching on; otherwise does nothing.
+   */
+  prefetchAhead(queries: Float32Array, qOff: number, params: SearchParams): void {
+    if (!this.prefetching(params) || params.bypassIndex) return;
+    this.prepareQuery(queries, qOff);
+    const found = this.probeLists(params);
+    const slot = this.ahead[this.aheadNext];
+    this.aheadNext ^= 1;
+    if (slot.heads.length < found) slot.heads = new Uint32Array(this.heads.length);
+    slot.heads.set(this.heads.subarray(0, found));
+    Object.assign(slot, { queries, off: qOff, params, count: found });
+    this.store.lists.willNeed('list', slot.heads, found);
+    this.store.lists.willNeed('appends', slot.heads, found);
   }
 
   /**
