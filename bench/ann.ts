@@ -70,7 +70,7 @@ function evict(files: string[]): void {
 
 export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void = console.log): Promise<AnnRow[]> {
   const ui = createProgress();
-  const data = await loadDataset(o.dataset, { report: ui.update });
+  const data = await loadDataset(o.dataset, { report: ui.update, withBase: false }); // the engines' processes load what they need
   ui.stop();
   const workDir = o.workDir ?? join(DATASETS_DIR, data.name, 'indexes');
   mkdirSync(workDir, { recursive: true });

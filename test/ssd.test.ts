@@ -33,7 +33,8 @@ describe('SSD regime', () => {
           const b = index.search(query, 10, { maxLists, prefetch: true });
           expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
           expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
-          expect(b.stats).toEqual(a.stats);
+          expect({ ...b.stats, listsPrefetched: 0 }).toEqual({ ...a.stats, listsPrefetched: 0 });
+          expect(b.stats.listsPrefetched).toBe(b.stats.listsProbed);
         }
       }
     } finally {
@@ -48,7 +49,8 @@ describe('SSD regime', () => {
       try {
         for (const prefetch of [false, true]) {
           const r = await index.searchBatch(queries, 10, { maxLists: 16, prefetch });
-          answers.push(JSON.stringify([Array.from(r.ids), Array.from(r.distances), r.stats]));
+          expect(r.stats.listsPrefetched).toBe(prefetch ? r.stats.listsProbed : 0);
+          answers.push(JSON.stringify([Array.from(r.ids), Array.from(r.distances), { ...r.stats, listsPrefetched: 0 }]));
         }
       } finally {
         await index.close();
@@ -153,6 +155,26 @@ describe('SSD regime', () => {
         }
       }
       prefetcher.close();
+    }
+  });
+
+  it.skipIf(onTmpfs)("prefetch 'auto' turns on while searches take major page faults (a cold start) and off once the lists are cached", async () => {
+    const file = join(dir, 'strata.mdb');
+    dropPageCache(file);
+    const index = await openIndex(dir); // a small index: 'auto' is not on from the start
+    try {
+      const prefetched: number[] = [];
+      for (let pass = 0; pass < 4; pass++) {
+        for (let q = 0; q < 40; q++) prefetched.push(index.search(queries.subarray(q * DIM, (q + 1) * DIM), 10, { maxLists: 16 }).stats.listsPrefetched);
+      }
+      expect(prefetched[0]).toBe(0); // nothing seen yet
+      expect(prefetched.slice(1, 40).some((n) => n > 0)).toBe(true); // the cold pass faulted
+      expect(prefetched.slice(120).every((n) => n === 0)).toBe(true); // everything cached by the last pass
+      const forced = index.search(queries.subarray(0, DIM), 10, { maxLists: 16, prefetch: true }).stats;
+      expect(forced.listsPrefetched).toBe(forced.listsProbed);
+      expect(index.search(queries.subarray(0, DIM), 10, { maxLists: 16, prefetch: false }).stats.listsPrefetched).toBe(0);
+    } finally {
+      await index.close();
     }
   });
 

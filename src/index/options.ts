@@ -96,7 +96,8 @@ export interface SearchParams {
    * instead of one page fault at a time. Pays off when values come from the device (an index larger
    * than the memory it may use: 6x the QPS under a 256 MiB cap on 1M x 96); costs ~10% when they are
    * cached. 'auto' (default): on when the index file is larger than half the memory this process may
-   * use (its memory cgroup's limit, or the machine's), decided when the index is opened. Unscoped probes.
+   * use (its memory cgroup's limit, or the machine's), decided when the index is opened, and otherwise
+   * for as long as searches keep taking major page faults (a cold start). Unscoped probes.
    */
   prefetch: boolean | 'auto';
 }

@@ -7,7 +7,7 @@
  * graph (or reloads the graph when the log was trimmed) and takes the new counts. A task runs
  * synchronously on one LMDB read snapshot, so it never sees half of a write.
  */
-import { SpannSearcher } from './searcher.js';
+import { emptyStats, SpannSearcher, STATS_SLOTS } from './searcher.js';
 import type { Scope } from './scope.js';
 import type { SearchParams } from './options.js';
 import { IndexStore } from '../storage/index-store.js';
@@ -28,7 +28,7 @@ export interface SearchTask {
   params: SearchParams;
   ids: Uint32Array;
   distances: Float32Array;
-  /** 4 slots per query: lists probed, vectors scanned, bytes read, 1 if a probe fell back to exact. */
+  /** STATS_SLOTS per query: lists probed, vectors scanned, bytes read, 1 if a probe fell back to exact, lists prefetched. */
   stats: Float64Array;
   scope: Scope | null;
   plan: 'probe' | 'exact' | 'cells';
@@ -93,10 +93,11 @@ export default function run(task: SearchTask): number {
 }
 
 function searchOne(task: SearchTask, { searcher, dim }: OpenIndex, q: number): void {
-  const s = { listsProbed: 0, vectorsScanned: 0, bytesRead: 0 };
+  const s = emptyStats();
   searcher.search(task.queries, q * dim, task.k, task.params, task.ids, task.distances, q * task.k, s, task.scope, task.plan);
-  task.stats[q * 4] = s.listsProbed;
-  task.stats[q * 4 + 1] = s.vectorsScanned;
-  task.stats[q * 4 + 2] = s.bytesRead;
-  task.stats[q * 4 + 3] = searcher.lastPlan === 'probe+exact' ? 1 : 0;
+  task.stats[q * STATS_SLOTS] = s.listsProbed;
+  task.stats[q * STATS_SLOTS + 1] = s.vectorsScanned;
+  task.stats[q * STATS_SLOTS + 2] = s.bytesRead;
+  task.stats[q * STATS_SLOTS + 3] = searcher.lastPlan === 'probe+exact' ? 1 : 0;
+  task.stats[q * STATS_SLOTS + 4] = s.listsPrefetched;
 }

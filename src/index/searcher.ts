@@ -11,6 +11,7 @@
  *          until k matches are found, then falls back to `exact` unless a budget was set;
  *   exact  the allowed vectors from the slot blocks, each vector once.
  */
+import { majorFaults } from '../util/memory.js';
 import { type Metric, normalizeRows, withinBound } from './distance.js';
 import { batchKernel } from './kernels.js';
 import type { HeadGraph } from './head-graph.js';
@@ -32,10 +33,15 @@ export interface SearchStats {
   vectorsScanned: number;
   /** Bytes of posting values (and, with Refine, full-precision vectors) read from LMDB. */
   bytesRead: number;
+  /** Lists whose reads were started ahead of the scan (the `prefetch` param). */
+  listsPrefetched: number;
 }
 
+/** Numbers a batch search worker reports per query: SearchStats' four, and 1 if a probe fell back to exact. */
+export const STATS_SLOTS = 5;
+
 export function emptyStats(): SearchStats {
-  return { listsProbed: 0, vectorsScanned: 0, bytesRead: 0 };
+  return { listsProbed: 0, vectorsScanned: 0, bytesRead: 0, listsPrefetched: 0 };
 }
 
 export interface SearcherConfig {
@@ -109,6 +115,9 @@ export class SpannSearcher {
   /** Lists `prefetchAhead` chose (and advised) for queries not searched yet: two slots, oldest replaced. */
   private readonly ahead: AheadChoice[] = [0, 1].map(() => ({ queries: null, off: -1, params: null, heads: new Uint32Array(64), count: 0 }));
   private aheadNext = 0;
+  /** The process's major page faults after the previous search, and whether that search took any. */
+  private lastFaults = -1;
+  private faulting = false;
 
   constructor(
     private readonly store: IndexStore,
@@ -175,6 +184,7 @@ export class SpannSearcher {
     }
     const found = this.cfg.refine ? this.rerank(k, params, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
     for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slots.idOf(outIds[outOff + i]);
+    this.watchFaults(params);
     return found;
   }
 
@@ -225,12 +235,14 @@ export class SpannSearcher {
       heads = chosen.heads;
       found = chosen.count;
       chosen.queries = null;
+      stats.listsPrefetched += found;
     } else {
       found = this.probeLists(params);
       if (this.prefetching(params)) {
         // Every list this probe reads starts coming from the device now, in parallel.
         this.store.lists.willNeed('list', heads, found);
         this.store.lists.willNeed('appends', heads, found);
+        stats.listsPrefetched += found;
       }
     }
     for (let i = 0; i < found; i++) this.scanList(heads[i], heap, stats, null);
@@ -302,7 +314,19 @@ export class SpannSearcher {
 
   /** Exact distances for the compressed-domain candidates, from the full-precision vectors. */
   private prefetching(params: SearchParams): boolean {
-    return params.prefetch === 'auto' ? this.cfg.prefetchAuto : params.prefetch;
+    return params.prefetch === 'auto' ? this.cfg.prefetchAuto || this.faulting : params.prefetch;
+  }
+
+  /**
+   * 'auto' on an index that fits in memory: watch the process's major page faults (0.8 µs a read) and
+   * prefetch while searches keep taking them — a cold start, or memory taken by other work — and stop
+   * once lists are served from the page cache again.
+   */
+  private watchFaults(params: SearchParams): void {
+    if (params.prefetch !== 'auto' || this.cfg.prefetchAuto) return;
+    const f = majorFaults();
+    this.faulting = this.lastFaults >= 0 && f > this.lastFaults;
+    this.lastFaults = f;
   }
 
   private rerank(k: number, params: SearchParams, outIds: Uint32Array, outDist: Float32Array, outOff: number, stats: SearchStats): number {

@@ -26,7 +26,7 @@ import { GroupCommit } from './write-queue.js';
 import { ScopeCache } from './scope-cache.js';
 import { MemoryPostingStore } from '../storage/posting-store.js';
 export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
-import { type SearchStats, type SearcherConfig, SpannSearcher, emptyStats } from './searcher.js';
+import { type SearchStats, type SearcherConfig, SpannSearcher, STATS_SLOTS, emptyStats } from './searcher.js';
 import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
@@ -314,7 +314,7 @@ export class SpannIndex {
     const q = toShared(flat);
     const ids = sharedUint32(nq * k);
     const distances = sharedFloat32(nq * k);
-    const statsOut = new Float64Array(new SharedArrayBuffer(nq * 4 * 8));
+    const statsOut = new Float64Array(new SharedArrayBuffer(nq * STATS_SLOTS * 8));
     if (this.runtime.postings === 'memory') {
       // Worker threads open the index from disk: lists held in this handle's memory are searched here.
       ids.fill(NO_ID);
@@ -328,6 +328,7 @@ export class SpannIndex {
         stats.listsProbed += r.stats.listsProbed;
         stats.vectorsScanned += r.stats.vectorsScanned;
         stats.bytesRead += r.stats.bytesRead;
+        stats.listsPrefetched += r.stats.listsPrefetched;
         ran = r.plan;
       }
       return { ids, distances, k, queries: nq, stats, plan: ran, matched: scope ? scope.count : this.meta.count };
@@ -349,10 +350,11 @@ export class SpannIndex {
     const stats = emptyStats();
     let fallbacks = 0;
     for (let i = 0; i < nq; i++) {
-      stats.listsProbed += statsOut[i * 4];
-      stats.vectorsScanned += statsOut[i * 4 + 1];
-      stats.bytesRead += statsOut[i * 4 + 2];
-      fallbacks += statsOut[i * 4 + 3];
+      stats.listsProbed += statsOut[i * STATS_SLOTS];
+      stats.vectorsScanned += statsOut[i * STATS_SLOTS + 1];
+      stats.bytesRead += statsOut[i * STATS_SLOTS + 2];
+      fallbacks += statsOut[i * STATS_SLOTS + 3];
+      stats.listsPrefetched += statsOut[i * STATS_SLOTS + 4];
     }
     const ranPlan: Plan = scope && scope.count === 0 ? 'empty' : plan === 'probe' && fallbacks > 0 ? 'probe+exact' : plan;
     return { ids, distances, k, queries: nq, stats, plan: ranPlan, matched: scope ? scope.count : this.meta.count };

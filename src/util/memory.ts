@@ -31,9 +31,14 @@ export function deviceReadBytes(): number {
   }
 }
 
+/** Major page faults of this process so far (all threads): each one waited for the device. */
+export function majorFaults(): number {
+  return process.resourceUsage().majorPageFault;
+}
+
 /** Device reads and major page faults so far; `since` gives the difference to an earlier reading. */
 export function ioCounters(): { readBytes: number; majorFaults: number } {
-  return { readBytes: deviceReadBytes(), majorFaults: process.resourceUsage().majorPageFault };
+  return { readBytes: deviceReadBytes(), majorFaults: majorFaults() };
 }
 
 /**
