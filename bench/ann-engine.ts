@@ -141,6 +141,9 @@ async function main(job: EngineJob) {
   }
   gc?.();
   const afterSingle = rssAnonBytes();
+  // The single-thread rows now: a memory cap may end this process in the all-cores phase (each worker
+  // holds its own copy of the head graph), and they are worth keeping.
+  send({ type: 'partial', report: { engine: job.engine, rows, rssAnonBytes: afterSingle - before, rssAnonAllCoresBytes: NaN, diskBytes: engine.diskBytes(), openSeconds } satisfies EngineReport });
   // Warm-up of the worker pool (thread start, index open per worker), not timed.
   await engine.searchAll(data.queries.subarray(0, Math.min(nq, 64) * data.dim), job.k, settings[0]);
   for (let i = 0; i < settings.length; i++) {

@@ -59,6 +59,8 @@ export interface AnnRow extends SettingRow {
   capBytes: number;
   /** Killed by the cap's OOM killer: the engine does not fit (its other figures are NaN). */
   oom?: boolean;
+  /** Killed by the cap in the all-cores phase (every worker thread loads its own head graph): single-thread figures only. */
+  allCoresOom?: boolean;
   /** Peak bytes charged to the cap's cgroup (page cache included). */
   cgroupPeakBytes?: number;
 }
@@ -94,6 +96,13 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       rawVectorBytes,
     };
     const addReport = (res: Record<string, unknown>, cap: number, cg?: MemoryCgroup) => {
+      const partial = res.type === 'oom' ? (res.partial as Record<string, unknown> | undefined) : undefined;
+      if (partial) {
+        // Killed in the all-cores phase: the single-thread rows stand, all-cores is marked.
+        const report = partial.report as EngineReport;
+        for (const r of report.rows) rows.push({ ...r, ...common, qpsAllCores: NaN, allCoresOom: true, rssAnonBytes: report.rssAnonBytes, rssAnonAllCoresBytes: NaN, diskBytes: report.diskBytes, capBytes: cap, cgroupPeakBytes: Number(res.peakBytes) });
+        return;
+      }
       if (res.type === 'oom') {
         rows.push({ ...common, engine, params: {}, recall: NaN, qps: NaN, qpsAllCores: NaN, p50Ms: NaN, p99Ms: NaN, bytesReadPerQuery: NaN, deviceBytesPerQuery: NaN, majorFaultsPerQuery: NaN, pass: 'warm', rssAnonBytes: NaN, rssAnonAllCoresBytes: NaN, diskBytes: NaN, capBytes: cap, oom: true, cgroupPeakBytes: Number(res.peakBytes) });
         return;
@@ -110,7 +119,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
         const res = await runEngineChild('ann-engine', job, ui, cg);
         ui.stop();
         addReport(res, cap, cg);
-        return res.type !== 'oom';
+        return res.type !== 'oom' || res.partial !== undefined;
       } finally {
         cg?.remove();
       }
@@ -133,7 +142,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     ...(ssd ? [{ title: 'cap', value: (r: AnnRow) => (r.capBytes ? capLabel(r.capBytes) : 'none') }, { title: 'pass', value: (r: AnnRow) => r.pass }] : []),
     { title: `recall@${o.k}`, value: (r) => f(r.recall, 4) },
     { title: 'QPS 1T', value: (r) => f(r.qps) },
-    { title: 'QPS all', value: (r) => f(r.qpsAllCores) },
+    { title: 'QPS all', value: (r) => (r.allCoresOom ? 'OOM' : f(r.qpsAllCores)) },
     { title: 'p50 ms', value: (r) => f(r.p50Ms, 3) },
     { title: 'p99 ms', value: (r) => f(r.p99Ms, 3) },
   ];
@@ -160,7 +169,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   log(formatTable(rows, columns));
   log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}. RssAnon: growth from just before the engine opens its index to after its single-thread queries, in its own process. build peak: peak RSS of the build process above bare Node (includes the loaded dataset).`);
   if (ssd) {
-    log(`cap: the engine's process ran in a memory cgroup of that size (page cache counted), its files evicted first. pass warm: timed after one untimed pass; cold: the first pass after eviction (first ms: open to first answer). read/query: posting bytes the query needed; device/query: bytes read from the device (/proc/self/io); read amp = device / needed; majflt/q: major page faults per query.`);
+    log(`cap: the engine's process ran in a memory cgroup of that size (page cache counted), its files evicted first. pass warm: timed after one untimed pass; cold: the first pass after eviction (first ms: open to first answer). read/query: posting bytes the query needed; device/query: bytes read from the device (/proc/self/io); read amp = device / needed; majflt/q: major page faults per query. QPS all "OOM": the cap ended the process in the all-cores phase (each batch worker loads its own head graph).`);
   }
   if (o.json) {
     writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, capBytes, rows }, null, 2) + '\n');

@@ -45,7 +45,8 @@ function benchProgram(): Command {
   cold: the first pass on an evicted page cache, with the time from open to the first answer),
   posting bytes each query needed, bytes it read from the device, their ratio (read amplification)
   and major page faults; strata's settings run with and without prefetch (lists read concurrently).
-  An engine the cap's OOM killer ends is a row "does not fit".
+  An engine the cap's OOM killer ends is a row "does not fit"; "QPS all: OOM" means it was ended in the
+  all-cores phase (strata's batch workers each load their own copy of the head graph).
   Example: strata bench ann --dataset synthetic-1m-96 --engines strata,hnswlib --memory-cap 256 --cold`)
     .action(async (opts) => {
       const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];

@@ -27,8 +27,9 @@ export function runEngineChild(script: string, job: { engine: string; mode: stri
       else result = m;
     });
     child.on('exit', (code, signal) => {
-      if (result) resolve(result);
-      else if (cgroup && (signal === 'SIGKILL' || cgroup.oomKills() > 0)) resolve({ type: 'oom', peakBytes: cgroup.peakBytes() });
+      // Killed by the cap: say so, with what the child reported before (a 'partial' message), if anything.
+      if (cgroup && (signal === 'SIGKILL' || cgroup.oomKills() > 0)) resolve({ type: 'oom', peakBytes: cgroup.peakBytes(), ...(result ? { partial: result } : {}) });
+      else if (result && code === 0) resolve(result);
       else reject(new Error(`${job.engine} ${job.mode} child exited with ${signal ?? `code ${code}`}`));
     });
   });

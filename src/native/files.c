@@ -37,6 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+
 static int path_arg(napi_env env, napi_callback_info info, char *path, size_t cap) {
   size_t argc = 1;
   napi_value argv[1];
@@ -371,7 +373,10 @@ static napi_value map_will_need(napi_env env, napi_callback_info info) {
   return out;
 }
 
+#endif /* __linux__ */
+
 static napi_value init(napi_env env, napi_value exports) {
+#if defined(__linux__)
   napi_property_descriptor props[] = {
       {"dropCache", NULL, drop_cache, NULL, NULL, NULL, napi_default, NULL},
       {"residentBytes", NULL, resident_bytes, NULL, NULL, NULL, napi_default, NULL},
@@ -381,7 +386,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapWillNeed", NULL, map_will_need, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 6, props);
-  return exports;
+#endif
+  return exports; /* elsewhere: no functions (page-cache.ts reports the platform as unsupported) */
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

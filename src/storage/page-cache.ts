@@ -15,7 +15,9 @@ interface FilesAddon {
   mapWillNeed(handle: object, db: string, keys: Uint32Array, count: number): number;
 }
 
-const addon = loadAddon<FilesAddon>('strata_files');
+const loaded = loadAddon<Partial<FilesAddon>>('strata_files');
+/** The addon exports its functions on Linux only. */
+const addon = loaded?.mapOpen ? (loaded as FilesAddon) : null;
 
 function need(): FilesAddon {
   if (!addon) throw createError('STRATA_UNSUPPORTED_PLATFORM', 'the strata_files addon is not built (run `npm ci` or `npx node-gyp rebuild`; Linux only)', 'native');
