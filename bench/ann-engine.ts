@@ -30,6 +30,8 @@ export interface EngineJob {
   readAhead?: boolean;
   /** strata's index spec. */
   spec?: string;
+  /** strata's maxLists settings (default: the built-in ones). */
+  maxLists?: number[];
 }
 
 export interface SettingRow {
@@ -107,7 +109,7 @@ async function main(job: EngineJob) {
   }
   // Search: only queries and ground truth are needed, except by the exact engine (its index IS the data).
   const data = await loadDataset(job.dataset, { maxQueries: job.queries, withBase: job.engine === 'exact' });
-  const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: job.threads, readAhead: job.readAhead, spec: job.spec });
+  const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: job.threads, readAhead: job.readAhead, spec: job.spec, maxLists: job.maxLists });
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = rssAnonBytes();

@@ -42,6 +42,8 @@ export interface AnnBenchOptions {
   readAhead?: boolean;
   /** strata's index spec (default float32 lists). */
   spec?: string;
+  /** strata's maxLists settings (default: 8,16,32, or the sweep's). */
+  maxLists?: number[];
 }
 
 export interface AnnRow extends SettingRow {
@@ -83,7 +85,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}, ${availableParallelism()} cores${capBytes ? `, memory cap ${capLabel(capBytes)}` : ''}`);
   const rows: AnnRow[] = [];
   for (const engine of o.engines) {
-    const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads, ...(o.readAhead === undefined ? {} : { readAhead: o.readAhead }), ...(o.spec ? { spec: o.spec } : {}) };
+    const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads, ...(o.readAhead === undefined ? {} : { readAhead: o.readAhead }), ...(o.spec ? { spec: o.spec } : {}), ...(o.maxLists ? { maxLists: o.maxLists } : {}) };
     const built = await runEngineChild('ann-engine', { ...base, mode: 'build' }, ui);
     ui.stop();
     const files = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec }).files();
@@ -131,7 +133,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     let fits = true;
     if (capBytes > 0) fits = await run(search, capBytes);
     if (o.cold && fits) {
-      const settings = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec }).settings(false, true);
+      const settings = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, maxLists: o.maxLists }).settings(o.sweep, true);
       for (const setting of settings) if (!(await run({ ...base, mode: 'cold', setting }, capBytes))) break;
     }
   }

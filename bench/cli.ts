@@ -34,6 +34,7 @@ function benchProgram(): Command {
     .option('--cold', 'also time the first pass after evicting the engine\'s files from the page cache, per setting')
     .option('--read-ahead', 'let the kernel read ahead on strata\'s index file (strata\'s default is off)')
     .option('--spec <spec>', 'strata\'s index spec, e.g. "SPANN,INT8,Refine" (default: float32 lists)')
+    .option('--max-lists <list>', 'comma-separated maxLists settings for strata, replacing its default ones (8,16,32, or the sweep\'s)')
     .addHelpText('after', `
   Each engine is built and then measured in a process of its own. Columns:
     QPS 1T     queries/s, one query at a time in one thread      QPS all   batch search on all cores
@@ -65,6 +66,7 @@ function benchProgram(): Command {
         cold: Boolean(opts.cold),
         ...(opts.readAhead ? { readAhead: true } : {}),
         ...(opts.spec ? { spec: String(opts.spec) } : {}),
+        ...(opts.maxLists ? { maxLists: String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim())) } : {}),
       });
     });
 

@@ -48,6 +48,8 @@ export interface EngineContext {
   readAhead?: boolean;
   /** strata's index spec (spec.ts); default the library's default (float32 lists). */
   spec?: string;
+  /** strata's maxLists settings, replacing the built-in ones. */
+  maxLists?: number[];
 }
 
 /** Whether a previous run left a built index here in the current on-disk format. */
@@ -89,7 +91,7 @@ class StrataEngine implements Engine {
     this.index = await openIndex(this.dir, { threads: this.ctx.threads, ...(this.ctx.readAhead === undefined ? {} : { readAhead: this.ctx.readAhead }) });
   }
   settings(sweep: boolean, ssd = false): Setting[] {
-    const lists = sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32];
+    const lists = this.ctx.maxLists ?? (sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32]);
     // From the device: each setting with the probe's lists prefetched (read in parallel) and without.
     return ssd ? lists.flatMap((maxLists) => [{ maxLists, prefetch: 0 }, { maxLists, prefetch: 1 }]) : lists.map((maxLists) => ({ maxLists }));
   }

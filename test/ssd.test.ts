@@ -42,6 +42,22 @@ describe('SSD regime', () => {
     }
   });
 
+  it('the first search of a handle that reads more than 64 lists answers as the ones after it, with prefetch on', async () => {
+    for (const prefetch of [false, true]) {
+      const index = await openIndex(dir);
+      try {
+        const query = queries.subarray(0, DIM);
+        const first = index.search(query, 10, { maxLists: 100, eps2: 1000, prefetch });
+        const again = index.search(query, 10, { maxLists: 100, eps2: 1000, prefetch });
+        expect(first.stats.listsProbed).toBeGreaterThan(64);
+        expect(Array.from(first.ids)).toEqual(Array.from(again.ids));
+        expect(first.stats).toEqual(again.stats);
+      } finally {
+        await index.close();
+      }
+    }
+  });
+
   it('a batch search with prefetch gives the same answers as without, with readahead on or off', async () => {
     const answers: string[] = [];
     for (const readAhead of [false, true]) {

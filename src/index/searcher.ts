@@ -238,6 +238,7 @@ export class SpannSearcher {
       stats.listsPrefetched += found;
     } else {
       found = this.probeLists(params);
+      heads = this.heads; // probeLists may have grown the array
       if (this.prefetching(params)) {
         // Every list this probe reads starts coming from the device now, in parallel.
         this.store.lists.willNeed('list', heads, found);
