@@ -47,11 +47,16 @@ describe('strata bench ann in the SSD regime', async () => {
     const lines: string[] = [];
     const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata'], queries: 60, rebuild: false, threads: 2, workDir: join(tmp.dir, 'work'), memoryCap: '40' }, (s) => lines.push(s));
     const capped = rows.filter((r) => r.capBytes > 0);
-    expect(capped).toHaveLength(1);
-    expect(capped[0].oom).toBe(true);
-    expect(capped[0].capBytes).toBe(40 * 2 ** 20);
+    // Killed while opening (one "does not fit" row) or in the all-cores phase, where each batch worker
+    // loads its own head graph (the single-thread rows stand, QPS all says OOM): either way, no crash.
+    expect(capped.length).toBeGreaterThan(0);
+    for (const r of capped) {
+      expect(r.capBytes).toBe(40 * 2 ** 20);
+      if (r.oom) expect(capped).toHaveLength(1);
+      else expect(r.allCoresOom && Number.isNaN(r.qpsAllCores) && r.qps > 0).toBe(true);
+    }
     expect(rows.filter((r) => r.capBytes === 0).length).toBeGreaterThan(0); // the uncapped baseline still ran
-    expect(lines.join('\n')).toMatch(/does not fit \(OOM at 40 MiB\)/);
+    expect(lines.join('\n')).toMatch(capped[0].oom ? /does not fit \(OOM at 40 MiB\)/ : /\bOOM\b/);
   });
 
   it.skipIf(noCgroup !== null)('capped and cold rows carry device reads, page faults, the cgroup peak and the time to a first answer', async () => {
