@@ -80,13 +80,23 @@ function benchProgram(): Command {
     .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
+    .option('--memory-cap <size>', 'also measure each spec in a memory cgroup of this size, page cache counted (MiB, 1GiB or 15%raw), its files evicted first; needs root or a delegated cgroup')
     .addHelpText('after', `
   Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SPANN,INT8 (per-dimension
   min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
   Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3;SPANN,INT8" --json codecs.json`)
     .action(async (opts) => {
       const maxLists = String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim()));
-      await runCodecBench({ dataset: opts.dataset, specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean), k: opts.k, maxLists, queries: opts.queries, rebuild: Boolean(opts.rebuild), json: opts.json });
+      await runCodecBench({
+        dataset: opts.dataset,
+        specs: String(opts.specs).split(';').map((s) => s.trim()).filter(Boolean),
+        k: opts.k,
+        maxLists,
+        queries: opts.queries,
+        rebuild: Boolean(opts.rebuild),
+        json: opts.json,
+        ...(opts.memoryCap ? { memoryCap: String(opts.memoryCap) } : {}),
+      });
     });
 
   bench

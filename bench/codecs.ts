@@ -1,11 +1,17 @@
 /**
  * `strata bench codecs`: one index per spec over the same dataset and the same search settings, so
  * the cost of each posting-list codec shows as bytes per vector, compression ratio, recall@k and
- * single-thread QPS side by side with float32 (`SPANN`).
+ * single-thread QPS side by side with float32 (`SPANN`). With --memory-cap each spec is measured
+ * again in a memory cgroup (memory-cap.ts), from its evicted files, by the ann bench's engine child.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reusableIndex } from './engines.js';
+import type { EngineJob, EngineReport } from './ann-engine.js';
+import { runEngineChild } from './engine-process.js';
+import { makeEngine, reusableIndex } from './engines.js';
+import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
+import { dropPageCache } from '../src/storage/page-cache.js';
+import type { ProgressUi } from '../src/util/progress.js';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { parseSpec } from '../src/index/spec.js';
 import { loadDataset, recallAtK, DATASETS_DIR } from '../src/datasets/registry.js';
@@ -23,6 +29,8 @@ export interface CodecBenchOptions {
   queries: number;
   rebuild: boolean;
   json?: string;
+  /** Also measure each spec in a memory cgroup of this size (memory-cap.ts syntax), its files evicted first. */
+  memoryCap?: string;
 }
 
 export interface CodecRow {
@@ -35,6 +43,29 @@ export interface CodecRow {
   p50Ms: number;
   buildSeconds: number;
   diskBytes: number;
+  /** The memory cap of the row (bytes; 0 = none). */
+  capBytes: number;
+  /** Bytes read from the device per query (capped rows). */
+  deviceBytesPerQuery?: number;
+  /** Killed by the cap's OOM killer while opening: the spec does not fit. */
+  oom?: boolean;
+}
+
+/** One spec's rows under the cap: the ann bench's strata engine child in a cgroup, from evicted files. */
+async function cappedRows(o: CodecBenchOptions, spec: string, workDir: string, nq: number, capBytes: number, base: Omit<CodecRow, 'maxLists' | 'recall' | 'qps' | 'p50Ms' | 'capBytes'>, ui: ProgressUi): Promise<CodecRow[]> {
+  const engine = makeEngine('strata', { workDir, metric: 'l2', dim: 0, rebuild: false, threads: 0, spec });
+  for (const f of engine.files()) if (existsSync(f)) dropPageCache(f);
+  const cg = MemoryCgroup.create(capBytes);
+  try {
+    const job: EngineJob = { mode: 'search', engine: 'strata', dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: false, rebuild: false, threads: 0, spec, maxLists: o.maxLists };
+    const res = await runEngineChild('ann-engine', job, ui, cg);
+    ui.stop();
+    const report = ((res.type === 'oom' ? (res.partial as Record<string, unknown> | undefined) : res)?.report ?? null) as EngineReport | null;
+    if (!report) return [{ ...base, maxLists: NaN, recall: NaN, qps: NaN, p50Ms: NaN, capBytes, oom: true }];
+    return report.rows.map((r) => ({ ...base, maxLists: r.params.maxLists, recall: r.recall, qps: r.qps, p50Ms: r.p50Ms, capBytes, deviceBytesPerQuery: r.deviceBytesPerQuery }));
+  } finally {
+    cg.remove();
+  }
 }
 
 export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => void = console.log): Promise<CodecRow[]> {
@@ -44,9 +75,11 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
   const dim = data.dim;
   log(`dataset ${data.name}: ${data.baseCount} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}`);
   const rows: CodecRow[] = [];
+  const capBytes = o.memoryCap ? parseMemoryCap(o.memoryCap, data.baseCount * dim * 4) : 0;
+  const workDir = join(DATASETS_DIR, data.name, 'indexes');
   for (const spec of o.specs) {
     parseSpec(spec); // refuse a bad spec before building anything
-    const dir = join(DATASETS_DIR, data.name, 'indexes', `strata-${spec.replace(/,/g, '-')}`);
+    const dir = join(workDir, `strata-${spec.replace(/,/g, '-')}`);
     let buildSeconds = 0;
     if (o.rebuild || !reusableIndex(dir)) {
       rmSync(dir, { recursive: true, force: true });
@@ -82,14 +115,23 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
         p50Ms: lat[Math.floor(nq / 2)],
         buildSeconds,
         diskBytes: index.diskBytes(),
+        capBytes: 0,
       });
     }
+    const base = { spec: index.stats().spec, bytesPerVector: bpv, compression: (dim * 4) / bpv, buildSeconds, diskBytes: index.diskBytes() };
     await index.close();
+    if (capBytes) rows.push(...(await cappedRows(o, spec, workDir, nq, capBytes, base, ui)));
   }
   log(
     formatTable(rows, [
       { title: 'spec', value: (r) => r.spec },
-      { title: 'maxLists', value: (r) => String(r.maxLists) },
+      { title: 'maxLists', value: (r) => (r.oom ? `does not fit (OOM at ${capLabel(r.capBytes)})` : String(r.maxLists)) },
+      ...(capBytes
+        ? [
+            { title: 'cap', value: (r: CodecRow) => (r.capBytes ? capLabel(r.capBytes) : 'none') },
+            { title: 'device/query', value: (r: CodecRow) => (r.deviceBytesPerQuery === undefined ? '-' : fmtBytes(r.deviceBytesPerQuery)) },
+          ]
+        : []),
       { title: 'bytes/vector', value: (r) => String(r.bytesPerVector) },
       { title: 'compression', value: (r) => `${r.compression.toFixed(1)}×` },
       { title: `recall@${o.k}`, value: (r) => r.recall.toFixed(4) },

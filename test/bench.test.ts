@@ -100,6 +100,21 @@ describe('strata bench codecs', () => {
     for (const r of saved.rows) for (const f of ['spec', 'bytesPerVector', 'recall', 'qps']) expect(r).toHaveProperty(f);
     expect(existsSync(join(tmp.dir, 'prepared', 'tiny', 'indexes'))).toBe(true);
   });
+
+  it.skipIf(process.getuid?.() !== 0)('under --memory-cap: each spec again in a cgroup, with the same answers and its device reads', async () => {
+    const { memoryCgroupUnavailable } = await import('../bench/memory-cap.js');
+    if (memoryCgroupUnavailable()) return;
+    const { runCodecBench } = await import('../bench/codecs.js');
+    const rows = await runCodecBench({ dataset: dataDir, specs: ['SPANN,F8E4M3'], k: 10, maxLists: [4, 16], queries: 60, rebuild: false, memoryCap: '1GiB' }, () => {});
+    const free = rows.filter((r) => r.capBytes === 0);
+    const capped = rows.filter((r) => r.capBytes === 2 ** 30);
+    expect(capped.map((r) => r.maxLists)).toEqual([4, 16]);
+    for (let i = 0; i < 2; i++) {
+      expect(capped[i].recall).toBe(free[i].recall); // the cap changes where bytes come from, not the answers
+      expect(capped[i].bytesPerVector).toBe(16);
+      expect(Number.isFinite(capped[i].deviceBytesPerQuery)).toBe(true);
+    }
+  }, 60_000);
 });
 
 describe('strata bench filter', () => {
