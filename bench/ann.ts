@@ -16,7 +16,7 @@ import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
 import { ENGINES, type EngineName, makeEngine } from './engines.js';
 import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
 import { type Column, fmtBytes, formatTable, recallQpsSvg } from './report.js';
-import { dropPageCache } from '../src/storage/page-cache.js';
+import { deviceReadBandwidth, dropPageCache } from '../src/storage/page-cache.js';
 
 export interface AnnBenchOptions {
   dataset: string;
@@ -65,6 +65,36 @@ export interface AnnRow extends SettingRow {
   allCoresOom?: boolean;
   /** Peak bytes charged to the cap's cgroup (page cache included). */
   cgroupPeakBytes?: number;
+  /**
+   * strata, capped or cold: the device bytes this setting read per second (device/query × QPS 1T) as a
+   * share of the device's random-read bandwidth at the setting's mean list size (O_DIRECT probe on
+   * the index file, 32 reads in flight) — how close the row runs to the physical limit.
+   */
+  deviceShare?: number;
+  /** The probed bandwidth (bytes/s) and block size that deviceShare divides by. */
+  deviceBandwidth?: number;
+  probeBlockBytes?: number;
+}
+
+/** Bandwidth probes by block size, once per run (bench ann --memory-cap/--cold). */
+function probeDevice(file: string, rows: AnnRow[], log: (s: string) => void): void {
+  const probed = new Map<number, number>();
+  for (const r of rows) {
+    if (r.engine !== 'strata' || r.oom || !(r.capBytes > 0 || r.pass === 'cold') || !r.params.maxLists || !(r.deviceBytesPerQuery > 0)) continue;
+    const block = Math.max(4096, Math.ceil(r.bytesReadPerQuery / r.params.maxLists / 4096) * 4096);
+    let bw = probed.get(block);
+    if (bw === undefined) {
+      try {
+        bw = deviceReadBandwidth(file, block);
+      } catch (err) {
+        log(`device probe skipped: ${(err as Error).message}`); // e.g. tmpfs has no O_DIRECT
+        return;
+      }
+      probed.set(block, bw);
+      log(`device: ${fmtBytes(bw)}/s of random ${fmtBytes(block)} reads (O_DIRECT, 32 in flight, ${file})`);
+    }
+    Object.assign(r, { deviceShare: (r.deviceBytesPerQuery * r.qps) / bw, deviceBandwidth: bw, probeBlockBytes: block });
+  }
 }
 
 /** Evict an engine's files from the page cache (so a capped or cold process reads them itself). */
@@ -136,6 +166,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       const settings = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, maxLists: o.maxLists }).settings(o.sweep, true);
       for (const setting of settings) if (!(await run({ ...base, mode: 'cold', setting }, capBytes))) break;
     }
+    if (ssd && engine === 'strata' && existsSync(files[0])) probeDevice(files[0], rows, log);
   }
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const columns: Column<AnnRow>[] = [
@@ -155,6 +186,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       { title: 'device/query', value: (r) => (Number.isFinite(r.deviceBytesPerQuery) ? fmtBytes(r.deviceBytesPerQuery) : '-') },
       { title: 'read amp', value: (r) => (r.bytesReadPerQuery > 0 ? `${f(r.deviceBytesPerQuery / r.bytesReadPerQuery, 2)}×` : '-') },
       { title: 'majflt/q', value: (r) => f(r.majorFaultsPerQuery, 1) },
+      { title: 'of device', value: (r) => (r.deviceShare === undefined ? '-' : `${f(100 * r.deviceShare)}%`) },
       { title: 'cgroup peak', value: (r) => (r.cgroupPeakBytes ? fmtBytes(r.cgroupPeakBytes) : '-') },
       { title: 'disk', value: (r) => (Number.isFinite(r.diskBytes) ? fmtBytes(r.diskBytes) : '-') },
     );
@@ -171,7 +203,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   log(formatTable(rows, columns));
   log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}. RssAnon: growth from just before the engine opens its index to after its single-thread queries, in its own process. build peak: peak RSS of the build process above bare Node (includes the loaded dataset).`);
   if (ssd) {
-    log(`cap: the engine's process ran in a memory cgroup of that size (page cache counted), its files evicted first. pass warm: timed after one untimed pass; cold: the first pass after eviction (first ms: open to first answer). read/query: posting bytes the query needed; device/query: bytes read from the device (/proc/self/io); read amp = device / needed; majflt/q: major page faults per query. QPS all "OOM": the cap ended the process in the all-cores phase (each batch worker loads its own head graph).`);
+    log(`cap: the engine's process ran in a memory cgroup of that size (page cache counted), its files evicted first. pass warm: timed after one untimed pass; cold: the first pass after eviction (first ms: open to first answer). read/query: posting bytes the query needed; device/query: bytes read from the device (/proc/self/io); read amp = device / needed; majflt/q: major page faults per query; of device: device/query × QPS 1T as a share of the device's random-read bandwidth at the mean list size (probed). QPS all "OOM": the cap ended the process in the all-cores phase (each batch worker loads its own head graph).`);
   }
   if (o.json) {
     writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, capBytes, rows }, null, 2) + '\n');

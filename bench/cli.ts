@@ -45,7 +45,9 @@ function benchProgram(): Command {
   The SSD regime (--memory-cap, --cold): rows gain the cap, the pass (warm: after one untimed pass;
   cold: the first pass on an evicted page cache, with the time from open to the first answer),
   posting bytes each query needed, bytes it read from the device, their ratio (read amplification)
-  and major page faults; strata's settings run with and without prefetch (lists read concurrently).
+  and major page faults, and for strata the share of the device's random-read bandwidth it uses
+  ("of device": an O_DIRECT probe of the index file at the mean list size, 32 reads in flight);
+  strata's settings run with and without prefetch (lists read concurrently).
   An engine the cap's OOM killer ends is a row "does not fit"; "QPS all: OOM" means it was ended in the
   all-cores phase (strata's batch workers each load their own copy of the head graph).
   Example: strata bench ann --dataset synthetic-1m-96 --engines strata,hnswlib --memory-cap 256 --cold`)

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { open } from 'lmdb';
-import { dropPageCache, residentBytes, ValuePrefetcher } from '../src/storage/page-cache.js';
+import { deviceReadBandwidth, dropPageCache, residentBytes, ValuePrefetcher } from '../src/storage/page-cache.js';
 import { createRng } from '../src/util/random.js';
 import { mixture, tempDir } from './helpers.js';
 
@@ -192,6 +192,12 @@ describe('SSD regime', () => {
     } finally {
       await index.close();
     }
+  });
+
+  it.skipIf(onTmpfs)('the device probe measures random O_DIRECT reads of a file and refuses unaligned blocks', () => {
+    const file = join(dir, 'strata.mdb');
+    expect(deviceReadBandwidth(file, 4096, 4, 200)).toBeGreaterThan(1e6); // any SSD or disk reads > 1 MB/s
+    expect(() => deviceReadBandwidth(file, 1000, 4, 100)).toThrow(/multiple of 4096/);
   });
 
   it('page-cache calls on a missing file throw', () => {

@@ -17,6 +17,13 @@
  *                                         I/O, and a probe's lists arrive in parallel instead of one
  *                                         page fault at a time. Returns the bytes advised.
  *   mapClose(h)
+ *
+ *   readProbe(path, blockBytes, depth, millis)
+ *                                         the device's random-read bandwidth, as fio measures it:
+ *                                         `depth` threads each pread blocks of `blockBytes` at random
+ *                                         aligned offsets of the file with O_DIRECT (no page cache)
+ *                                         for `millis` ms; returns bytes per second (the physical limit
+ *                                         a query's device reads are compared with)
  * The walk reads LMDB's B-tree itself (the page layout of the LMDB bundled with lmdb-js: 24-byte
  * page headers, 8-byte page numbers, MDB_INTEGERKEY u32 keys) from the newest meta page, outside
  * any transaction: what it finds is only a hint, so a page a writer is reusing at that moment can
@@ -36,6 +43,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <time.h>
 
 #if defined(__linux__)
 
@@ -375,6 +384,94 @@ static napi_value map_will_need(napi_env env, napi_callback_info info) {
 
 #endif /* __linux__ */
 
+#if defined(__linux__)
+typedef struct {
+  int fd;
+  size_t block;
+  uint64_t blocks;
+  double until;
+  uint64_t seed;
+  double bytes;
+  int error;
+} ProbeThread;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *probe_thread(void *arg) {
+  ProbeThread *t = arg;
+  void *buf = NULL;
+  if (posix_memalign(&buf, 4096, t->block) != 0) {
+    t->error = ENOMEM;
+    return NULL;
+  }
+  uint64_t x = t->seed | 1;
+  while (now_seconds() < t->until) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+    off_t off = (off_t)((x % t->blocks) * t->block);
+    ssize_t r = pread(t->fd, buf, t->block, off);
+    if (r < 0) {
+      t->error = errno;
+      break;
+    }
+    t->bytes += (double)r;
+  }
+  free(buf);
+  return NULL;
+}
+
+static napi_value read_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  char path[4096];
+  size_t len;
+  uint32_t block, depth, millis;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || napi_get_value_uint32(env, argv[1], &block) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &depth) != napi_ok || napi_get_value_uint32(env, argv[3], &millis) != napi_ok ||
+      block < 4096 || block % 4096 != 0 || depth < 1 || depth > 256 || millis < 1) {
+    napi_throw_type_error(env, NULL, "readProbe(path, blockBytes: a multiple of 4096, depth: 1..256, millis)");
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open (O_DIRECT)", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < (uint64_t)block * 16) {
+    close(fd);
+    errno = EINVAL;
+    return throw_errno(env, "file too small to probe:", path);
+  }
+  ProbeThread *ts = calloc(depth, sizeof *ts);
+  pthread_t *ids = calloc(depth, sizeof *ids);
+  double until = now_seconds() + millis / 1000.0, start = now_seconds();
+  for (uint32_t i = 0; i < depth; i++) {
+    ts[i] = (ProbeThread){fd, block, (uint64_t)st.st_size / block, until, 0x9E3779B97F4A7C15ull * (i + 1), 0, 0};
+    pthread_create(&ids[i], NULL, probe_thread, &ts[i]);
+  }
+  double bytes = 0;
+  int error = 0;
+  for (uint32_t i = 0; i < depth; i++) {
+    pthread_join(ids[i], NULL);
+    bytes += ts[i].bytes;
+    if (ts[i].error) error = ts[i].error;
+  }
+  double seconds = now_seconds() - start;
+  free(ts);
+  free(ids);
+  close(fd);
+  if (error) {
+    errno = error;
+    return throw_errno(env, "pread (O_DIRECT)", path);
+  }
+  napi_value out;
+  napi_create_double(env, bytes / seconds, &out);
+  return out;
+}
+#endif /* __linux__ */
+
 static napi_value init(napi_env env, napi_value exports) {
 #if defined(__linux__)
   napi_property_descriptor props[] = {
@@ -384,8 +481,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapClose", NULL, map_close, NULL, NULL, NULL, napi_default, NULL},
       {"mapLocate", NULL, map_locate, NULL, NULL, NULL, napi_default, NULL},
       {"mapWillNeed", NULL, map_will_need, NULL, NULL, NULL, napi_default, NULL},
+      {"readProbe", NULL, read_probe, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, 7, props);
 #endif
   return exports; /* elsewhere: no functions (page-cache.ts reports the platform as unsupported) */
 }

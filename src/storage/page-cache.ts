@@ -13,6 +13,7 @@ interface FilesAddon {
   mapClose(handle: object): void;
   mapLocate(handle: object, db: string, key: number, out: Float64Array): boolean;
   mapWillNeed(handle: object, db: string, keys: Uint32Array, count: number): number;
+  readProbe(path: string, blockBytes: number, depth: number, millis: number): number;
 }
 
 const loaded = loadAddon<Partial<FilesAddon>>('strata_files');
@@ -30,6 +31,15 @@ function need(): FilesAddon {
  */
 export function dropPageCache(path: string): void {
   need().dropCache(path);
+}
+
+/**
+ * The device's random-read bandwidth under `path` (bytes/s): `depth` threads read `blockBytes`
+ * blocks (a multiple of 4096) at random offsets of the file with O_DIRECT for `millis` ms — the
+ * physical limit a query's device reads are compared with.
+ */
+export function deviceReadBandwidth(path: string, blockBytes: number, depth = 32, millis = 2000): number {
+  return need().readProbe(path, blockBytes, depth, millis);
 }
 
 /** Bytes of the file now in the page cache. */
