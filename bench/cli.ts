@@ -49,7 +49,7 @@ function benchProgram(): Command {
   ("of device": an O_DIRECT probe of the index file at the mean list size, 32 reads in flight);
   strata's settings run with and without prefetch (lists read concurrently).
   An engine the cap's OOM killer ends is a row "does not fit"; "QPS all: OOM" means it was ended in the
-  all-cores phase (strata's batch workers each load their own copy of the head graph).
+  all-cores phase (e.g. when each batch worker loads its own copy of a large head graph).
   Example: strata bench ann --dataset synthetic-1m-96 --engines strata,hnswlib --memory-cap 256 --cold`)
     .action(async (opts) => {
       const engines = String(opts.engines).split(',').map((s) => s.trim()) as EngineName[];

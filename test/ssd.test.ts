@@ -75,8 +75,30 @@ describe('SSD regime', () => {
     expect(new Set(answers).size).toBe(1);
   });
 
-  it('refuses a readAhead or prefetch that is not a boolean, naming it', async () => {
+  it("a batch whose lists the caller chooses (batchGraph 'shared': workers load no graph) answers as one whose workers search their own graphs", async () => {
+    const answers: string[] = [];
+    for (const batchGraph of ['per-worker', 'shared'] as const) {
+      const index = await openIndex(dir, { threads: 2, batchGraph });
+      try {
+        for (const prefetch of [false, true]) {
+          const r = await index.searchBatch(queries, 10, { maxLists: 16, prefetch });
+          expect(r.stats.listsPrefetched).toBe(prefetch ? r.stats.listsProbed : 0);
+          answers.push(JSON.stringify([Array.from(r.ids), Array.from(r.distances), r.stats]));
+        }
+        // A scoped batch (a tenant) keeps the workers' own graphs, whatever the mode.
+        const t = await index.searchBatch(queries, 5, { maxLists: 8, tenant: 'default' });
+        expect(t.ids.length).toBe(40 * 5);
+      } finally {
+        await index.close();
+      }
+    }
+    expect(answers[2]).toBe(answers[0]);
+    expect(answers[3]).toBe(answers[1]);
+  });
+
+  it('refuses a readAhead, batchGraph or prefetch of the wrong kind, naming it', async () => {
     await expect(openIndex(dir, { readAhead: 'yes' as never })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'readAhead' });
+    await expect(openIndex(dir, { batchGraph: 'main' as never })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'batchGraph' });
     const index = await openIndex(dir);
     try {
       expect(() => index.search(queries.subarray(0, DIM), 10, { prefetch: 1 as never })).toThrow(expect.objectContaining({ code: 'STRATA_INVALID_OPTION', field: 'prefetch' }));

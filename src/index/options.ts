@@ -45,9 +45,19 @@ export interface RuntimeOptions {
    * no query asked for (storage/lmdb.ts).
    */
   readAhead: boolean;
+  /**
+   * Who searches the head graph in a batch search. 'per-worker': every worker thread loads its own
+   * copy of the graph (fastest when memory is plentiful: the graph search runs in parallel too).
+   * 'shared': the calling thread chooses every query's lists with its graph and the workers only scan
+   * them, loading no graph (one copy in memory: what lets a 10M index's batch run under a 1 GiB cap).
+   * 'auto' (default): 'shared' when the index file is larger than half the memory the process may use.
+   */
+  batchGraph: 'auto' | 'per-worker' | 'shared';
 }
 
-export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = { threads: 0, postings: 'lmdb', readAhead: false };
+export const BATCH_GRAPH_MODES: readonly RuntimeOptions['batchGraph'][] = ['auto', 'per-worker', 'shared'];
+
+export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = { threads: 0, postings: 'lmdb', readAhead: false, batchGraph: 'auto' };
 
 /** What createIndex takes: the index's options and, beside them, the handle's runtime settings. */
 export type CreateOptions = Partial<IndexOptions> & { dimension: number } & Partial<RuntimeOptions>;
@@ -58,7 +68,9 @@ export function resolveRuntimeOptions(user: Partial<RuntimeOptions>): RuntimeOpt
   if (postings !== 'lmdb' && postings !== 'memory') fail('postings', "'lmdb' or 'memory'", postings);
   const readAhead = user.readAhead ?? DEFAULT_RUNTIME_OPTIONS.readAhead;
   if (typeof readAhead !== 'boolean') fail('readAhead', 'a boolean', readAhead);
-  return { threads: positiveInt({ threads: user.threads ?? DEFAULT_RUNTIME_OPTIONS.threads }, 'threads', 0), postings, readAhead };
+  const batchGraph = user.batchGraph ?? DEFAULT_RUNTIME_OPTIONS.batchGraph;
+  if (!BATCH_GRAPH_MODES.includes(batchGraph)) fail('batchGraph', `one of ${BATCH_GRAPH_MODES.join(', ')}`, batchGraph);
+  return { threads: positiveInt({ threads: user.threads ?? DEFAULT_RUNTIME_OPTIONS.threads }, 'threads', 0), postings, readAhead, batchGraph };
 }
 
 export interface SearchParams {

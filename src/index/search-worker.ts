@@ -21,6 +21,13 @@ export interface SearchTask {
   dir: string;
   /** The handle's readahead setting (options.ts RuntimeOptions). */
   readAhead: boolean;
+  /**
+   * The lists of every query, chosen by the calling thread (`batchGraph: 'shared'`): query q's are
+   * lists[q * listStride, + listCounts[q]); this worker then loads no head graph. Null: it searches its own.
+   */
+  lists: Uint32Array | null;
+  listCounts: Uint32Array | null;
+  listStride: number;
   queries: Float32Array;
   start: number;
   end: number;
@@ -37,30 +44,32 @@ export interface SearchTask {
 interface OpenIndex {
   store: IndexStore;
   meta: IndexMeta;
-  graph: HeadGraph;
+  /** Null for a worker whose lists are chosen by the caller (it loads no graph). */
+  graph: HeadGraph | null;
   searcher: SpannSearcher;
   dim: number;
 }
 
 const open = new Map<string, OpenIndex>();
 
-function searcherFor(dir: string, readAhead: boolean): OpenIndex {
-  let entry = open.get(dir);
+function searcherFor(dir: string, readAhead: boolean, withGraph: boolean): OpenIndex {
+  const key = `${withGraph ? 'graph' : 'lists'}\u0000${dir}`;
+  let entry = open.get(key);
   if (!entry) {
     const store = IndexStore.open(dir, { readOnly: true, readAhead });
     const meta = readMeta(store, dir);
-    const graph = loadGraph(store, dir, meta, false);
+    const graph = withGraph ? loadGraph(store, dir, meta, false) : null;
     const searcher = new SpannSearcher(store, graph, searcherConfig(meta, store));
     entry = { store, meta, graph, searcher, dim: meta.options.dimension };
     refreshTombstones(entry);
-    open.set(dir, entry);
+    open.set(key, entry);
     return entry;
   }
   entry.store.refreshSnapshot();
   if (entry.store.meta.version() === entry.meta.version) return entry;
   const meta = readMeta(entry.store, dir);
   if (meta.version !== entry.meta.version) {
-    const graph = followHeads(entry.graph, entry.store, dir, meta);
+    const graph = entry.graph ? followHeads(entry.graph, entry.store, dir, meta) : null;
     if (graph !== entry.graph) {
       entry.graph = graph;
       entry.searcher = new SpannSearcher(entry.store, graph, searcherConfig(meta, entry.store));
@@ -78,11 +87,14 @@ function refreshTombstones(entry: OpenIndex): void {
 }
 
 export default function run(task: SearchTask): number {
-  const entry = searcherFor(task.dir, task.readAhead);
-  // When prefetching (unscoped probes): each query's lists are chosen and advised one query ahead, so
-  // their reads run while the query before them is scanned.
+  const { lists, listCounts } = task;
+  const entry = searcherFor(task.dir, task.readAhead, lists === null);
+  // Each query's lists are chosen (or taken from the caller's) and, when prefetching, advised one
+  // query ahead, so their reads run while the query before them is scanned (unscoped probes).
   const ahead = (q: number) => {
-    if (q < task.end && !task.scope) entry.searcher.prefetchAhead(task.queries, q * entry.dim, task.params);
+    if (q >= task.end || task.scope) return;
+    if (lists && listCounts) entry.searcher.provideLists(task.queries, q * entry.dim, task.params, lists, q * task.listStride, listCounts[q]);
+    else entry.searcher.prefetchAhead(task.queries, q * entry.dim, task.params);
   };
   ahead(task.start);
   for (let q = task.start; q < task.end; q++) {

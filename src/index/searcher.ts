@@ -72,6 +72,8 @@ interface AheadChoice {
   params: SearchParams | null;
   heads: Uint32Array;
   count: number;
+  /** Its lists were advised (prefetched) when chosen. */
+  advised: boolean;
 }
 
 export type Plan = 'probe' | 'exact' | 'cells' | 'probe+exact' | 'empty';
@@ -113,7 +115,7 @@ export class SpannSearcher {
   private dead: Uint32Array | null = null;
 
   /** Lists `prefetchAhead` chose (and advised) for queries not searched yet: two slots, oldest replaced. */
-  private readonly ahead: AheadChoice[] = [0, 1].map(() => ({ queries: null, off: -1, params: null, heads: new Uint32Array(64), count: 0 }));
+  private readonly ahead: AheadChoice[] = [0, 1].map(() => ({ queries: null, off: -1, params: null, heads: new Uint32Array(64), count: 0, advised: false }));
   private aheadNext = 0;
   /** The process's major page faults after the previous search, and whether that search took any. */
   private lastFaults = -1;
@@ -121,7 +123,8 @@ export class SpannSearcher {
 
   constructor(
     private readonly store: IndexStore,
-    private readonly graph: HeadGraph,
+    /** The head graph; null for a searcher that is always handed its lists (provideLists). */
+    private readonly graph: HeadGraph | null,
     private cfg: SearcherConfig,
   ) {
     this.codeDim = cfg.pca ? cfg.pca.outDim : cfg.dim;
@@ -215,6 +218,7 @@ export class SpannSearcher {
       this.headDist = new Float32Array(want);
     }
     this.allowFlags = only;
+    if (!this.graph) throw new Error('this searcher has no head graph: its lists must be provided');
     return this.graph.search(this.query, 0, want, Math.max(ef, want), this.heads, this.headDist, only ? this.headAllow : undefined);
   }
 
@@ -235,7 +239,7 @@ export class SpannSearcher {
       heads = chosen.heads;
       found = chosen.count;
       chosen.queries = null;
-      stats.listsPrefetched += found;
+      if (chosen.advised) stats.listsPrefetched += found;
     } else {
       found = this.probeLists(params);
       heads = this.heads; // probeLists may have grown the array
@@ -247,6 +251,40 @@ export class SpannSearcher {
       }
     }
     for (let i = 0; i < found; i++) this.scanList(heads[i], heap, stats, null);
+  }
+
+  /** The index's config as this searcher reads it. */
+  get config(): SearcherConfig {
+    return this.cfg;
+  }
+
+  /**
+   * The lists an unscoped probe of the query at queries[qOff..] reads, into out[outOff..]; returns how
+   * many (at most min(maxLists, heads)). For batches whose workers hold no head graph.
+   */
+  chooseLists(queries: Float32Array, qOff: number, params: SearchParams, out: Uint32Array, outOff: number): number {
+    this.prepareQuery(queries, qOff);
+    const found = this.probeLists(params);
+    out.set(this.heads.subarray(0, found), outOff);
+    return found;
+  }
+
+  /**
+   * Hand this searcher the lists of the query at queries[qOff..] (chosen by chooseLists elsewhere): its
+   * next `search` of that query with the same params scans them instead of searching a head graph;
+   * advised now when prefetching, so their reads run while the current query is scanned.
+   */
+  provideLists(queries: Float32Array, qOff: number, params: SearchParams, lists: Uint32Array, off: number, count: number): void {
+    const slot = this.ahead[this.aheadNext];
+    this.aheadNext ^= 1;
+    if (slot.heads.length < count) slot.heads = new Uint32Array(count);
+    slot.heads.set(lists.subarray(off, off + count));
+    const advised = this.prefetching(params);
+    Object.assign(slot, { queries, off: qOff, params, count, advised });
+    if (advised) {
+      this.store.lists.willNeed('list', slot.heads, count);
+      this.store.lists.willNeed('appends', slot.heads, count);
+    }
   }
 
   /**
@@ -262,7 +300,7 @@ export class SpannSearcher {
     this.aheadNext ^= 1;
     if (slot.heads.length < found) slot.heads = new Uint32Array(this.heads.length);
     slot.heads.set(this.heads.subarray(0, found));
-    Object.assign(slot, { queries, off: qOff, params, count: found });
+    Object.assign(slot, { queries, off: qOff, params, count: found, advised: true });
     this.store.lists.willNeed('list', slot.heads, found);
     this.store.lists.willNeed('appends', slot.heads, found);
   }

@@ -333,11 +333,18 @@ export class SpannIndex {
       }
       return { ids, distances, k, queries: nq, stats, plan: ran, matched: scope ? scope.count : this.meta.count };
     }
+    // 'shared' head graph: this thread chooses every query's lists, the workers only scan them.
+    const mode = this.runtime.batchGraph;
+    const shared = !scope && !p.bypassIndex && (mode === 'shared' || (mode === 'auto' && this.searcher!.config.prefetchAuto));
+    const listStride = Math.max(1, Math.min(p.maxLists, this.meta.headCount));
+    const lists = shared ? sharedUint32(nq * listStride) : null;
+    const listCounts = shared ? sharedUint32(nq) : null;
+    if (lists && listCounts) for (let i = 0; i < nq; i++) listCounts[i] = this.searcher!.chooseLists(flat, i * dim, p, lists, i * listStride);
     this.pool ??= createPool('index/search-worker', this.runtime.threads);
     const tasks: Promise<void>[] = [];
     for (let s = 0, chunk = batchChunk(nq, this.pool.maxThreads); s < nq; s += chunk) {
       tasks.push(
-        this.pool.run({ dir: this.dir, readAhead: this.runtime.readAhead, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
+        this.pool.run({ dir: this.dir, readAhead: this.runtime.readAhead, lists, listCounts, listStride, queries: q, start: s, end: Math.min(nq, s + chunk), k, params: p, ids, distances, stats: statsOut, scope, plan }),
       );
     }
     const all = Promise.all(tasks);
@@ -682,7 +689,7 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
 
 /** The handle's runtime settings among createIndex/openIndex options. */
 function runtimePart(o: Partial<RuntimeOptions>): Partial<RuntimeOptions> {
-  return { threads: o.threads, postings: o.postings, readAhead: o.readAhead };
+  return { threads: o.threads, postings: o.postings, readAhead: o.readAhead, batchGraph: o.batchGraph };
 }
 
 /** Create a new, empty index in `dir` (created if missing). Fails if an index is already there. */
