@@ -14,9 +14,9 @@ import { createProgress } from '../src/util/progress.js';
 import { runEngineChild } from './engine-process.js';
 import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
 import { ENGINES, type EngineName, makeEngine } from './engines.js';
-import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
+import { capLabel, evictFromPageCache, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
 import { type Column, fmtBytes, formatTable, recallQpsSvg } from './report.js';
-import { deviceReadBandwidth, dropPageCache } from '../src/storage/page-cache.js';
+import { deviceReadBandwidth } from '../src/storage/page-cache.js';
 
 export interface AnnBenchOptions {
   dataset: string;
@@ -97,10 +97,6 @@ function probeDevice(file: string, rows: AnnRow[], log: (s: string) => void): vo
   }
 }
 
-/** Evict an engine's files from the page cache (so a capped or cold process reads them itself). */
-function evict(files: string[]): void {
-  for (const f of files) if (existsSync(f)) dropPageCache(f);
-}
 
 export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void = console.log): Promise<AnnRow[]> {
   const ui = createProgress();
@@ -118,7 +114,9 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads, ...(o.readAhead === undefined ? {} : { readAhead: o.readAhead }), ...(o.spec ? { spec: o.spec } : {}), ...(o.maxLists ? { maxLists: o.maxLists } : {}) };
     const built = await runEngineChild('ann-engine', { ...base, mode: 'build' }, ui);
     ui.stop();
-    const files = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec }).files();
+    // The engine as the parent sees it (no index opened): its files and its settings.
+    const shape = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, maxLists: o.maxLists });
+    const files = shape.files();
     const common = {
       dataset: data.name,
       k: o.k,
@@ -145,7 +143,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       }
     };
     const run = async (job: EngineJob, cap: number) => {
-      evict(files);
+      evictFromPageCache(...files);
       const cg = cap > 0 ? MemoryCgroup.create(cap) : undefined;
       try {
         const res = await runEngineChild('ann-engine', job, ui, cg);
@@ -163,7 +161,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     let fits = true;
     if (capBytes > 0) fits = await run(search, capBytes);
     if (o.cold && fits) {
-      const settings = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, maxLists: o.maxLists }).settings(o.sweep, true);
+      const settings = shape.settings(o.sweep, true);
       for (const setting of settings) if (!(await run({ ...base, mode: 'cold', setting }, capBytes))) break;
     }
     if (ssd && engine === 'strata' && existsSync(files[0])) probeDevice(files[0], rows, log);

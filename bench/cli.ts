@@ -16,6 +16,10 @@ import { runKernelBench } from './kernels.js';
 import { runKvBench } from './kv.js';
 import { runUpdateBench } from './updates.js';
 
+/** The --memory-cap help shared by the benchmarks that take it (memory-cap.ts). */
+const MEMORY_CAP_HELP =
+  'in a memory cgroup of this size, page cache counted: MiB (256), a size (1GiB) or a share of the raw vectors (15%raw), its files evicted from the page cache first; needs root or a delegated cgroup';
+
 function benchProgram(): Command {
   const bench = new Command('strata bench').description('Benchmarks that compare Strata with its peers in one run.').showHelpAfterError();
   bench
@@ -30,7 +34,7 @@ function benchProgram(): Command {
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
     .option('--svg <file>', 'write a recall-vs-QPS plot')
-    .option('--memory-cap <size>', 'also measure each engine in a memory cgroup of this size, page cache counted: MiB (256), a size (1GiB) or a share of the raw vectors (15%raw); needs root or a delegated cgroup')
+    .option('--memory-cap <size>', `also measure each engine ${MEMORY_CAP_HELP}`)
     .option('--cold', 'also time the first pass after evicting the engine\'s files from the page cache, per setting')
     .option('--read-ahead', 'let the kernel read ahead on strata\'s index file (strata\'s default is off)')
     .option('--spec <spec>', 'strata\'s index spec, e.g. "SPANN,INT8,Refine" (default: float32 lists)')
@@ -82,7 +86,7 @@ function benchProgram(): Command {
     .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
-    .option('--memory-cap <size>', 'also measure each spec in a memory cgroup of this size, page cache counted (MiB, 1GiB or 15%raw), its files evicted first; needs root or a delegated cgroup')
+    .option('--memory-cap <size>', `also measure each spec ${MEMORY_CAP_HELP}`)
     .addHelpText('after', `
   Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SPANN,INT8 (per-dimension
   min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
@@ -115,7 +119,7 @@ function benchProgram(): Command {
     .option('--threads <n>', 'worker threads for builds and ground truth (default: all cores)', positiveInt('--threads'), 0)
     .option('--rebuild', 'rebuild indexes even if a previous run left them')
     .option('--json <file>', 'write the rows as JSON')
-    .option('--memory-cap <size>', 'run each engine\'s searches in a memory cgroup of this size, page cache counted (MiB, 1GiB or 15%raw), its files evicted first; needs root or a delegated cgroup')
+    .option('--memory-cap <size>', `run each engine's searches ${MEMORY_CAP_HELP}`)
     .addHelpText('after', `
   Cases: unfiltered; filter keeping 99% and 1% of vectors (a range on a uniform 'bucket' attribute);
   queries scoped to tenants holding about 1% of the vectors; queries scoped to tenants drawn in

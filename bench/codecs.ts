@@ -4,13 +4,12 @@
  * single-thread QPS side by side with float32 (`SPANN`). With --memory-cap each spec is measured
  * again in a memory cgroup (memory-cap.ts), from its evicted files, by the ann bench's engine child.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { EngineJob, EngineReport } from './ann-engine.js';
 import { runEngineChild } from './engine-process.js';
-import { makeEngine, reusableIndex } from './engines.js';
-import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
-import { dropPageCache } from '../src/storage/page-cache.js';
+import { reusableIndex } from './engines.js';
+import { capLabel, evictFromPageCache, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
 import type { ProgressUi } from '../src/util/progress.js';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { parseSpec } from '../src/index/spec.js';
@@ -52,9 +51,9 @@ export interface CodecRow {
 }
 
 /** One spec's rows under the cap: the ann bench's strata engine child in a cgroup, from evicted files. */
-async function cappedRows(o: CodecBenchOptions, spec: string, workDir: string, nq: number, capBytes: number, base: Omit<CodecRow, 'maxLists' | 'recall' | 'qps' | 'p50Ms' | 'capBytes'>, ui: ProgressUi): Promise<CodecRow[]> {
-  const engine = makeEngine('strata', { workDir, metric: 'l2', dim: 0, rebuild: false, threads: 0, spec });
-  for (const f of engine.files()) if (existsSync(f)) dropPageCache(f);
+async function cappedRows(o: CodecBenchOptions, spec: string, dir: string, nq: number, capBytes: number, base: Omit<CodecRow, 'maxLists' | 'recall' | 'qps' | 'p50Ms' | 'capBytes'>, ui: ProgressUi): Promise<CodecRow[]> {
+  evictFromPageCache(dir);
+  const workDir = dirname(dir);
   const cg = MemoryCgroup.create(capBytes);
   try {
     const job: EngineJob = { mode: 'search', engine: 'strata', dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: false, rebuild: false, threads: 0, spec, maxLists: o.maxLists };
@@ -120,7 +119,7 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
     }
     const base = { spec: index.stats().spec, bytesPerVector: bpv, compression: (dim * 4) / bpv, buildSeconds, diskBytes: index.diskBytes() };
     await index.close();
-    if (capBytes) rows.push(...(await cappedRows(o, spec, workDir, nq, capBytes, base, ui)));
+    if (capBytes) rows.push(...(await cappedRows(o, spec, dir, nq, capBytes, base, ui)));
   }
   log(
     formatTable(rows, [

@@ -3,14 +3,13 @@
  * engine built and measured in a child process of its own (bench/filter-engine.ts):
  * recall@k, single-thread QPS, p50/p99 latency and RssAnon growth per engine and case.
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { resolveThreads } from '../src/util/workers.js';
 import { runEngineChild } from './engine-process.js';
-import { capLabel, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
-import { dropPageCache } from '../src/storage/page-cache.js';
+import { capLabel, evictFromPageCache, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
 import {
   FILTER_ENGINES,
   type FilterEngineName,
@@ -30,12 +29,6 @@ export interface FilterBenchOptions extends FilterSettings {
   memoryCap?: string;
 }
 
-/** Every file under a path (an engine's index folder, or its one file). */
-function filesUnder(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).flatMap((name) => filesUnder(join(path, name)));
-}
 
 
 export async function runFilterBench(o: FilterBenchOptions, log: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<FilterRow[]> {
@@ -71,7 +64,7 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
       rows.push(...(r.rows as FilterRow[]));
       continue;
     }
-    for (const f of filesUnder(engineDir(base, engine))) dropPageCache(f);
+    evictFromPageCache(engineDir(base, engine));
     const cg = MemoryCgroup.create(capBytes);
     try {
       const r = await runEngineChild('filter-engine', { ...base, mode: 'search', engine }, ui, cg);

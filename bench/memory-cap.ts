@@ -8,9 +8,10 @@
  * Page cache that another cgroup brought in stays charged there: a capped run therefore drops the
  * engine's files from the page cache first (page-cache.ts), or the cap would not see them.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../src/errors.js';
+import { dropPageCache } from '../src/storage/page-cache.js';
 
 const MiB = 2 ** 20;
 
@@ -132,4 +133,16 @@ export class MemoryCgroup {
 /** Human form of a cap: "256 MiB". */
 export function capLabel(bytes: number): string {
   return bytes >= 1024 * MiB && bytes % (1024 * MiB) === 0 ? `${bytes / (1024 * MiB)} GiB` : `${Math.round(bytes / MiB)} MiB`;
+}
+
+/**
+ * Drop every file under these paths (files or folders; missing ones are skipped) from the page cache,
+ * so a capped process reads them itself and the cap is charged for them.
+ */
+export function evictFromPageCache(...paths: string[]): void {
+  for (const path of paths) {
+    if (!existsSync(path)) continue;
+    if (statSync(path).isDirectory()) evictFromPageCache(...readdirSync(path).map((name) => join(path, name)));
+    else dropPageCache(path);
+  }
 }

@@ -37,7 +37,7 @@ export interface SearchStats {
   listsPrefetched: number;
 }
 
-/** Numbers a batch search worker reports per query: SearchStats' four, and 1 if a probe fell back to exact. */
+/** Numbers a batch search worker reports per query: the SearchStats fields, and 1 if a probe fell back to exact. */
 export const STATS_SLOTS = 5;
 
 export function emptyStats(): SearchStats {
@@ -65,7 +65,7 @@ export interface SearcherConfig {
   prefetchAuto: boolean;
 }
 
-/** A probe's lists chosen ahead of its search (SpannSearcher.prefetchAhead). */
+/** A probe's lists chosen ahead of its search (SpannSearcher.prefetchAhead / provideLists). */
 interface AheadChoice {
   queries: Float32Array | null;
   off: number;
@@ -244,9 +244,7 @@ export class SpannSearcher {
       found = this.probeLists(params);
       heads = this.heads; // probeLists may have grown the array
       if (this.prefetching(params)) {
-        // Every list this probe reads starts coming from the device now, in parallel.
-        this.store.lists.willNeed('list', heads, found);
-        this.store.lists.willNeed('appends', heads, found);
+        this.advise(heads, found);
         stats.listsPrefetched += found;
       }
     }
@@ -281,10 +279,13 @@ export class SpannSearcher {
     slot.heads.set(lists.subarray(off, off + count));
     const advised = this.prefetching(params);
     Object.assign(slot, { queries, off: qOff, params, count, advised });
-    if (advised) {
-      this.store.lists.willNeed('list', slot.heads, count);
-      this.store.lists.willNeed('appends', slot.heads, count);
-    }
+    if (advised) this.advise(slot.heads, count);
+  }
+
+  /** Every list in heads[0..count) starts coming from the device now, in parallel (posting-store willNeed). */
+  private advise(heads: Uint32Array, count: number): void {
+    this.store.lists.willNeed('list', heads, count);
+    this.store.lists.willNeed('appends', heads, count);
   }
 
   /**
@@ -295,14 +296,7 @@ export class SpannSearcher {
   prefetchAhead(queries: Float32Array, qOff: number, params: SearchParams): void {
     if (!this.prefetching(params) || params.bypassIndex) return;
     this.prepareQuery(queries, qOff);
-    const found = this.probeLists(params);
-    const slot = this.ahead[this.aheadNext];
-    this.aheadNext ^= 1;
-    if (slot.heads.length < found) slot.heads = new Uint32Array(this.heads.length);
-    slot.heads.set(this.heads.subarray(0, found));
-    Object.assign(slot, { queries, off: qOff, params, count: found, advised: true });
-    this.store.lists.willNeed('list', slot.heads, found);
-    this.store.lists.willNeed('appends', slot.heads, found);
+    this.provideLists(queries, qOff, params, this.heads, 0, this.probeLists(params));
   }
 
   /**
@@ -351,7 +345,6 @@ export class SpannSearcher {
     return 'probe';
   }
 
-  /** Exact distances for the compressed-domain candidates, from the full-precision vectors. */
   private prefetching(params: SearchParams): boolean {
     return params.prefetch === 'auto' ? this.cfg.prefetchAuto || this.faulting : params.prefetch;
   }
@@ -368,6 +361,7 @@ export class SpannSearcher {
     this.lastFaults = f;
   }
 
+  /** Exact distances for the compressed-domain candidates, from the full-precision vectors. */
   private rerank(k: number, params: SearchParams, outIds: Uint32Array, outDist: Float32Array, outOff: number, stats: SearchStats): number {
     const { dim, metric } = this.cfg;
     const heap = this.heap;

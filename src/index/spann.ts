@@ -3,8 +3,7 @@
  * `createIndex` / `openIndex` are the entry points; see ARCHITECTURE.md for the data flow.
  */
 import { memoryLimitBytes } from '../util/memory.js';
-import { existsSync, } from 'node:fs';
-import { loadGraph, removeGraph, saveGraph } from './graph-sync.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Piscina } from 'piscina';
 import { createError } from '../errors.js';
@@ -26,7 +25,7 @@ import { GroupCommit } from './write-queue.js';
 import { ScopeCache } from './scope-cache.js';
 import { MemoryPostingStore } from '../storage/posting-store.js';
 export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
-import { type SearchStats, type SearcherConfig, SpannSearcher, STATS_SLOTS, emptyStats } from './searcher.js';
+import { type Plan, type SearchStats, type SearcherConfig, SpannSearcher, STATS_SLOTS, emptyStats } from './searcher.js';
 import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
@@ -36,17 +35,15 @@ import { FORMAT_VERSION, GRAPH_FILE, IndexStore } from '../storage/index-store.j
 import type { IndexMeta } from '../storage/records.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
-import type { Filter, } from './filter.js';
-import type { PlanChoice, Scope, } from './scope.js';
-import { Tenant, TenantCatalog, type TenantInfo, checkTenantName, detailsOf } from './tenants.js';
+import type { Filter } from './filter.js';
+import type { PlanChoice, Scope } from './scope.js';
 import { addRuns } from './bitmaps.js';
-import type { Plan } from './searcher.js';
 import { createPool, sharedFloat32, sharedUint32, toShared } from '../util/workers.js';
 import { Tombstones } from './tombstones.js';
 import { IndexWriter, removeSlotRuns, type WriteCounts, type WriteEffects, type WriteKind, type WriteOptions, type WriteRequest, type WriteTarget, checkWrite } from './writer.js';
 import { type HealthReport, inspectIndex } from './maintenance.js';
-import { followHeads, savedGraphVersion } from './graph-sync.js';
-import { DEFAULT_TENANT, type TenantRecord, runsOf } from './tenants.js';
+import { followHeads, loadGraph, removeGraph, saveGraph, savedGraphVersion } from './graph-sync.js';
+import { DEFAULT_TENANT, Tenant, TenantCatalog, type TenantInfo, type TenantRecord, checkTenantName, detailsOf, runsOf } from './tenants.js';
 
 
 /** Who a search may see: one tenant's vectors and/or those matching a filter (filter.ts). */

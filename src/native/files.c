@@ -322,19 +322,31 @@ static napi_value map_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The (handle, db name, …) arguments mapLocate and mapWillNeed start with: 4 arguments in argv. */
+static LmdbMap *map_db_args(napi_env env, napi_callback_info info, napi_value *argv, char *name, size_t cap) {
+  size_t argc = 4, len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, NULL, "expected 4 arguments");
+    return NULL;
+  }
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (m && napi_get_value_string_utf8(env, argv[1], name, cap, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "the db name must be a string");
+    return NULL;
+  }
+  return m;
+}
+
 static napi_value map_locate(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
   char name[256];
   uint32_t key;
-  size_t len;
   napi_typedarray_type type;
   size_t n;
   void *data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return NULL;
-  LmdbMap *m = map_arg(env, argv[0]);
+  LmdbMap *m = map_db_args(env, info, argv, name, sizeof name);
   if (!m) return NULL;
-  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok || napi_get_value_uint32(env, argv[2], &key) != napi_ok ||
+  if (napi_get_value_uint32(env, argv[2], &key) != napi_ok ||
       napi_get_typedarray_info(env, argv[3], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n < 2) {
     napi_throw_type_error(env, NULL, "mapLocate(handle, db, key, out: Float64Array(2))");
     return NULL;
@@ -350,19 +362,15 @@ static napi_value map_locate(napi_env env, napi_callback_info info) {
 }
 
 static napi_value map_will_need(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
   char name[256];
-  size_t len;
   napi_typedarray_type type;
   size_t n;
   void *data;
   uint32_t count;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return NULL;
-  LmdbMap *m = map_arg(env, argv[0]);
+  LmdbMap *m = map_db_args(env, info, argv, name, sizeof name);
   if (!m) return NULL;
-  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_uint32_array ||
+  if (napi_get_typedarray_info(env, argv[2], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_uint32_array ||
       napi_get_value_uint32(env, argv[3], &count) != napi_ok || count > n) {
     napi_throw_type_error(env, NULL, "mapWillNeed(handle, db, keys: Uint32Array, count)");
     return NULL;
