@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
+import { loadDataset, DATASETS_DIR, INDEXES_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { runEngineChild } from './engine-process.js';
 import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
@@ -102,7 +102,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   const ui = createProgress();
   const data = await loadDataset(o.dataset, { report: ui.update, withBase: false }); // the engines' processes load what they need
   ui.stop();
-  const workDir = o.workDir ?? join(DATASETS_DIR, data.name, 'indexes');
+  const workDir = o.workDir ?? join(DATASETS_DIR, data.name, INDEXES_DIR);
   mkdirSync(workDir, { recursive: true });
   const nq = Math.min(o.queries, data.queryCount);
   const rawVectorBytes = data.baseCount * data.dim * 4;
@@ -161,7 +161,8 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     let fits = true;
     if (capBytes > 0) fits = await run(search, capBytes);
     if (o.cold && fits) {
-      const settings = shape.settings(o.sweep, true);
+      // The settings the warm run timed (strata's depend on its index: the budgets of its recall curve).
+      const settings = rows.filter((r) => r.engine === engine && r.capBytes === 0 && r.pass === 'warm' && !r.oom).map((r) => r.params);
       for (const setting of settings) if (!(await run({ ...base, mode: 'cold', setting }, capBytes))) break;
     }
     if (ssd && engine === 'strata' && existsSync(files[0])) probeDevice(files[0], rows, log);
@@ -199,7 +200,7 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
     );
   }
   log(formatTable(rows, columns));
-  log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}. RssAnon: growth from just before the engine opens its index to after its single-thread queries, in its own process. build peak: peak RSS of the build process above bare Node (includes the loaded dataset).`);
+  log(`raw float32 vectors: ${fmtBytes(rawVectorBytes)}. RssAnon: growth from just before the engine opens its index to after its single-thread queries, in its own process. build peak: peak anonymous RSS of the build process above bare Node (includes the loaded dataset; mapped index pages are not counted).`);
   if (ssd) {
     log(`cap: the engine's process ran in a memory cgroup of that size (page cache counted), its files evicted first. pass warm: timed after one untimed pass; cold: the first pass after eviction (first ms: open to first answer). read/query: posting bytes the query needed; device/query: bytes read from the device (/proc/self/io); read amp = device / needed; majflt/q: major page faults per query; of device: device/query × QPS 1T as a share of the device's random-read bandwidth at the mean list size (probed). QPS all "OOM": the cap ended the process in the all-cores phase (with batchGraph 'per-worker' each batch worker loads its own head graph).`);
   }

@@ -27,7 +27,7 @@ function benchProgram(): Command {
     .description('Recall/QPS/latency/memory/disk of strata vs hnswlib-node (all vectors in memory) vs exact search.')
     .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`), an ann-benchmarks HDF5 file, or a folder with base/query[/groundtruth] vector files')
     .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
-    .option('--sweep', 'sweep many search settings per engine (default: three)')
+    .option('--sweep', 'sweep many search settings per engine (default: three). strata is swept by target recall (0.5 … 0.995: each row shows the lists its recall curve gives that target), hnswlib by ef')
     .addOption(new Option('--engines <list>', 'comma-separated engines').default(ENGINES.join(',')))
     .option('--queries <n>', 'measure the first n queries', positiveInt('--queries'), 2000)
     .option('--threads <n>', 'worker threads for builds and all-core QPS (default: all cores)', positiveInt('--threads'))
@@ -38,7 +38,7 @@ function benchProgram(): Command {
     .option('--cold', 'also time the first pass after evicting the engine\'s files from the page cache, per setting')
     .option('--read-ahead', 'let the kernel read ahead on strata\'s index file (strata\'s default is off)')
     .option('--spec <spec>', 'strata\'s index spec, e.g. "SPANN,INT8,Refine" (default: float32 lists)')
-    .option('--max-lists <list>', 'comma-separated maxLists settings for strata, replacing its default ones (8,16,32, or the sweep\'s)')
+    .option('--max-lists <list>', 'comma-separated maxLists settings for strata, replacing its target-recall ones (targetRecall 0.9, 0.95, 0.99, or the sweep\'s)')
     .addHelpText('after', `
   Each engine is built and then measured in a process of its own. Columns:
     QPS 1T     queries/s, one query at a time in one thread      QPS all   batch search on all cores

@@ -13,7 +13,7 @@ import { capLabel, evictFromPageCache, MemoryCgroup, parseMemoryCap } from './me
 import type { ProgressUi } from '../src/util/progress.js';
 import { createIndex, openIndex } from '../src/index/spann.js';
 import { parseSpec } from '../src/index/spec.js';
-import { loadDataset, recallAtK, DATASETS_DIR } from '../src/datasets/registry.js';
+import { loadDataset, recallAtK, DATASETS_DIR, INDEXES_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { formatTable, fmtBytes } from './report.js';
 
@@ -75,7 +75,7 @@ export async function runCodecBench(o: CodecBenchOptions, log: (s: string) => vo
   log(`dataset ${data.name}: ${data.baseCount} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}`);
   const rows: CodecRow[] = [];
   const capBytes = o.memoryCap ? parseMemoryCap(o.memoryCap, data.baseCount * dim * 4) : 0;
-  const workDir = join(DATASETS_DIR, data.name, 'indexes');
+  const workDir = join(DATASETS_DIR, data.name, INDEXES_DIR);
   for (const spec of o.specs) {
     parseSpec(spec); // refuse a bad spec before building anything
     const dir = join(workDir, `strata-${spec.replace(/,/g, '-')}`);

@@ -72,6 +72,11 @@ function prefetchOf(s: Setting): boolean | 'auto' {
   return s.prefetch === undefined ? 'auto' : s.prefetch === 1;
 }
 
+/** A strata setting as search options: its target recall when it has one (maxLists is then what that target reads). */
+function searchOptions(s: Setting): { targetRecall: number; prefetch: boolean | 'auto' } | { maxLists: number; prefetch: boolean | 'auto' } {
+  return s.targetRecall !== undefined ? { targetRecall: s.targetRecall, prefetch: prefetchOf(s) } : { maxLists: s.maxLists, prefetch: prefetchOf(s) };
+}
+
 class StrataEngine implements Engine {
   private index?: SpannIndex;
   private readonly dir: string;
@@ -90,18 +95,31 @@ class StrataEngine implements Engine {
   async open() {
     this.index = await openIndex(this.dir, { threads: this.ctx.threads, ...(this.ctx.readAhead === undefined ? {} : { readAhead: this.ctx.readAhead }) });
   }
+  /**
+   * By target recall (the index's calibration maps each to the lists it reads, shown beside it) up to
+   * 0.995; by maxLists when --max-lists is given or the index has no recall curve.
+   */
   settings(sweep: boolean, ssd = false): Setting[] {
-    const lists = this.ctx.maxLists ?? (sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32]);
+    let base: Setting[];
+    if (!this.ctx.maxLists && this.index!.recallCurve()) {
+      const targets = sweep ? [0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995] : [0.9, 0.95, 0.99];
+      const byLists = new Map<number, Setting>(); // targets that map to the same budget are one setting
+      for (const targetRecall of targets) {
+        const maxLists = this.index!.budgetFor(targetRecall);
+        if (!byLists.has(maxLists)) byLists.set(maxLists, { targetRecall, maxLists });
+      }
+      base = [...byLists.values()];
+    } else base = (this.ctx.maxLists ?? (sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32])).map((maxLists) => ({ maxLists }));
     // From the device: each setting with the probe's lists prefetched (read in parallel) and without.
-    return ssd ? lists.flatMap((maxLists) => [{ maxLists, prefetch: 0 }, { maxLists, prefetch: 1 }]) : lists.map((maxLists) => ({ maxLists }));
+    return ssd ? base.flatMap((s) => [{ ...s, prefetch: 0 }, { ...s, prefetch: 1 }]) : base;
   }
   searchOne(q: Float32Array, qOff: number, k: number, s: Setting, out: Uint32Array, outOff: number): number {
-    const r = this.index!.search(q.subarray(qOff, qOff + this.ctx.dim), k, { maxLists: s.maxLists, prefetch: prefetchOf(s) });
+    const r = this.index!.search(q.subarray(qOff, qOff + this.ctx.dim), k, searchOptions(s));
     out.set(r.ids, outOff);
     return r.stats.bytesRead;
   }
   async searchAll(queries: Float32Array, k: number, s: Setting) {
-    const r = await this.index!.searchBatch(queries, k, { maxLists: s.maxLists, prefetch: prefetchOf(s) });
+    const r = await this.index!.searchBatch(queries, k, searchOptions(s));
     return r.ids;
   }
   files() {

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, DATASETS_DIR } from '../src/datasets/registry.js';
+import { loadDataset, DATASETS_DIR, INDEXES_DIR } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { resolveThreads } from '../src/util/workers.js';
 import { runEngineChild } from './engine-process.js';
@@ -35,7 +35,7 @@ export async function runFilterBench(o: FilterBenchOptions, log: (line: string) 
   const ui = createProgress();
   const data = await loadDataset(o.dataset, { maxQueries: o.queries, report: ui.update });
   const nq = data.queryCount;
-  const workDir = join(DATASETS_DIR, data.name, 'indexes');
+  const workDir = join(DATASETS_DIR, data.name, INDEXES_DIR);
   const gtDir = join(workDir, `filter-gt-T${o.tenants}-s${o.seed}-q${nq}-k${o.k}`);
   const w = makeWorkload(data.baseCount, o.tenants, o.seed);
   const cases = makeCases(w, data.baseCount, nq, o.seed);

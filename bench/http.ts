@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { loadDataset, recallAtK, DATASETS_DIR, type Dataset } from '../src/datasets/registry.js';
+import { loadDataset, recallAtK, DATASETS_DIR, INDEXES_DIR, type Dataset } from '../src/datasets/registry.js';
 import { openIndex } from '../src/index/spann.js';
 import { indexDir } from '../src/server/ingest-worker.js';
 import { createProgress } from '../src/util/progress.js';
@@ -193,7 +193,7 @@ export async function runHttpBench(o: HttpBenchOptions, log: (s: string) => void
   const data = await loadDataset(o.dataset, { report: ui.update });
   const nq = Math.min(o.queries, data.queryCount);
   log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}, maxLists ${o.maxLists}; ${o.seconds} s per load level`);
-  const dataDir = join(DATASETS_DIR, data.name, 'indexes', 'http-service');
+  const dataDir = join(DATASETS_DIR, data.name, INDEXES_DIR, 'http-service');
   const collectionDir = join(dataDir, 'collections', COLLECTION);
   if (o.reload) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });

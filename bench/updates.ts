@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { hasSingleThreadedGc } from '../src/util/gc.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
-import { loadDataset, recallAtK, DATASETS_DIR, type Dataset } from '../src/datasets/registry.js';
+import { loadDataset, recallAtK, DATASETS_DIR, INDEXES_DIR, type Dataset } from '../src/datasets/registry.js';
 import { createProgress } from '../src/util/progress.js';
 import { createRng } from '../src/util/random.js';
 import { workerFile, toShared } from '../src/util/workers.js';
@@ -113,7 +113,7 @@ export async function runUpdateBench(o: UpdateBenchOptions, log: (s: string) => 
   const nq = Math.min(o.queries, data.queryCount);
   const n = data.baseCount, dim = data.dim;
   log(`dataset ${data.name}: ${n} × ${dim} (${data.metric}), ${nq} queries, k=${o.k}, maxLists ${o.maxLists}; churn ${(o.churn * 100).toFixed(0)}%, batches of ${o.batch}; ${hasSingleThreadedGc() ? 'single-threaded' : 'parallel'} GC`);
-  const fresh = join(DATASETS_DIR, data.name, 'indexes', 'strata-updates-fresh');
+  const fresh = join(DATASETS_DIR, data.name, INDEXES_DIR, 'strata-updates-fresh');
   if (o.rebuild || !reusableIndex(fresh)) {
     rmSync(fresh, { recursive: true, force: true });
     mkdirSync(fresh, { recursive: true });
@@ -122,7 +122,7 @@ export async function runUpdateBench(o: UpdateBenchOptions, log: (s: string) => 
     await index.close();
     ui.stop();
   }
-  const work = join(DATASETS_DIR, data.name, 'indexes', 'strata-updates-work');
+  const work = join(DATASETS_DIR, data.name, INDEXES_DIR, 'strata-updates-work');
   rmSync(work, { recursive: true, force: true });
   cpSync(fresh, work, { recursive: true });
   const index = await openIndex(work);

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   STRATA_INDEX_NOT_FOUND: { status: 404, summary: 'no index at the given directory' },
   STRATA_INDEX_EXISTS: { status: 409, summary: 'an index already exists at the given directory' },
   STRATA_INDEX_NOT_BUILT: { status: 409, summary: 'the index has no data yet: call build() first' },
+  STRATA_NOT_CALIBRATED: { status: 409, summary: 'the index has no recall calibration sample to measure: rebuild it (builds calibrate)' },
   STRATA_INDEX_CLOSED: { status: 409, summary: 'the index was closed' },
   STRATA_INDEX_CORRUPT: { status: 500, summary: 'an index file is missing or damaged' },
   STRATA_CORRUPT: { status: 500, summary: 'a stored record fails its checksum (the store and key are named): nothing is answered from it; rebuild from the source data' },

@@ -64,9 +64,14 @@ describe('strata bench ann in the SSD regime', async () => {
     const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata'], queries: 60, rebuild: false, threads: 2, workDir: join(tmp.dir, 'work'), memoryCap: '1GiB', cold: true }, () => {});
     const capped = rows.filter((r) => r.capBytes === 2 ** 30 && r.pass === 'warm');
     const cold = rows.filter((r) => r.pass === 'cold');
-    // Three maxLists settings, each with and without prefetch, warm under the cap and cold.
-    expect(capped.map((r) => `${r.params.maxLists}/${r.params.prefetch}`)).toEqual(['8/0', '8/1', '16/0', '16/1', '32/0', '32/1']);
-    expect(cold).toHaveLength(6);
+    // The default settings are target recalls (0.9, 0.95, 0.99; targets the curve gives the same
+    // budget are one setting), each with and without prefetch, warm under the cap and cold.
+    const targets = capped.map((r) => r.params.targetRecall);
+    expect(targets.length % 2).toBe(0);
+    expect(targets.length).toBeGreaterThanOrEqual(2);
+    expect(capped.map((r) => r.params.prefetch)).toEqual(targets.map((_, i) => i % 2));
+    for (let i = 2; i < capped.length; i += 2) expect(capped[i].params.maxLists).toBeGreaterThan(capped[i - 2].params.maxLists);
+    expect(cold).toHaveLength(capped.length);
     for (const r of [...capped, ...cold]) {
       expect(r.oom).toBeUndefined();
       for (const f of ['deviceBytesPerQuery', 'majorFaultsPerQuery', 'cgroupPeakBytes', 'bytesReadPerQuery'] as const) expect(Number.isFinite(r[f]), f).toBe(true);

@@ -3,6 +3,7 @@
  *   build <vectors> --out DIR     fvecs / bvecs / fbin / NumPy .npy / ann-benchmarks HDF5 / JSON
  *   search DIR --query <file|json> --k …
  *   stats DIR, health DIR, compact DIR
+ * and `strata tune DIR`: the index's recall curve (targetRecall -> maxLists), measured again on demand.
  */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -73,7 +74,8 @@ Examples:
     .argument('<dir>', 'index folder')
     .requiredOption('--query <file|json>', `query vectors: a file (${VECTOR_EXTENSIONS.join(', ')}; HDF5: its test set) or inline JSON, e.g. '[0.1,0.2,0.3]'`)
     .option('--k <n>', 'neighbours per query', positiveInt('--k'), 10)
-    .option('--max-lists <n>', 'posting lists read per query (default 32)', positiveInt('--max-lists'))
+    .option('--max-lists <n>', 'posting lists read per query (default: what the index measured for --target-recall)', positiveInt('--max-lists'))
+    .option('--target-recall <r>', 'recall@10 to aim for, in (0, 1] (default 0.95; strata tune shows the curve)', parseFloat)
     .option('--tenant <name>', 'search this tenant only')
     .option('--filter <json>', 'metadata filter, e.g. \'{"lang":"en"}\'')
     .option('--limit <n>', 'only the first n queries of a file', positiveInt('--limit'))
@@ -93,7 +95,7 @@ Examples:
         const n = Math.min(q.count, opts.limit ?? q.count);
         const out: Array<{ ids: number[]; distances: number[]; stats: { listsProbed: number; vectorsScanned: number } }> = [];
         for (let i = 0; i < n; i++) {
-          const r = idx.search(q.data.subarray(i * q.dim, (i + 1) * q.dim), opts.k, { ...(opts.maxLists ? { maxLists: opts.maxLists } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(filter ? { filter } : {}) });
+          const r = idx.search(q.data.subarray(i * q.dim, (i + 1) * q.dim), opts.k, { ...(opts.maxLists ? { maxLists: opts.maxLists } : {}), ...(opts.targetRecall !== undefined ? { targetRecall: opts.targetRecall } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(filter ? { filter } : {}) });
           const ids: number[] = [];
           const distances: number[] = [];
           r.ids.forEach((id, j) => {
@@ -133,4 +135,30 @@ Examples:
     .argument('<dir>', 'index folder')
     .option('--reclaim-disk', 'rewrite the LMDB file so disk use drops to the live data')
     .action((dir: string, opts) => withIndex(dir, false, async (idx) => json(await idx.compact({ reclaimDisk: Boolean(opts.reclaimDisk) }))));
+
+  program
+    .command('tune')
+    .description("An index's recall curve: recall@10 measured at each search budget (maxLists) on a sample of its own vectors, and the budget each targetRecall gets.")
+    .argument('<dir>', 'index folder')
+    .option('--measure', 'measure the curve again now (on the stored sample; the index must not be open for writing elsewhere)')
+    .option('--exact-truth', 'with --measure: recompute the sample\'s ground truth by exact search over the stored vectors first (after many inserts; reads every list per sample query)')
+    .option('--json', 'print the curve as JSON')
+    .addHelpText('after', `
+Builds measure the curve (index option calibrationQueries, default 300 sample vectors); compaction
+measures it again. Searches without maxLists read the budget of their targetRecall (default 0.95).
+Examples:
+  strata tune ./idx
+  strata tune ./idx --measure --exact-truth`)
+    .action((dir: string, opts) =>
+      withIndex(dir, !opts.measure, async (idx) => {
+        const curve = opts.measure ? await idx.calibrate({ exactTruth: Boolean(opts.exactTruth) }) : idx.recallCurve();
+        if (!curve) throw createError('STRATA_NOT_CALIBRATED', `${dir} has no recall curve (built before format 8, with calibrationQueries 0, or too small): rebuild it to calibrate`, 'calibration');
+        const targets = [0.8, 0.9, 0.95, 0.97, 0.99].map((t) => ({ targetRecall: t, maxLists: idx.budgetFor(t) }));
+        if (opts.json) return json({ ...curve, targets });
+        console.log(`recall@${curve.k} of ${curve.queries} sample queries (index version ${curve.version}, ${curve.count} vectors, measured in ${curve.seconds.toFixed(1)} s)`);
+        console.log('maxLists  recall');
+        for (const p of curve.points) console.log(`${String(p.maxLists).padStart(8)}  ${p.recall.toFixed(4)}  ${'#'.repeat(Math.round(p.recall * 40))}`);
+        console.log(`targetRecall -> maxLists: ${targets.map((t) => `${t.targetRecall} -> ${t.maxLists}`).join(', ')}`);
+      }),
+    );
 }

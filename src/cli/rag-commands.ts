@@ -105,7 +105,7 @@ Example:
     .option('--model <dir>', `sentence-encoder folder (default ${DEFAULT_MODEL_DIR})`, DEFAULT_MODEL_DIR)
     .option('--chunk-tokens <n>', 'largest chunk in tokens (default 512: documents are scored whole)', positiveInt('--chunk-tokens'), 512)
     .option('--threads <n>', 'embedding worker threads (0 = one per core)', nonNegativeInt('--threads'), 0)
-    .option('--max-lists <n>', 'vector index: posting lists read per query (default 32)', positiveInt('--max-lists'))
+    .option('--max-lists <n>', 'vector index: posting lists read per query (default: what the index measured for recall@10 0.95)', positiveInt('--max-lists'))
     .option('--queries <n>', 'only the first n judged queries', positiveInt('--queries'))
     .option('--data <dir>', 'keep the ingested corpus here (a re-run skips unchanged documents); default a temporary folder')
     .option('--json <file>', 'write {dense, bm25, hybrid, denseExact, ...} each with ndcg10, recall100, mrr10')

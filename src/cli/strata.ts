@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { positiveInt } from '../util/cli-args.js';
 import { isStrataError } from '../errors.js';
 import { prepareDataset } from '../datasets/registry.js';
+import { DEFAULT_SYNTHETIC } from '../datasets/synthetic.js';
+import { DEFAULT_ANISO } from '../datasets/synthetic-aniso.js';
 import { createProgress } from '../util/progress.js';
 import { runDemo } from './demo.js';
 import { addRagCommands } from './rag-commands.js';
@@ -22,13 +24,14 @@ program
 program
   .command('datasets')
   .description('Prepare a named dataset into datasets/<name>: vectors as .fbin plus top-100 ground truth from exact search.')
-  .argument('<name>', 'fashion-mnist | synthetic | synthetic-<n>[k|m]-<dim> (e.g. synthetic-1m-96)')
-  .option('--n <n>', 'synthetic: number of base vectors', positiveInt('--n'))
-  .option('--dim <d>', 'synthetic: dimension', positiveInt('--dim'))
-  .option('--clusters <c>', 'synthetic: Gaussian mixture components (default 1000)', positiveInt('--clusters'))
-  .option('--spread <s>', 'synthetic: noise standard deviation (default 0.15)', parseFloat)
-  .option('--seed <s>', 'synthetic: seed (default 7)', positiveInt('--seed'))
-  .option('--queries <q>', 'synthetic: number of queries (default 1000)', positiveInt('--queries'))
+  .argument('<name>', 'fashion-mnist | synthetic | synthetic-<n>[k|m]-<dim> (e.g. synthetic-1m-96) | synthetic-aniso[-<n>[k|m]-<dim>] (hard data, 200k x 96 by default)')
+  .option('--n <n>', 'generated sets: number of base vectors', positiveInt('--n'))
+  .option('--dim <d>', 'generated sets: dimension', positiveInt('--dim'))
+  .option('--clusters <c>', `generated sets: mixture components (default ${DEFAULT_SYNTHETIC.clusters}; aniso ${DEFAULT_ANISO.clusters})`, positiveInt('--clusters'))
+  .option('--spread <s>', `generated sets: noise scale (default ${DEFAULT_SYNTHETIC.spread}; aniso ${DEFAULT_ANISO.spread}, relative to the centres' spread)`, parseFloat)
+  .option('--zipf <a>', `synthetic-aniso: Zipf exponent of the cluster sizes (default ${DEFAULT_ANISO.zipf})`, parseFloat)
+  .option('--seed <s>', `generated sets: seed (default ${DEFAULT_SYNTHETIC.seed}; aniso ${DEFAULT_ANISO.seed})`, positiveInt('--seed'))
+  .option('--queries <q>', 'generated sets: number of queries (default 1000)', positiveInt('--queries'))
   .option('--force', 'rebuild even if the dataset is already prepared')
   .addHelpText('after', `
 Fashion-MNIST comes from the Debian package dataset-fashion-mnist:
@@ -36,10 +39,11 @@ Fashion-MNIST comes from the Debian package dataset-fashion-mnist:
 Examples:
   strata datasets fashion-mnist
   strata datasets synthetic-1m-96
-  strata datasets synthetic --n 20000 --dim 64 --clusters 50`)
+  strata datasets synthetic --n 20000 --dim 64 --clusters 50
+  strata datasets synthetic-aniso`)
   .action(async (name: string, opts) => {
     const ui = createProgress();
-    const synthetic = Object.fromEntries(Object.entries({ n: opts.n, dim: opts.dim, clusters: opts.clusters, spread: opts.spread, seed: opts.seed, queries: opts.queries }).filter(([, v]) => v !== undefined));
+    const synthetic = Object.fromEntries(Object.entries({ n: opts.n, dim: opts.dim, clusters: opts.clusters, spread: opts.spread, zipf: opts.zipf, seed: opts.seed, queries: opts.queries }).filter(([, v]) => v !== undefined));
     const dir = await prepareDataset(name, { synthetic, force: Boolean(opts.force), report: ui.update });
     ui.stop();
     console.log(`ready: ${dir}`);

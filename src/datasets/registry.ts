@@ -4,7 +4,7 @@
  * made by `strata datasets`. A path may also be an ann-benchmarks HDF5 file, or a folder holding
  * base / query / groundtruth vector files in any supported format (.fvecs .bvecs .fbin / .ivecs .ibin).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { join, resolve, basename, extname } from 'node:path';
 import { repoRoot } from '../util/paths.js';
 import { createError } from '../errors.js';
@@ -13,11 +13,15 @@ import { exactSearch } from '../index/exact.js';
 import { readAnnBenchmarksHdf5 } from '../storage/hdf5.js';
 import { readFloatVectors, readIntVectors, vectorFileShape, writeVectors } from '../storage/vector-files.js';
 import { DEFAULT_SYNTHETIC, type SyntheticOptions, writeMixtureFbin } from './synthetic.js';
+import { type AnisoOptions, DEFAULT_ANISO, writeAnisoFbin } from './synthetic-aniso.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 
 export const GROUND_TRUTH_K = 100;
 
 export const DATASETS_DIR = process.env.STRATA_DATASETS_DIR ?? join(repoRoot(), 'datasets');
+
+/** Where the benches keep the indexes they build from a dataset: <dataset folder>/indexes. */
+export const INDEXES_DIR = 'indexes';
 
 export interface Dataset {
   name: string;
@@ -52,6 +56,15 @@ export function parseSyntheticName(name: string): SyntheticOptions | undefined {
   return { n, dim: Number(m[3]), ...DEFAULT_SYNTHETIC };
 }
 
+/** Parse "synthetic-aniso" (200k × 96) and "synthetic-aniso-<n>[k|m]-<dim>" into generator settings. */
+export function parseAnisoName(name: string): AnisoOptions | undefined {
+  if (name === 'synthetic-aniso') return { n: 200_000, dim: 96, ...DEFAULT_ANISO };
+  const m = /^synthetic-aniso-(\d+)(k|m)?-(\d+)$/.exec(name);
+  if (!m) return undefined;
+  const n = Number(m[1]) * (m[2] === 'm' ? 1_000_000 : m[2] === 'k' ? 1000 : 1);
+  return { n, dim: Number(m[3]), ...DEFAULT_ANISO };
+}
+
 export function syntheticName(n: number, dim: number): string {
   const size = n % 1_000_000 === 0 ? `${n / 1_000_000}m` : n % 1000 === 0 ? `${n / 1000}k` : String(n);
   return `synthetic-${size}-${dim}`;
@@ -73,8 +86,8 @@ function writeInfo(dir: string, info: DatasetInfo) {
 }
 
 export interface PrepareOptions {
-  /** For synthetic: overrides of the generator (n, dim, clusters, spread, seed) and query count. */
-  synthetic?: Partial<SyntheticOptions> & { queries?: number };
+  /** For synthetic and synthetic-aniso: overrides of the generator (n, dim, clusters, spread, seed, zipf) and query count. */
+  synthetic?: Partial<SyntheticOptions> & Partial<Pick<AnisoOptions, 'zipf'>> & { queries?: number };
   force?: boolean;
   report?: Reporter;
 }
@@ -85,7 +98,7 @@ export async function prepareDataset(name: string, options: PrepareOptions = {})
   if (name === 'fashion-mnist') {
     const dir = join(DATASETS_DIR, name);
     if (!options.force && existsSync(join(dir, 'groundtruth.ibin'))) return dir;
-    mkdirSync(dir, { recursive: true });
+    resetDatasetDir(dir);
     const { base, queries } = loadFashionMnist();
     writeVectors(join(dir, 'base.fbin'), base.data, base.dim);
     writeVectors(join(dir, 'query.fbin'), queries.data, queries.dim);
@@ -93,23 +106,49 @@ export async function prepareDataset(name: string, options: PrepareOptions = {})
     writeInfo(dir, { name, metric: 'l2', dim: base.dim, baseCount: base.count, queryCount: queries.count, source: 'Debian dataset-fashion-mnist (ann-benchmarks fashion-mnist-784-euclidean layout)', createdAt: new Date().toISOString() });
     return dir;
   }
+  const aniso = parseAnisoName(name);
+  if (aniso) {
+    const o: AnisoOptions = { ...aniso, ...options.synthetic };
+    return prepareGenerated(name, o, options, (path, n, stream, progress) => writeAnisoFbin(path, o, n, stream, progress), `anisotropic Gaussian mixture ${JSON.stringify(o)}`);
+  }
   const parsed = name === 'synthetic' ? undefined : parseSyntheticName(name);
   if (name === 'synthetic' || parsed) {
     const o: SyntheticOptions = { n: 100_000, dim: 96, ...DEFAULT_SYNTHETIC, ...parsed, ...options.synthetic };
-    const nq = options.synthetic?.queries ?? 1000;
     const dirName = name === 'synthetic' ? syntheticName(o.n, o.dim) : name;
-    const dir = join(DATASETS_DIR, dirName);
-    if (!options.force && existsSync(join(dir, 'groundtruth.ibin'))) return dir;
-    mkdirSync(dir, { recursive: true });
-    writeMixtureFbin(join(dir, 'base.fbin'), o, o.n, 1, (done) => report?.('generate', done, o.n));
-    writeMixtureFbin(join(dir, 'query.fbin'), o, nq, 2);
-    const base = readFloatVectors(join(dir, 'base.fbin'));
-    const queries = readFloatVectors(join(dir, 'query.fbin'));
-    await writeGroundTruth(dir, base.data, queries.data, o.dim, 'l2', report);
-    writeInfo(dir, { name: dirName, metric: 'l2', dim: o.dim, baseCount: o.n, queryCount: nq, source: `Gaussian mixture ${JSON.stringify(o)}`, createdAt: new Date().toISOString() });
-    return dir;
+    return prepareGenerated(dirName, o, options, (path, n, stream, progress) => writeMixtureFbin(path, o, n, stream, progress), `Gaussian mixture ${JSON.stringify(o)}`);
   }
-  throw createError('STRATA_DATASET_MISSING', `unknown dataset ${JSON.stringify(name)}: use fashion-mnist, synthetic, synthetic-<n>[k|m]-<dim>, or a path`, 'dataset');
+  throw createError('STRATA_DATASET_MISSING', `unknown dataset ${JSON.stringify(name)}: use fashion-mnist, synthetic, synthetic-<n>[k|m]-<dim>, synthetic-aniso[-<n>[k|m]-<dim>], or a path`, 'dataset');
+}
+
+/**
+ * Make a dataset's folder ready for new data: the benches keep the indexes they built from it in
+ * <dir>/indexes and reuse them by name, so indexes of earlier data must go with it.
+ */
+function resetDatasetDir(dir: string): void {
+  rmSync(join(dir, INDEXES_DIR), { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
+/** A generated dataset: base (stream 1), queries (stream 2), exact ground truth, info.json. */
+async function prepareGenerated(
+  dirName: string,
+  o: { n: number; dim: number },
+  options: PrepareOptions,
+  write: (path: string, n: number, stream: number, progress?: (done: number) => void) => void,
+  source: string,
+): Promise<string> {
+  const report = options.report;
+  const nq = options.synthetic?.queries ?? 1000;
+  const dir = join(DATASETS_DIR, dirName);
+  if (!options.force && existsSync(join(dir, 'groundtruth.ibin'))) return dir;
+  resetDatasetDir(dir);
+  write(join(dir, 'base.fbin'), o.n, 1, (done) => report?.('generate', done, o.n));
+  write(join(dir, 'query.fbin'), nq, 2);
+  const base = readFloatVectors(join(dir, 'base.fbin'));
+  const queries = readFloatVectors(join(dir, 'query.fbin'));
+  await writeGroundTruth(dir, base.data, queries.data, o.dim, 'l2', report);
+  writeInfo(dir, { name: dirName, metric: 'l2', dim: o.dim, baseCount: o.n, queryCount: nq, source, createdAt: new Date().toISOString() });
+  return dir;
 }
 
 function findFile(dir: string, stem: string, exts: string[]): string | undefined {

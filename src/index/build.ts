@@ -27,8 +27,9 @@ import { groupByTenant, layoutSlots } from './slot-layout.js';
 import { parseSpec } from './spec.js';
 import { Tenant, detailsOf } from './tenants.js';
 import { checkIds, checkVectors, flattenRows, toFloat32 } from './validate.js';
+import { type CalibrationSample, calibrationSample } from './calibration.js';
 
-export type BuildStage = 'heads' | 'graph' | 'assign' | 'write';
+export type BuildStage = 'heads' | 'graph' | 'assign' | 'write' | 'calibrate';
 
 export interface BuildProgress {
   stage: BuildStage;
@@ -69,6 +70,8 @@ export interface BuiltIndex {
   tenants: Tenant[];
   attributeRecords: Array<[string, AttributeRecord]>;
   stats: BuildStats;
+  /** The recall calibration's sample (null when calibration is off or the index is too small). */
+  sample: CalibrationSample | null;
 }
 
 /** Rows per assignment task sent to a worker. */
@@ -113,7 +116,7 @@ export async function buildIndex(
   }
   if (call.attributes) AttributeIndex.check(call.attributes);
   const t0 = performance.now();
-  const stageSeconds: Record<BuildStage, number> = { heads: 0, graph: 0, assign: 0, write: 0 };
+  const stageSeconds: Record<BuildStage, number> = { heads: 0, graph: 0, assign: 0, write: 0, calibrate: 0 };
   const progress = call.onProgress ?? (() => {});
   let mark = performance.now();
   const lap = (stage: BuildStage) => {
@@ -312,6 +315,14 @@ export async function buildIndex(
   graph.version = meta0.headsVersion;
   saveGraph(graph, dir);
   lap('write');
+  // The calibration's sample and its exact neighbours, while the build's vectors are at hand (the
+  // index measures its recall curve on them once it is open: SpannIndex.build).
+  let sample: CalibrationSample | null = null;
+  if (o.calibrationQueries > 0) {
+    progress({ stage: 'calibrate', done: 0, total: 1 });
+    sample = await calibrationSample(data, extIds ?? identityIds(n), dim, o.metric, o.calibrationQueries, o.seed);
+  }
+  lap('calibrate');
   const seconds = (performance.now() - t0) / 1000;
   const meta: IndexMeta = {
     ...meta0,
@@ -341,8 +352,15 @@ export async function buildIndex(
     seconds,
     stageSeconds,
   };
-  store.write(() => store.meta.put(meta));
-  return { meta, graph, tenants: tenantObjs, attributeRecords: attrs ? attrs.records : [], stats };
+  // The meta record is not written here: the caller commits it (with the recall curve it measures on
+  // the open index) as the build's last write, so readers never see a built index without its curve.
+  return { meta, graph, tenants: tenantObjs, attributeRecords: attrs ? attrs.records : [], stats, sample };
+}
+
+function identityIds(n: number): Uint32Array {
+  const ids = new Uint32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = i;
+  return ids;
 }
 
 /** An evenly spaced sample of at most `max` rows, as a fresh n'×dim array. */

@@ -27,6 +27,7 @@ export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   splitNeighbors: 8,
   splitFactor: 1.5,
   mergeFraction: 0.1,
+  calibrationQueries: 300,
   seed: 42,
 };
 
@@ -74,9 +75,20 @@ export function resolveRuntimeOptions(user: Partial<RuntimeOptions>): RuntimeOpt
 }
 
 export interface SearchParams {
-  /** Most posting lists read per query (SPANN caps at 64). Default 32. */
+  /**
+   * Most posting lists read per query: the search budget. Default: the budget the index measured for
+   * `targetRecall` (calibration.ts); 32 on an index without a calibration. Give one of the two.
+   */
   maxLists: number;
-  /** Query-aware pruning: read list c only if d(q,c) <= (1 + eps2) d(q, nearest head). Default 1.0. */
+  /**
+   * The recall@10 to aim for, in (0, 1]: the index reads the fewest lists its calibration curve says
+   * reach it (`strata tune` prints the curve). Default 0.95. Ignored by an index without a calibration.
+   */
+  targetRecall: number;
+  /**
+   * Query-aware pruning: read list c only if d(q,c) <= (1 + eps2) d(q, h2), h2 the second-nearest head
+   * (SPANN uses the nearest; a query sitting on a head would then read only that head's list). Default 1.0.
+   */
   eps2: number;
   /** hnswlib ef for the head-graph search (raised to maxLists when lower). Default 64. */
   efSearch: number;
@@ -116,6 +128,7 @@ export interface SearchParams {
 
 export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   maxLists: 32,
+  targetRecall: 0.95,
   eps2: 1.0,
   efSearch: 64,
   bypassIndex: false,
@@ -173,6 +186,7 @@ export function resolveIndexOptions(user: Partial<IndexOptions> & { dimension: n
     splitNeighbors: positiveInt(o, 'splitNeighbors', 0),
     splitFactor: numberIn(o, 'splitFactor', 1, 4),
     mergeFraction: numberIn(o, 'mergeFraction', 0, 0.5),
+    calibrationQueries: positiveInt(o, 'calibrationQueries', 0),
     seed: positiveInt(o, 'seed', 0),
   };
   if (resolved.candidateHeads < resolved.replicas) fail('candidateHeads', `>= replicas (${resolved.replicas})`, resolved.candidateHeads);
@@ -189,18 +203,24 @@ const PLANS = ['auto', 'exact', 'cells', 'probe'];
 /** Keys of a search call's options that scope it rather than tune it (see SearchScope). */
 const SCOPE_KEYS = new Set(['tenant', 'filter']);
 
-/** Validate search params over the defaults; `tenant` and `filter` are allowed and ignored here. */
-export function resolveSearchParams(user: Partial<SearchParams> | undefined): SearchParams {
-  if (user === undefined) return DEFAULT_SEARCH_PARAMS;
+/**
+ * Validate search params over the defaults; `tenant` and `filter` are allowed and ignored here.
+ * `budget` maps a target recall to maxLists (the index's calibration), or gives null when the index
+ * has none; it decides maxLists unless the caller gave one.
+ */
+export function resolveSearchParams(user: Partial<SearchParams> | undefined, budget: (targetRecall: number) => number | null = () => null): SearchParams {
+  if (user === undefined) return withBudget(DEFAULT_SEARCH_PARAMS, budget);
   if (user === null || typeof user !== 'object') fail('params', 'an object', user);
+  if (user.maxLists !== undefined && user.targetRecall !== undefined) fail('targetRecall', 'left out when maxLists is given (one search budget per search)', user.targetRecall);
   for (const key of Object.keys(user)) {
     if (!KNOWN_SEARCH_PARAMS.has(key) && !SCOPE_KEYS.has(key)) fail(key, `one of the known search params (${[...KNOWN_SEARCH_PARAMS].join(', ')})`, key);
   }
   const o = { ...DEFAULT_SEARCH_PARAMS, ...user } as Record<string, unknown>;
   if (typeof o.bypassIndex !== 'boolean') fail('bypassIndex', 'a boolean', o.bypassIndex);
   if (typeof o.prefetch !== 'boolean' && o.prefetch !== 'auto') fail('prefetch', "a boolean or 'auto'", o.prefetch);
-  return {
+  const params: SearchParams = {
     maxLists: positiveInt(o, 'maxLists'),
+    targetRecall: numberIn(o, 'targetRecall', 0, 1, true),
     eps2: numberIn(o, 'eps2', 0, 1000),
     efSearch: positiveInt(o, 'efSearch'),
     bypassIndex: o.bypassIndex as boolean,
@@ -210,4 +230,11 @@ export function resolveSearchParams(user: Partial<SearchParams> | undefined): Se
     plan: PLANS.includes(o.plan as string) ? (o.plan as SearchParams['plan']) : fail('plan', `one of ${PLANS.join(', ')}`, o.plan),
     prefetch: o.prefetch as boolean | 'auto',
   };
+  return user.maxLists === undefined ? withBudget(params, budget) : params;
+}
+
+/** maxLists from the calibration for params.targetRecall, when the index has one. */
+function withBudget(params: SearchParams, budget: (targetRecall: number) => number | null): SearchParams {
+  const lists = budget(params.targetRecall);
+  return lists === null ? params : { ...params, maxLists: lists };
 }

@@ -225,8 +225,11 @@ export class SpannSearcher {
   /** The lists an unscoped probe reads, nearest first, into this.heads; returns how many. */
   private probeLists(params: SearchParams): number {
     const found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
-    const nearest = this.headDist[0];
-    for (let i = 1; i < found; i++) if (!withinBound(this.cfg.metric, this.headDist[i], nearest, params.eps2)) return i;
+    // The bound is taken from the second-nearest head: a query that sits on a head (a stored vector
+    // searched for its neighbours) is at distance ~0 from it, and a bound of (1 + eps2) x 0 would
+    // prune every other list.
+    const reference = this.headDist[Math.min(1, found - 1)];
+    for (let i = 2; i < found; i++) if (!withinBound(this.cfg.metric, this.headDist[i], reference, params.eps2)) return i;
     return found;
   }
 

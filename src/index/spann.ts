@@ -12,6 +12,7 @@ import {
   type CreateOptions,
   DEFAULT_INDEX_OPTIONS,
   DEFAULT_RUNTIME_OPTIONS,
+  DEFAULT_SEARCH_PARAMS,
   type IndexOptions,
   type RuntimeOptions,
   type SearchParams,
@@ -30,9 +31,10 @@ import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
+import { CALIBRATION_FORMAT, CALIBRATION_K, type CalibrationSample, MIN_CALIBRATION_VECTORS, budgetFor, measureCurve } from './calibration.js';
 import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } from './validate.js';
 import { FORMAT_VERSION, GRAPH_FILE, IndexStore } from '../storage/index-store.js';
-import type { IndexMeta } from '../storage/records.js';
+import type { CalibrationRecord, IndexMeta } from '../storage/records.js';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { AttributeIndex } from './attributes.js';
 import type { Filter } from './filter.js';
@@ -150,6 +152,10 @@ export class SpannIndex {
   private live = new RoaringBitmap32();
   /** Resolved (tenant, filter) scopes and tenants' head bitsets (scope-cache.ts). */
   private readonly scopes = new ScopeCache();
+  /** The recall curve (calibration.ts), or undefined before a build measured one. */
+  private calibration: CalibrationRecord | undefined;
+  /** maxLists for a target recall, from the curve (null without one): what searches resolve params with. */
+  private readonly budget = (targetRecall: number): number | null => (this.calibration ? budgetFor(this.calibration, targetRecall) : null);
 
   /** @internal use createIndex / openIndex */
   constructor(
@@ -169,6 +175,12 @@ export class SpannIndex {
     if (graph) this.attachGraph(graph);
   }
 
+  /** The calibration as stored (no check that it matches the index: it is advisory). */
+  private loadCalibration(): void {
+    const c = this.store.meta.getCalibration();
+    this.calibration = c && c.format === CALIBRATION_FORMAT && c.maxLists.length > 0 ? c : undefined;
+  }
+
   /** Tenants, attribute indexes and live slots (tenant runs minus tombstones), from LMDB. */
   private loadCatalog(): void {
     const records: Array<[string, TenantRecord]> = [];
@@ -183,6 +195,7 @@ export class SpannIndex {
     }
     for (const [name, rec] of records) this.tenants.add(TenantCatalog.restore(name, rec, () => this.store.tenants.details(name), this.tombstones.count > 0 ? this.live : undefined));
     this.attrs = AttributeIndex.open(this.store.attributes.readAll(), this.store.attributes);
+    this.loadCalibration();
   }
 
   get options(): IndexOptions {
@@ -243,7 +256,104 @@ export class SpannIndex {
     this.attrs.dispose();
     this.attrs = AttributeIndex.open(built.attributeRecords, this.store.attributes);
     this.attachGraph(built.graph);
+    let curve: CalibrationRecord | null = null;
+    if (built.sample) {
+      const t = performance.now();
+      call.onProgress?.({ stage: 'calibrate', done: 0, total: 1 });
+      curve = this.measureRecall(built.sample, this.meta.version);
+      const s = (performance.now() - t) / 1000;
+      built.stats.stageSeconds.calibrate += s;
+      built.stats.seconds += s;
+      call.onProgress?.({ stage: 'calibrate', done: 1, total: 1 });
+    }
+    // The build's last write: its meta (readers see the index from here on) with its recall curve.
+    this.store.write(() => {
+      if (curve) this.store.meta.putCalibration(curve);
+      this.store.meta.put(this.meta);
+    });
+    this.calibration = curve ?? undefined;
     return built.stats;
+  }
+
+  /** Measure the recall curve again on a sample and commit it as a write of its own (version + 1, so read-only handles reload it). */
+  private recalibrate(sample: CalibrationSample): CalibrationRecord | null {
+    const meta: IndexMeta = { ...this.meta, version: this.meta.version + 1 };
+    const record = this.measureRecall(sample, meta.version);
+    if (!record) return null;
+    this.store.write(() => {
+      this.store.meta.putCalibration(record);
+      this.store.meta.put(meta);
+    });
+    this.meta = meta;
+    this.calibration = record;
+    return record;
+  }
+
+  /** The recall curve of a calibration sample, measured with this handle's searcher (null: too few scoreable queries). */
+  private measureRecall(sample: CalibrationSample, version: number): CalibrationRecord | null {
+    const searcher = this.assertBuilt();
+    const dim = this.dimension;
+    const ids = new Uint32Array(CALIBRATION_K + 1);
+    const dist = new Float32Array(CALIBRATION_K + 1);
+    const stats = emptyStats();
+    const search = (q: Float32Array, k: number, maxLists: number) => {
+      const found = searcher.search(q, 0, k, { ...DEFAULT_SEARCH_PARAMS, maxLists, prefetch: false }, ids, dist, 0, stats);
+      return ids.subarray(0, found);
+    };
+    const isLive = (id: number) => this.store.ids.slotOf(id) !== undefined;
+    return measureCurve(sample, dim, this.meta.liveHeads, search, isLive, { version, count: this.meta.count });
+  }
+
+  /**
+   * The recall curve searches use for `targetRecall`: recall@10 measured at each budget (maxLists) on
+   * a sample of the index's own vectors; null when the index has none (built before format 8, too
+   * small, or calibrationQueries 0).
+   */
+  recallCurve(): { k: number; queries: number; points: Array<{ maxLists: number; recall: number }>; version: number; count: number; seconds: number } | null {
+    this.assertOpen();
+    const c = this.calibration;
+    if (!c) return null;
+    return { k: c.k, queries: c.queries, points: c.maxLists.map((maxLists, i) => ({ maxLists, recall: c.recall[i] })), version: c.version, count: c.count, seconds: c.seconds };
+  }
+
+  /** maxLists a search with this targetRecall reads (the fixed default without a calibration). */
+  budgetFor(targetRecall: number): number {
+    return resolveSearchParams({ targetRecall }, this.budget).maxLists;
+  }
+
+  /**
+   * Measure the recall curve again on the stored sample (`strata tune`). With `exactTruth`, the sample's
+   * ground truth is first recomputed by exact search over the index's stored vectors (slow on large
+   * indexes: every list is read per sample query) — after many inserts the stored truth misses the
+   * new vectors.
+   */
+  async calibrate(options: { exactTruth?: boolean } = {}): Promise<NonNullable<ReturnType<SpannIndex['recallCurve']>>> {
+    this.assertBuilt();
+    if (this.readOnly) throw createError('STRATA_INVALID_OPTION', `the index at ${JSON.stringify(this.dir)} was opened read-only`, 'readOnly');
+    await this.flush();
+    const stored = this.store.meta.getCalibration();
+    if (!stored) throw createError('STRATA_NOT_CALIBRATED', `the index at ${JSON.stringify(this.dir)} has no calibration sample (built before format 8, with calibrationQueries 0, or under ${MIN_CALIBRATION_VECTORS} vectors): rebuild it to calibrate`, 'calibration');
+    let sample: CalibrationSample = { sampleVectors: stored.sampleVectors, sampleIds: stored.sampleIds, truth: stored.truth, truthK: stored.truthK };
+    if (options.exactTruth) sample = this.exactTruth(sample);
+    if (!this.recalibrate(sample)) throw createError('STRATA_NOT_CALIBRATED', `too few sample vectors of ${JSON.stringify(this.dir)} are still live to measure recall: rebuild it to calibrate`, 'calibration');
+    return this.recallCurve()!;
+  }
+
+  /** The sample's ground truth recomputed by exact search (bypassIndex) over the stored vectors. */
+  private exactTruth(sample: CalibrationSample): CalibrationSample {
+    const dim = this.dimension;
+    const queries = new Float32Array(sample.sampleVectors.byteLength / 4);
+    new Uint8Array(queries.buffer).set(sample.sampleVectors);
+    const tk = sample.truthK;
+    const truth = new Uint32Array(queries.length / dim * tk).fill(NO_ID);
+    const selfIds = new Uint32Array(queries.length / dim);
+    new Uint8Array(selfIds.buffer).set(sample.sampleIds);
+    for (let q = 0; q < selfIds.length; q++) {
+      const r = this.search(queries.subarray(q * dim, (q + 1) * dim), tk + 1, { bypassIndex: true, maxLists: 1 });
+      let w = 0;
+      for (let j = 0; j < r.ids.length && w < tk; j++) if (r.ids[j] !== selfIds[q]) truth[q * tk + w++] = r.ids[j];
+    }
+    return { ...sample, truth: new Uint8Array(truth.buffer) };
   }
 
   /**
@@ -284,7 +394,7 @@ export class SpannIndex {
     const searcher = this.assertBuilt();
     const q = checkQuery(query, this.dimension);
     checkK(k);
-    const p = resolveSearchParams(options);
+    const p = resolveSearchParams(options, this.budget);
     const ids = new Uint32Array(k);
     const distances = new Float32Array(k);
     const stats = emptyStats();
@@ -304,7 +414,7 @@ export class SpannIndex {
     const flat = Array.isArray(queries) ? flattenRows(queries, dim, 'queries') : toFloat32(queries, 'queries');
     const nq = checkVectors(flat, dim, 'queries');
     checkK(k);
-    const p = resolveSearchParams(options);
+    const p = resolveSearchParams(options, this.budget);
     const scoped = this.planScope(options, p);
     const scope = scoped?.scope ?? null;
     const plan = scoped?.plan ?? 'probe';
@@ -448,6 +558,9 @@ export class SpannIndex {
     }
     this.saveGraph();
     if (options.reclaimDisk) await this.rewriteFile();
+    // Merged lists change what a budget buys: the curve is measured again on the stored sample.
+    const stored = this.store.meta.getCalibration();
+    if (stored) this.recalibrate({ sampleVectors: stored.sampleVectors, sampleIds: stored.sampleIds, truth: stored.truth, truthK: stored.truthK });
     return {
       entriesRemoved: before.entries - this.meta.postingEntries,
       headsMerged: before.heads - this.meta.liveHeads,
@@ -748,7 +861,8 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
 }
 
 /**
- * Formats 5 and 6 -> 7. Format 5 stored the runtime `threads` among the index options, and indexes
+ * Formats 5, 6 and 7 -> 8. Format 8 adds the recall calibration record (absent in older indexes:
+ * searches use the fixed default budget until `strata tune` measures one). Format 5 stored the runtime `threads` among the index options, and indexes
  * written before splitFactor and the separate 'version' key existed lack them; format 7 values end
  * with a checksum (posting-format.ts), and older values without one are read as they are. The
  * migrated meta has no threads, an explicit splitFactor, and (once written) the 'version' key.
@@ -767,7 +881,7 @@ export function readMeta(store: IndexStore, dir: string): IndexMeta {
     throw createError('STRATA_INDEX_CORRUPT', `metadata of ${JSON.stringify(dir)} cannot be read: ${(err as Error).message}`, 'meta');
   }
   if (!meta || typeof meta !== 'object') throw createError('STRATA_INDEX_CORRUPT', `${JSON.stringify(dir)} holds no index metadata`, 'meta');
-  if (meta.formatVersion === 5 || meta.formatVersion === 6) {
+  if (meta.formatVersion >= 5 && meta.formatVersion < FORMAT_VERSION) {
     meta = migrateMeta(meta);
     // Written by the first writable open; read-only handles use the migrated record as it is.
     if (!store.readOnly) {

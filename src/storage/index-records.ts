@@ -4,7 +4,8 @@
  * (index-store.ts) opens the environment and hands these out; the index layer sees only the
  * interfaces, so a record kind can move to another backend without touching its callers.
  *
- *   MetaRecords        the index meta, its version (polled by readers), the coarse cell centres
+ *   MetaRecords        the index meta, its version (polled by readers), the coarse cell centres,
+ *                      the recall calibration
  *   HeadRecords        head vectors with their source ids, and the head log (heads changed per
  *                      heads version, for patching a saved graph)
  *   SlotMap            slot -> external id, in chunks of SLOT_CHUNK slots
@@ -19,7 +20,7 @@ import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { ownedCopy, type PutScratch } from './lmdb.js';
 import type { ValuePrefetcher } from './page-cache.js';
-import type { AttributeRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
+import type { AttributeRecord, CalibrationRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 
 /** Slots per slot-map chunk (4 KiB: mapping one result costs one small read). */
 export const SLOT_CHUNK = 1024;
@@ -39,14 +40,26 @@ export interface MetaRecords {
   /** Coarse cell centres (count × dim float32). */
   putCells(centers: Float32Array): void;
   readCells(count: number, dim: number): Float32Array;
+  /** The recall calibration (index/calibration.ts), or undefined when the index has none. */
+  getCalibration(): CalibrationRecord | undefined;
+  putCalibration(record: CalibrationRecord): void;
 }
 
 export class LmdbMetaRecords implements MetaRecords {
-  constructor(private readonly db: Database<IndexMeta | Uint8Array | number, string>) {}
+  constructor(private readonly db: Database<IndexMeta | CalibrationRecord | Uint8Array | number, string>) {}
 
   get(): IndexMeta | undefined {
     const m = this.db.get('meta');
-    return m instanceof Uint8Array || typeof m === 'number' ? undefined : m;
+    return m instanceof Uint8Array || typeof m === 'number' ? undefined : (m as IndexMeta | undefined);
+  }
+
+  getCalibration(): CalibrationRecord | undefined {
+    const c = this.db.get('calibration');
+    return c && typeof c === 'object' && 'maxLists' in c ? c : undefined;
+  }
+
+  putCalibration(record: CalibrationRecord): void {
+    this.db.putSync('calibration', record);
   }
 
   version(): number | undefined {

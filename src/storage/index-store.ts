@@ -3,7 +3,8 @@
  *
  *   <dir>/strata.mdb      LMDB environment (this file) — the source of truth
  *     meta      'meta' -> IndexMeta (msgpack); 'version' -> meta.version (polled by readers);
- *               'cells' -> coarse cell centres (f32 bytes)
+ *               'cells' -> coarse cell centres (f32 bytes); 'calibration' -> the recall
+ *               curve and its sample (CalibrationRecord, msgpack; since format 8)
  *     heads     u32 head number -> [u32 source id][f32 vector]
  *     postings  u32 head number -> posting list (posting-format.ts); entries are slots, ascending
  *     blocks    u32 block number -> the vectors of slots [B b, B b + B) once each, in the
@@ -37,7 +38,7 @@ import { openEnvironment, PutScratch } from './lmdb.js';
 import { DB_NAMES, LmdbPostingStore, type PostingStore } from './posting-store.js';
 import { ValuePrefetcher } from './page-cache.js';
 import { createError } from '../errors.js';
-import type { AttributeRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
+import type { AttributeRecord, CalibrationRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 import {
   type AttributeRecords,
   type HeadRecords,
@@ -62,9 +63,10 @@ import {
  * Bumped on any change to the layout above; checked at open. (2: codec-aware posting header, vectors
  * db. 3: slots in postings, blocks, slots, tenants and attrs dbs. 4: tenants as slot runs with their
  * details apart, attribute bitmaps one record per value. 5: live updates — ids, dead and headLog
- * dbs, head numbers may have gaps, a version file beside the graph.)
+ * dbs, head numbers may have gaps, a version file beside the graph. 7: checksummed values. 8: the
+ * recall calibration record.)
  */
-export const FORMAT_VERSION = 7;
+export const FORMAT_VERSION = 8;
 /**
  * Bytes a block record aims at. lmdb-js copies every value under 16 MiB into one reused buffer on
  * read, so a block should be small enough that reading it for one row is cheap, and large enough
@@ -126,7 +128,7 @@ export class IndexStore {
     this.root = root;
     const scratch = new PutScratch();
     const u32 = (name: string) => root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
-    this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | Uint8Array | number, string>({ name: 'meta' }));
+    this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | CalibrationRecord | Uint8Array | number, string>({ name: 'meta' }));
     this.heads = new LmdbHeadRecords(u32('heads'), u32('headLog'), scratch);
     this.prefetcher = ValuePrefetcher.open(this.path);
     this.lists = postings ?? new LmdbPostingStore({ list: u32(DB_NAMES.list), appends: u32(DB_NAMES.appends), block: u32(DB_NAMES.block) }, (v) => scratch.view(v), this.prefetcher);

@@ -149,6 +149,13 @@ export interface IndexOptions {
    */
   mergeFraction: number;
 
+  // -- calibration (index/calibration.ts) ------------------------------------------------------------
+  /**
+   * Sample vectors used as queries to measure recall@10 against the search budget after a build (the
+   * curve `targetRecall` is read from). Default 300; at most a tenth of the vectors; 0 = no calibration.
+   */
+  calibrationQueries: number;
+
   // -- execution -----------------------------------------------------------------------------------
   /** Seed of every random choice of the build, so builds are reproducible. Default 42. */
   seed: number;
@@ -159,6 +166,32 @@ export interface PostingEncoder {
   readonly name: CodecName;
   readonly bytesPerVector: number;
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
+}
+
+/**
+ * The index's recall calibration (`meta` db, key 'calibration', msgpack; index/calibration.ts): the
+ * measured recall@k of each search budget, and the sample it was measured on, kept so the curve can
+ * be measured again after compaction without the build's input.
+ */
+export interface CalibrationRecord {
+  /** Record layout version (CALIBRATION_FORMAT). */
+  format: number;
+  /** Recall is recall@k. */
+  k: number;
+  /** Budgets measured (maxLists, ascending) and the mean recall@k of the sample at each. */
+  maxLists: number[];
+  recall: number[];
+  /** Sample queries that could be scored (each had k live neighbours). */
+  queries: number;
+  /** Index version (commits) and live vectors when the curve was measured. */
+  version: number;
+  count: number;
+  seconds: number;
+  /** The sample: query vectors (float32 bytes), their own external ids, and their exact nearest other vectors (external ids, `truthK` per query, nearest first, 0xFFFFFFFF-padded). */
+  sampleVectors: Uint8Array;
+  sampleIds: Uint8Array;
+  truth: Uint8Array;
+  truthK: number;
 }
 
 /** The index's metadata record (`meta` db of strata.mdb, msgpack). */

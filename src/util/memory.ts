@@ -1,6 +1,7 @@
 /** Process memory as the kernel reports it. RssAnon excludes file-backed pages (LMDB's memory map). */
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 function statusField(field: string): number {
   try {
@@ -16,9 +17,33 @@ export function rssAnonBytes(): number {
   return statusField('RssAnon');
 }
 
-/** Peak resident set size of this process so far (VmHWM). */
-export function peakRssBytes(): number {
-  return statusField('VmHWM');
+/**
+ * Peak anonymous resident bytes from now until `stop()`: a worker thread samples RssAnon every 20 ms,
+ * whatever the main thread is doing. Unlike VmHWM it leaves out mapped file pages (an index's LMDB
+ * map read by searches), which the kernel drops under pressure. NaN off Linux.
+ */
+export function watchPeakAnon(): { stop: () => Promise<number> } {
+  const peak = new Float64Array(new SharedArrayBuffer(16)); // [peak, stop flag]
+  peak[0] = rssAnonBytes();
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    const { readFileSync } = require('node:fs');
+    const p = new Float64Array(workerData);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (p[1] === 0) {
+      const m = /^RssAnon:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) p[0] = Math.max(p[0], Number(m[1]) * 1024);
+      Atomics.wait(nap, 0, 0, 20);
+    }`;
+  const worker = new Worker(code, { eval: true, workerData: peak.buffer });
+  return {
+    stop: async () => {
+      peak[0] = Math.max(peak[0], rssAnonBytes());
+      peak[1] = 1;
+      await new Promise((r) => worker.once('exit', r));
+      return peak[0];
+    },
+  };
 }
 
 /** Bytes this process (all its threads) caused to be read from storage: /proc/self/io read_bytes, NaN off Linux. */
