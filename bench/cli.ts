@@ -89,7 +89,9 @@ function benchProgram(): Command {
     .option('--memory-cap <size>', `also measure each spec ${MEMORY_CAP_HELP}`)
     .addHelpText('after', `
   Specs: SPANN (float32 lists), SPANN,F8E4M3 / SPANN,F8E5M2 (OCP float8 casts), SPANN,INT8 (per-dimension
-  min/max), and ,Refine to re-rank refineFactor × k candidates from full-precision vectors.
+  min/max), ,Residual after a codec to encode each list entry relative to its head (x - head), PCA<n>
+  or PCA<p>% before SPANN to project what lists store, and ,Refine to re-rank refineFactor × k
+  candidates from full-precision vectors.
   Example: strata bench codecs --dataset fashion-mnist --specs "SPANN;SPANN,F8E4M3;SPANN,INT8" --json codecs.json`)
     .action(async (opts) => {
       const maxLists = String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim()));

@@ -17,7 +17,18 @@ import { loadDataset, recallAtK, DATASETS_DIR, INDEXES_DIR } from '../src/datase
 import { createProgress } from '../src/util/progress.js';
 import { formatTable, fmtBytes } from './report.js';
 
-export const DEFAULT_CODEC_SPECS = ['SPANN', 'SPANN,F8E4M3', 'SPANN,F8E5M2', 'SPANN,INT8', 'SPANN,F8E4M3,Refine', 'SPANN,INT8,Refine'];
+export const DEFAULT_CODEC_SPECS = [
+  'SPANN',
+  'SPANN,F8E4M3',
+  'SPANN,F8E4M3,Residual',
+  'SPANN,F8E5M2',
+  'SPANN,INT8',
+  'SPANN,INT8,Residual',
+  'PCA50%,SPANN',
+  'PCA50%,SPANN,F8E4M3,Residual',
+  'SPANN,F8E4M3,Refine',
+  'SPANN,INT8,Refine',
+];
 
 export interface CodecBenchOptions {
   dataset: string;

@@ -103,10 +103,11 @@ class StrataEngine implements Engine {
     let base: Setting[];
     if (!this.ctx.maxLists && this.index!.recallCurve()) {
       const targets = sweep ? [0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995] : [0.9, 0.95, 0.99];
-      const byLists = new Map<number, Setting>(); // targets that map to the same budget are one setting
+      // Targets that map to the same budget are one setting, labelled with the highest of them.
+      const byLists = new Map<number, Setting>();
       for (const targetRecall of targets) {
         const maxLists = this.index!.budgetFor(targetRecall);
-        if (!byLists.has(maxLists)) byLists.set(maxLists, { targetRecall, maxLists });
+        byLists.set(maxLists, { targetRecall, maxLists });
       }
       base = [...byLists.values()];
     } else base = (this.ctx.maxLists ?? (sweep ? [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64] : [8, 16, 32])).map((maxLists) => ({ maxLists }));

@@ -218,6 +218,20 @@ export async function buildIndex(
   const codec = createCodec(spec.codec, storedDim);
   codec.train(sampleRows(stored, n, storedDim, CODEC_SAMPLE));
   const refine = spec.refine;
+  // Residual: lists store x − head (in the stored space) with a codec trained on such residuals
+  // (each sample row against its nearest head); the blocks keep `codec`, trained on the vectors.
+  const headStored = spec.residual ? (pca ? pca.projectRows(headVectors, H) : headVectors) : null;
+  let listCodec = codec;
+  if (headStored) {
+    listCodec = createCodec(spec.codec, storedDim);
+    const sample = sampleRows(stored, n, storedDim, CODEC_SAMPLE);
+    const m = sample.length / storedDim;
+    for (let i = 0; i < m; i++) {
+      const h = assignHeads[Math.floor((i * n) / m) * R]; // sampleRows takes row floor(i n / m)
+      for (let j = 0; j < storedDim; j++) sample[i * storedDim + j] -= headStored[h * storedDim + j];
+    }
+    listCodec.train(sample);
+  }
 
   // Stage 3b: cap list lengths, re-home orphans, write lists + heads + meta to LMDB.
   const limit = effectivePostingLimit(o);
@@ -270,7 +284,7 @@ export async function buildIndex(
         const list = lists[h].sort((a, b) => slotOfRow[a] - slotOfRow[b]);
         const slots = Uint32Array.from(list, (r) => slotOfRow[r]);
         markHeads(h, slots);
-        store.lists.put('list', h, encodePosting(list, list.length, slotOfRow, stored, storedDim, codec));
+        store.lists.put('list', h, encodePosting(list, list.length, slotOfRow, stored, storedDim, listCodec, headStored ? headStored.subarray(h * storedDim, (h + 1) * storedDim) : null));
         store.heads.put(h, extIds ? extIds[headRows[h]] : headRows[h], headVectors.subarray(h * dim, h * dim + dim));
         bytes += postingBytes(list.length, codec.bytesPerVector);
         entries += list.length;
@@ -338,7 +352,8 @@ export async function buildIndex(
     slotCount: n,
     blockSlots: B,
     cellCount: cells.count,
-    codec: codec.state(),
+    codec: listCodec.state(),
+    ...(headStored ? { blockCodec: codec.state() } : {}),
     ...(pca ? { pca: pca.state } : {}),
   };
   const stats: BuildStats = {

@@ -23,9 +23,11 @@ export const CALIBRATION_FORMAT = 1;
 export const CALIBRATION_K = 10;
 /** Neighbours kept per sample query: more than k, so the curve can be measured again after deletes. */
 const TRUTH_K = 20;
-/** Budgets measured, until recall reaches STOP_RECALL or the budget covers every list. */
+/** Budgets measured, until recall reaches STOP_RECALL, stops growing (plateau) or the budget covers every list. */
 const LADDER = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096];
 const STOP_RECALL = 0.995;
+/** Recall gained over the last two budgets below which the ladder stops (see plateau). */
+const PLATEAU = 0.002;
 /**
  * Added to a target before the lookup: the sample's own standard error (300 queries × 10 neighbours
  * at recall 0.95 is about 0.004), so that held-out queries land at or above the target.
@@ -83,7 +85,7 @@ export async function calibrationSample(
 }
 
 /**
- * Measure recall@k of the sample at each budget of the ladder, up to STOP_RECALL or `lists` (every
+ * Measure recall@k of the sample at each budget of the ladder, up to STOP_RECALL, a plateau or `lists` (every
  * list). `isLive` drops deleted vectors from the ground truth; a query left with fewer than k live
  * neighbours is not scored. Returns null when too few queries can be scored.
  */
@@ -133,10 +135,20 @@ export function measureCurve(
     }
     maxLists.push(b);
     recall.push(hits / (scored.length * k));
-    if (recall[recall.length - 1] >= STOP_RECALL || b >= lists) break;
+    if (recall[recall.length - 1] >= STOP_RECALL || b >= lists || plateau(recall)) break;
   }
   const seconds = (performance.now() - started) / 1000;
   return { format: CALIBRATION_FORMAT, k, maxLists, recall, queries: scored.length, version: at.version, count: at.count, seconds, ...sample };
+}
+
+/**
+ * Recall has stopped growing with the budget: the last two steps (each 1.5× the lists) gained less
+ * than PLATEAU together — a lossy codec without Refine tops out below STOP_RECALL, and more lists
+ * only cost time.
+ */
+function plateau(recall: number[]): boolean {
+  const n = recall.length;
+  return n >= 3 && recall[n - 1] - recall[n - 3] < PLATEAU && recall[n - 1] > 0.5;
 }
 
 /**

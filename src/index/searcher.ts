@@ -57,7 +57,13 @@ export interface SearcherConfig {
   cellCount: number;
   /** Posting entries per list on average (a scoped probe scans maxLists × this many in-scope entries). */
   meanListLength: number;
+  /** The posting lists' codec. */
   codec: Codec;
+  /**
+   * With Residual (spec.ts): the slot blocks' codec (lists then hold codes of x − head, `codec` being
+   * trained on such residuals); null when lists and blocks share `codec`.
+   */
+  blockCodec: Codec | null;
   refine: boolean;
   /** PCA of the posting payloads, or null. */
   pca: PcaTransform | null;
@@ -101,7 +107,18 @@ export class SpannSearcher {
   private dists = new Float32Array(256);
   private candIds = new Uint32Array(40);
   private candDist = new Float32Array(40);
+  /** The query prepared for the blocks' codec (and the lists', when they are not residual). */
   private prepared: PreparedQuery | null = null;
+  /** Residual lists, ip/cosine: the query prepared once for the lists' codec (a head only shifts the distance). */
+  private listPrepared: PreparedQuery | null = null;
+  /** What `distances` scans with: the codec, its prepared query, and a constant added to each distance. */
+  private scanCodec: Codec;
+  private scanPrepared: PreparedQuery | null = null;
+  private scanBias = 0;
+  /** Residual lists: the head read for a list, in the original and the stored space, and q − head. */
+  private readonly headFull: Float32Array;
+  private readonly headCode: Float32Array;
+  private readonly residQuery: Float32Array;
   /** Heads read by the current scoped query (cleared after it). */
   private visited: Uint8Array;
   /** The plan the last search ran. */
@@ -132,6 +149,10 @@ export class SpannSearcher {
     this.query = new Float32Array(cfg.dim);
     this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
+    this.headFull = new Float32Array(cfg.dim);
+    this.headCode = cfg.pca ? new Float32Array(this.codeDim) : this.headFull;
+    this.residQuery = new Float32Array(this.codeDim);
+    this.scanCodec = cfg.blockCodec ?? cfg.codec;
     this.visited = new Uint8Array(cfg.headCount);
     this.headAllow = (h: number) => ((this.allowFlags![h >>> 5] >>> (h & 31)) & 1) === 1;
   }
@@ -208,7 +229,43 @@ export class SpannSearcher {
         this.distBias = -qm;
       }
     }
-    this.prepared = codec.name === 'F32' ? null : codec.prepare(this.codeQuery, metric);
+    const blockCodec = this.cfg.blockCodec ?? codec;
+    this.prepared = blockCodec.name === 'F32' ? null : blockCodec.prepare(this.codeQuery, metric);
+    this.listPrepared = this.cfg.blockCodec && metric !== 'l2' ? codec.prepare(this.codeQuery, metric) : null;
+  }
+
+  /** Scan with the blocks' codec and the query as it is (slot blocks, and lists that are not residual). */
+  private scanPlain(): void {
+    this.scanCodec = this.cfg.blockCodec ?? this.cfg.codec;
+    this.scanPrepared = this.prepared;
+    this.scanBias = this.distBias;
+  }
+
+  /**
+   * Scan list `head`: residual lists hold codes of x − c (c the head, in the stored space). l2:
+   * ||q − x||² = ||(q − c) − (x − c)||², the codec's distance to q − c. ip: 1 − <q, x> = (1 − <q, x − c>)
+   * − <q, c>, the codec's distance to q shifted by −<q, c>.
+   */
+  private scanListOf(head: number): void {
+    if (!this.cfg.blockCodec) {
+      this.scanPlain();
+      return;
+    }
+    const { dim, metric, codec } = this.cfg;
+    if (!this.store.heads.get(head, dim, this.headFull, 0)) throw createError('STRATA_INDEX_CORRUPT', `head ${head} has a list but no vector`, 'heads');
+    if (this.cfg.pca) this.cfg.pca.project(this.headFull, 0, this.headCode, 0, true);
+    const c = this.headCode, q = this.codeQuery, n = this.codeDim;
+    this.scanCodec = codec;
+    if (metric === 'l2') {
+      for (let j = 0; j < n; j++) this.residQuery[j] = q[j] - c[j];
+      this.scanPrepared = codec.prepare(this.residQuery, metric);
+      this.scanBias = 0;
+    } else {
+      let qc = 0;
+      for (let j = 0; j < n; j++) qc += q[j] * c[j];
+      this.scanPrepared = this.listPrepared;
+      this.scanBias = this.distBias - qc;
+    }
   }
 
   /** The nearest `want` heads (with their bit set in `only`, when given) into this.heads/headDist; returns how many. */
@@ -399,8 +456,9 @@ export class SpannSearcher {
     if (this.dists.length < count) this.dists = new Float32Array(Math.max(count, this.dists.length * 2));
     const dists = this.dists;
     if (view.vectors) batchKernel(this.cfg.metric)(this.codeQuery, 0, view.vectors, a * this.codeDim, count, this.codeDim, dists, 0);
-    else this.cfg.codec.distances(this.prepared!, view.codes, a * this.cfg.codec.bytesPerVector, count, dists);
-    if (this.distBias !== 0) for (let i = 0; i < count; i++) dists[i] += this.distBias;
+    else this.scanCodec.distances(this.scanPrepared!, view.codes, a * this.scanCodec.bytesPerVector, count, dists);
+    const bias = this.scanBias;
+    if (bias !== 0) for (let i = 0; i < count; i++) dists[i] += bias;
     return dists;
   }
 
@@ -461,6 +519,7 @@ export class SpannSearcher {
   /** One posting list: its rewritten part, then the entries appended since (both sorted by slot). */
   private scanList(head: number, heap: TopK, stats: SearchStats, scope: Scope | null): void {
     let read = 0;
+    this.scanListOf(head);
     const base = this.store.lists.get('list', head, true);
     if (base) read += this.scanValue(base, head, 'list', heap, stats, scope); // done with the buffer before the next read
     const appended = this.store.lists.get('appends', head, true);
@@ -499,6 +558,7 @@ export class SpannSearcher {
 
   /** The allowed vectors of slots [s, e), from the slot blocks, each once. */
   private scanRange(s: number, e: number, scope: Scope, heap: TopK, stats: SearchStats): void {
+    this.scanPlain();
     const bits = scope.bits;
     const entryBytes = 4 + this.cfg.codec.bytesPerVector;
     const B = this.cfg.blockSlots;

@@ -791,6 +791,7 @@ export function searcherConfig(meta: IndexMeta, store: IndexStore): SearcherConf
     blockSlots: meta.blockSlots,
     meanListLength: meta.liveHeads > 0 ? meta.postingEntries / meta.liveHeads : 0,
     codec: restoreCodec(meta.codec),
+    blockCodec: meta.blockCodec ? restoreCodec(meta.blockCodec) : null,
     pca: meta.pca ? PcaTransform.restore(meta.pca) : null,
     refine: parseSpec(meta.spec).refine,
     prefetchAuto: store.diskBytes() > memoryLimitBytes() / 2,

@@ -6,6 +6,9 @@
  *   SPANN          the index structure (required, once)
  *   F32 | F8E4M3 | F8E5M2 | F8E4M3S | F8E5M2S | INT8   the posting-list codec (default F32, at most
  *                  one; the S variants scale each dimension by a power of two before the cast)
+ *   Residual       after a compressed codec: each list entry is encoded relative to its list's
+ *                  head (x − head: values near zero, where float8 and int8 steps are fine); slot
+ *                  blocks keep plain codes
  *   Refine         also keep full-precision vectors (LMDB `vectors` db) and re-rank
  *                  refineFactor × k candidates exactly
  */
@@ -16,6 +19,7 @@ import type { PcaTarget } from './codecs/pca.js';
 export interface IndexSpec {
   pca: PcaTarget | null;
   codec: CodecName;
+  residual: boolean;
   refine: boolean;
 }
 
@@ -29,6 +33,7 @@ export function parseSpec(spec: unknown): IndexSpec {
   let spann = false;
   let codec: CodecName | undefined;
   let refine = false;
+  let residual = false;
   let pca: PcaTarget | null = null;
   for (const p of parts) {
     const pcaMatch = /^PCA(\d+)(%?)$/.exec(p);
@@ -52,17 +57,21 @@ export function parseSpec(spec: unknown): IndexSpec {
       if (codec) bad(spec, `more than one codec (${codec}, ${p})`);
       if (!spann) bad(spec, `the codec ${p} must follow SPANN`);
       codec = p as CodecName;
+    } else if (p === 'Residual') {
+      if (residual) bad(spec, 'Residual appears twice');
+      if (!codec || codec === 'F32') bad(spec, 'Residual must follow a compressed codec (F8E4M3, F8E5M2, F8E4M3S, F8E5M2S or INT8): float32 lists gain nothing from it');
+      residual = true;
     } else if (p === 'Refine') {
       if (refine) bad(spec, 'Refine appears twice');
       refine = true;
-    } else bad(spec, `unknown stage ${JSON.stringify(p)} (known: PCA<n>, PCA<p>%, SPANN, ${CODEC_NAMES.join(', ')}, Refine)`);
+    } else bad(spec, `unknown stage ${JSON.stringify(p)} (known: PCA<n>, PCA<p>%, SPANN, ${CODEC_NAMES.join(', ')}, Residual, Refine)`);
   }
   if (!spann) bad(spec, 'needs the SPANN stage');
-  return { pca, codec: codec ?? 'F32', refine };
+  return { pca, codec: codec ?? 'F32', residual, refine };
 }
 
 /** The canonical spelling of a spec (what the index stores and reports). */
 export function formatSpec(s: IndexSpec): string {
   const pca = s.pca ? ['dims' in s.pca ? `PCA${s.pca.dims}` : `PCA${Math.round(s.pca.fraction * 100)}%`] : [];
-  return [...pca, 'SPANN', ...(s.codec === 'F32' ? [] : [s.codec]), ...(s.refine ? ['Refine'] : [])].join(',');
+  return [...pca, 'SPANN', ...(s.codec === 'F32' ? [] : [s.codec]), ...(s.residual ? ['Residual'] : []), ...(s.refine ? ['Refine'] : [])].join(',');
 }

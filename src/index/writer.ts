@@ -191,7 +191,13 @@ export class SlotOwners {
 
 export class IndexWriter {
   readonly dim: number;
+  /** The posting lists' codec (trained on residuals with Residual). */
   readonly codec: Codec;
+  /** The slot blocks' codec: the lists' own, or with Residual one trained on the vectors themselves. */
+  readonly blockCodec: Codec;
+  /** Residual: list entries are encoded relative to their list's head (spec.ts). */
+  readonly residual: boolean;
+  private readonly headStored: Float32Array;
   readonly pca: PcaTransform | null;
   readonly storedDim: number;
   readonly reader: PostingReader;
@@ -206,11 +212,15 @@ export class IndexWriter {
   ) {
     this.dim = meta.options.dimension;
     this.codec = restoreCodec(meta.codec);
+    this.blockCodec = meta.blockCodec ? restoreCodec(meta.blockCodec) : this.codec;
     this.pca = meta.pca ? PcaTransform.restore(meta.pca) : null;
     this.storedDim = this.pca ? this.pca.outDim : this.dim;
+    this.headStored = new Float32Array(this.storedDim);
     this.reader = new PostingReader(this.storedDim, this.codec);
     this.kernel = kernelFor(meta.options.metric);
-    this.refine = parseSpec(meta.spec).refine;
+    const spec = parseSpec(meta.spec);
+    this.refine = spec.refine;
+    this.residual = spec.residual;
   }
 
   /**
@@ -254,20 +264,47 @@ export class IndexWriter {
     }
   }
 
-  /** The stored-space code of an original-space vector, into `out` at `off`. */
-  encode(v: Float32Array, vOff: number, stored: Float32Array, out: Uint8Array, off: number): void {
-    if (this.pca) {
-      this.pca.project(v, vOff, stored, 0);
-      this.codec.encode(stored, 0, out, off);
-    } else this.codec.encode(v, vOff, out, off);
+  /**
+   * The stored-space code of an original-space vector, into `out` at `off`: for a slot block (`head`
+   * null), or for the list whose head's original-space vector is `head` (with Residual, the code of
+   * the vector minus the head).
+   */
+  encode(v: Float32Array, vOff: number, stored: Float32Array, out: Uint8Array, off: number, head: Float32Array | null = null): void {
+    const rel = this.residual && head !== null;
+    const codec = rel ? this.codec : this.blockCodec;
+    if (!rel && !this.pca) {
+      codec.encode(v, vOff, out, off);
+      return;
+    }
+    this.toStored(v, vOff, stored);
+    if (rel) {
+      this.toStored(head, 0, this.headStored);
+      for (let j = 0; j < this.storedDim; j++) stored[j] -= this.headStored[j];
+    }
+    codec.encode(stored, 0, out, off);
   }
 
-  /** An entry's vector back in the original space (approximate under PCA and lossy codecs). */
-  decode(codes: Uint8Array, off: number, stored: Float32Array, out: Float32Array, outOff: number): void {
-    if (this.pca) {
-      this.codec.decode(codes, off, stored, 0);
-      this.pca.reconstruct(stored, 0, out, outOff);
-    } else this.codec.decode(codes, off, out, outOff);
+  /** An entry's vector back in the original space (approximate under PCA and lossy codecs); `head` as for encode. */
+  decode(codes: Uint8Array, off: number, stored: Float32Array, out: Float32Array, outOff: number, head: Float32Array | null = null): void {
+    const rel = this.residual && head !== null;
+    const codec = rel ? this.codec : this.blockCodec;
+    if (!rel && !this.pca) {
+      codec.decode(codes, off, out, outOff);
+      return;
+    }
+    codec.decode(codes, off, stored, 0);
+    if (rel) {
+      this.toStored(head, 0, this.headStored);
+      for (let j = 0; j < this.storedDim; j++) stored[j] += this.headStored[j];
+    }
+    if (this.pca) this.pca.reconstruct(stored, 0, out, outOff);
+    else out.set(stored.subarray(0, this.dim), outOff);
+  }
+
+  /** An original-space vector in the space lists store (PCA-projected, or as it is). */
+  private toStored(v: Float32Array, vOff: number, out: Float32Array): void {
+    if (this.pca) this.pca.project(v, vOff, out, 0);
+    else out.set(v.subarray(vOff, vOff + this.dim));
   }
 }
 
@@ -341,6 +378,10 @@ class Batch {
   private readonly chosenDist: Float32Array;
   private readonly stored: Float32Array;
   private readonly code: Uint8Array;
+  /** With Residual: a list entry's code (relative to its head), apart from the block's `code`. */
+  private readonly listCode: Uint8Array;
+  /** Original-space head vectors read (or set by a split) in this batch. */
+  private readonly headVecs = new Map<number, Float32Array>();
   private moved = 0;
   /** Heads merged away in this batch. */
   private readonly removedHeads = new Set<number>();
@@ -362,6 +403,28 @@ class Batch {
     this.chosenDist = new Float32Array(o.replicas);
     this.stored = new Float32Array(w.storedDim);
     this.code = new Uint8Array(w.codec.bytesPerVector);
+    this.listCode = new Uint8Array(w.codec.bytesPerVector);
+  }
+
+  /** Head h's original-space vector (as of this batch). */
+  private headVec(h: number): Float32Array {
+    let v = this.headVecs.get(h);
+    if (!v) {
+      v = new Float32Array(this.w.dim);
+      if (!this.store.heads.get(h, this.w.dim, v, 0)) throw createError('STRATA_INDEX_CORRUPT', `head ${h} has a list but no vector`, 'heads');
+      this.headVecs.set(h, v);
+    }
+    return v;
+  }
+
+  /**
+   * The bytes that put an entry into list h: with Residual, the original-space vector x[xOff..]
+   * re-encoded relative to h's head (into listCode); otherwise its code as it is (codes[off..]).
+   */
+  private codeFor(h: number | Float32Array, x: Float32Array, xOff: number, codes: Uint8Array, off: number): [Uint8Array, number] {
+    if (!this.w.residual) return [codes, off];
+    this.w.encode(x, xOff, this.stored, this.listCode, 0, typeof h === 'number' ? this.headVec(h) : h);
+    return [this.listCode, 0];
   }
 
   run(reqs: WriteRequest[]): WriteEffects {
@@ -458,7 +521,8 @@ class Batch {
     for (let j = 0; j < n; j++) {
       const h = this.chosen[j];
       if (j > 0 && !this.hasRoom(h)) continue;
-      (this.lists.get(h) ?? this.tail(h)).add(slot, this.code, 0);
+      const [codes, at] = this.codeFor(h, vectors, off, this.code, 0);
+      (this.lists.get(h) ?? this.tail(h)).add(slot, codes, at);
       d.details.heads.add(h);
     }
     this.block(Math.floor(slot / this.m.blockSlots)).add(slot, this.code, 0);
@@ -577,10 +641,10 @@ class Batch {
   private split(h: number, l: EditableList): number[] {
     const w = this.w, dim = w.dim, n = l.count;
     const x = new Float32Array(n * dim);
-    for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim);
-    // The old head's neighbours, found from its vector before it moves.
-    const old = new Float32Array(dim);
-    this.store.heads.get(h, dim, old, 0);
+    // The old head's vector (before it moves): its list's entries are decoded against it (Residual),
+    // and its neighbours are found from it.
+    const old = Float32Array.from(this.headVec(h));
+    for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim, old);
     const want = this.m.options.splitNeighbors;
     const nbHeads: number[] = [];
     if (want > 0) {
@@ -612,6 +676,7 @@ class Batch {
     this.m.liveHeads++;
     this.store.heads.put(h, NO_ID, centers.subarray(0, dim));
     this.store.heads.put(h2, NO_ID, centers.subarray(dim, 2 * dim));
+    this.headVecs.set(h, centers.slice(0, dim)).set(h2, centers.slice(dim, 2 * dim));
     this.changedHeads.add(h).add(h2);
     // The graph follows at once, so later splits in this batch see both heads (rollback restores it).
     this.t.graph.put(h, centers, 0);
@@ -632,10 +697,10 @@ class Batch {
         }
       }
       if (best >= 0 && this.lengthOf(nbHeads[best]) < this.cap) {
-        this.place(nbHeads[best], slot, l.codes, i * l.bpv);
+        this.place(nbHeads[best], slot, ...this.codeFor(nbHeads[best], x, i * dim, l.codes, i * l.bpv));
         this.moved++;
       }
-      halves[side[i]].add(slot, l.codes, i * l.bpv);
+      halves[side[i]].add(slot, ...this.codeFor(headOf[side[i]], x, i * dim, l.codes, i * l.bpv));
       this.ownerHeads(slot, headOf[side[i]]);
     }
     // Neighbouring lists' vectors: one now nearer a new centre than its list's head moves there (LIRE);
@@ -654,7 +719,7 @@ class Batch {
       for (let i = 0; i < nl.count; i++) {
         const slot = nl.slots[i];
         if (dead.has(slot)) continue;
-        w.decode(nl.codes, i * nl.bpv, this.stored, y, 0);
+        w.decode(nl.codes, i * nl.bpv, this.stored, y, 0, this.headVec(nbHeads[j]));
         const own = k(y, 0, nbVec, j * dim, dim);
         const d0 = k(y, 0, centers, 0, dim), d1 = k(y, 0, centers, dim, dim);
         const s = d0 <= d1 ? 0 : 1;
@@ -662,12 +727,12 @@ class Batch {
         if (halves[s].count >= this.cap) continue; // LIRE never pushes a list over the cap
         if (d < own) {
           // Already there (a replica): staying in this list too keeps its other direction covered.
-          if (!halves[s].add(slot, nl.codes, i * nl.bpv)) continue;
+          if (!halves[s].add(slot, ...this.codeFor(headOf[s], y, 0, nl.codes, i * nl.bpv))) continue;
           this.ownerHeads(slot, headOf[s]);
           leaving.push(slot);
           this.moved++;
         } else if (withinBound(o.metric, d, own, o.closureEps) && o.rngFactor * cc[s] >= d) {
-          if (halves[s].add(slot, nl.codes, i * nl.bpv)) this.ownerHeads(slot, headOf[s]);
+          if (halves[s].add(slot, ...this.codeFor(headOf[s], y, 0, nl.codes, i * nl.bpv))) this.ownerHeads(slot, headOf[s]);
         }
       }
       if (leaving.length > 0) {
@@ -692,8 +757,9 @@ class Batch {
     const x = new Float32Array(dim);
     const want = Math.min(16, this.cand.length);
     const allow = (c: number) => c !== h && !this.removedHeads.has(c);
+    const own = this.headVec(h);
     for (let i = 0; i < l.count; i++) {
-      w.decode(l.codes, i * l.bpv, this.stored, x, 0);
+      w.decode(l.codes, i * l.bpv, this.stored, x, 0, own);
       const found = this.t.graph.search(x, 0, want, Math.max(64, want), this.cand, this.candDist, allow);
       let target = -1;
       for (let j = 0; j < found && target < 0; j++) if (this.store.heads.has(this.cand[j]) && this.lengthOf(this.cand[j]) < this.cap) target = this.cand[j];
@@ -701,7 +767,7 @@ class Batch {
         for (let j = 0; j < found && target < 0; j++) if (this.store.heads.has(this.cand[j])) target = this.cand[j];
       }
       if (target < 0) return; // no other head: keep this one
-      this.place(target, l.slots[i], l.codes, i * l.bpv);
+      this.place(target, l.slots[i], ...this.codeFor(target, x, 0, l.codes, i * l.bpv));
       this.moved++;
     }
     this.store.heads.delete(h);

@@ -57,8 +57,12 @@ export function sealPosting(value: Uint8Array): Uint8Array {
 export type PostingSpace = 'list' | 'appends' | 'block';
 const SPACE: Record<PostingSpace, number> = { list: 0, appends: 1, block: 2 };
 
-/** Pack `rows` of `data` (row-major n×dim floats) with their external ids, encoded by `codec`. */
-export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint32Array | null, data: Float32Array, dim: number, codec: PostingEncoder): Uint8Array {
+/**
+ * Pack `rows` of `data` (row-major n×dim floats) with their external ids, encoded by `codec` — each
+ * row minus `relativeTo` (dim floats: a residual list's head) when it is given.
+ */
+export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint32Array | null, data: Float32Array, dim: number, codec: PostingEncoder, relativeTo: Float32Array | null = null): Uint8Array {
+  const diff = relativeTo ? new Float32Array(dim) : null;
   const bpv = codec.bytesPerVector;
   const buf = new ArrayBuffer(postingBytes(count, bpv));
   const head = new Uint32Array(buf, 0, 4);
@@ -71,7 +75,10 @@ export function encodePosting(rows: ArrayLike<number>, count: number, ids: Uint3
   for (let i = 0; i < count; i++) {
     const r = rows[i];
     outIds[i] = ids ? ids[r] : r;
-    codec.encode(data, r * dim, codes, i * bpv);
+    if (diff && relativeTo) {
+      for (let j = 0; j < dim; j++) diff[j] = data[r * dim + j] - relativeTo[j];
+      codec.encode(diff, 0, codes, i * bpv);
+    } else codec.encode(data, r * dim, codes, i * bpv);
   }
   return sealPosting(new Uint8Array(buf));
 }

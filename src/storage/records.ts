@@ -201,6 +201,8 @@ export interface IndexMeta {
   spec: string;
   /** The posting-list codec with its trained state. */
   codec: CodecState;
+  /** With Residual (spec): the slot blocks' codec, trained on the vectors themselves (`codec` is trained on residuals). */
+  blockCodec?: CodecState;
   /** PCA applied to posting-list payloads, when the spec has a PCA stage. */
   pca?: PcaState;
   options: IndexOptions;
