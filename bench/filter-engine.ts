@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { loadDataset } from '../src/datasets/registry.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
+import { DEFAULT_SEARCH_PARAMS } from '../src/index/options.js';
 import { ioCounters, rssAnonBytes } from '../src/util/memory.js';
 import { HNSW_EF_CONSTRUCTION, HNSW_M, reusableIndex } from './engines.js';
 import { FORMAT_VERSION } from '../src/storage/index-store.js';
@@ -91,10 +92,10 @@ async function search(job: FilterJob) {
   if (job.engine === 'strata' || job.engine === 'strata-plain') {
     const index = await openIndex(dir, { threads: job.threads });
     closers.push(() => index.close());
-    settings = job.maxLists.map((maxLists) => ({ maxLists }));
+    settings = strataSettings(job.maxLists);
     if (job.engine === 'strata-plain') applicable = (c) => c.name === 'unfiltered';
     run = (q, c, qi, s, out) => {
-      const r = index.search(q, k, { maxLists: s.maxLists, tenant: c.tenants ? tenantName(c.tenants[qi]) : undefined, filter: c.filter });
+      const r = index.search(q, k, { ...budgetOf(s), tenant: c.tenants ? tenantName(c.tenants[qi]) : undefined, filter: c.filter });
       out.set(r.ids);
       return r.plan;
     };
@@ -104,10 +105,10 @@ async function search(job: FilterJob) {
     closers.push(async () => {
       for (const ix of indexes.values()) await ix.close();
     });
-    settings = job.maxLists.map((maxLists) => ({ maxLists }));
+    settings = strataSettings(job.maxLists);
     applicable = (c) => c.name === 'tenant ~1%';
     run = (q, c, qi, s, out) => {
-      out.set(indexes.get(c.tenants![qi])!.search(q, k, { maxLists: s.maxLists }).ids);
+      out.set(indexes.get(c.tenants![qi])!.search(q, k, budgetOf(s)).ids);
     };
   } else {
     const index = new hnswlib.HierarchicalNSW(data.metric === 'l2' ? 'l2' : data.metric === 'ip' ? 'ip' : 'cosine', dim);
@@ -177,6 +178,18 @@ async function search(job: FilterJob) {
   for (const r of rows) r.rssAnonBytes = grown;
   for (const close of closers) await close();
   send({ type: 'report', rows });
+}
+
+/**
+ * strata's settings: what a user gets with no search parameters (targetRecall 0.95 from the index's
+ * recall curve), then each fixed maxLists.
+ */
+function strataSettings(maxLists: number[]): Array<Record<string, number>> {
+  return [{ targetRecall: DEFAULT_SEARCH_PARAMS.targetRecall }, ...maxLists.map((m) => ({ maxLists: m }))];
+}
+
+function budgetOf(s: Record<string, number>): { maxLists: number } | { targetRecall: number } {
+  return s.maxLists !== undefined ? { maxLists: s.maxLists } : { targetRecall: s.targetRecall };
 }
 
 async function main(job: FilterJob) {

@@ -132,10 +132,14 @@ describe('strata bench filter', () => {
       (s) => lines.push(s),
     );
     const cases = ['unfiltered', 'filter 99%', 'filter 1%', 'tenant ~1%', 'tenant by traffic'];
-    expect(rows.filter((r) => r.engine === 'strata').map((r) => r.case)).toEqual(cases);
+    // strata engines: the defaults a user gets (targetRecall 0.95), then each --max-lists setting.
+    const strataRows = (engine: string, p: Record<string, number>) => rows.filter((r) => r.engine === engine && JSON.stringify(r.params) === JSON.stringify(p)).map((r) => r.case);
+    for (const p of [{ targetRecall: 0.95 }, { maxLists: 8 }] as Record<string, number>[]) {
+      expect(strataRows('strata', p)).toEqual(cases);
+      expect(strataRows('strata-plain', p)).toEqual(['unfiltered']);
+      expect(strataRows('per-tenant', p)).toEqual(['tenant ~1%']);
+    }
     expect(rows.filter((r) => r.engine === 'hnswlib').map((r) => r.case)).toEqual(cases);
-    expect(rows.filter((r) => r.engine === 'strata-plain').map((r) => r.case)).toEqual(['unfiltered']);
-    expect(rows.filter((r) => r.engine === 'per-tenant').map((r) => r.case)).toEqual(['tenant ~1%']);
     for (const r of rows.filter((x) => x.engine === 'strata')) expect(r.recall, r.case).toBeGreaterThanOrEqual(0.9);
     const saved = JSON.parse(readFileSync(json, 'utf8'));
     for (const r of saved.rows) for (const f of ['engine', 'selectivity', 'recall', 'qps', 'p50Ms', 'p99Ms', 'rssAnonBytes']) expect(r).toHaveProperty(f);
@@ -148,7 +152,7 @@ describe('strata bench filter', () => {
     const { runFilterBench } = await import('../bench/filter.js');
     const settings = { dataset: dataDir, tenants: 40, seed: 3, k: 10, queries: 60, maxLists: [8], ef: [64], rebuild: false, threads: 2 };
     const capped = await runFilterBench({ ...settings, engines: ['strata'], memoryCap: '1GiB' }, () => {});
-    expect(capped.map((r) => r.case)).toEqual(['unfiltered', 'filter 99%', 'filter 1%', 'tenant ~1%', 'tenant by traffic']);
+    expect(capped.filter((r) => r.params.maxLists === 8).map((r) => r.case)).toEqual(['unfiltered', 'filter 99%', 'filter 1%', 'tenant ~1%', 'tenant by traffic']);
     for (const r of capped) {
       expect(r.capBytes).toBe(2 ** 30);
       expect(Number.isFinite(r.deviceBytesPerQuery) && Number.isFinite(r.majorFaultsPerQuery)).toBe(true);

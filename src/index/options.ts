@@ -92,7 +92,7 @@ export interface SearchParams {
   eps2: number;
   /**
    * hnswlib ef for the head-graph search (raised to the heads wanted when lower). Default 0 = auto:
-   * 2 × maxLists, at least 16 (scoped probes: 64).
+   * maxLists + min(maxLists, 16), at least 16 (scoped probes: 64).
    */
   efSearch: number;
   /** Skip the index and answer by exact search over the stored vectors. Default false. */

@@ -40,7 +40,7 @@ export function buildSchemas(config: ServerConfig) {
       targetRecall: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "recall@10 to aim for (default 0.95): the collection reads the fewest lists its measured recall curve says reach it; give this or maxLists" })),
       maxLists: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'posting lists read: a fixed budget instead of targetRecall (default: from targetRecall; 32 without a recall curve)' })),
       eps2: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'query-aware list pruning (default 1.0)' })),
-      efSearch: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'head-graph beam (default: 2 × the lists read, at least 16)' })),
+      efSearch: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'head-graph beam (default: the lists read + min(lists, 16), at least 16)' })),
     },
     { additionalProperties: false },
   );
