@@ -155,7 +155,7 @@ Examples:
         if (!curve) throw createError('STRATA_NOT_CALIBRATED', `${dir} has no recall curve (built before format 8, with calibrationQueries 0, or too small): rebuild it to calibrate`, 'calibration');
         const targets = [0.8, 0.9, 0.95, 0.97, 0.99].map((t) => ({ targetRecall: t, maxLists: idx.budgetFor(t) }));
         if (opts.json) return json({ ...curve, targets });
-        console.log(`recall@${curve.k} of ${curve.queries} sample queries (index version ${curve.version}, ${curve.count} vectors, measured in ${curve.seconds.toFixed(1)} s)`);
+        console.log(`recall@${curve.k} of ${curve.queries} sample queries (index version ${curve.version}, ${curve.count} vectors, measured in ${curve.seconds.toFixed(2)} s)`);
         console.log('maxLists  recall');
         for (const p of curve.points) console.log(`${String(p.maxLists).padStart(8)}  ${p.recall.toFixed(4)}  ${'#'.repeat(Math.round(p.recall * 40))}`);
         console.log(`targetRecall -> maxLists: ${targets.map((t) => `${t.targetRecall} -> ${t.maxLists}`).join(', ')}`);
