@@ -49,6 +49,30 @@ describe('batch distance kernels', () => {
     });
   }
 
+  for (const dim of [5, 35, 96]) {
+    it(`INT8 in registers agrees with the scalar formula at dim ${dim} (every lane and the tail), at offsets`, () => {
+      const rng = createRng(dim + 1000);
+      const n = 50, off = 3 * dim;
+      const codes = Uint8Array.from({ length: off + n * dim }, () => rng.int(256));
+      const q = Float32Array.from({ length: dim }, () => rng.next() * 255);
+      const step = Float32Array.from({ length: dim }, () => 0.01 + rng.next());
+      const bias = 0.37;
+      const l2 = new Float32Array(n), ip = new Float32Array(n);
+      codeKernels!.u8L2Batch(q, step, codes, off, n, dim, l2);
+      codeKernels!.u8IpBatch(q, bias, codes, off, n, dim, ip);
+      for (let i = 0; i < n; i++) {
+        let a = 0, b = 0;
+        for (let j = 0; j < dim; j++) {
+          const c = codes[off + i * dim + j];
+          a += ((q[j] - c) * step[j]) ** 2;
+          b += q[j] * c;
+        }
+        expect(Math.abs(l2[i] - a) / Math.max(1, a)).toBeLessThan(1e-5);
+        expect(Math.abs(ip[i] - (1 - (bias + b))) / Math.max(1, Math.abs(b))).toBeLessThan(1e-5);
+      }
+    });
+  }
+
   it('refuses ranges outside the arrays instead of reading past them', () => {
     const f = batchKernel('l2');
     expect(() => f(new Float32Array(4), 0, new Float32Array(8), 0, 3, 4, new Float32Array(3), 0)).toThrow(RangeError);

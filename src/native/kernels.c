@@ -21,7 +21,8 @@
  *     (scaled float8: q is the query times the per-dimension scale, w the inverse scale)
  *   u8L2Batch(q, step, codes, off, count, dim, out)      out[i] = sum_j ((q_j - c_ij) step_j)^2
  *   u8IpBatch(q, bias, codes, off, count, dim, out)      out[i] = 1 - (bias + sum_j q_j c_ij)
- *     (int8: q is the query pre-transformed by the codec)
+ *     (int8: q is the query pre-transformed by the codec; 8 or 16 codes widened to floats per step
+ *     where AVX2 + F16C + FMA or AVX-512 exist, a plain loop elsewhere)
  */
 #include <node_api.h>
 #include <stddef.h>
@@ -41,6 +42,8 @@ static inline __m512 f8_load(const uint8_t *p, int fmt) {
                               _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7F)), 7));
   return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
 }
+/* 16 int8 codes (unsigned levels) -> 16 floats. */
+static inline __m512 u8_load(const uint8_t *p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p))); }
 #define VLOAD _mm512_loadu_ps
 #define VSUB _mm512_sub_ps
 #define VMUL _mm512_mul_ps
@@ -57,6 +60,8 @@ static inline __m256 f8_load(const uint8_t *p, int fmt) {
                            _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7F)), 7));
   return _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
 }
+/* 8 int8 codes (unsigned levels) -> 8 floats. */
+static inline __m256 u8_load(const uint8_t *p) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p))); }
 static inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -92,6 +97,33 @@ static inline float f8_row(int kind, int fmt, const float *q, const float *table
     if (kind == 1) s += q[j] * x;
     else {
       float d = (q[j] - x) * (kind == 4 ? w[j] : 1.0f);
+      s += d * d;
+    }
+  }
+  return s;
+}
+
+/*
+ * One row of an int8 scan in registers. kind 2: l2 on levels weighted by the step,
+ * sum ((q_j - c_j) step_j)^2; kind 3: dot with the levels, sum q_j c_j. Scalar tail.
+ */
+static inline float u8_row(int kind, const float *q, const float *step, const uint8_t *c, uint32_t dim) {
+  f8vec acc = VZERO();
+  uint32_t j = 0;
+  for (; j + F8_LANES <= dim; j += F8_LANES) {
+    f8vec x = u8_load(c + j), qv = VLOAD(q + j);
+    if (kind == 3) {
+      acc = VFMA(qv, x, acc);
+    } else {
+      f8vec d = VMUL(VSUB(qv, x), VLOAD(step + j));
+      acc = VFMA(d, d, acc);
+    }
+  }
+  float s = VSUM(acc);
+  for (; j < dim; j++) {
+    if (kind == 3) s += q[j] * (float)c[j];
+    else {
+      float d = (q[j] - (float)c[j]) * step[j];
       s += d * d;
     }
   }
@@ -197,6 +229,13 @@ static napi_value run_codes(napi_env env, napi_callback_info info, int kind) {
   const uint8_t *c = codes + off;
   const float fb = (float)bias;
 #ifdef F8_LANES
+  if (kind >= 2) {
+    for (uint32_t i = 0; i < count; i++, c += dim) {
+      float s = u8_row(kind, q, aux, c, dim);
+      out[i] = kind == 3 ? 1.0f - (fb + s) : s;
+    }
+    return NULL;
+  }
   const int fmt = kind <= 1 ? get_fmt(env, argc, 7, argv) : -1;
   if (fmt >= 0) {
     for (uint32_t i = 0; i < count; i++, c += dim) {
