@@ -159,6 +159,8 @@ Examples:
         console.log('maxLists  recall');
         for (const p of curve.points) console.log(`${String(p.maxLists).padStart(8)}  ${p.recall.toFixed(4)}  ${'#'.repeat(Math.round(p.recall * 40))}`);
         console.log(`targetRecall -> maxLists: ${targets.map((t) => `${t.targetRecall} -> ${t.maxLists}`).join(', ')}`);
+        const top = curve.points[curve.points.length - 1];
+        if (top.recall < 0.99) console.log(`highest recall measured: ${top.recall.toFixed(4)} (at ${top.maxLists} lists) — a higher target gets the budget that reaches it and falls short (a lossy codec without Refine, or a small index)`);
       }),
     );
 }
