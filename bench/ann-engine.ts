@@ -30,6 +30,8 @@ export interface EngineJob {
   readAhead?: boolean;
   /** strata's index spec. */
   spec?: string;
+  /** strata's headRatio. */
+  headRatio?: number;
   /** strata's maxLists settings (default: the built-in ones). */
   maxLists?: number[];
 }
@@ -100,7 +102,7 @@ async function main(job: EngineJob) {
     const nodeBaseline = rssAnonBytes(); // the bare process, before the dataset is loaded
     const peak = watchPeakAnon();
     const data = await loadDataset(job.dataset);
-    const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: job.rebuild, threads: job.threads, spec: job.spec });
+    const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: job.rebuild, threads: job.threads, spec: job.spec, headRatio: job.headRatio });
     const r = await engine.build(data, (stage, done, total) => send({ type: 'progress', stage, done, total }));
     // Peak anonymous RSS of the build process above the bare Node process: the loaded dataset (vectors
     // 1× raw, plus queries and ground truth) and everything the build allocates — not the pages of the
@@ -111,7 +113,7 @@ async function main(job: EngineJob) {
   }
   // Search: only queries and ground truth are needed, except by the exact engine (its index IS the data).
   const data = await loadDataset(job.dataset, { maxQueries: job.queries, withBase: job.engine === 'exact' });
-  const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: job.threads, readAhead: job.readAhead, spec: job.spec, maxLists: job.maxLists });
+  const engine = makeEngine(job.engine, { workDir: job.workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: job.threads, readAhead: job.readAhead, spec: job.spec, headRatio: job.headRatio, maxLists: job.maxLists });
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = rssAnonBytes();

@@ -42,6 +42,8 @@ export interface AnnBenchOptions {
   readAhead?: boolean;
   /** strata's index spec (default float32 lists). */
   spec?: string;
+  /** strata's headRatio (build option; default the library's). */
+  headRatio?: number;
   /** strata's maxLists settings (default: 8,16,32, or the sweep's). */
   maxLists?: number[];
 }
@@ -111,11 +113,11 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
   log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}, ${availableParallelism()} cores${capBytes ? `, memory cap ${capLabel(capBytes)}` : ''}`);
   const rows: AnnRow[] = [];
   for (const engine of o.engines) {
-    const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads, ...(o.readAhead === undefined ? {} : { readAhead: o.readAhead }), ...(o.spec ? { spec: o.spec } : {}), ...(o.maxLists ? { maxLists: o.maxLists } : {}) };
+    const base: Omit<EngineJob, 'mode'> = { engine, dataset: o.dataset, workDir, k: o.k, queries: nq, sweep: o.sweep, rebuild: o.rebuild, threads: o.threads, ...(o.readAhead === undefined ? {} : { readAhead: o.readAhead }), ...(o.spec ? { spec: o.spec } : {}), ...(o.headRatio ? { headRatio: o.headRatio } : {}), ...(o.maxLists ? { maxLists: o.maxLists } : {}) };
     const built = await runEngineChild('ann-engine', { ...base, mode: 'build' }, ui);
     ui.stop();
     // The engine as the parent sees it (no index opened): its files and its settings.
-    const shape = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, maxLists: o.maxLists });
+    const shape = makeEngine(engine, { workDir, metric: data.metric, dim: data.dim, rebuild: false, threads: o.threads, spec: o.spec, headRatio: o.headRatio, maxLists: o.maxLists });
     const files = shape.files();
     const common = {
       dataset: data.name,

@@ -38,6 +38,7 @@ function benchProgram(): Command {
     .option('--cold', 'also time the first pass after evicting the engine\'s files from the page cache, per setting')
     .option('--read-ahead', 'let the kernel read ahead on strata\'s index file (strata\'s default is off)')
     .option('--spec <spec>', 'strata\'s index spec, e.g. "SPANN,INT8,Refine" (default: float32 lists)')
+    .option('--head-ratio <r>', 'strata\'s head ratio: the share of vectors kept in memory as heads (default 0.08; its index gets a folder of its own)', fractionArg('--head-ratio'))
     .option('--max-lists <list>', 'comma-separated maxLists settings for strata, replacing its target-recall ones (targetRecall 0.9, 0.95, 0.99, or the sweep\'s)')
     .addHelpText('after', `
   Each engine is built and then measured in a process of its own. Columns:
@@ -72,6 +73,7 @@ function benchProgram(): Command {
         cold: Boolean(opts.cold),
         ...(opts.readAhead ? { readAhead: true } : {}),
         ...(opts.spec ? { spec: String(opts.spec) } : {}),
+        ...(opts.headRatio !== undefined ? { headRatio: Number(opts.headRatio) } : {}),
         ...(opts.maxLists ? { maxLists: String(opts.maxLists).split(',').map((x) => positiveInt('--max-lists')(x.trim())) } : {}),
       });
     });

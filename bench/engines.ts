@@ -50,6 +50,8 @@ export interface EngineContext {
   spec?: string;
   /** strata's maxLists settings, replacing the built-in ones. */
   maxLists?: number[];
+  /** strata's headRatio (a build option; default the library's). */
+  headRatio?: number;
 }
 
 /** Whether a previous run left a built index here in the current on-disk format. */
@@ -81,13 +83,14 @@ class StrataEngine implements Engine {
   private index?: SpannIndex;
   private readonly dir: string;
   constructor(private readonly ctx: EngineContext) {
-    // The default spec keeps the folder name earlier runs built; others get one each (as bench codecs).
-    this.dir = join(ctx.workDir, ctx.spec ? `strata-${ctx.spec.replace(/,/g, '-')}` : 'strata-index');
+    // The default spec keeps the folder name earlier runs built; others (and other head ratios) get one each.
+    const name = ctx.spec ? `strata-${ctx.spec.replace(/,/g, '-')}` : 'strata-index';
+    this.dir = join(ctx.workDir, ctx.headRatio ? `${name}-h${ctx.headRatio}` : name);
   }
   async build(data: Dataset, onProgress?: (stage: string, done: number, total: number) => void) {
     if (!this.ctx.rebuild && reusableIndex(this.dir)) return { seconds: 0, reused: true };
     rmSync(this.dir, { recursive: true, force: true });
-    const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads, ...(this.ctx.spec ? { spec: this.ctx.spec } : {}) });
+    const index = await createIndex(this.dir, { dimension: data.dim, metric: data.metric, threads: this.ctx.threads, ...(this.ctx.spec ? { spec: this.ctx.spec } : {}), ...(this.ctx.headRatio ? { headRatio: this.ctx.headRatio } : {}) });
     const stats = await index.build(data.base, undefined, { onProgress: (p) => onProgress?.(p.stage, p.done, p.total) });
     await index.close();
     return { seconds: stats.seconds, reused: false };

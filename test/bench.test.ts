@@ -37,6 +37,21 @@ describe('strata bench ann', () => {
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*strata[\s\S]*hnswlib[\s\S]*<\/svg>\n$/);
     expect(lines.join('\n')).toMatch(/RssAnon/);
   });
+
+  it('builds strata with another head ratio into a folder of its own, and times it by target recall', async () => {
+    const { runAnnBench } = await import('../bench/ann.js');
+    const { openIndex } = await import('../src/index/spann.js');
+    const workDir = join(tmp.dir, 'work');
+    const rows = await runAnnBench({ dataset: dataDir, k: 10, sweep: false, engines: ['strata'], queries: 60, rebuild: true, threads: 2, workDir, headRatio: 0.2 }, () => {});
+    const index = await openIndex(join(workDir, 'strata-index-h0.2'), { readOnly: true });
+    try {
+      expect(index.options.headRatio).toBe(0.2);
+      expect(index.stats().heads).toBe(600);
+      expect(rows.map((r) => r.params.maxLists)).toEqual(rows.map((r) => index.budgetFor(r.params.targetRecall)));
+    } finally {
+      await index.close();
+    }
+  });
 });
 
 describe('strata bench ann in the SSD regime', async () => {
