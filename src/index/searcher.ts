@@ -624,8 +624,8 @@ export class SpannSearcher {
     order.sort();
     const target = params.maxLists * this.cfg.meanListLength;
     const need = Math.min(k, scope.count);
-    this.inScope = 0;
-    // Vectors inserted after the build sit outside the cell layout: scanned first, exactly.
+    // Vectors inserted after the build sit outside the cell layout: scanned first, exactly. They are
+    // not near the query for being scanned, so the walk's budget counts cell entries only.
     if (scope.runs && m > 0) {
       const lo = starts[0], hi = starts[m], runs = scope.runs;
       for (let r = 0; r < runs.length; r += 2) {
@@ -633,6 +633,7 @@ export class SpannSearcher {
         if (runs[r + 1] > hi) this.scanRange(Math.max(runs[r], hi), Math.min(runs[r + 1], this.cfg.slotCount), scope, heap, stats);
       }
     }
+    this.inScope = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j] % MAX_CELLS;
       this.scanRange(starts[i], starts[i + 1], scope, heap, stats);
