@@ -75,8 +75,14 @@ function prefetchOf(s: Setting): boolean | 'auto' {
 }
 
 /** A strata setting as search options: its target recall when it has one (maxLists is then what that target reads). */
-function searchOptions(s: Setting): { targetRecall: number; prefetch: boolean | 'auto' } | { maxLists: number; prefetch: boolean | 'auto' } {
-  return s.targetRecall !== undefined ? { targetRecall: s.targetRecall, prefetch: prefetchOf(s) } : { maxLists: s.maxLists, prefetch: prefetchOf(s) };
+/** A strata setting's search budget: its target recall when it has one (maxLists is then what that target reads), else maxLists. */
+export function budgetOf(s: Setting): { targetRecall: number } | { maxLists: number } {
+  return s.targetRecall !== undefined ? { targetRecall: s.targetRecall } : { maxLists: s.maxLists };
+}
+
+/** A strata setting as search options: its budget and prefetch. */
+function searchOptions(s: Setting) {
+  return { ...budgetOf(s), prefetch: prefetchOf(s) };
 }
 
 class StrataEngine implements Engine {

@@ -14,7 +14,7 @@ import { loadDataset } from '../src/datasets/registry.js';
 import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { DEFAULT_SEARCH_PARAMS } from '../src/index/options.js';
 import { ioCounters, rssAnonBytes } from '../src/util/memory.js';
-import { HNSW_EF_CONSTRUCTION, HNSW_M, reusableIndex } from './engines.js';
+import { HNSW_EF_CONSTRUCTION, HNSW_M, budgetOf, reusableIndex } from './engines.js';
 import { FORMAT_VERSION } from '../src/storage/index-store.js';
 import { quantile, runAsChild, send } from './engine-process.js';
 import { type BenchCase, caseRecall, engineDir, type FilterJob, type FilterRow, makeCases, makeWorkload, passes, tenantName, type Workload } from './filter-workload.js';
@@ -186,10 +186,6 @@ async function search(job: FilterJob) {
  */
 function strataSettings(maxLists: number[]): Array<Record<string, number>> {
   return [{ targetRecall: DEFAULT_SEARCH_PARAMS.targetRecall }, ...maxLists.map((m) => ({ maxLists: m }))];
-}
-
-function budgetOf(s: Record<string, number>): { maxLists: number } | { targetRecall: number } {
-  return s.maxLists !== undefined ? { maxLists: s.maxLists } : { targetRecall: s.targetRecall };
 }
 
 async function main(job: FilterJob) {

@@ -28,6 +28,7 @@ import { parseSpec } from './spec.js';
 import { Tenant, detailsOf } from './tenants.js';
 import { checkIds, checkVectors, flattenRows, toFloat32 } from './validate.js';
 import { type CalibrationSample, calibrationSample } from './calibration.js';
+import { rowRange } from '../util/random.js';
 
 export type BuildStage = 'heads' | 'graph' | 'assign' | 'write' | 'calibrate';
 
@@ -334,7 +335,7 @@ export async function buildIndex(
   let sample: CalibrationSample | null = null;
   if (o.calibrationQueries > 0) {
     progress({ stage: 'calibrate', done: 0, total: 1 });
-    sample = await calibrationSample(data, extIds ?? identityIds(n), dim, o.metric, o.calibrationQueries, o.seed);
+    sample = await calibrationSample(data, extIds ?? rowRange(n), dim, o.metric, o.calibrationQueries, o.seed);
   }
   lap('calibrate');
   const seconds = (performance.now() - t0) / 1000;
@@ -370,12 +371,6 @@ export async function buildIndex(
   // The meta record is not written here: the caller commits it (with the recall curve it measures on
   // the open index) as the build's last write, so readers never see a built index without its curve.
   return { meta, graph, tenants: tenantObjs, attributeRecords: attrs ? attrs.records : [], stats, sample };
-}
-
-function identityIds(n: number): Uint32Array {
-  const ids = new Uint32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
-  return ids;
 }
 
 /** An evenly spaced sample of at most `max` rows, as a fresh n'×dim array. */

@@ -15,7 +15,7 @@ import type { CalibrationRecord } from '../storage/records.js';
 import { exactSearch } from './exact.js';
 import type { Metric } from './distance.js';
 import { NO_ID } from './topk.js';
-import { createRng } from '../util/random.js';
+import { createRng, rowRange, sampleWithoutReplacement } from '../util/random.js';
 
 /** Layout version of CalibrationRecord. */
 export const CALIBRATION_FORMAT = 1;
@@ -56,32 +56,35 @@ export async function calibrationSample(
   const n = ids.length;
   const s = Math.min(count, Math.floor(n / 10));
   if (s < MIN_QUERIES || n <= CALIBRATION_K) return null;
-  const rng = createRng(seed ^ 0x5eed);
-  const rows = new Uint32Array(s);
-  const taken = new Set<number>();
-  for (let i = 0; i < s; ) {
-    const r = rng.int(n);
-    if (!taken.has(r)) {
-      taken.add(r);
-      rows[i++] = r;
-    }
-  }
+  const rows = sampleWithoutReplacement(rowRange(n), s, createRng(seed ^ 0x5eed));
   const queries = new Float32Array(s * dim);
   for (let i = 0; i < s; i++) queries.set(vectors.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
   const truthK = Math.min(TRUTH_K, n - 1);
+  const selfIds = Uint32Array.from(rows, (r) => ids[r]);
   // One more than kept: the query's own vector (or an exact duplicate of it) comes back among them.
   const gt = await exactSearch(vectors, queries, dim, truthK + 1, { metric, labels: ids });
   const truth = new Uint32Array(s * truthK).fill(NO_ID);
-  const selfIds = new Uint32Array(s);
-  for (let q = 0; q < s; q++) {
-    selfIds[q] = ids[rows[q]];
-    let w = 0;
-    for (let j = 0; j <= truthK && w < truthK; j++) {
-      const id = gt.ids[q * (truthK + 1) + j];
-      if (id !== selfIds[q] && id !== NO_ID) truth[q * truthK + w++] = id;
-    }
-  }
+  for (let q = 0; q < s; q++) keepOthers(gt.ids.subarray(q * (truthK + 1), (q + 1) * (truthK + 1)), selfIds[q], truth, q * truthK, truthK);
   return { sampleVectors: bytesOf(queries), sampleIds: bytesOf(selfIds), truth: bytesOf(truth), truthK };
+}
+
+/** The ids of `found` other than `self` (and NO_ID), in order, into out[off..off+want): a query's neighbours without itself. */
+function keepOthers(found: Uint32Array, self: number, out: Uint32Array, off: number, want: number): void {
+  let w = 0;
+  for (let j = 0; j < found.length && w < want; j++) if (found[j] !== self && found[j] !== NO_ID) out[off + w++] = found[j];
+}
+
+/**
+ * The sample with its ground truth recomputed by `exact` (the index's own exact search over what it
+ * stores, asked for truthK + 1 neighbours): after inserts the stored truth misses the new vectors.
+ */
+export function recomputeTruth(sample: CalibrationSample, dim: number, exact: (query: Float32Array, k: number) => Uint32Array): CalibrationSample {
+  const queries = floatsOf(sample.sampleVectors);
+  const selfIds = u32Of(sample.sampleIds);
+  const tk = sample.truthK;
+  const truth = new Uint32Array(selfIds.length * tk).fill(NO_ID);
+  for (let q = 0; q < selfIds.length; q++) keepOthers(exact(queries.subarray(q * dim, (q + 1) * dim), tk + 1), selfIds[q], truth, q * tk, tk);
+  return { sampleVectors: sample.sampleVectors, sampleIds: sample.sampleIds, truth: bytesOf(truth), truthK: tk };
 }
 
 /**
@@ -138,7 +141,8 @@ export function measureCurve(
     if (recall[recall.length - 1] >= STOP_RECALL || b >= lists || plateau(recall)) break;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { format: CALIBRATION_FORMAT, k, maxLists, recall, queries: scored.length, version: at.version, count: at.count, seconds, ...sample };
+  const { sampleVectors, sampleIds, truth: storedTruth, truthK } = sample; // a stored record may be passed as its sample
+  return { format: CALIBRATION_FORMAT, k, maxLists, recall, queries: scored.length, version: at.version, count: at.count, seconds, sampleVectors, sampleIds, truth: storedTruth, truthK };
 }
 
 /**

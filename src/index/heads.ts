@@ -9,7 +9,7 @@
  */
 import { l2Squared } from './distance.js';
 import { balancedKMeans, type KMeansOptions } from './kmeans.js';
-import { createRng } from '../util/random.js';
+import { createRng, rowRange } from '../util/random.js';
 
 export interface HeadSelectionOptions extends KMeansOptions {
   headCount: number;
@@ -71,8 +71,7 @@ export function shareBudget(budget: number, sizes: ArrayLike<number>): number[] 
 export function selectHeads(data: Float32Array, dim: number, n: number, options: HeadSelectionOptions): Uint32Array {
   const rng = createRng(options.seed);
   const heads: number[] = [];
-  const all = new Uint32Array(n);
-  for (let i = 0; i < n; i++) all[i] = i;
+  const all = rowRange(n);
   const stack: Array<{ rows: Uint32Array; budget: number }> = [{ rows: all, budget: Math.max(1, Math.min(n, options.headCount)) }];
   let done = 0;
   while (stack.length > 0) {

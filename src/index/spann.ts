@@ -31,7 +31,7 @@ import { createCodec, restoreCodec } from './codecs/codec.js';
 import { parseSpec } from './spec.js';
 import { PcaTransform } from './codecs/pca.js';
 import { NO_ID } from './topk.js';
-import { CALIBRATION_FORMAT, CALIBRATION_K, type CalibrationSample, MIN_CALIBRATION_VECTORS, budgetFor, measureCurve } from './calibration.js';
+import { CALIBRATION_FORMAT, CALIBRATION_K, type CalibrationSample, MIN_CALIBRATION_VECTORS, budgetFor, measureCurve, recomputeTruth } from './calibration.js';
 import { checkIds, checkK, checkQuery, checkVectors, flattenRows, toFloat32 } from './validate.js';
 import { FORMAT_VERSION, GRAPH_FILE, IndexStore } from '../storage/index-store.js';
 import type { CalibrationRecord, IndexMeta } from '../storage/records.js';
@@ -333,28 +333,12 @@ export class SpannIndex {
     await this.flush();
     const stored = this.store.meta.getCalibration();
     if (!stored) throw createError('STRATA_NOT_CALIBRATED', `the index at ${JSON.stringify(this.dir)} has no calibration sample (built before format 8, with calibrationQueries 0, or under ${MIN_CALIBRATION_VECTORS} vectors): rebuild it to calibrate`, 'calibration');
-    let sample: CalibrationSample = { sampleVectors: stored.sampleVectors, sampleIds: stored.sampleIds, truth: stored.truth, truthK: stored.truthK };
-    if (options.exactTruth) sample = this.exactTruth(sample);
+    const sample = options.exactTruth ? recomputeTruth(stored, this.dimension, (q, k) => this.search(q, k, { bypassIndex: true, maxLists: 1 }).ids) : stored;
     if (!this.recalibrate(sample)) throw createError('STRATA_NOT_CALIBRATED', `too few sample vectors of ${JSON.stringify(this.dir)} are still live to measure recall: rebuild it to calibrate`, 'calibration');
     return this.recallCurve()!;
   }
 
-  /** The sample's ground truth recomputed by exact search (bypassIndex) over the stored vectors. */
-  private exactTruth(sample: CalibrationSample): CalibrationSample {
-    const dim = this.dimension;
-    const queries = new Float32Array(sample.sampleVectors.byteLength / 4);
-    new Uint8Array(queries.buffer).set(sample.sampleVectors);
-    const tk = sample.truthK;
-    const truth = new Uint32Array(queries.length / dim * tk).fill(NO_ID);
-    const selfIds = new Uint32Array(queries.length / dim);
-    new Uint8Array(selfIds.buffer).set(sample.sampleIds);
-    for (let q = 0; q < selfIds.length; q++) {
-      const r = this.search(queries.subarray(q * dim, (q + 1) * dim), tk + 1, { bypassIndex: true, maxLists: 1 });
-      let w = 0;
-      for (let j = 0; j < r.ids.length && w < tk; j++) if (r.ids[j] !== selfIds[q]) truth[q * tk + w++] = r.ids[j];
-    }
-    return { ...sample, truth: new Uint8Array(truth.buffer) };
-  }
+
 
   /**
    * A read-only handle follows writers in other threads or processes: this moves it to the newest
@@ -560,7 +544,7 @@ export class SpannIndex {
     if (options.reclaimDisk) await this.rewriteFile();
     // Merged lists change what a budget buys: the curve is measured again on the stored sample.
     const stored = this.store.meta.getCalibration();
-    if (stored) this.recalibrate({ sampleVectors: stored.sampleVectors, sampleIds: stored.sampleIds, truth: stored.truth, truthK: stored.truthK });
+    if (stored) this.recalibrate(stored);
     return {
       entriesRemoved: before.entries - this.meta.postingEntries,
       headsMerged: before.heads - this.meta.liveHeads,

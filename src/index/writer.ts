@@ -197,7 +197,6 @@ export class IndexWriter {
   readonly blockCodec: Codec;
   /** Residual: list entries are encoded relative to their list's head (spec.ts). */
   readonly residual: boolean;
-  private readonly headStored: Float32Array;
   readonly pca: PcaTransform | null;
   readonly storedDim: number;
   readonly reader: PostingReader;
@@ -215,7 +214,6 @@ export class IndexWriter {
     this.blockCodec = meta.blockCodec ? restoreCodec(meta.blockCodec) : this.codec;
     this.pca = meta.pca ? PcaTransform.restore(meta.pca) : null;
     this.storedDim = this.pca ? this.pca.outDim : this.dim;
-    this.headStored = new Float32Array(this.storedDim);
     this.reader = new PostingReader(this.storedDim, this.codec);
     this.kernel = kernelFor(meta.options.metric);
     const spec = parseSpec(meta.spec);
@@ -265,46 +263,36 @@ export class IndexWriter {
   }
 
   /**
-   * The stored-space code of an original-space vector, into `out` at `off`: for a slot block (`head`
-   * null), or for the list whose head's original-space vector is `head` (with Residual, the code of
-   * the vector minus the head).
+   * The stored-space code of an original-space vector, into `out` at `off`: for a slot block, or a
+   * list that is not residual (`head` null), or for the residual list whose head is `head` (in the
+   * stored space: storedOf) — then the code of the vector minus the head.
    */
   encode(v: Float32Array, vOff: number, stored: Float32Array, out: Uint8Array, off: number, head: Float32Array | null = null): void {
-    const rel = this.residual && head !== null;
-    const codec = rel ? this.codec : this.blockCodec;
-    if (!rel && !this.pca) {
-      codec.encode(v, vOff, out, off);
+    if (!head && !this.pca) {
+      this.blockCodec.encode(v, vOff, out, off);
       return;
     }
-    this.toStored(v, vOff, stored);
-    if (rel) {
-      this.toStored(head, 0, this.headStored);
-      for (let j = 0; j < this.storedDim; j++) stored[j] -= this.headStored[j];
-    }
-    codec.encode(stored, 0, out, off);
+    if (this.pca) this.pca.project(v, vOff, stored, 0);
+    else stored.set(v.subarray(vOff, vOff + this.dim));
+    if (head) for (let j = 0; j < this.storedDim; j++) stored[j] -= head[j];
+    (head ? this.codec : this.blockCodec).encode(stored, 0, out, off);
   }
 
   /** An entry's vector back in the original space (approximate under PCA and lossy codecs); `head` as for encode. */
   decode(codes: Uint8Array, off: number, stored: Float32Array, out: Float32Array, outOff: number, head: Float32Array | null = null): void {
-    const rel = this.residual && head !== null;
-    const codec = rel ? this.codec : this.blockCodec;
-    if (!rel && !this.pca) {
-      codec.decode(codes, off, out, outOff);
+    if (!head && !this.pca) {
+      this.blockCodec.decode(codes, off, out, outOff);
       return;
     }
-    codec.decode(codes, off, stored, 0);
-    if (rel) {
-      this.toStored(head, 0, this.headStored);
-      for (let j = 0; j < this.storedDim; j++) stored[j] += this.headStored[j];
-    }
+    (head ? this.codec : this.blockCodec).decode(codes, off, stored, 0);
+    if (head) for (let j = 0; j < this.storedDim; j++) stored[j] += head[j];
     if (this.pca) this.pca.reconstruct(stored, 0, out, outOff);
     else out.set(stored.subarray(0, this.dim), outOff);
   }
 
-  /** An original-space vector in the space lists store (PCA-projected, or as it is). */
-  private toStored(v: Float32Array, vOff: number, out: Float32Array): void {
-    if (this.pca) this.pca.project(v, vOff, out, 0);
-    else out.set(v.subarray(vOff, vOff + this.dim));
+  /** An original-space vector in the space lists store (PCA-projected, or a copy), as a new array. */
+  storedOf(v: Float32Array): Float32Array {
+    return this.pca ? this.pca.projectRows(v, 1) : Float32Array.from(v);
   }
 }
 
@@ -382,6 +370,8 @@ class Batch {
   private readonly listCode: Uint8Array;
   /** Original-space head vectors read (or set by a split) in this batch. */
   private readonly headVecs = new Map<number, Float32Array>();
+  /** With Residual: the same heads in the stored space (what list codes are relative to). */
+  private readonly storedHeads = new Map<number, Float32Array>();
   private moved = 0;
   /** Heads merged away in this batch. */
   private readonly removedHeads = new Set<number>();
@@ -417,13 +407,22 @@ class Batch {
     return v;
   }
 
+  /** With Residual, head h in the stored space (what its list's codes are relative to); otherwise null. */
+  private relHead(h: number): Float32Array | null {
+    if (!this.w.residual) return null;
+    let v = this.storedHeads.get(h);
+    if (!v) this.storedHeads.set(h, (v = this.w.storedOf(this.headVec(h))));
+    return v;
+  }
+
   /**
    * The bytes that put an entry into list h: with Residual, the original-space vector x[xOff..]
    * re-encoded relative to h's head (into listCode); otherwise its code as it is (codes[off..]).
    */
-  private codeFor(h: number | Float32Array, x: Float32Array, xOff: number, codes: Uint8Array, off: number): [Uint8Array, number] {
-    if (!this.w.residual) return [codes, off];
-    this.w.encode(x, xOff, this.stored, this.listCode, 0, typeof h === 'number' ? this.headVec(h) : h);
+  private codeFor(h: number, x: Float32Array, xOff: number, codes: Uint8Array, off: number): [Uint8Array, number] {
+    const head = this.relHead(h);
+    if (!head) return [codes, off];
+    this.w.encode(x, xOff, this.stored, this.listCode, 0, head);
     return [this.listCode, 0];
   }
 
@@ -641,10 +640,11 @@ class Batch {
   private split(h: number, l: EditableList): number[] {
     const w = this.w, dim = w.dim, n = l.count;
     const x = new Float32Array(n * dim);
-    // The old head's vector (before it moves): its list's entries are decoded against it (Residual),
-    // and its neighbours are found from it.
-    const old = Float32Array.from(this.headVec(h));
-    for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim, old);
+    // The old head (before it moves): its list's entries are decoded against it (Residual), and its
+    // neighbours are found from it.
+    const old = this.headVec(h);
+    const oldStored = this.relHead(h);
+    for (let i = 0; i < n; i++) w.decode(l.codes, i * l.bpv, this.stored, x, i * dim, oldStored);
     const want = this.m.options.splitNeighbors;
     const nbHeads: number[] = [];
     if (want > 0) {
@@ -677,6 +677,7 @@ class Batch {
     this.store.heads.put(h, NO_ID, centers.subarray(0, dim));
     this.store.heads.put(h2, NO_ID, centers.subarray(dim, 2 * dim));
     this.headVecs.set(h, centers.slice(0, dim)).set(h2, centers.slice(dim, 2 * dim));
+    this.storedHeads.delete(h);
     this.changedHeads.add(h).add(h2);
     // The graph follows at once, so later splits in this batch see both heads (rollback restores it).
     this.t.graph.put(h, centers, 0);
@@ -719,7 +720,7 @@ class Batch {
       for (let i = 0; i < nl.count; i++) {
         const slot = nl.slots[i];
         if (dead.has(slot)) continue;
-        w.decode(nl.codes, i * nl.bpv, this.stored, y, 0, this.headVec(nbHeads[j]));
+        w.decode(nl.codes, i * nl.bpv, this.stored, y, 0, this.relHead(nbHeads[j]));
         const own = k(y, 0, nbVec, j * dim, dim);
         const d0 = k(y, 0, centers, 0, dim), d1 = k(y, 0, centers, dim, dim);
         const s = d0 <= d1 ? 0 : 1;
@@ -757,7 +758,7 @@ class Batch {
     const x = new Float32Array(dim);
     const want = Math.min(16, this.cand.length);
     const allow = (c: number) => c !== h && !this.removedHeads.has(c);
-    const own = this.headVec(h);
+    const own = this.relHead(h);
     for (let i = 0; i < l.count; i++) {
       w.decode(l.codes, i * l.bpv, this.stored, x, 0, own);
       const found = this.t.graph.search(x, 0, want, Math.max(64, want), this.cand, this.candDist, allow);

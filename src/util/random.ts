@@ -37,6 +37,13 @@ export function createRng(seed: number): Rng {
   };
 }
 
+/** 0, 1, …, n − 1: every row of an n-row set (a pool for sampleWithoutReplacement). */
+export function rowRange(n: number): Uint32Array {
+  const rows = new Uint32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = i;
+  return rows;
+}
+
 /** `count` distinct values drawn from `pool` (partial Fisher-Yates on a copy). */
 export function sampleWithoutReplacement(pool: Uint32Array, count: number, rng: Rng): Uint32Array {
   if (count >= pool.length) return Uint32Array.from(pool);
