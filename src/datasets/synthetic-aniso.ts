@@ -14,14 +14,14 @@ export interface AnisoOptions {
   dim: number;
   /** Mixture components. Default 512. */
   clusters: number;
-  /** Noise scale relative to the spread of the centres (both shaped by the same spectrum). Default 0.6. */
+  /** Noise scale relative to the spread of the centres (both shaped by the same spectrum). Default 2: a point sits farther from its own centre than centres sit from each other. */
   spread: number;
   /** Zipf exponent of the cluster sizes. Default 1. */
   zipf: number;
   seed: number;
 }
 
-export const DEFAULT_ANISO: Omit<AnisoOptions, 'n' | 'dim'> = { clusters: 512, spread: 0.6, zipf: 1, seed: 11 };
+export const DEFAULT_ANISO: Omit<AnisoOptions, 'n' | 'dim'> = { clusters: 512, spread: 2, zipf: 1, seed: 11 };
 
 /** A seeded random rotation (dim × dim, row-major): Gram-Schmidt on a Gaussian matrix. */
 function randomRotation(dim: number, rng: Rng): Float64Array {
