@@ -202,32 +202,38 @@ export class SpannSearcher {
     scope: Scope | null = null,
     plan: 'probe' | 'exact' | 'cells' = 'probe',
   ): number {
-    this.prepareQuery(queries, qOff);
-    const candidates = this.cfg.refine ? k * params.refineFactor : k;
-    if (this.heap.capacity !== candidates) this.heap = new TopK(candidates);
-    const heap = this.heap;
-    heap.reset();
+    // Lists and vectors are read as views of the index file while the search runs (IndexStore.beginRead).
+    this.store.beginRead();
+    try {
+      this.prepareQuery(queries, qOff);
+      const candidates = this.cfg.refine ? k * params.refineFactor : k;
+      if (this.heap.capacity !== candidates) this.heap = new TopK(candidates);
+      const heap = this.heap;
+      heap.reset();
 
-    if (scope && scope.count === 0) this.lastPlan = 'empty';
-    else if (scope && plan === 'exact') {
-      this.scanExact(scope, heap, stats);
-      this.lastPlan = 'exact';
-    } else if (scope && plan === 'cells' && scope.cellIds && this.cfg.cells) {
-      this.scanCells(k, params, heap, stats, scope);
-      this.lastPlan = 'cells';
-    } else if (params.bypassIndex) {
-      for (let h = 0; h < this.cfg.headCount; h++) this.scanList(h, heap, stats, scope);
-      this.lastPlan = 'probe';
-    } else if (!scope) {
-      this.probe(params, heap, stats, queries, qOff);
-      this.lastPlan = 'probe';
-    } else {
-      this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
+      if (scope && scope.count === 0) this.lastPlan = 'empty';
+      else if (scope && plan === 'exact') {
+        this.scanExact(scope, heap, stats);
+        this.lastPlan = 'exact';
+      } else if (scope && plan === 'cells' && scope.cellIds && this.cfg.cells) {
+        this.scanCells(k, params, heap, stats, scope);
+        this.lastPlan = 'cells';
+      } else if (params.bypassIndex) {
+        for (let h = 0; h < this.cfg.headCount; h++) this.scanList(h, heap, stats, scope);
+        this.lastPlan = 'probe';
+      } else if (!scope) {
+        this.probe(params, heap, stats, queries, qOff);
+        this.lastPlan = 'probe';
+      } else {
+        this.lastPlan = this.probeScoped(k, params, heap, stats, scope);
+      }
+      const found = this.cfg.refine ? this.rerank(k, params, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
+      for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slots.idOf(outIds[outOff + i]);
+      this.watchFaults(params);
+      return found;
+    } finally {
+      this.store.endRead();
     }
-    const found = this.cfg.refine ? this.rerank(k, params, outIds, outDist, outOff, stats) : heap.drainSorted(outIds, outDist, outOff);
-    for (let i = 0; i < found; i++) outIds[outOff + i] = this.store.slots.idOf(outIds[outOff + i]);
-    this.watchFaults(params);
-    return found;
   }
 
   private prepareQuery(queries: Float32Array, qOff: number): void {

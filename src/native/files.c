@@ -16,6 +16,17 @@
  *                                         returns; a later read of the value waits only for its own
  *                                         I/O, and a probe's lists arrive in parallel instead of one
  *                                         page fault at a time. Returns the bytes advised.
+ *   mapPin(h, dbs, metaDb, key, expected)
+ *                                         pin the newest committed snapshot for mapGet if its value
+ *                                         under `key` in `metaDb` equals `expected` (the index version
+ *                                         the caller's own LMDB read transaction sees)
+ *   mapGet(h, db, key, out)               out[0..1] = file offset and length of the value's own bytes
+ *                                         in the pinned snapshot (dbs[db]); 1, 0 if absent, -1 unpinned
+ *   mapUnpin(h)
+ *   mapWindow(h, offset, length, readAhead)
+ *                                         an external ArrayBuffer over a read-only shared map of that
+ *                                         range of the file (zero-copy views of pinned values); the
+ *                                         handle owns it: mapClose detaches it and unmaps
  *   mapClose(h)
  *
  *   readProbe(path, blockBytes, depth, millis)
@@ -26,9 +37,11 @@
  *                                         a query's device reads are compared with)
  * The walk reads LMDB's B-tree itself (the page layout of the LMDB bundled with lmdb-js: 24-byte
  * page headers, 8-byte page numbers, MDB_INTEGERKEY u32 keys) from the newest meta page, outside
- * any transaction: what it finds is only a hint, so a page a writer is reusing at that moment can
- * at worst make it advise the wrong bytes. Every page number and offset is bounds-checked against
- * the map; anything implausible ends the walk for that key.
+ * any transaction. For hints that is enough: a page a writer is reusing at that moment can at worst
+ * make it advise the wrong bytes. For views, the caller holds an LMDB read transaction no newer than
+ * the pinned snapshot, which keeps every page that snapshot reaches from being reused, and the
+ * version check makes the two hold the same index state (value-map.ts). Every page number and offset
+ * is bounds-checked against the map; anything implausible ends the walk for that key.
  *
  * Linux only (posix_fadvise and mincore exist elsewhere but their effect differs).
  */
@@ -135,11 +148,26 @@ static napi_value resident_bytes(napi_env env, napi_callback_info info) {
 #define META_TXNID (META_DBS + 2u * DB_SIZE + 8u)
 #define MAX_DEPTH 16
 
+#define MAX_PIN_DBS 8
+#define MAX_WINDOWS 64
+
+typedef struct {
+  void *p;
+  size_t len;
+  napi_ref buffer; /* weak: the ArrayBuffer over it, detached when the map closes */
+} Window;
+
 typedef struct {
   int fd;
   uint8_t *map;
   size_t size;
   uint32_t psize;
+  Window windows[MAX_WINDOWS];
+  uint32_t nwindows;
+  /* The snapshot mapPin chose: the named dbs' roots in it (0: the db is absent or empty). */
+  int pinned;
+  uint32_t pin_dbs;
+  uint64_t pin_roots[MAX_PIN_DBS];
 } LmdbMap;
 
 static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -224,18 +252,40 @@ static const uint8_t *find_node(LmdbMap *m, uint64_t root, const uint8_t *key, u
   return NULL;
 }
 
-/* Root page of named db `name`, from the newest meta page; 0 if none. */
-static uint64_t db_root(LmdbMap *m, const char *name) {
-  if (!m->map && !map_refresh(m)) return 0;
-  const uint8_t *m0 = m->map, *m1 = m->map + m->psize;
-  if (m->size < 2 * (size_t)m->psize || rd32(m0 + PAGEHDRSZ) != MDB_MAGIC || rd32(m1 + PAGEHDRSZ) != MDB_MAGIC) return 0;
-  const uint8_t *meta = rd64(m1 + META_TXNID) > rd64(m0 + META_TXNID) ? m1 : m0;
-  uint64_t main_root = rd64(meta + META_DBS + DB_SIZE + DB_ROOT);
-  const uint8_t *node = find_node(m, main_root, (const uint8_t *)name, (uint32_t)strlen(name) + 1, 0); /* lmdb-js names end with their NUL */
+/*
+ * The main db's root in the newest meta page; 0 if the file has none. A commit rewrites the older of
+ * the two meta pages, so the txnid is read again after the root: a root read while its page was
+ * being rewritten is read again.
+ */
+static uint64_t main_root(LmdbMap *m) {
+  for (int attempt = 0; attempt < 4; attempt++) {
+    if (!m->map && !map_refresh(m)) return 0;
+    const uint8_t *m0 = m->map, *m1 = m->map + m->psize;
+    if (m->size < 2 * (size_t)m->psize || rd32(m0 + PAGEHDRSZ) != MDB_MAGIC || rd32(m1 + PAGEHDRSZ) != MDB_MAGIC) return 0;
+    uint64_t t0 = rd64(m0 + META_TXNID), t1 = rd64(m1 + META_TXNID);
+    const uint8_t *meta = t1 > t0 ? m1 : m0;
+    uint64_t txnid = t1 > t0 ? t1 : t0;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint64_t root = rd64(meta + META_DBS + DB_SIZE + DB_ROOT);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (rd64(meta + META_TXNID) == txnid) return root;
+  }
+  return 0;
+}
+
+/* Root page of named db `name` under the main db root `main`; 0 if none. */
+static uint64_t named_root(LmdbMap *m, uint64_t main, const char *name) {
+  const uint8_t *node = find_node(m, main, (const uint8_t *)name, (uint32_t)strlen(name) + 1, 0); /* lmdb-js names end with their NUL */
   if (!node || !(rd16(node + 4) & F_SUBDATA)) return 0;
   uint32_t dsize = (uint32_t)rd16(node) | ((uint32_t)rd16(node + 2) << 16);
   if (dsize < DB_SIZE) return 0;
   return rd64(node + NODESIZE + rd16(node + 6) + DB_ROOT);
+}
+
+/* Root page of named db `name`, from the newest meta page; 0 if none. */
+static uint64_t db_root(LmdbMap *m, const char *name) {
+  uint64_t main = main_root(m);
+  return main ? named_root(m, main, name) : 0;
 }
 
 /* The file range of the value under u32 key; 0 when absent. */
@@ -260,10 +310,38 @@ static int locate(LmdbMap *m, uint64_t root, uint32_t key, uint64_t *off, uint64
   return 1;
 }
 
+/* The file range of the value's own bytes (an overflow value's page header skipped). */
+static int locate_value(LmdbMap *m, uint64_t root, uint32_t key, uint64_t *off, uint64_t *len) {
+  if (!locate(m, root, key, off, len)) return 0;
+  if (*off % m->psize == 0) { /* an overflow page: inline values never start a page */
+    *off += PAGEHDRSZ;
+    *len -= PAGEHDRSZ;
+  }
+  return 1;
+}
+
+/*
+ * Unmap the windows. Their ArrayBuffers are detached first (views of them read as empty, never as
+ * freed memory) — when `detach`: a handle collected without mapClose has no live window (each window
+ * keeps its handle reachable, value-map.ts), so its finalizer only unmaps.
+ */
+static void release_windows(napi_env env, LmdbMap *m, int detach) {
+  for (uint32_t i = 0; i < m->nwindows; i++) {
+    Window *w = &m->windows[i];
+    if (detach) {
+      napi_value buf;
+      if (napi_get_reference_value(env, w->buffer, &buf) == napi_ok && buf != NULL) napi_detach_arraybuffer(env, buf);
+    }
+    napi_delete_reference(env, w->buffer);
+    munmap(w->p, w->len);
+  }
+  m->nwindows = 0;
+}
+
 static void finalize_map(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   LmdbMap *m = data;
+  release_windows(env, m, 0);
   if (m->map) munmap(m->map, m->size);
   if (m->fd >= 0) close(m->fd);
   free(m);
@@ -314,6 +392,7 @@ static napi_value map_close(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   LmdbMap *m = argc > 0 ? map_arg(env, argv[0]) : NULL;
   if (!m) return NULL;
+  release_windows(env, m, 1);
   if (m->map) munmap(m->map, m->size);
   close(m->fd);
   m->map = NULL;
@@ -387,6 +466,149 @@ static napi_value map_will_need(napi_env env, napi_callback_info info) {
   }
   napi_value out;
   napi_create_double(env, advised, &out);
+  return out;
+}
+
+/*
+ * mapPin(h, dbs: string[], metaDb, key: Uint8Array, expected: Uint8Array): boolean
+ * Choose the newest committed snapshot for mapGet, and accept it only if the value under `key` in
+ * named db `metaDb` (the index's version record) has exactly the bytes `expected` — the caller read
+ * them through LMDB in its own read transaction, so the snapshot holds the same index state as that
+ * transaction. Resolves the roots of `dbs` (mapGet's db numbers are their positions).
+ */
+static napi_value map_pin(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_value out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) {
+    napi_throw_type_error(env, NULL, "mapPin(handle, dbs, metaDb, key, expected)");
+    return NULL;
+  }
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (!m) return NULL;
+  m->pinned = 0;
+  uint32_t ndbs = 0;
+  char name[256], meta_name[256];
+  size_t len;
+  void *key, *expected;
+  size_t klen, elen;
+  if (napi_get_array_length(env, argv[1], &ndbs) != napi_ok || ndbs > MAX_PIN_DBS ||
+      napi_get_value_string_utf8(env, argv[2], meta_name, sizeof meta_name, &len) != napi_ok ||
+      napi_get_buffer_info(env, argv[3], &key, &klen) != napi_ok || napi_get_buffer_info(env, argv[4], &expected, &elen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "mapPin(handle, dbs: string[] (at most 8), metaDb: string, key: Buffer, expected: Buffer)");
+    return NULL;
+  }
+  uint64_t main = main_root(m);
+  int ok = 0;
+  if (main != 0) {
+    uint64_t meta = named_root(m, main, meta_name);
+    const uint8_t *node = meta ? find_node(m, meta, key, (uint32_t)klen, 0) : NULL;
+    if (node && !(rd16(node + 4) & (F_BIGDATA | F_SUBDATA))) {
+      uint32_t dsize = (uint32_t)rd16(node) | ((uint32_t)rd16(node + 2) << 16);
+      const uint8_t *data = node + NODESIZE + rd16(node + 6);
+      ok = dsize == elen && (size_t)(data - m->map) + dsize <= m->size && memcmp(data, expected, elen) == 0;
+    }
+  }
+  if (ok) {
+    for (uint32_t i = 0; i < ndbs; i++) {
+      napi_value v;
+      if (napi_get_element(env, argv[1], i, &v) != napi_ok || napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok) {
+        napi_throw_type_error(env, NULL, "mapPin: db names must be strings");
+        return NULL;
+      }
+      m->pin_roots[i] = named_root(m, main, name);
+    }
+    m->pin_dbs = ndbs;
+    m->pinned = 1;
+  }
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+static napi_value map_unpin(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  LmdbMap *m = argc > 0 ? map_arg(env, argv[0]) : NULL;
+  if (m) m->pinned = 0;
+  return NULL;
+}
+
+/*
+ * mapGet(h, db: number, key, out: Float64Array(2)): 1 with out = [file offset, length] of the value's
+ * bytes in the pinned snapshot, 0 when the key is absent, -1 when nothing is pinned.
+ */
+static napi_value map_get(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint32_t db, key;
+  napi_typedarray_type type;
+  size_t n;
+  void *data;
+  napi_value out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, NULL, "mapGet(handle, db, key, out)");
+    return NULL;
+  }
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (napi_get_value_uint32(env, argv[1], &db) != napi_ok || napi_get_value_uint32(env, argv[2], &key) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n < 2) {
+    napi_throw_type_error(env, NULL, "mapGet(handle, db: number, key: number, out: Float64Array(2))");
+    return NULL;
+  }
+  int32_t rc = -1;
+  if (m->pinned && db < m->pin_dbs) {
+    uint64_t off = 0, vlen = 0;
+    rc = m->pin_roots[db] != 0 && locate_value(m, m->pin_roots[db], key, &off, &vlen) ? 1 : 0;
+    ((double *)data)[0] = (double)off;
+    ((double *)data)[1] = (double)vlen;
+  }
+  napi_create_int32(env, rc, &out);
+  return out;
+}
+
+/*
+ * mapWindow(h, offset, length, readAhead): an ArrayBuffer over bytes [offset, offset + length) of the
+ * file, mapped read-only and shared (the page cache's own pages: no copy, no anonymous memory). The
+ * range may run past the end of the file; only bytes a pinned snapshot located may be read. The map
+ * owns it: mapClose detaches the buffer and unmaps it. Without readAhead, the kernel reads only the
+ * pages touched.
+ */
+static napi_value map_window(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  double offset, length;
+  bool ahead;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, NULL, "mapWindow(handle, offset, length, readAhead)");
+    return NULL;
+  }
+  LmdbMap *m = map_arg(env, argv[0]);
+  if (!m) return NULL;
+  long page = sysconf(_SC_PAGESIZE);
+  if (napi_get_value_double(env, argv[1], &offset) != napi_ok || napi_get_value_double(env, argv[2], &length) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &ahead) != napi_ok || offset < 0 || length <= 0 || length > 4294967296.0 ||
+      (uint64_t)offset % (uint64_t)page != 0) {
+    napi_throw_type_error(env, NULL, "mapWindow(handle, offset: page-aligned, length: at most 4 GiB, readAhead: boolean)");
+    return NULL;
+  }
+  if (m->nwindows >= MAX_WINDOWS) {
+    napi_throw_range_error(env, NULL, "mapWindow: too many windows on one map");
+    return NULL;
+  }
+  size_t len = (size_t)length;
+  void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, m->fd, (off_t)offset);
+  if (p == MAP_FAILED) return throw_errno(env, "mmap", "(index file window)");
+  if (!ahead) madvise(p, len, MADV_RANDOM);
+  napi_value out;
+  napi_ref ref;
+  if (napi_create_external_arraybuffer(env, p, len, NULL, NULL, &out) != napi_ok || napi_create_reference(env, out, 0, &ref) != napi_ok) {
+    munmap(p, len);
+    napi_throw_error(env, NULL, "this runtime does not allow external ArrayBuffers");
+    return NULL;
+  }
+  m->windows[m->nwindows++] = (Window){p, len, ref};
   return out;
 }
 
@@ -489,9 +711,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapClose", NULL, map_close, NULL, NULL, NULL, napi_default, NULL},
       {"mapLocate", NULL, map_locate, NULL, NULL, NULL, napi_default, NULL},
       {"mapWillNeed", NULL, map_will_need, NULL, NULL, NULL, napi_default, NULL},
+      {"mapPin", NULL, map_pin, NULL, NULL, NULL, napi_default, NULL},
+      {"mapUnpin", NULL, map_unpin, NULL, NULL, NULL, napi_default, NULL},
+      {"mapGet", NULL, map_get, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWindow", NULL, map_window, NULL, NULL, NULL, napi_default, NULL},
       {"readProbe", NULL, read_probe, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 7, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 #endif
   return exports; /* elsewhere: no functions (page-cache.ts reports the platform as unsupported) */
 }

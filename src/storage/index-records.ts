@@ -19,7 +19,7 @@ import type { Database } from 'lmdb';
 import { RoaringBitmap32 } from 'roaring-wasm';
 import { createError } from '../errors.js';
 import { ownedCopy, type PutScratch } from './lmdb.js';
-import type { ValuePrefetcher } from './page-cache.js';
+import type { LmdbValueMap } from './value-map.js';
 import type { AttributeRecord, CalibrationRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 
 /** Slots per slot-map chunk (4 KiB: mapping one result costs one small read). */
@@ -35,6 +35,8 @@ export interface MetaRecords {
   get(): IndexMeta | undefined;
   /** meta.version alone (a small record written with every meta): readers poll it before a search. */
   version(): number | undefined;
+  /** The version record's stored bytes (valid until the next read), for comparing snapshots. */
+  versionBytes(): Uint8Array | undefined;
   /** Inside a write transaction. */
   put(meta: IndexMeta): void;
   /** Coarse cell centres (count × dim float32). */
@@ -60,6 +62,10 @@ export class LmdbMetaRecords implements MetaRecords {
 
   putCalibration(record: CalibrationRecord): void {
     this.db.putSync('calibration', record);
+  }
+
+  versionBytes(): Uint8Array | undefined {
+    return this.db.getBinaryFast('version');
   }
 
   version(): number | undefined {
@@ -375,7 +381,7 @@ export class LmdbVectorRecords implements VectorRecords {
   constructor(
     private readonly db: U32Db,
     private readonly scratch: PutScratch,
-    private readonly prefetcher: ValuePrefetcher | null,
+    private readonly map: LmdbValueMap | null,
   ) {}
 
   put(slot: number, vector: Float32Array): void {
@@ -383,7 +389,7 @@ export class LmdbVectorRecords implements VectorRecords {
   }
 
   willNeed(slots: Uint32Array, count: number): void {
-    this.prefetcher?.willNeed(VECTORS_DB, slots, count);
+    this.map?.willNeed(VECTORS_DB, slots, count);
   }
 
   delete(slot: number): void {
@@ -391,6 +397,7 @@ export class LmdbVectorRecords implements VectorRecords {
   }
 
   getFast(slot: number): Uint8Array | undefined {
-    return this.db.getBinaryFast(slot);
+    const v = this.map ? this.map.view(VECTORS_DB, slot) : null;
+    return v === null ? this.db.getBinaryFast(slot) : v;
   }
 }

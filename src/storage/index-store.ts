@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { openEnvironment, PutScratch } from './lmdb.js';
 import { DB_NAMES, LmdbPostingStore, type PostingStore } from './posting-store.js';
-import { ValuePrefetcher } from './page-cache.js';
+import { LmdbValueMap } from './value-map.js';
 import { createError } from '../errors.js';
 import type { AttributeRecord, CalibrationRecord, IndexMeta, TenantDetailsRecord, TenantRecord } from './records.js';
 import {
@@ -80,6 +80,11 @@ export function blockSlotsFor(entryBytes: number): number {
   return Math.min(1024, Math.max(4, 2 ** Math.floor(Math.log2(fit))));
 }
 export const LMDB_FILE = 'strata.mdb';
+/** The databases zero-copy reads serve (value-map.ts), by position. */
+const MAPPED_DBS = [DB_NAMES.list, DB_NAMES.appends, DB_NAMES.block, VECTORS_DB];
+const META_DB = 'meta';
+/** The version record's key as lmdb-js stores a string key (its bytes). */
+const VERSION_KEY = Buffer.from('version');
 export const GRAPH_FILE = 'heads.hnsw';
 /** Beside the graph: the heads version (meta.headsVersion) the saved graph reflects. */
 export const GRAPH_VERSION_FILE = 'heads.hnsw.version';
@@ -112,8 +117,10 @@ export class IndexStore {
   readonly tenants: TenantRecords;
   readonly attributes: AttributeRecords;
   readonly vectors: VectorRecords;
-  /** Read-ahead hints for posting lists and vectors (page-cache.ts); null without the addon. */
-  private readonly prefetcher: ValuePrefetcher | null;
+  /** Read-ahead hints and zero-copy reads of posting lists and vectors (value-map.ts); null without the addon. */
+  private readonly valueMap: LmdbValueMap | null;
+  /** Write transactions open on this thread (no zero-copy reads inside one). */
+  private writing = 0;
   private closed = false;
 
   private constructor(
@@ -122,22 +129,23 @@ export class IndexStore {
     /** Opened read-only: nothing may be written through it. */
     readonly readOnly: boolean,
     postings?: PostingStore,
+    readAhead = true,
   ) {
     this.dir = dir;
     this.path = join(dir, LMDB_FILE);
     this.root = root;
     const scratch = new PutScratch();
     const u32 = (name: string) => root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
-    this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | CalibrationRecord | Uint8Array | number, string>({ name: 'meta' }));
+    this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | CalibrationRecord | Uint8Array | number, string>({ name: META_DB }));
     this.heads = new LmdbHeadRecords(u32('heads'), u32('headLog'), scratch);
-    this.prefetcher = ValuePrefetcher.open(this.path);
-    this.lists = postings ?? new LmdbPostingStore({ list: u32(DB_NAMES.list), appends: u32(DB_NAMES.appends), block: u32(DB_NAMES.block) }, (v) => scratch.view(v), this.prefetcher);
+    this.valueMap = LmdbValueMap.open(this.path, MAPPED_DBS, readAhead);
+    this.lists = postings ?? new LmdbPostingStore({ list: u32(DB_NAMES.list), appends: u32(DB_NAMES.appends), block: u32(DB_NAMES.block) }, (v) => scratch.view(v), this.valueMap);
     this.slots = new LmdbSlotMap(u32('slots'));
     this.ids = new LmdbIdMap(u32('ids'));
     this.dead = new LmdbTombstoneRecords(u32('dead'), scratch);
     this.tenants = new LmdbTenantRecords(root.openDB<TenantRecord, string>({ name: 'tenants' }), root.openDB<TenantDetailsRecord, string>({ name: 'tenantDetails' }));
     this.attributes = new LmdbAttributeRecords(root.openDB<AttributeRecord, string>({ name: 'attrs' }), root.openDB<Buffer, string>({ name: 'attrBitmaps', encoding: 'binary' }));
-    this.vectors = new LmdbVectorRecords(u32(VECTORS_DB), scratch, this.prefetcher);
+    this.vectors = new LmdbVectorRecords(u32(VECTORS_DB), scratch, this.valueMap);
   }
 
   static open(dir: string, options: StoreOpenOptions = {}): IndexStore {
@@ -146,7 +154,7 @@ export class IndexStore {
       if (!options.create) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (missing ${LMDB_FILE})`, 'dir');
       mkdirSync(dir, { recursive: true });
     }
-    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true, readAhead: options.readAhead }), options.readOnly ?? false, options.postings);
+    return new IndexStore(dir, openEnvironment(path, { store: 'index', readOnly: options.readOnly, create: options.create, maxDbs: 16, noMemInit: true, readAhead: options.readAhead }), options.readOnly ?? false, options.postings, options.readAhead ?? true);
   }
 
   /**
@@ -163,6 +171,7 @@ export class IndexStore {
    */
   write<T>(fn: () => T): T {
     this.lists.begin();
+    this.writing++;
     try {
       const r = this.root.transactionSync(fn);
       this.lists.commit();
@@ -170,7 +179,26 @@ export class IndexStore {
     } catch (err) {
       this.lists.rollback();
       throw err;
+    } finally {
+      this.writing--;
     }
+  }
+
+  /**
+   * A search's reads begin: from here to endRead, fast reads of posting lists and vectors are views of
+   * the file's own pages (value-map.ts) when the newest committed snapshot holds the index version
+   * this thread's LMDB read transaction sees (that transaction, opened by the version read here, stays
+   * open until the event turn ends, so the pages stay put). Returns whether they are; otherwise reads
+   * are lmdb-js copies as before. Not inside a write transaction.
+   */
+  beginRead(): boolean {
+    if (this.writing > 0 || !this.valueMap) return false;
+    const v = this.meta.versionBytes();
+    return v !== undefined && this.valueMap.pin(META_DB, VERSION_KEY, Buffer.from(v.buffer, v.byteOffset, v.length));
+  }
+
+  endRead(): void {
+    this.valueMap?.unpin();
   }
 
   /** Bytes of the LMDB file on disk (allocated, not sparse size). */
@@ -187,7 +215,7 @@ export class IndexStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.prefetcher?.close();
+    this.valueMap?.close();
     await this.root.close();
   }
 

@@ -14,14 +14,17 @@
  */
 import type { Database } from 'lmdb';
 import { ownedCopy } from './lmdb.js';
-import type { ValuePrefetcher } from './page-cache.js';
+import type { LmdbValueMap } from './value-map.js';
 
 /** The rewritten part of a list, the entries appended to it since, or a slot block. */
 export type PostingPart = 'list' | 'appends' | 'block';
 
 export interface PostingStore {
   readonly kind: 'lmdb' | 'memory';
-  /** A list part's bytes; with `fast`, a view valid only until the next read (no copy). */
+  /**
+   * A list part's bytes; with `fast`, a view valid only until the next read (no copy: lmdb-js's
+   * reused buffer, or during a search the file's own pages).
+   */
   get(part: PostingPart, head: number, fast?: boolean): Uint8Array | undefined;
   /** Several list parts at once (owned copies), in the order asked. */
   getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined>;
@@ -30,7 +33,7 @@ export interface PostingStore {
   delete(part: PostingPart, head: number): void;
   /**
    * A hint that list parts keys[0..count) are about to be read: the LMDB backend asks the kernel to
-   * start reading each one from the device now (page-cache.ts ValuePrefetcher), so a probe's lists
+   * start reading each one from the device now (value-map.ts), so a probe's lists
    * arrive in parallel instead of one page fault at a time as they are scanned. Returns at once.
    */
   willNeed(part: PostingPart, keys: Uint32Array, count: number): void;
@@ -50,8 +53,8 @@ export class LmdbPostingStore implements PostingStore {
     private readonly dbs: Record<PostingPart, Database<Buffer, number>>,
     /** Bytes lmdb-js may be handed (shared memory is copied first). */
     private readonly toBuffer: (value: Uint8Array) => Buffer,
-    /** Read-ahead hints by key (null when the addon is not built). */
-    private readonly prefetcher: ValuePrefetcher | null = null,
+    /** Read-ahead hints and, during a search (IndexStore.beginRead), zero-copy views; null without the addon. */
+    private readonly map: LmdbValueMap | null = null,
   ) {}
 
   private db(part: PostingPart): Database<Buffer, number> {
@@ -59,6 +62,10 @@ export class LmdbPostingStore implements PostingStore {
   }
 
   get(part: PostingPart, head: number, fast = false): Uint8Array | undefined {
+    if (fast && this.map) {
+      const v = this.map.view(DB_NAMES[part], head);
+      if (v !== null) return v;
+    }
     const b = this.db(part).getBinaryFast(head);
     return fast ? b : ownedCopy(b);
   }
@@ -72,7 +79,7 @@ export class LmdbPostingStore implements PostingStore {
   }
 
   willNeed(part: PostingPart, keys: Uint32Array, count: number): void {
-    this.prefetcher?.willNeed(DB_NAMES[part], keys, count);
+    this.map?.willNeed(DB_NAMES[part], keys, count);
   }
 
   delete(part: PostingPart, head: number): void {
