@@ -39,10 +39,10 @@ describe.each(['lmdb', 'memory'] as const)('SPANN index on a 20k × 64 synthetic
     expect(recallAt({ maxLists: 16 }).recall).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('heads are about 8% of the points (the default headRatio) and lists respect the cap', () => {
+  it('heads are about 3% of the points (the default headRatio) and lists respect the cap', () => {
     const s = index.stats();
-    expect(s.heads / N).toBeGreaterThan(0.072);
-    expect(s.heads / N).toBeLessThan(0.085);
+    expect(s.heads / N).toBeGreaterThan(0.027);
+    expect(s.heads / N).toBeLessThan(0.032);
     expect(s.longestList).toBeLessThanOrEqual(s.postingLimit);
     expect(s.replicasPerVector).toBeGreaterThanOrEqual(1);
     expect(s.replicasPerVector).toBeLessThanOrEqual(8);

@@ -39,7 +39,7 @@ export function addIndexCommands(program: Command): void {
     .addOption(new Option('--metric <m>', 'distance (default: the file\'s own for HDF5, else l2)').choices(['l2', 'ip', 'cosine']))
     .option('--ids <file>', 'ids, one per vector: .npy, .ibin/.ivecs or text (one per line); default 0..n-1')
     .option('--tenants <file>', 'tenant of each vector, one name per line')
-    .option('--head-ratio <r>', 'share of vectors that become in-memory heads (default 0.08)', nonNegativeNumber('--head-ratio'))
+    .option('--head-ratio <r>', 'share of vectors that become in-memory heads (default 0.03)', nonNegativeNumber('--head-ratio'))
     .option('--threads <n>', 'build threads (default: all cores)', positiveInt('--threads'))
     .addHelpText('after', `
 Examples:

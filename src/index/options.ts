@@ -12,7 +12,7 @@ import { formatSpec, parseSpec } from './spec.js';
 export const DEFAULT_INDEX_OPTIONS: Omit<IndexOptions, 'dimension'> = {
   metric: 'l2',
   spec: 'SPANN',
-  headRatio: 0.08,
+  headRatio: 0.03,
   kmeansBranching: 32,
   kmeansIterations: 10,
   kmeansSamplePerCluster: 256,

@@ -89,8 +89,10 @@ export interface IndexOptions {
 
   // -- stage 1: select heads ----------------------------------------------------------------------
   /**
-   * Fraction of vectors chosen as in-memory heads. Default 0.08 (SPANN uses 8-16%). Higher raises
-   * recall per probed list and memory (each head costs its vector plus ~2*hnswM links).
+   * Fraction of vectors chosen as in-memory heads. Default 0.03 (SPANN uses 8-16%; with lists read
+   * zero-copy, fewer heads and longer lists measured 1.2-1.5× the QPS at the same recall on 96-d
+   * sets and the same on fashion-mnist, for 9-26% more bytes read per query: BENCHMARKS.md). Higher
+   * raises recall per probed list and memory (each head costs its vector plus ~2*hnswM links).
    */
   headRatio: number;
   /** Branching factor of the hierarchical balanced k-means. Default 32 (SPTAG's BKT). */
@@ -126,7 +128,7 @@ export interface IndexOptions {
   /**
    * Maximum vectors in one posting list; an over-long list keeps its nearest vectors (a vector is
    * never dropped from its last list: it is moved to its next nearest head with room).
-   * Default 0 = automatic: ceil(8 / headRatio), e.g. 100 for the default 8% head ratio.
+   * Default 0 = automatic: ceil(8 / headRatio), e.g. 267 for the default 3% head ratio.
    */
   postingLimit: number;
 
