@@ -15,7 +15,7 @@ import { runEngineChild } from './engine-process.js';
 import type { EngineJob, EngineReport, SettingRow } from './ann-engine.js';
 import { ENGINES, type EngineName, makeEngine } from './engines.js';
 import { capLabel, evictFromPageCache, MemoryCgroup, parseMemoryCap } from './memory-cap.js';
-import { type Column, fmtBytes, formatTable, recallQpsSvg } from './report.js';
+import { type Column, fmtBytes, formatTable, qpsAtRecall, recallQpsSvg } from './report.js';
 import { deviceReadBandwidth } from '../src/storage/page-cache.js';
 
 export interface AnnBenchOptions {
@@ -192,6 +192,13 @@ export async function runAnnBench(o: AnnBenchOptions, log: (s: string) => void =
       { title: 'disk', value: (r) => (Number.isFinite(r.diskBytes) ? fmtBytes(r.diskBytes) : '-') },
     );
   } else {
+    // The first engine against each other one at equal recall: its QPS over theirs, interpolated
+    // between their two sweep points around its recall.
+    const [first, ...peers] = o.engines;
+    for (const peer of peers) {
+      const points = rows.filter((r) => r.engine === peer && !r.oom && r.pass === 'warm');
+      columns.push({ title: `vs ${peer}`, value: (r) => (r.engine === first && !r.oom ? `${f(r.qps / qpsAtRecall(points, r.recall), 2)}×`.replace('-×', '-') : '') });
+    }
     columns.push(
       { title: 'build s', value: (r) => (r.buildReused ? 'reused' : f(r.buildSeconds, 1)) },
       { title: 'build peak', value: (r) => (r.buildReused ? '-' : `${f(r.buildPeakRssBytes / rawVectorBytes, 2)}× raw`) },

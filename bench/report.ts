@@ -24,6 +24,21 @@ export function fmtBytes(b: number): string {
   return `${v.toFixed(v >= 100 || u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
+/**
+ * A peer's single-thread QPS at `recall`, linear between the two of its sweep points around it
+ * (points taken in recall order); NaN outside the recall range its sweep covered.
+ */
+export function qpsAtRecall(points: ReadonlyArray<{ recall: number; qps: number }>, recall: number): number {
+  const sorted = [...points].sort((a, b) => a.recall - b.recall);
+  for (let i = 1; i < sorted.length; i++) {
+    const lo = sorted[i - 1], hi = sorted[i];
+    if (recall < lo.recall || recall > hi.recall) continue;
+    const t = hi.recall === lo.recall ? 0 : (recall - lo.recall) / (hi.recall - lo.recall);
+    return lo.qps + t * (hi.qps - lo.qps);
+  }
+  return sorted.length === 1 && sorted[0].recall === recall ? sorted[0].qps : NaN;
+}
+
 export interface Series {
   name: string;
   points: Array<{ x: number; y: number; label?: string }>;

@@ -36,6 +36,21 @@ describe('strata bench ann', () => {
     expect(saved.rows.length).toBe(rows.length);
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*strata[\s\S]*hnswlib[\s\S]*<\/svg>\n$/);
     expect(lines.join('\n')).toMatch(/RssAnon/);
+    expect(lines.join('\n')).toMatch(/vs hnswlib\s+vs exact/); // strata against each peer at equal recall
+  });
+
+  it('interpolates a peer QPS at a recall between its sweep points, and none outside them', async () => {
+    const { qpsAtRecall } = await import('../bench/report.js');
+    const peer = [
+      { recall: 0.97, qps: 1000 },
+      { recall: 0.9, qps: 3000 },
+      { recall: 0.95, qps: 2000 },
+    ];
+    expect(qpsAtRecall(peer, 0.925)).toBeCloseTo(2500, 6);
+    expect(qpsAtRecall(peer, 0.96)).toBeCloseTo(1500, 6);
+    expect(qpsAtRecall(peer, 0.95)).toBeCloseTo(2000, 6);
+    expect(qpsAtRecall(peer, 0.89)).toBeNaN();
+    expect(qpsAtRecall(peer, 0.98)).toBeNaN();
   });
 
   it('builds strata with another head ratio into a folder of its own, and times it by target recall', async () => {
