@@ -135,6 +135,8 @@ export class SpannSearcher {
   private readonly headFull: Float32Array;
   private readonly headCode: Float32Array;
   private readonly residQuery: Float32Array;
+  /** The codec's transform of residQuery (reused per list). */
+  private readonly residPrepared: Float32Array;
   /** Heads read by the current scoped query (cleared after it). */
   private visited: Uint8Array;
   /** The plan the last search ran. */
@@ -170,6 +172,7 @@ export class SpannSearcher {
     this.headFull = new Float32Array(cfg.dim);
     this.headCode = cfg.pca ? new Float32Array(this.codeDim) : this.headFull;
     this.residQuery = new Float32Array(this.codeDim);
+    this.residPrepared = new Float32Array(this.codeDim);
     this.scanCodec = cfg.blockCodec ?? cfg.codec;
     this.visited = new Uint8Array(cfg.headCount);
     this.headAllow = (h: number) => ((this.allowFlags![h >>> 5] >>> (h & 31)) & 1) === 1;
@@ -282,7 +285,7 @@ export class SpannSearcher {
     this.scanCodec = codec;
     if (metric === 'l2') {
       for (let j = 0; j < n; j++) this.residQuery[j] = q[j] - c[j];
-      this.scanPrepared = codec.prepare(this.residQuery, metric);
+      this.scanPrepared = codec.prepare(this.residQuery, metric, this.residPrepared);
       this.scanBias = 0;
     } else {
       let qc = 0;

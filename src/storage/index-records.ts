@@ -109,11 +109,16 @@ export interface HeadRecords {
   trimLog(version: number): void;
 }
 
+/** The database of head vectors. */
+export const HEADS_DB = 'heads';
+
 export class LmdbHeadRecords implements HeadRecords {
   constructor(
     private readonly heads: U32Db,
     private readonly headLog: U32Db,
     private readonly scratch: PutScratch,
+    /** Zero-copy reads during a search (residual lists read their head per list); null without the addon. */
+    private readonly map: LmdbValueMap | null = null,
   ) {}
 
   put(head: number, sourceId: number, vector: Float32Array): void {
@@ -124,10 +129,11 @@ export class LmdbHeadRecords implements HeadRecords {
   }
 
   get(h: number, dim: number, out: Float32Array, off: number, ids?: Uint32Array): boolean {
-    const b = this.heads.getBinaryFast(h);
+    const v = this.map ? this.map.view(HEADS_DB, h) : null;
+    const b = v === null ? this.heads.getBinaryFast(h) : v;
     if (!b) return false;
     if (b.length !== 4 + 4 * dim) throw createError('STRATA_INDEX_CORRUPT', `head ${h} has ${b.length} bytes, expected ${4 + 4 * dim}`, 'heads');
-    if (ids) ids[h] = b.readUInt32LE(0);
+    if (ids) ids[h] = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
     new Uint8Array(out.buffer, out.byteOffset + off * 4, dim * 4).set(b.subarray(4, 4 + dim * 4));
     return true;
   }

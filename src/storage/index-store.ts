@@ -52,6 +52,7 @@ import {
   LmdbTombstoneRecords,
   LmdbVectorRecords,
   VECTORS_DB,
+  HEADS_DB,
   type MetaRecords,
   type SlotMap,
   type TenantRecords,
@@ -81,7 +82,7 @@ export function blockSlotsFor(entryBytes: number): number {
 }
 export const LMDB_FILE = 'strata.mdb';
 /** The databases zero-copy reads serve (value-map.ts), by position. */
-const MAPPED_DBS = [DB_NAMES.list, DB_NAMES.appends, DB_NAMES.block, VECTORS_DB];
+const MAPPED_DBS = [DB_NAMES.list, DB_NAMES.appends, DB_NAMES.block, VECTORS_DB, HEADS_DB];
 const META_DB = 'meta';
 /** The version record's key as lmdb-js stores a string key (its bytes). */
 const VERSION_KEY = Buffer.from('version');
@@ -137,8 +138,8 @@ export class IndexStore {
     const scratch = new PutScratch();
     const u32 = (name: string) => root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
     this.meta = new LmdbMetaRecords(root.openDB<IndexMeta | CalibrationRecord | Uint8Array | number, string>({ name: META_DB }));
-    this.heads = new LmdbHeadRecords(u32('heads'), u32('headLog'), scratch);
     this.valueMap = LmdbValueMap.open(this.path, MAPPED_DBS, readAhead);
+    this.heads = new LmdbHeadRecords(u32(HEADS_DB), u32('headLog'), scratch, this.valueMap);
     this.lists = postings ?? new LmdbPostingStore({ list: u32(DB_NAMES.list), appends: u32(DB_NAMES.appends), block: u32(DB_NAMES.block) }, (v) => scratch.view(v), this.valueMap);
     this.slots = new LmdbSlotMap(u32('slots'));
     this.ids = new LmdbIdMap(u32('ids'));

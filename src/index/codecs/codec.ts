@@ -33,7 +33,8 @@ export interface Codec {
   train(sample: Float32Array): void;
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
   decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void;
-  prepare(query: Float32Array, metric: Metric): PreparedQuery;
+  /** The query prepared for `distances`; a transformed query is written into `out` (dim floats) when given. */
+  prepare(query: Float32Array, metric: Metric, out?: Float32Array): PreparedQuery;
   /** out[i] = distance(query, vector i) for `count` encoded vectors starting at codes[off]. */
   distances(p: PreparedQuery, codes: Uint8Array, off: number, count: number, out: Float32Array): void;
   state(): CodecState;
@@ -137,10 +138,10 @@ class Float8Codec implements Codec {
     const t = this.fmt.table, inv = this.invScale;
     for (let j = 0; j < this.dim; j++) dst[dstOff + j] = inv ? t[src[srcOff + j]] * inv[j] : t[src[srcOff + j]];
   }
-  prepare(query: Float32Array, metric: Metric): PreparedQuery {
+  prepare(query: Float32Array, metric: Metric, out?: Float32Array): PreparedQuery {
     if (!this.scale) return { metric, q: query, bias: 0 };
     // l2: sum ((q s - c) / s)^2 -> query times scale, weights 1/s. ip: sum q (c / s) -> query / s.
-    const q = new Float32Array(this.dim);
+    const q = out ?? new Float32Array(this.dim);
     for (let j = 0; j < this.dim; j++) q[j] = metric === 'l2' ? query[j] * this.scale[j] : query[j] * this.invScale![j];
     return { metric, q, bias: 0, weights: metric === 'l2' ? this.invScale : null };
   }
@@ -198,8 +199,8 @@ class Int8Codec implements Codec {
   decode(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
     for (let j = 0; j < this.dim; j++) dst[dstOff + j] = this.min[j] + src[srcOff + j] * this.step[j];
   }
-  prepare(query: Float32Array, metric: Metric): PreparedQuery {
-    const q = new Float32Array(this.dim);
+  prepare(query: Float32Array, metric: Metric, out?: Float32Array): PreparedQuery {
+    const q = out ?? new Float32Array(this.dim);
     let bias = 0;
     if (metric === 'l2') for (let j = 0; j < this.dim; j++) q[j] = (query[j] - this.min[j]) / this.step[j];
     else
