@@ -167,8 +167,10 @@ export function budgetFor(curve: Pick<CalibrationRecord, 'maxLists' | 'recall'>,
   if (recall[0] >= want) return maxLists[0];
   for (let i = 1; i < recall.length; i++) {
     if (recall[i] < want) continue;
+    // Between two measured budgets: a fractional one (two decimals), read as floor or ceil per query
+    // (searcher.ts listsFor) so that the mean lands on the interpolated recall, not the next step up.
     const f = (want - recall[i - 1]) / Math.max(1e-9, recall[i] - recall[i - 1]);
-    return Math.max(maxLists[i - 1] + 1, Math.ceil(maxLists[i - 1] + f * (maxLists[i] - maxLists[i - 1])));
+    return Math.max(maxLists[i - 1] + 0.01, Math.ceil(100 * (maxLists[i - 1] + f * (maxLists[i] - maxLists[i - 1]))) / 100);
   }
   return maxLists[maxLists.length - 1];
 }

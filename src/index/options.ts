@@ -77,7 +77,9 @@ export function resolveRuntimeOptions(user: Partial<RuntimeOptions>): RuntimeOpt
 export interface SearchParams {
   /**
    * Most posting lists read per query: the search budget. Default: the budget the index measured for
-   * `targetRecall` (calibration.ts); 32 on an index without a calibration. Give one of the two.
+   * `targetRecall` (calibration.ts), which may be fractional (5.14: 14% of queries, chosen by a hash
+   * of the query, read 6 lists and the others 5); 32 on an index without a calibration. Give one of
+   * the two (a given maxLists is a whole number).
    */
   maxLists: number;
   /**

@@ -106,6 +106,8 @@ const MAX_WIDEN_HEADS = 4096;
 export class SpannSearcher {
   private readonly reader: PostingReader;
   private readonly query: Float32Array;
+  /** The query's bits (listsFor hashes them). */
+  private readonly queryBits: Uint32Array;
   /** The query in the space posting lists are stored in (the query itself without PCA). */
   private readonly codeQuery: Float32Array;
   /** Per-query constant added to code-space distances (PCA with ip/cosine: -<q, mean>). */
@@ -167,6 +169,7 @@ export class SpannSearcher {
     this.codeDim = cfg.pca ? cfg.pca.outDim : cfg.dim;
     this.reader = new PostingReader(this.codeDim, cfg.codec);
     this.query = new Float32Array(cfg.dim);
+    this.queryBits = new Uint32Array(this.query.buffer);
     this.codeQuery = cfg.pca ? new Float32Array(this.codeDim) : this.query;
     this.full = new Float32Array(cfg.dim);
     this.headFull = new Float32Array(cfg.dim);
@@ -306,9 +309,27 @@ export class SpannSearcher {
     return this.graph.search(this.query, 0, want, Math.max(ef, want), this.heads, this.headDist, only ? this.headAllow : undefined);
   }
 
+  /**
+   * Lists for a budget: a fractional one (a target recall between two measured budgets) is its floor
+   * for some queries and its ceiling for the others, the ceiling for a share equal to the fraction —
+   * chosen by a hash of the query's bits, so the same query always reads the same lists.
+   */
+  private listsFor(budget: number): number {
+    const whole = Math.floor(budget);
+    const frac = budget - whole;
+    if (frac === 0) return whole;
+    const bits = this.queryBits;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    return whole + ((h >>> 0) / 2 ** 32 < frac ? 1 : 0);
+  }
+
   /** The lists an unscoped probe reads, nearest first, into this.heads; returns how many. */
   private probeLists(params: SearchParams): number {
-    const want = Math.min(params.maxLists, this.cfg.headCount);
+    const want = Math.min(this.listsFor(params.maxLists), this.cfg.headCount);
     const found = this.nearestHeads(want, params.efSearch > 0 ? params.efSearch : autoEf(want));
     // The bound is taken from the second-nearest head: a query that sits on a head (a stored vector
     // searched for its neighbours) is at distance ~0 from it, and a bound of (1 + eps2) x 0 would
