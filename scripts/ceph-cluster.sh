@@ -141,12 +141,14 @@ s3_up() {
 
 start() {
   install_packages
-  if [ -f "$DIR/started" ]; then
-    log "restarting the daemons of $DIR"
+  if [ -f "$DIR/started" ] && pgrep -f "ceph-mon -c $CONF" >/dev/null; then
+    log "the cluster in $DIR is running: starting any daemon that is not"
     restart
     print_env
     return
   fi
+  # Memstore OSDs keep objects in memory: a cluster whose daemons are gone is made anew.
+  [ -d "$DIR" ] && stop 2>/dev/null
   rm -rf "$DIR"
   mkdir -p "$DIR/run" "$DIR/log"
   local fsid

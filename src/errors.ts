@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   STRATA_INVALID_ATTRIBUTE: { status: 400, summary: 'an attribute value has an unsupported type or conflicts with the attribute\'s type' },
   STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
   STRATA_UNSUPPORTED_PLATFORM: { status: 500, summary: 'a native part this call needs is not built or not available on this operating system' },
+  STRATA_STORE_UNAVAILABLE: { status: 503, summary: 'no endpoint of the object store answered (each was tried); nothing was acknowledged' },
+  STRATA_STORE_ERROR: { status: 502, summary: 'the object store answered a request with an error (credentials, bucket, or the store itself: named in the message)' },
   STRATA_NO_CGROUP: { status: 500, summary: 'a memory cap was asked for but this process cannot create a memory cgroup (root or a delegated cgroup v2 subtree is needed)' },
   // -- RAG layer (src/rag) ----------------------------------------------------------------------------
   STRATA_MODEL_FILE_MISSING: { status: 400, summary: 'a file the model directory\'s config names (ONNX model, tokenizer) is not there' },
