@@ -8,7 +8,8 @@
 #   scripts/ceph-cluster.sh stop       stop every daemon and remove the cluster's folder
 #   scripts/ceph-cluster.sh status     `ceph -s`
 #   scripts/ceph-cluster.sh env        the S3 settings as shell exports (eval "$(… env)")
-#   scripts/ceph-cluster.sh kill-osd N / start-osd N / kill-rgw N / start-rgw N   failure tests
+#   scripts/ceph-cluster.sh kill-osd N / start-osd N / kill-rgw N / start-rgw N / wait-healthy
+#                                      failure tests
 #
 # Settings (environment): STRATA_CEPH_DIR (default /tmp/strata-ceph), STRATA_CEPH_MON_PORT (6789),
 # STRATA_CEPH_RGW_PORTS ("7480 7481"), STRATA_CEPH_OSD_BYTES (memstore bytes per OSD, 1 GiB).
@@ -88,6 +89,13 @@ keyring = $DIR/osd.\$id/keyring
 osd objectstore = memstore
 memstore device bytes = $OSD_BYTES
 osd memory target = 268435456
+# recovery at full speed (the defaults pace it for spinning disks: a restarted OSD took minutes)
+osd recovery sleep = 0
+osd recovery sleep hdd = 0
+osd recovery sleep ssd = 0
+osd recovery sleep hybrid = 0
+osd max backfills = 16
+osd recovery max active = 16
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw]
@@ -226,6 +234,7 @@ case "${1:-}" in
   status) ceph_cmd -s ;;
   env) print_env ;;
   kill-osd) pkill -9 -f "ceph-osd -c $CONF -i ${2:?osd id}\$" ;;
+  wait-healthy) wait_for 150 "HEALTH_OK" bash -c "ceph -c '$CONF' health | grep -q HEALTH_OK" ;;
   start-osd) start_osd "${2:?osd id}" ;;
   kill-rgw) pkill -9 -f "client.rgw.${2:?gateway number} " ;;
   start-rgw) start_rgw "${2:?gateway number}"; wait_for 60 "the gateway" s3_up "$2" ;;

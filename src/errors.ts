@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   STRATA_DATASET_MISSING: { status: 404, summary: 'a dataset or its source files are not present' },
   STRATA_UNSUPPORTED_PLATFORM: { status: 500, summary: 'a native part this call needs is not built or not available on this operating system' },
   STRATA_STORE_UNAVAILABLE: { status: 503, summary: 'no endpoint of the object store answered (each was tried); nothing was acknowledged' },
+  STRATA_STORE_CONFLICT: { status: 409, summary: 'another writer claimed the same manifest version or log sequence first (create-if-absent lost): read the newest and retry' },
   STRATA_STORE_ERROR: { status: 502, summary: 'the object store answered a request with an error (credentials, bucket, or the store itself: named in the message)' },
   STRATA_NO_CGROUP: { status: 500, summary: 'a memory cap was asked for but this process cannot create a memory cgroup (root or a delegated cgroup v2 subtree is needed)' },
   // -- RAG layer (src/rag) ----------------------------------------------------------------------------

@@ -16,6 +16,13 @@ export type { Metric } from './index/distance.js';
 export { ERROR_CODES, StrataError, createError, isStrataError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { FORMAT_VERSION } from './storage/index-store.js';
+// Scale-out: an index on S3-compatible object storage, served by stateless query nodes.
+export { S3ObjectStore } from './storage/object-store.js';
+export type { ObjectStore, S3StoreOptions, ObjectStoreStats } from './storage/object-store.js';
+export { ObjectIndex, publishIndex, latestManifest } from './index/object-index.js';
+export type { ObjectIndexOptions, ObjectSearchResult, PublishProgress } from './index/object-index.js';
+export type { ObjectManifest } from './storage/object-layout.js';
+export type { ObjectCacheStats } from './storage/object-posting-store.js';
 // RAG layer: documents in, passages out.
 export { Corpus } from './rag/corpus.js';
 export { DEFAULT_MODEL_DIR } from './rag/defaults.js';

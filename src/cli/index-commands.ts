@@ -3,6 +3,8 @@
  *   build <vectors> --out DIR     fvecs / bvecs / fbin / NumPy .npy / ann-benchmarks HDF5 / JSON
  *   search DIR --query <file|json> --k …
  *   stats DIR, health DIR, compact DIR
+ *   publish DIR --store s3://bucket/prefix   the index as immutable objects on S3-compatible storage
+ *   search s3://bucket/prefix --cache-dir …  a stateless query node's search of a published index
  * and `strata tune DIR`: the index's recall curve (targetRecall -> maxLists), measured again on demand.
  */
 import { existsSync } from 'node:fs';
@@ -10,10 +12,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createError } from '../errors.js';
 import type { Metric } from '../index/distance.js';
 import type { Filter } from '../index/filter.js';
-import { createIndex, openIndex, type SpannIndex } from '../index/spann.js';
+import { ObjectIndex, publishIndex } from '../index/object-index.js';
+import { createIndex, openIndex, type SearchOptions, type SearchResult, type SpannIndex } from '../index/spann.js';
 import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
 import { createProgress } from '../util/progress.js';
 import { nonNegativeNumber, positiveInt } from '../util/cli-args.js';
+import { isStoreUrl, openStore, STORE_HELP } from './store-args.js';
 
 const json = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 
@@ -71,7 +75,9 @@ Examples:
   index
     .command('search')
     .description('k nearest neighbours of one or more query vectors.')
-    .argument('<dir>', 'index folder')
+    .argument('<dir>', `index folder, or a published index: ${STORE_HELP}`)
+    .option('--cache-dir <dir>', 'a published index: the query node\'s cache folder', '.strata-cache')
+    .option('--cache-size <mib>', 'a published index: MiB of posting lists the cache keeps', positiveInt('--cache-size'), 1024)
     .requiredOption('--query <file|json>', `query vectors: a file (${VECTOR_EXTENSIONS.join(', ')}; HDF5: its test set) or inline JSON, e.g. '[0.1,0.2,0.3]'`)
     .option('--k <n>', 'neighbours per query', positiveInt('--k'), 10)
     .option('--max-lists <n>', 'posting lists read per query (default: what the index measured for --target-recall)', positiveInt('--max-lists'))
@@ -82,7 +88,7 @@ Examples:
     .option('--json', 'print JSON: [{ids, distances, stats}] per query')
     .action(async (dir: string, opts) => {
       const q = existsSync(opts.query) ? await readVectorInput(opts.query, 'test') : parseVectorsJson(opts.query, '--query');
-      await withIndex(dir, true, (idx) => {
+      const searchAll = async (idx: { dimension: number; search(q: Float32Array, k: number, o: SearchOptions): SearchResult | Promise<SearchResult> }) => {
         if (q.dim !== idx.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `--query vectors have ${q.dim} components, the index ${idx.dimension}`, 'query');
         let filter: Filter | undefined;
         if (opts.filter) {
@@ -95,7 +101,7 @@ Examples:
         const n = Math.min(q.count, opts.limit ?? q.count);
         const out: Array<{ ids: number[]; distances: number[]; stats: { listsProbed: number; vectorsScanned: number } }> = [];
         for (let i = 0; i < n; i++) {
-          const r = idx.search(q.data.subarray(i * q.dim, (i + 1) * q.dim), opts.k, { ...(opts.maxLists ? { maxLists: opts.maxLists } : {}), ...(opts.targetRecall !== undefined ? { targetRecall: opts.targetRecall } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(filter ? { filter } : {}) });
+          const r = await idx.search(q.data.subarray(i * q.dim, (i + 1) * q.dim), opts.k, { ...(opts.maxLists ? { maxLists: opts.maxLists } : {}), ...(opts.targetRecall !== undefined ? { targetRecall: opts.targetRecall } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(filter ? { filter } : {}) });
           const ids: number[] = [];
           const distances: number[] = [];
           r.ids.forEach((id, j) => {
@@ -108,7 +114,44 @@ Examples:
           console.log(`query ${i}: ${out[i].stats.listsProbed} lists, ${out[i].stats.vectorsScanned} vectors scanned`);
           out[i].ids.forEach((id, j) => console.log(`  ${String(j + 1).padStart(3)}  id ${String(id).padEnd(10)} distance ${out[i].distances[j].toPrecision(6)}`));
         }
-      });
+      };
+      if (!isStoreUrl(dir)) return withIndex(dir, true, searchAll);
+      const store = await openStore(dir);
+      try {
+        const node = await ObjectIndex.open({ store, cacheDir: opts.cacheDir, cacheBytes: opts.cacheSize * 2 ** 20 });
+        try {
+          await searchAll(node);
+          const c = node.cacheStats;
+          if (!opts.json) console.error(`cache: ${c.hits} hits, ${c.misses} misses, ${c.fetchRounds} fetch rounds, ${c.fetchedObjects} objects (${c.fetchedBytes} bytes) fetched; store: ${store.stats.gets} GETs`);
+        } finally {
+          await node.close();
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  index
+    .command('publish')
+    .description('Upload a built index to S3-compatible object storage (AWS S3, Ceph RGW, MinIO, R2) as immutable objects under a new manifest.')
+    .argument('<dir>', 'index folder')
+    .requiredOption('--store <url>', STORE_HELP)
+    .addHelpText('after', `
+Examples:
+  eval "$(scripts/ceph-cluster.sh env)"     # the loopback Ceph cluster's settings
+  strata index publish ./idx --store s3://strata/products
+  strata index search s3://strata/products --query '[0.1, …]' --cache-dir ./node-cache`)
+    .action(async (dir: string, opts) => {
+      const store = await openStore(opts.store, true);
+      try {
+        const ui = createProgress();
+        const t0 = performance.now();
+        const m = await publishIndex(dir, store, (stage, done, total) => ui.update(stage, done, total));
+        ui.stop();
+        console.log(`published ${dir} to ${opts.store} as manifest ${m.version}: ${m.objects} objects, ${(m.bytes / 2 ** 20).toFixed(1)} MiB, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } finally {
+        store.close();
+      }
     });
 
   index

@@ -24,7 +24,7 @@ import {
 import { buildIndex, type BuildCallOptions, type BuildStats } from './build.js';
 import { GroupCommit } from './write-queue.js';
 import { ScopeCache } from './scope-cache.js';
-import { MemoryPostingStore } from '../storage/posting-store.js';
+import { MemoryPostingStore, type PostingStore } from '../storage/posting-store.js';
 export type { BuildCallOptions, BuildProgress, BuildStage, BuildStats } from './build.js';
 import { type Plan, type SearchStats, type SearcherConfig, SpannSearcher, STATS_SLOTS, emptyStats } from './searcher.js';
 import { createCodec, restoreCodec } from './codecs/codec.js';
@@ -826,6 +826,8 @@ export async function createIndex(dir: string, options: CreateOptions): Promise<
 export interface OpenOptions extends Partial<RuntimeOptions> {
   /** Open the LMDB environment read-only (batch-search workers do). Default false. */
   readOnly?: boolean;
+  /** Where posting lists come from instead of the environment (object-index.ts: a query node's object store). */
+  postingStore?: PostingStore;
 }
 
 /** Open an existing index. The head graph is rebuilt from the heads in LMDB if its file is missing or stale. */
@@ -834,7 +836,7 @@ export async function openIndex(dir: string, options: OpenOptions = {}): Promise
   if (!existsSync(dir)) throw createError('STRATA_INDEX_NOT_FOUND', `no index at ${JSON.stringify(dir)} (directory missing)`, 'dir');
   if (options.postings === 'memory') throw createError('STRATA_INVALID_OPTION', 'postings: memory posting lists live only as long as the handle that built them (createIndex)', 'postings');
   const runtime = resolveRuntimeOptions(runtimePart(options));
-  const store = IndexStore.open(dir, { readOnly: options.readOnly, readAhead: runtime.readAhead });
+  const store = IndexStore.open(dir, { readOnly: options.readOnly, readAhead: runtime.readAhead, ...(options.postingStore ? { postings: options.postingStore } : {}) });
   try {
     const meta = readMeta(store, dir);
     const graph = meta.state === 'built' ? loadGraph(store, dir, meta, !options.readOnly) : undefined;

@@ -221,6 +221,28 @@ export class IndexStore {
   }
 
   /**
+   * Write to `path` a compacted copy of this environment without its posting values (lists, appends,
+   * slot blocks, full-precision vectors): what a query node of an index on object storage opens
+   * (object-layout.ts "skeleton"), the values coming from the object store instead.
+   */
+  async copySkeleton(path: string): Promise<void> {
+    const tmp = `${path}.full`;
+    rmSync(tmp, { force: true });
+    rmSync(path, { force: true });
+    // A plain copy first: the LMDB bundled with lmdb-js asserts on the first write to a compacted copy.
+    await this.root.backup(tmp, false);
+    const copy = openEnvironment(tmp, { store: 'skeleton', maxDbs: 16, noMemInit: true });
+    try {
+      for (const name of [DB_NAMES.list, DB_NAMES.appends, DB_NAMES.block, VECTORS_DB]) copy.openDB({ name, keyEncoding: 'uint32', encoding: 'binary' }).clearSync();
+      await copy.backup(path, true);
+    } finally {
+      await copy.close();
+      rmSync(tmp, { force: true });
+      rmSync(`${tmp}-lock`, { force: true });
+    }
+  }
+
+  /**
    * Rewrite the environment without its free pages (LMDB's compacting copy) and switch to the copy:
    * this store is closed and the reopened one returned. LMDB reuses free pages but never shrinks its
    * file; this gives the space back. Only when no other thread or process has the index open.

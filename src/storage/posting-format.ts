@@ -53,6 +53,28 @@ export function sealPosting(value: Uint8Array): Uint8Array {
   return value;
 }
 
+/**
+ * One value holding the entries of `a` then those of `b` (same dimension, codec and entry size; b's
+ * slots all above a's, as a list's appends are): a list with its appends folded in, sealed anew.
+ */
+export function concatPostings(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const ha = new DataView(a.buffer, a.byteOffset, a.byteLength), hb = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const na = ha.getUint32(0, true), nb = hb.getUint32(0, true), bpv = ha.getUint32(12, true);
+  if (hb.getUint32(12, true) !== bpv || hb.getUint32(4, true) !== ha.getUint32(4, true) || (hb.getUint32(8, true) & 0xff) !== (ha.getUint32(8, true) & 0xff)) {
+    throw createError('STRATA_INDEX_CORRUPT', 'a list and its appends differ in dimension, codec or entry size', 'postings');
+  }
+  const out = new Uint8Array(postingBytes(na + nb, bpv));
+  out.set(a.subarray(0, POSTING_HEADER_BYTES));
+  new DataView(out.buffer).setUint32(0, na + nb, true);
+  let o = POSTING_HEADER_BYTES;
+  out.set(a.subarray(POSTING_HEADER_BYTES, POSTING_HEADER_BYTES + 4 * na), o);
+  out.set(b.subarray(POSTING_HEADER_BYTES, POSTING_HEADER_BYTES + 4 * nb), (o += 4 * na));
+  o += 4 * nb;
+  out.set(a.subarray(POSTING_HEADER_BYTES + 4 * na, POSTING_HEADER_BYTES + 4 * na + na * bpv), o);
+  out.set(b.subarray(POSTING_HEADER_BYTES + 4 * nb, POSTING_HEADER_BYTES + 4 * nb + nb * bpv), o + na * bpv);
+  return sealPosting(out);
+}
+
 /** What a value is, for the reader's memory of verified checksums (the same key names a list and a block). */
 export type PostingSpace = 'list' | 'appends' | 'block';
 const SPACE: Record<PostingSpace, number> = { list: 0, appends: 1, block: 2 };

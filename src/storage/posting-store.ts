@@ -20,7 +20,7 @@ import type { LmdbValueMap } from './value-map.js';
 export type PostingPart = 'list' | 'appends' | 'block';
 
 export interface PostingStore {
-  readonly kind: 'lmdb' | 'memory';
+  readonly kind: 'lmdb' | 'memory' | 'object';
   /**
    * A list part's bytes; with `fast`, a view valid only until the next read (no copy: lmdb-js's
    * reused buffer, or during a search the file's own pages).

@@ -1,0 +1,228 @@
+/**
+ * An index on object storage (storage/object-layout.ts), and the stateless query node that serves
+ * it:
+ *
+ *   publishIndex(dir, store)   uploads a built embedded index as immutable objects — every list
+ *                              (its appends folded in) and slot block, the skeleton (its LMDB file
+ *                              without posting values) and the head graph — then creates the next
+ *                              manifest with If-None-Match: * (one publisher wins a number)
+ *   ObjectIndex.open(...)      a query node: the newest manifest, its skeleton and graph (downloaded
+ *                              once into the node's cache folder), posting lists and blocks fetched
+ *                              on demand into a local LMDB cache bounded in bytes
+ *
+ * A node's search runs in rounds: the synchronous search answers from the cache and notes what it
+ * lacked; everything lacking is fetched at once (one round trip of parallel GETs) and the search
+ * runs again. An unscoped probe's lists do not depend on the lists' contents, so a cold query takes
+ * one fetch round (plus the graph search it does anyway); answers equal the embedded index's because
+ * the last round runs on exactly the same bytes.
+ */
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createError } from '../errors.js';
+import { GRAPH_FILE, GRAPH_VERSION_FILE, IndexStore, LMDB_FILE } from '../storage/index-store.js';
+import { ownedCopy } from '../storage/lmdb.js';
+import {
+  blockKey,
+  decodeVersions,
+  encodeVersions,
+  graphKey,
+  LATEST_HINT,
+  listKey,
+  MANIFESTS,
+  manifestKey,
+  manifestNumber,
+  type ObjectManifest,
+  OBJECT_LAYOUT_VERSION,
+  parseManifest,
+  skeletonKey,
+} from '../storage/object-layout.js';
+import { ObjectPostingStore, type ObjectCacheStats } from '../storage/object-posting-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { concatPostings } from '../storage/posting-format.js';
+import { savedGraphVersion } from './graph-sync.js';
+import { parseSpec } from './spec.js';
+import { openIndex, readMeta, type SearchOptions, type SearchResult, type SpannIndex } from './spann.js';
+
+/** Uploads in flight at once while publishing. */
+const PUBLISH_CONCURRENCY = 32;
+/** Fetch rounds a query may take before the node gives up (a cold scoped query takes 2-3). */
+const MAX_ROUNDS = 8;
+
+/** The number of the newest manifest under the store's prefix, 0 when there is none. */
+export async function latestManifest(store: ObjectStore): Promise<number> {
+  const hint = await store.get(LATEST_HINT);
+  const from = hint ? Number(Buffer.from(hint).toString('utf8')) : 0;
+  const after = Number.isInteger(from) && from > 0 ? manifestKey(from) : undefined;
+  const keys = await store.list(MANIFESTS, after ? { startAfter: after } : {});
+  let newest = after && (await store.get(manifestKey(from))) ? from : 0;
+  for (const k of keys) {
+    const n = manifestNumber(k);
+    if (n > newest) newest = n;
+  }
+  return newest;
+}
+
+export type PublishProgress = (stage: 'lists' | 'blocks' | 'skeleton', done: number, total: number) => void;
+
+/**
+ * Upload the built index in `dir` to `store` as the next manifest; returns the manifest. The graph
+ * file must reflect the heads (any writable open of the index saves it so). Indexes with `Refine`
+ * keep full-precision vectors that are not published yet: refused.
+ */
+export async function publishIndex(dir: string, store: ObjectStore, onProgress?: PublishProgress): Promise<ObjectManifest> {
+  const idx = IndexStore.open(dir, { readOnly: true });
+  try {
+    const meta = readMeta(idx, dir);
+    if (meta.state !== 'built') throw createError('STRATA_INDEX_NOT_BUILT', `${dir} is not built: build it before publishing`, 'dir');
+    if (parseSpec(meta.spec).refine) throw createError('STRATA_INVALID_OPTION', `${dir} uses Refine: its full-precision vectors are not published to object storage yet`, 'spec');
+    if (savedGraphVersion(dir) !== meta.headsVersion) throw createError('STRATA_INVALID_OPTION', `${dir}'s graph file is older than its heads: open the index once for writing (e.g. \`strata index stats\`) to save it`, 'dir');
+    const version = (await latestManifest(store)) + 1;
+    const id = randomInt(1, 2 ** 32 - 1); // names this publish's objects apart from a racing one's
+    let objects = 0;
+    let bytes = 0;
+    const upload = async (key: string, body: Uint8Array) => {
+      if (!(await store.create(key, body))) throw createError('STRATA_STORE_CONFLICT', `object store: ${key} exists (publish ids collided): publish again`, 'manifest');
+      objects++;
+      bytes += body.length;
+    };
+    const parallel = async (count: number, stage: 'lists' | 'blocks', one: (i: number) => Promise<void>) => {
+      let next = 0;
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(PUBLISH_CONCURRENCY, count) }, async () => {
+          while (next < count) {
+            await one(next++);
+            if (++done % 256 === 0 || done === count) onProgress?.(stage, done, count);
+          }
+        }),
+      );
+    };
+    // Lists, appends folded in. Read (copied) one at a time on this thread; uploads overlap.
+    const lists = new Uint32Array(meta.headCount);
+    await parallel(meta.headCount, 'lists', async (h) => {
+      const base = idx.lists.get('list', h);
+      const extra = idx.lists.get('appends', h);
+      const value = base && extra ? concatPostings(base, extra) : (base ?? extra);
+      if (!value) return;
+      lists[h] = id;
+      await upload(listKey(h, id), value);
+    });
+    const blockCount = Math.ceil(meta.slotCount / Math.max(1, meta.blockSlots));
+    const blocks = new Uint32Array(blockCount);
+    await parallel(blockCount, 'blocks', async (b) => {
+      const value = idx.lists.get('block', b);
+      if (!value) return;
+      blocks[b] = id;
+      await upload(blockKey(b, id), ownedCopy(value));
+    });
+    const tmp = join(dir, `skeleton-${process.pid}-${id.toString(16)}.mdb`);
+    try {
+      await idx.copySkeleton(tmp);
+      await upload(skeletonKey(version, id), readFileSync(tmp));
+    } finally {
+      rmSync(tmp, { force: true });
+      rmSync(`${tmp}-lock`, { force: true });
+    }
+    onProgress?.('skeleton', 1, 1);
+    await upload(graphKey(version, id), readFileSync(join(dir, GRAPH_FILE)));
+    const manifest: ObjectManifest = {
+      layout: OBJECT_LAYOUT_VERSION,
+      version,
+      createdAt: new Date().toISOString(),
+      indexFormat: meta.formatVersion,
+      skeleton: skeletonKey(version, id),
+      graph: graphKey(version, id),
+      graphVersion: meta.headsVersion,
+      lists: encodeVersions(lists),
+      blocks: encodeVersions(blocks),
+      objects,
+      bytes,
+    };
+    if (!(await store.create(manifestKey(version), new TextEncoder().encode(JSON.stringify(manifest))))) {
+      throw createError('STRATA_STORE_CONFLICT', `object store: manifest ${version} was published by another writer meanwhile`, 'manifest');
+    }
+    await store.put(LATEST_HINT, new TextEncoder().encode(String(version)));
+    return manifest;
+  } finally {
+    await idx.close();
+  }
+}
+
+export interface ObjectIndexOptions {
+  store: ObjectStore;
+  /** The node's cache folder (skeletons, graphs and the posting cache). */
+  cacheDir: string;
+  /** Most bytes of posting lists and blocks the cache holds. Default 1 GiB. */
+  cacheBytes?: number;
+}
+
+export interface ObjectSearchResult extends SearchResult {
+  /** Rounds of object fetches this query waited for (0: all from the cache). */
+  fetchRounds: number;
+}
+
+/** A stateless query node's index: search only, answers equal the embedded index's. */
+export class ObjectIndex {
+  private constructor(
+    readonly manifest: ObjectManifest,
+    private readonly index: SpannIndex,
+    private readonly postings: ObjectPostingStore,
+    readonly store: ObjectStore,
+  ) {}
+
+  static async open(options: ObjectIndexOptions): Promise<ObjectIndex> {
+    const { store, cacheDir } = options;
+    const version = await latestManifest(store);
+    if (version === 0) throw createError('STRATA_INDEX_NOT_FOUND', 'the object store holds no manifest under this prefix (publish an index first)', 'store');
+    const raw = await store.get(manifestKey(version));
+    if (!raw) throw createError('STRATA_INDEX_NOT_FOUND', `manifest ${version} is listed but missing`, 'store');
+    const manifest = parseManifest(raw, manifestKey(version));
+    const dir = join(cacheDir, `index-${String(version).padStart(16, '0')}`);
+    if (!existsSync(join(dir, LMDB_FILE)) || !existsSync(join(dir, GRAPH_VERSION_FILE))) {
+      rmSync(dir, { recursive: true, force: true });
+      const tmp = `${dir}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      const [skeleton, graph] = await store.getMany([manifest.skeleton, manifest.graph]);
+      if (!skeleton || !graph) throw createError('STRATA_INDEX_CORRUPT', `manifest ${version} names a skeleton or graph that is missing`, 'manifest');
+      writeFileSync(join(tmp, LMDB_FILE), skeleton);
+      writeFileSync(join(tmp, GRAPH_FILE), graph);
+      writeFileSync(join(tmp, GRAPH_VERSION_FILE), `${manifest.graphVersion}\n`);
+      renameSync(tmp, dir);
+    }
+    const postings = new ObjectPostingStore(store, join(cacheDir, 'objects'), options.cacheBytes ?? 2 ** 30, decodeVersions(manifest.lists, 'lists'), decodeVersions(manifest.blocks, 'blocks'));
+    try {
+      const index = await openIndex(dir, { readOnly: true, postingStore: postings });
+      return new ObjectIndex(manifest, index, postings, store);
+    } catch (err) {
+      await postings.close();
+      throw err;
+    }
+  }
+
+  get dimension(): number {
+    return this.index.dimension;
+  }
+
+  /** The posting cache's counters (hits, misses, fetch rounds, bytes). */
+  get cacheStats(): Readonly<ObjectCacheStats> {
+    return this.postings.stats;
+  }
+
+  /** k nearest neighbours, as SpannIndex.search, fetching what the cache lacks first. */
+  async search(query: Float32Array | number[], k: number, options?: SearchOptions): Promise<ObjectSearchResult> {
+    for (let round = 0; ; round++) {
+      this.postings.clearMissing();
+      const r = this.index.search(query, k, options);
+      if (!this.postings.hasMissing) return { ...r, fetchRounds: round };
+      if (round >= MAX_ROUNDS) throw createError('STRATA_INTERNAL', `a query still lacked posting objects after ${MAX_ROUNDS} fetch rounds`, 'store');
+      await this.postings.fetchMissing();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.index.close();
+    await this.postings.close();
+  }
+}
