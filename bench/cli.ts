@@ -12,6 +12,7 @@ import { runCodecBench, DEFAULT_CODEC_SPECS } from './codecs.js';
 import type { EngineName } from './engines.js';
 import { runFilterBench } from './filter.js';
 import { FILTER_ENGINES, type FilterEngineName } from './filter-workload.js';
+import { runClusterBench } from './cluster.js';
 import { runKernelBench } from './kernels.js';
 import { runKvBench } from './kv.js';
 import { runUpdateBench } from './updates.js';
@@ -205,6 +206,25 @@ function benchProgram(): Command {
         throw err;
       });
       await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, reload: Boolean(opts.reload), json: opts.json });
+    });
+
+  bench
+    .command('cluster')
+    .description('The embedded index against the same build on object storage (S3, Ceph RGW, MinIO …) served by a stateless query node, cold and warm cache: recall, QPS, p50/p99, fetch rounds, GETs and bytes per query, publish throughput.')
+    .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`) or a folder with base/query[/groundtruth] vector files')
+    .requiredOption('--store <url>', 's3://bucket/prefix (the run publishes under <prefix>/bench-<dataset>-<time>); endpoints and keys from STRATA_S3_ENDPOINTS, STRATA_S3_ACCESS_KEY, STRATA_S3_SECRET_KEY')
+    .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
+    .option('--queries <n>', 'queries measured', positiveInt('--queries'), 1000)
+    .option('--targets <list>', 'comma-separated target recalls', '0.95')
+    .option('--cache-dir <dir>', "the query node's cache folder (emptied before each cold pass)", '.strata-bench-cache')
+    .option('--json <file>', 'write the rows as JSON')
+    .addHelpText('after', `
+Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
+  eval "$(scripts/ceph-cluster.sh start)"
+  strata bench cluster --dataset fashion-mnist --store s3://strata/bench --json cluster.json`)
+    .action(async (opts) => {
+      const targets = String(opts.targets).split(',').map((t) => fractionArg('--targets')(t.trim()));
+      await runClusterBench({ dataset: opts.dataset, store: opts.store, k: opts.k, queries: opts.queries, targets, cacheDir: opts.cacheDir, json: opts.json });
     });
 
   bench

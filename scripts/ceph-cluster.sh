@@ -114,7 +114,7 @@ start_osd() {
 start_rgw() {
   local n=$1 port=${RGW_PORTS[$1]}
   mkdir -p "$DIR/rgw.$n"
-  radosgw -c "$CONF" -n "client.rgw.$n" --rgw-frontends="beast endpoint=127.0.0.1:$port" --keyring "$DIR/keyring" 2>>"$DIR/log/daemons.stderr"
+  radosgw -c "$CONF" -n "client.rgw.$n" --rgw-frontends="beast endpoint=127.0.0.1:$port tcp_nodelay=1" --keyring "$DIR/keyring" 2>>"$DIR/log/daemons.stderr"
 }
 
 wait_for() {

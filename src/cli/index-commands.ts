@@ -17,7 +17,8 @@ import { createIndex, openIndex, type SearchOptions, type SearchResult, type Spa
 import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
 import { createProgress } from '../util/progress.js';
 import { nonNegativeNumber, positiveInt } from '../util/cli-args.js';
-import { isStoreUrl, openStore, STORE_HELP } from './store-args.js';
+import { isStoreUrl, openS3Url } from '../storage/object-store.js';
+import { STORE_HELP } from './store-args.js';
 
 const json = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 
@@ -116,7 +117,7 @@ Examples:
         }
       };
       if (!isStoreUrl(dir)) return withIndex(dir, true, searchAll);
-      const store = await openStore(dir);
+      const store = await openS3Url(dir);
       try {
         const node = await ObjectIndex.open({ store, cacheDir: opts.cacheDir, cacheBytes: opts.cacheSize * 2 ** 20 });
         try {
@@ -142,7 +143,7 @@ Examples:
   strata index publish ./idx --store s3://strata/products
   strata index search s3://strata/products --query '[0.1, …]' --cache-dir ./node-cache`)
     .action(async (dir: string, opts) => {
-      const store = await openStore(opts.store, true);
+      const store = await openS3Url(opts.store, { createBucket: true });
       try {
         const ui = createProgress();
         const t0 = performance.now();

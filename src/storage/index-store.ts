@@ -193,6 +193,7 @@ export class IndexStore {
    * are lmdb-js copies as before. Not inside a write transaction.
    */
   beginRead(): boolean {
+    this.lists.beginRead?.();
     if (this.writing > 0 || !this.valueMap) return false;
     const v = this.meta.versionBytes();
     return v !== undefined && this.valueMap.pin(META_DB, VERSION_KEY, Buffer.from(v.buffer, v.byteOffset, v.length));
@@ -200,6 +201,7 @@ export class IndexStore {
 
   endRead(): void {
     this.valueMap?.unpin();
+    this.lists.endRead?.();
   }
 
   /** Bytes of the LMDB file on disk (allocated, not sparse size). */

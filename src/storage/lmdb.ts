@@ -29,6 +29,11 @@ export interface EnvironmentOptions {
   readAhead?: boolean;
   /** `path` is a folder holding data.mdb and lock.mdb (LMDB's default layout; the service catalogue). */
   folder?: boolean;
+  /**
+   * Commit without flushing to disk (MDB_NOSYNC): for caches whose entries can be fetched again — a
+   * crash may lose the last commits, never the file's integrity.
+   */
+  noSync?: boolean;
 }
 
 const LMDB_MAGIC = 0xbeefc0de;
@@ -150,6 +155,7 @@ export function openEnvironment(path: string, options: EnvironmentOptions): Root
       maxDbs: options.maxDbs,
       ...(options.noMemInit ? { noMemInit: true } : {}),
       ...(options.readAhead === false ? { noReadAhead: true } : {}),
+      ...(options.noSync ? { noSync: true } : {}),
     });
   } catch (err) {
     throw createError('STRATA_INDEX_CORRUPT', `${options.store}: cannot open ${path}: ${(err as Error).message}`, 'dir');

@@ -18,6 +18,7 @@ import { openEnvironment, ownedCopy } from './lmdb.js';
 import { blockKey, listKey } from './object-layout.js';
 import type { ObjectStore } from './object-store.js';
 import type { PostingPart, PostingStore } from './posting-store.js';
+import { LmdbValueMap } from './value-map.js';
 
 export interface ObjectCacheStats {
   hits: number;
@@ -32,17 +33,30 @@ export interface ObjectCacheStats {
 }
 
 const CACHE_FILE = 'objects.mdb';
+/** The cache's databases: u32 number -> [u32 publish id][the object's bytes]. */
+const CACHE_DBS: Record<'list' | 'block', string> = { list: 'lists', block: 'blocks' };
+const META_DB = 'meta';
+/** Bumped by every commit to the cache: what a zero-copy pin compares (value-map.ts). */
+const VERSION_KEY = 'version';
+const ID_BYTES = 4;
+
+/** One cache entry's name for eviction bookkeeping. */
+const entryOf = (part: 'list' | 'block', n: number) => (part === 'list' ? n : -1 - n);
 
 export class ObjectPostingStore implements PostingStore {
   readonly kind = 'object';
   readonly stats: ObjectCacheStats = { hits: 0, misses: 0, fetchRounds: 0, fetchedObjects: 0, fetchedBytes: 0, evicted: 0, bytes: 0 };
   private readonly root: RootDatabase;
-  private readonly db: Database<Buffer, string>;
-  /** Object keys a search asked for and the cache did not hold. */
-  private readonly missing = new Set<string>();
-  /** Last use of each cached key (a counter), for eviction; sizes alongside. */
-  private readonly used = new Map<string, number>();
-  private readonly sizes = new Map<string, number>();
+  private readonly dbs: Record<'list' | 'block', Database<Buffer, number>>;
+  private readonly meta: Database<number, string>;
+  /** Zero-copy views of cached values during a search (null without the addon). */
+  private readonly map: LmdbValueMap | null;
+  private version: number;
+  /** Objects a search asked for and the cache did not hold: entry -> [part, number, object key]. */
+  private readonly missing = new Map<number, ['list' | 'block', number, string]>();
+  /** Last use (a counter) and size of each cached entry, for eviction. */
+  private readonly used = new Map<number, number>();
+  private readonly sizes = new Map<number, number>();
   private tick = 0;
 
   constructor(
@@ -55,37 +69,70 @@ export class ObjectPostingStore implements PostingStore {
     private readonly blockIds: Uint32Array,
   ) {
     if (!existsSync(cacheDir)) mkdirSync(cacheDir, { recursive: true });
-    this.root = openEnvironment(join(cacheDir, CACHE_FILE), { store: 'object cache', create: true, maxDbs: 2 });
-    this.db = this.root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' });
+    const path = join(cacheDir, CACHE_FILE);
+    // A cache: entries lost in a crash are fetched again, so commits are not flushed (a flush per fetch
+    // round cost ~40 ms, the whole of a cold query).
+    this.root = openEnvironment(path, { store: 'object cache', create: true, maxDbs: 4, noSync: true });
+    this.dbs = {
+      list: this.root.openDB<Buffer, number>({ name: CACHE_DBS.list, keyEncoding: 'uint32', encoding: 'binary' }),
+      block: this.root.openDB<Buffer, number>({ name: CACHE_DBS.block, keyEncoding: 'uint32', encoding: 'binary' }),
+    };
+    this.meta = this.root.openDB<number, string>({ name: META_DB });
+    this.version = this.meta.get(VERSION_KEY) ?? 0;
+    if (this.version === 0) this.bump(() => {});
+    this.map = LmdbValueMap.open(path, [CACHE_DBS.list, CACHE_DBS.block]);
     // What an earlier run left: its sizes count against the bound, oldest first out.
-    for (const { key, value } of this.db.getRange({})) {
-      this.sizes.set(key, value.length);
-      this.used.set(key, this.tick++);
-      this.stats.bytes += value.length;
+    for (const part of ['list', 'block'] as const) {
+      for (const { key, value } of this.dbs[part].getRange({})) {
+        const e = entryOf(part, key);
+        this.sizes.set(e, value.length);
+        this.used.set(e, this.tick++);
+        this.stats.bytes += value.length;
+      }
     }
   }
 
-  /** The object key of a part, or null when the manifest has none. */
-  private objectKey(part: PostingPart, n: number): string | null {
-    if (part === 'appends') return null; // folded into the list objects when published
+  /** A commit to the cache, with the version record bumped in it. */
+  private bump(fn: () => void): void {
+    this.root.transactionSync(() => {
+      fn();
+      this.meta.putSync(VERSION_KEY, ++this.version);
+    });
+  }
+
+  /** The object key of a part and the publish id it must carry, or null when the manifest has none. */
+  private idOf(part: 'list' | 'block', n: number): number {
     const ids = part === 'list' ? this.listIds : this.blockIds;
-    const id = n < ids.length ? ids[n] : 0;
-    if (id === 0) return null;
-    return part === 'list' ? listKey(n, id) : blockKey(n, id);
+    return n < ids.length ? ids[n] : 0;
+  }
+
+  /** A search's reads begin: cached values are viewed in place (IndexStore.beginRead). */
+  beginRead(): void {
+    const v = this.meta.getBinaryFast(VERSION_KEY); // opens this thread's read snapshot of the cache
+    if (v && this.map) this.map.pin(META_DB, Buffer.from(VERSION_KEY), Buffer.from(v.buffer, v.byteOffset, v.length));
+  }
+
+  endRead(): void {
+    this.map?.unpin();
   }
 
   get(part: PostingPart, n: number, fast = false): Uint8Array | undefined {
-    const key = this.objectKey(part, n);
-    if (key === null) return undefined;
-    const b = this.db.getBinaryFast(key);
-    if (!b) {
+    if (part === 'appends') return undefined; // folded into the list objects when published
+    const id = this.idOf(part, n);
+    if (id === 0) return undefined;
+    const view = this.map ? this.map.view(CACHE_DBS[part], n) : null;
+    const b = view === null ? this.dbs[part].getBinaryFast(n) : view;
+    const e = entryOf(part, n);
+    if (!b || b.length < ID_BYTES || (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0 !== id) {
+      // Not cached, or cached from another manifest's object.
       this.stats.misses++;
-      this.missing.add(key);
+      this.missing.set(e, [part, n, part === 'list' ? listKey(n, id) : blockKey(n, id)]);
       return undefined;
     }
     this.stats.hits++;
-    this.used.set(key, this.tick++);
-    return fast ? b : ownedCopy(b);
+    this.used.set(e, this.tick++);
+    const value = b.subarray(ID_BYTES, b.length);
+    return fast ? value : ownedCopy(value);
   }
 
   getMany(part: PostingPart, heads: readonly number[]): Array<Uint8Array | undefined> {
@@ -105,20 +152,24 @@ export class ObjectPostingStore implements PostingStore {
   /** Fetch every object noted missing, in parallel, into the cache; then keep the cache in its bound. */
   async fetchMissing(): Promise<void> {
     if (this.missing.size === 0) return;
-    const keys = [...this.missing];
+    const wanted = [...this.missing];
     this.missing.clear();
     this.stats.fetchRounds++;
-    const values = await this.store.getMany(keys);
-    const keep = new Set<string>();
-    this.root.transactionSync(() => {
-      for (let i = 0; i < keys.length; i++) {
+    const values = await this.store.getMany(wanted.map(([, [, , key]]) => key));
+    const keep = new Set<number>();
+    this.bump(() => {
+      for (let i = 0; i < wanted.length; i++) {
+        const [e, [part, n, key]] = wanted[i];
         const v = values[i];
-        if (!v) throw createError('STRATA_INDEX_CORRUPT', `object store: ${keys[i]} is named by the manifest but missing`, 'manifest');
-        this.db.putSync(keys[i], Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-        if (!this.sizes.has(keys[i])) this.stats.bytes += v.length;
-        this.sizes.set(keys[i], v.length);
-        this.used.set(keys[i], this.tick++);
-        keep.add(keys[i]);
+        if (!v) throw createError('STRATA_INDEX_CORRUPT', `object store: ${key} is named by the manifest but missing`, 'manifest');
+        const entry = Buffer.allocUnsafe(ID_BYTES + v.length);
+        entry.writeUInt32LE(this.idOf(part, n), 0);
+        entry.set(v, ID_BYTES);
+        this.dbs[part].putSync(n, entry);
+        this.stats.bytes += entry.length - (this.sizes.get(e) ?? 0);
+        this.sizes.set(e, entry.length);
+        this.used.set(e, this.tick++);
+        keep.add(e);
         this.stats.fetchedObjects++;
         this.stats.fetchedBytes += v.length;
       }
@@ -127,24 +178,24 @@ export class ObjectPostingStore implements PostingStore {
   }
 
   /** Drop least recently used entries (never those in `keep`) until the cache fits its bound. */
-  private evict(keep: Set<string>): void {
+  private evict(keep: Set<number>): void {
     if (this.stats.bytes <= this.cacheBytes) return;
     const order = [...this.used].sort((a, b) => a[1] - b[1]);
-    const drop: string[] = [];
+    const drop: number[] = [];
     let bytes = this.stats.bytes;
-    for (const [key] of order) {
+    for (const [e] of order) {
       if (bytes <= this.cacheBytes) break;
-      if (keep.has(key)) continue;
-      drop.push(key);
-      bytes -= this.sizes.get(key) ?? 0;
+      if (keep.has(e)) continue;
+      drop.push(e);
+      bytes -= this.sizes.get(e) ?? 0;
     }
-    this.root.transactionSync(() => {
-      for (const key of drop) this.db.removeSync(key);
+    this.bump(() => {
+      for (const e of drop) (e >= 0 ? this.dbs.list : this.dbs.block).removeSync(e >= 0 ? e : -1 - e);
     });
-    for (const key of drop) {
-      this.stats.bytes -= this.sizes.get(key) ?? 0;
-      this.sizes.delete(key);
-      this.used.delete(key);
+    for (const e of drop) {
+      this.stats.bytes -= this.sizes.get(e) ?? 0;
+      this.sizes.delete(e);
+      this.used.delete(e);
     }
     this.stats.evicted += drop.length;
   }
@@ -163,6 +214,7 @@ export class ObjectPostingStore implements PostingStore {
   rollback(): void {}
 
   async close(): Promise<void> {
+    this.map?.close();
     await this.root.close();
   }
 }

@@ -277,6 +277,33 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
+/** Whether a string names an object-store location (s3://bucket/prefix). */
+export function isStoreUrl(s: string): boolean {
+  return s.startsWith('s3://');
+}
+
+/**
+ * The store at s3://bucket[/prefix], its endpoints and credentials from the environment:
+ * STRATA_S3_ENDPOINTS (comma-separated URLs; empty for AWS itself), STRATA_S3_ACCESS_KEY,
+ * STRATA_S3_SECRET_KEY, STRATA_S3_REGION.
+ */
+export async function openS3Url(url: string, options: { createBucket?: boolean } = {}): Promise<S3ObjectStore> {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m) throw createError('STRATA_INVALID_OPTION', `store ${JSON.stringify(url)} is not s3://bucket[/prefix]`, 'store');
+  const accessKeyId = process.env.STRATA_S3_ACCESS_KEY ?? '';
+  const secretAccessKey = process.env.STRATA_S3_SECRET_KEY ?? '';
+  if (!accessKeyId || !secretAccessKey) throw createError('STRATA_INVALID_OPTION', 'set STRATA_S3_ACCESS_KEY and STRATA_S3_SECRET_KEY (and STRATA_S3_ENDPOINTS for a store other than AWS)', 'store');
+  return S3ObjectStore.open({
+    endpoints: (process.env.STRATA_S3_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    bucket: m[1],
+    prefix: m[2],
+    accessKeyId,
+    secretAccessKey,
+    ...(process.env.STRATA_S3_REGION ? { region: process.env.STRATA_S3_REGION } : {}),
+    createBucket: options.createBucket ?? false,
+  });
+}
+
 function storeError(what: string, err: unknown) {
   const code = status(err);
   return createError('STRATA_STORE_ERROR', `object store: ${what}: ${code ? `HTTP ${code} ` : ''}${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? String(err)}`.trim(), 'store');

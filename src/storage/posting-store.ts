@@ -37,6 +37,12 @@ export interface PostingStore {
    * arrive in parallel instead of one page fault at a time as they are scanned. Returns at once.
    */
   willNeed(part: PostingPart, keys: Uint32Array, count: number): void;
+  /**
+   * A search's reads begin and end (IndexStore.beginRead/endRead): a store that can serve values in
+   * place for that long (object-posting-store.ts's cache) pins its snapshot here.
+   */
+  beginRead?(): void;
+  endRead?(): void;
   /** The index's write transaction starts, commits or rolls back. */
   begin(): void;
   commit(): void;
