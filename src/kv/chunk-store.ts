@@ -13,6 +13,13 @@
  * LMDB commits are atomic: a process killed in the middle of a write leaves the previous state
  * readable.
  *
+ * A third, shared tier (optional): an object store (storage/object-store.ts) several nodes open —
+ * LMCache's remote tier on a real engine. Entries are content-addressed objects `kv/<model
+ * fingerprint>/<namespace tag>/<token hash>` written once (create-if-absent) by whichever node
+ * computed them; `fetchRemote` brings the ones a prompt needs and the local tiers lack into the disk
+ * tier in one parallel round, so a node that never saw a chunk reuses the KV another node computed.
+ * Keys carry the namespace tag: a namespace can only fetch its own entries.
+ *
  * Format 2 (namespaced keys). A store of an older format is a cache of entries nobody can address
  * any more: it is emptied at open; a newer format is refused (STRATA_FORMAT_VERSION).
  */
@@ -24,6 +31,7 @@ import { createError } from '../errors.js';
 import { decodeEntry, encodeEntry, type ChunkEntry, type KvDtype } from './entry-codec.js';
 import { EvictionPolicy, type EvictionPolicyName } from './eviction.js';
 import { cacheBytes } from './kv-cache.js';
+import type { ObjectStore } from '../storage/object-store.js';
 
 export interface ChunkStoreOptions {
   /** Bytes of decoded caches kept in memory. Default 64 MiB. */
@@ -59,6 +67,8 @@ export interface ChunkStoreStats {
   evictions: number;
   /** Namespaces holding entries on disk (totals only). */
   namespaces?: number;
+  /** The shared object-store tier, when there is one: entries found there, and writes or reads it refused. */
+  remote?: { hits: number; errors: number };
 }
 
 export const DEFAULT_CHUNK_STORE: Required<ChunkStoreOptions> = { memoryBytes: 64 * 2 ** 20, diskBytes: 2 ** 30, policy: 'gdsf', dtype: 'f16', fairShare: true };
@@ -93,9 +103,14 @@ interface Counters {
   memoryHits: number;
   diskHits: number;
   evictions: number;
+  remoteHits: number;
+  remoteErrors: number;
 }
 
-const zeroCounters = (): Counters => ({ lookups: 0, misses: 0, memoryHits: 0, diskHits: 0, evictions: 0 });
+const zeroCounters = (): Counters => ({ lookups: 0, misses: 0, memoryHits: 0, diskHits: 0, evictions: 0, remoteHits: 0, remoteErrors: 0 });
+
+/** The shared tier's object name of a store key. */
+const remoteKey = (key: string) => `kv/${key.replaceAll(':', '/')}`;
 
 export class ChunkKvStore {
   private readonly memory = new Map<string, ChunkEntry>();
@@ -112,6 +127,8 @@ export class ChunkKvStore {
     private readonly costs: Database<{ c: number; f: number }, string>,
     meta: Database<number, string>,
     options: ChunkStoreOptions,
+    /** The shared tier (null: none). */
+    private readonly remote: ObjectStore | null = null,
   ) {
     this.options = { ...DEFAULT_CHUNK_STORE, ...options };
     for (const k of ['memoryBytes', 'diskBytes'] as const) {
@@ -142,9 +159,39 @@ export class ChunkKvStore {
     }
   }
 
-  static open(dir: string, options: ChunkStoreOptions = {}): ChunkKvStore {
+  /** Open (or create) the store in `dir`; with `remote`, entries are shared through that object store too. */
+  static open(dir: string, options: ChunkStoreOptions = {}, remote: ObjectStore | null = null): ChunkKvStore {
     const root = openEnvironment(join(dir, 'kv.mdb'), { store: 'kv', create: true, maxDbs: 4 });
-    return new ChunkKvStore(root, root.openDB({ name: 'entries', encoding: 'binary' }), root.openDB({ name: 'costs' }), root.openDB({ name: 'meta' }), options);
+    return new ChunkKvStore(root, root.openDB({ name: 'entries', encoding: 'binary' }), root.openDB({ name: 'costs' }), root.openDB({ name: 'meta' }), options, remote);
+  }
+
+  /**
+   * Bring the entries of `keys` that neither local tier holds from the shared tier into the disk tier
+   * (one round of parallel GETs); returns how many were found. Without a shared tier, does nothing.
+   * A shared tier that cannot be reached is counted (stats().remote.errors), not thrown: the chunks
+   * are then computed as on a miss.
+   */
+  async fetchRemote(keys: readonly string[]): Promise<number> {
+    if (!this.remote) return 0;
+    const wanted = [...new Set(keys)].filter((k) => !this.has(k));
+    if (wanted.length === 0) return 0;
+    let blobs: Array<Uint8Array | undefined>;
+    try {
+      blobs = await this.remote.getMany(wanted.map(remoteKey));
+    } catch {
+      for (const k of wanted) this.count(k, 'remoteErrors');
+      return 0;
+    }
+    let found = 0;
+    for (let i = 0; i < wanted.length; i++) {
+      const blob = blobs[i];
+      if (!blob) continue;
+      const entry = decodeEntry(blob, `shared kv entry ${wanted[i]}`); // checks it before it is kept
+      await this.keepBlob(wanted[i], Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), entry.recomputeMs ?? 1);
+      this.count(wanted[i], 'remoteHits');
+      found++;
+    }
+    return found;
   }
 
   /** Count an event in the totals and in the key's namespace. */
@@ -188,11 +235,24 @@ export class ChunkKvStore {
     return b ? Buffer.from(ownedCopy(b)) : undefined;
   }
 
-  /** Store an entry in both tiers; `cost` is what recomputing it costs (ms or tokens: one unit per store). */
+  /**
+   * Store an entry in both local tiers (and, with a shared tier, there too, once: another node's copy
+   * of the same key is the same content); `cost` is what recomputing it costs (ms or tokens: one unit
+   * per store).
+   */
   async put(key: string, entry: ChunkEntry, cost: number): Promise<void> {
     const blob = encodeEntry(entry, this.options.dtype);
+    if (this.remote) {
+      await this.remote.create(remoteKey(key), blob).catch(() => this.count(key, 'remoteErrors'));
+    }
+    const freq = await this.keepBlob(key, blob, cost);
+    if (freq > 0) this.admitToMemory(key, entry, freq, cost);
+  }
+
+  /** Write an encoded entry to the disk tier (evicting as needed); returns its frequency, 0 if too large to keep. */
+  private async keepBlob(key: string, blob: Buffer, cost: number): Promise<number> {
     const freq = Math.max(1, this.diskPolicy.frequency(key));
-    if (blob.length > this.options.diskBytes) return; // larger than the whole tier: not cached
+    if (blob.length > this.options.diskBytes) return 0; // larger than the whole tier: not cached
     this.diskPolicy.add(key, blob.length, cost, freq);
     const evicted = this.diskPolicy.evict(this.options.diskBytes, key);
     await this.root.transaction(() => {
@@ -207,7 +267,7 @@ export class ChunkKvStore {
       this.count(k, 'evictions');
       if (this.memory.delete(k)) this.memoryPolicy.remove(k);
     }
-    this.admitToMemory(key, entry, freq, cost);
+    return freq;
   }
 
   private admitToMemory(key: string, entry: ChunkEntry, freq: number, cost?: number): void {
@@ -239,6 +299,7 @@ export class ChunkKvStore {
       disk: { ...disk, budget: this.options.diskBytes, hits: c.diskHits },
       evictions: c.evictions,
       ...(tag === undefined ? { namespaces: this.diskPolicy.groupCount } : {}),
+      ...(this.remote ? { remote: { hits: c.remoteHits, errors: c.remoteErrors } } : {}),
     };
   }
 

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { loadTokenizer, type TextTokenizer } from '../rag/tokenizer.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { ChunkKvStore, chunkKey, DEFAULT_KV_NAMESPACE, type ChunkStoreOptions } from './chunk-store.js';
 import { DecoderModel, type DecoderOptions } from './decoder.js';
 import type { ChunkEntry } from './entry-codec.js';
@@ -105,6 +106,11 @@ export interface Assembled {
 export interface KvEngineOptions {
   /** Chunk store tiers (the prefix store gets the same budgets). */
   store?: ChunkStoreOptions;
+  /**
+   * A shared tier for chunk entries (S3ObjectStore under a prefix of its own): nodes that open the
+   * same one reuse each other's chunk KV (chunk-store.ts). Prefix entries stay local.
+   */
+  sharedChunks?: ObjectStore;
   decoder?: DecoderOptions;
   gate?: GateOptions;
 }
@@ -162,7 +168,7 @@ export class KvEngine {
       model,
       gate,
       fingerprint,
-      ChunkKvStore.open(join(dir, 'chunks'), options.store),
+      ChunkKvStore.open(join(dir, 'chunks'), options.store, options.sharedChunks ?? null),
       // Prefix entries are exact: stored as float32, whatever the chunk store's precision.
       ChunkKvStore.open(join(dir, 'prefixes'), { ...options.store, policy: 'lru', dtype: 'f32' }),
       wrapTokenizer(profile),
@@ -291,7 +297,9 @@ export class KvEngine {
     const entries: Array<ChunkEntry | undefined> = [];
     if (reuseChunks) {
       t = now();
-      for (let i = done; i < p.chunks.length; i++) entries[i] = this.chunks.get(this.chunkKey(p.chunks[i], ns));
+      const keys = p.chunks.slice(done).map((c) => this.chunkKey(c, ns));
+      await this.chunks.fetchRemote(keys); // the shared tier's entries this node lacks, in one round
+      for (let i = done; i < p.chunks.length; i++) entries[i] = this.chunks.get(keys[i - done]);
       report.lookupMs += now() - t;
     }
     const budgets =
