@@ -8,17 +8,11 @@ import { builtinProfiles } from '../../src/kv/profiles.js';
 import { S3ObjectStore, type S3StoreOptions } from '../../src/storage/object-store.js';
 import { createRng } from '../../src/util/random.js';
 import { tempDir } from '../helpers.js';
+import { clusterStore, endpoints } from './cluster-env.js';
 
 // Chunk KV entries shared through the loopback Ceph cluster: a node that never saw a chunk reuses the
 // KV another node computed, and a namespace fetches only its own entries.
-const endpoints = (process.env.STRATA_S3_ENDPOINTS ?? '').split(',').filter(Boolean);
-const base: S3StoreOptions = {
-  endpoints,
-  bucket: process.env.STRATA_S3_BUCKET ?? 'strata',
-  accessKeyId: process.env.STRATA_S3_ACCESS_KEY ?? '',
-  secretAccessKey: process.env.STRATA_S3_SECRET_KEY ?? '',
-  createBucket: true,
-};
+const base: S3StoreOptions = clusterStore;
 const prefix = `kv-${Date.now().toString(36)}`;
 const tmp = tempDir('kv-shared');
 const opened: Array<{ close(): unknown }> = [];

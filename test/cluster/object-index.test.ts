@@ -1,24 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectIndex, publishIndex } from '../../src/index/object-index.js';
 import { createIndex, openIndex, type SearchOptions, type SpannIndex } from '../../src/index/spann.js';
 import { S3ObjectStore, type S3StoreOptions } from '../../src/storage/object-store.js';
 import { mixture, tempDir } from '../helpers.js';
+import { cluster, clusterStore } from './cluster-env.js';
 
 // An index published to the loopback Ceph cluster and served by stateless query nodes: every answer
 // equals the embedded index's, cold, warm, after a cache wipe and with an OSD down.
-const CLUSTER = fileURLToPath(new URL('../../scripts/ceph-cluster.sh', import.meta.url));
-const cluster = (...args: string[]) => execFileSync('bash', [CLUSTER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 200_000 });
-const base: S3StoreOptions = {
-  endpoints: (process.env.STRATA_S3_ENDPOINTS ?? '').split(',').filter(Boolean),
-  bucket: process.env.STRATA_S3_BUCKET ?? 'strata',
-  accessKeyId: process.env.STRATA_S3_ACCESS_KEY ?? '',
-  secretAccessKey: process.env.STRATA_S3_SECRET_KEY ?? '',
-  createBucket: true,
-  downMillis: 1000,
-};
+const base: S3StoreOptions = clusterStore;
 const DIM = 24, N = 6000, NQ = 40, K = 10;
 const tmp = tempDir('object-index');
 const dir = join(tmp.dir, 'embedded');

@@ -1,25 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore, type S3StoreOptions } from '../../src/storage/object-store.js';
 import { createRng } from '../../src/util/random.js';
+import { cluster, clusterStore, endpoints } from './cluster-env.js';
 
 // Against the loopback Ceph cluster (scripts/ceph-cluster.sh: 3 OSDs, 2 RADOS gateways), whose S3
 // settings `npm run test:cluster` puts in the environment.
-const CLUSTER = fileURLToPath(new URL('../../scripts/ceph-cluster.sh', import.meta.url));
-const endpoints = (process.env.STRATA_S3_ENDPOINTS ?? '').split(',').filter(Boolean);
-const base: S3StoreOptions = {
-  endpoints,
-  bucket: process.env.STRATA_S3_BUCKET ?? 'strata',
-  accessKeyId: process.env.STRATA_S3_ACCESS_KEY ?? '',
-  secretAccessKey: process.env.STRATA_S3_SECRET_KEY ?? '',
-  createBucket: true,
-  downMillis: 1000,
-  timeoutMillis: 5000,
-};
+const base: S3StoreOptions = clusterStore;
 /** A prefix of its own per run: runs never see each other's objects. */
 const run = `test-${Date.now().toString(36)}`;
-const cluster = (...args: string[]) => execFileSync('bash', [CLUSTER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 
 const stores: S3ObjectStore[] = [];
 async function open(options: Partial<S3StoreOptions> = {}): Promise<S3ObjectStore> {
