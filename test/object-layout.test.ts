@@ -29,7 +29,7 @@ describe('object layout', () => {
     const ids = Uint32Array.from([0, 7, 0xffffffff, 3]);
     expect(Array.from(decodeVersions(encodeVersions(ids), 'lists'))).toEqual(Array.from(ids));
     expect(() => decodeVersions('AAA', 'lists')).toThrow(expect.objectContaining({ code: 'STRATA_INDEX_CORRUPT', field: 'lists' }));
-    const ok = { layout: OBJECT_LAYOUT_VERSION, version: 1, skeleton: 's', graph: 'g', lists: '', blocks: '' };
+    const ok = { layout: OBJECT_LAYOUT_VERSION, version: 1, skeleton: 's', graph: 'g', lists: '', blocks: '', listHashes: '', blockHashes: '' };
     expect(parseManifest(new TextEncoder().encode(JSON.stringify(ok)), 'm').version).toBe(1);
     expect(() => parseManifest(new TextEncoder().encode(JSON.stringify({ ...ok, layout: 99 })), 'm')).toThrow(expect.objectContaining({ code: 'STRATA_FORMAT_VERSION' }));
     expect(() => parseManifest(new TextEncoder().encode('{'), 'm')).toThrow(expect.objectContaining({ code: 'STRATA_INDEX_CORRUPT' }));

@@ -149,7 +149,7 @@ Examples:
         const t0 = performance.now();
         const m = await publishIndex(dir, store, (stage, done, total) => ui.update(stage, done, total));
         ui.stop();
-        console.log(`published ${dir} to ${opts.store} as manifest ${m.version}: ${m.objects} objects, ${(m.bytes / 2 ** 20).toFixed(1)} MiB, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        console.log(`published ${dir} to ${opts.store} as manifest ${m.version}: ${m.objects} objects uploaded (${(m.bytes / 2 ** 20).toFixed(1)} MiB), ${m.reused} unchanged ones named again, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       } finally {
         store.close();
       }

@@ -25,8 +25,10 @@ import { ownedCopy } from '../storage/lmdb.js';
 import {
   blockKey,
   decodeVersions,
+  contentHash,
   encodeVersions,
   graphKey,
+  HASH_BYTES,
   LATEST_HINT,
   listKey,
   MANIFESTS,
@@ -77,8 +79,21 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
     if (meta.state !== 'built') throw createError('STRATA_INDEX_NOT_BUILT', `${dir} is not built: build it before publishing`, 'dir');
     if (parseSpec(meta.spec).refine) throw createError('STRATA_INVALID_OPTION', `${dir} uses Refine: its full-precision vectors are not published to object storage yet`, 'spec');
     if (savedGraphVersion(dir) !== meta.headsVersion) throw createError('STRATA_INVALID_OPTION', `${dir}'s graph file is older than its heads: open the index once for writing (e.g. \`strata index stats\`) to save it`, 'dir');
-    const version = (await latestManifest(store)) + 1;
+    const previousVersion = await latestManifest(store);
+    const version = previousVersion + 1;
     const id = randomInt(1, 2 ** 32 - 1); // names this publish's objects apart from a racing one's
+    // Objects whose content did not change since the previous manifest are named again, not uploaded.
+    const previous = previousVersion > 0 ? await readManifest(store, previousVersion) : null;
+    const reuse = (ids: string | undefined, hashes: string | undefined, field: string) =>
+      ids !== undefined && hashes !== undefined ? { ids: decodeVersions(ids, field), hashes: Buffer.from(hashes, 'base64') } : null;
+    const prevLists = previous ? reuse(previous.lists, previous.listHashes, 'lists') : null;
+    const prevBlocks = previous ? reuse(previous.blocks, previous.blockHashes, 'blocks') : null;
+    let reused = 0;
+    /** The id of an unchanged object of the previous manifest, or 0. */
+    const same = (prev: typeof prevLists, n: number, hashes: Uint8Array): number => {
+      if (!prev || n >= prev.ids.length || prev.ids[n] === 0 || (n + 1) * HASH_BYTES > prev.hashes.length) return 0;
+      return Buffer.compare(prev.hashes.subarray(n * HASH_BYTES, (n + 1) * HASH_BYTES), hashes.subarray(n * HASH_BYTES, (n + 1) * HASH_BYTES)) === 0 ? prev.ids[n] : 0;
+    };
     let objects = 0;
     let bytes = 0;
     const upload = async (key: string, body: Uint8Array) => {
@@ -100,19 +115,35 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
     };
     // Lists, appends folded in. Read (copied) one at a time on this thread; uploads overlap.
     const lists = new Uint32Array(meta.headCount);
+    const listHashes = new Uint8Array(meta.headCount * HASH_BYTES);
     await parallel(meta.headCount, 'lists', async (h) => {
       const base = idx.lists.get('list', h);
       const extra = idx.lists.get('appends', h);
       const value = base && extra ? concatPostings(base, extra) : (base ?? extra);
       if (!value) return;
+      contentHash(value, listHashes, h);
+      const kept = same(prevLists, h, listHashes);
+      if (kept !== 0) {
+        lists[h] = kept;
+        reused++;
+        return;
+      }
       lists[h] = id;
       await upload(listKey(h, id), value);
     });
     const blockCount = Math.ceil(meta.slotCount / Math.max(1, meta.blockSlots));
     const blocks = new Uint32Array(blockCount);
+    const blockHashes = new Uint8Array(blockCount * HASH_BYTES);
     await parallel(blockCount, 'blocks', async (b) => {
       const value = idx.lists.get('block', b);
       if (!value) return;
+      contentHash(value, blockHashes, b);
+      const kept = same(prevBlocks, b, blockHashes);
+      if (kept !== 0) {
+        blocks[b] = kept;
+        reused++;
+        return;
+      }
       blocks[b] = id;
       await upload(blockKey(b, id), ownedCopy(value));
     });
@@ -136,8 +167,11 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
       graphVersion: meta.headsVersion,
       lists: encodeVersions(lists),
       blocks: encodeVersions(blocks),
+      listHashes: Buffer.from(listHashes).toString('base64'),
+      blockHashes: Buffer.from(blockHashes).toString('base64'),
       objects,
       bytes,
+      reused,
     };
     if (!(await store.create(manifestKey(version), new TextEncoder().encode(JSON.stringify(manifest))))) {
       throw createError('STRATA_STORE_CONFLICT', `object store: manifest ${version} was published by another writer meanwhile`, 'manifest');
@@ -162,43 +196,80 @@ export interface ObjectSearchResult extends SearchResult {
   fetchRounds: number;
 }
 
+/** The node's folder of one manifest's skeleton and graph. */
+const skeletonFolder = (version: number) => `index-${String(version).padStart(16, '0')}`;
+
+async function readManifest(store: ObjectStore, version: number): Promise<ObjectManifest> {
+  const raw = await store.get(manifestKey(version));
+  if (!raw) throw createError('STRATA_INDEX_NOT_FOUND', `manifest ${version} is listed but missing`, 'store');
+  return parseManifest(raw, manifestKey(version));
+}
+
+/** The manifest's skeleton and graph in the node's cache folder (downloaded once); returns the folder. */
+async function localSkeleton(store: ObjectStore, manifest: ObjectManifest, cacheDir: string): Promise<string> {
+  const dir = join(cacheDir, skeletonFolder(manifest.version));
+  if (existsSync(join(dir, LMDB_FILE)) && existsSync(join(dir, GRAPH_VERSION_FILE))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const [skeleton, graph] = await store.getMany([manifest.skeleton, manifest.graph]);
+  if (!skeleton || !graph) throw createError('STRATA_INDEX_CORRUPT', `manifest ${manifest.version} names a skeleton or graph that is missing`, 'manifest');
+  writeFileSync(join(tmp, LMDB_FILE), skeleton);
+  writeFileSync(join(tmp, GRAPH_FILE), graph);
+  writeFileSync(join(tmp, GRAPH_VERSION_FILE), `${manifest.graphVersion}\n`);
+  renameSync(tmp, dir);
+  return dir;
+}
+
 /** A stateless query node's index: search only, answers equal the embedded index's. */
 export class ObjectIndex {
   private constructor(
-    readonly manifest: ObjectManifest,
-    private readonly index: SpannIndex,
+    /** The manifest served (follow moves it). */
+    public manifest: ObjectManifest,
+    private index: SpannIndex,
     private readonly postings: ObjectPostingStore,
     readonly store: ObjectStore,
+    private readonly cacheDir: string,
   ) {}
 
   static async open(options: ObjectIndexOptions): Promise<ObjectIndex> {
     const { store, cacheDir } = options;
     const version = await latestManifest(store);
     if (version === 0) throw createError('STRATA_INDEX_NOT_FOUND', 'the object store holds no manifest under this prefix (publish an index first)', 'store');
-    const raw = await store.get(manifestKey(version));
-    if (!raw) throw createError('STRATA_INDEX_NOT_FOUND', `manifest ${version} is listed but missing`, 'store');
-    const manifest = parseManifest(raw, manifestKey(version));
-    const dir = join(cacheDir, `index-${String(version).padStart(16, '0')}`);
-    if (!existsSync(join(dir, LMDB_FILE)) || !existsSync(join(dir, GRAPH_VERSION_FILE))) {
-      rmSync(dir, { recursive: true, force: true });
-      const tmp = `${dir}.tmp-${process.pid}`;
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp, { recursive: true });
-      const [skeleton, graph] = await store.getMany([manifest.skeleton, manifest.graph]);
-      if (!skeleton || !graph) throw createError('STRATA_INDEX_CORRUPT', `manifest ${version} names a skeleton or graph that is missing`, 'manifest');
-      writeFileSync(join(tmp, LMDB_FILE), skeleton);
-      writeFileSync(join(tmp, GRAPH_FILE), graph);
-      writeFileSync(join(tmp, GRAPH_VERSION_FILE), `${manifest.graphVersion}\n`);
-      renameSync(tmp, dir);
-    }
+    const manifest = await readManifest(store, version);
+    const dir = await localSkeleton(store, manifest, cacheDir);
     const postings = new ObjectPostingStore(store, join(cacheDir, 'objects'), options.cacheBytes ?? 2 ** 30, decodeVersions(manifest.lists, 'lists'), decodeVersions(manifest.blocks, 'blocks'));
     try {
       const index = await openIndex(dir, { readOnly: true, postingStore: postings });
-      return new ObjectIndex(manifest, index, postings, store);
+      return new ObjectIndex(manifest, index, postings, store, cacheDir);
     } catch (err) {
       await postings.close();
       throw err;
     }
+  }
+
+  /**
+   * Move to the newest manifest if one was published since (returns whether it moved): its skeleton
+   * and graph are downloaded, the posting cache is kept — entries of unchanged lists stay valid.
+   * Searches already running finish on the old manifest.
+   */
+  async follow(): Promise<boolean> {
+    const version = await latestManifest(this.store);
+    if (version <= this.manifest.version) return false;
+    const manifest = await readManifest(this.store, version);
+    const dir = await localSkeleton(this.store, manifest, this.cacheDir);
+    const lists = decodeVersions(manifest.lists, 'lists');
+    const blocks = decodeVersions(manifest.blocks, 'blocks');
+    const index = await openIndex(dir, { readOnly: true, postingStore: this.postings });
+    const old = this.index;
+    const oldVersion = this.manifest.version;
+    this.index = index;
+    this.manifest = manifest;
+    this.postings.useManifest(lists, blocks);
+    await old.close();
+    rmSync(join(this.cacheDir, skeletonFolder(oldVersion)), { recursive: true, force: true });
+    return true;
   }
 
   get dimension(): number {

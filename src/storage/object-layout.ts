@@ -18,6 +18,7 @@
  * are unreferenced garbage). A list or block object is never overwritten: a new version gets a new
  * name, so a query node's cache, keyed by (head, id), is never stale and never invalidated.
  */
+import { createHash } from 'node:crypto';
 import { createError } from '../errors.js';
 
 /** Bumped when the layout or the manifest's fields change. */
@@ -38,9 +39,16 @@ export interface ObjectManifest {
   lists: string;
   /** The publish id of each slot block's object (same encoding; 0 = no block). */
   blocks: string;
-  /** Objects and bytes this manifest references (for operators). */
+  /**
+   * The first 8 bytes of the SHA-256 of each list's and block's bytes (base64, 8 bytes per entry):
+   * the next publish reuses an object whose content did not change instead of uploading it again.
+   */
+  listHashes: string;
+  blockHashes: string;
+  /** Objects and bytes this publish uploaded, and objects it named again from the previous manifest. */
   objects: number;
   bytes: number;
+  reused: number;
 }
 
 const pad = (n: number) => String(n).padStart(16, '0');
@@ -72,6 +80,13 @@ export function decodeVersions(s: string, field: string): Uint32Array {
   return out;
 }
 
+export const HASH_BYTES = 8;
+
+/** The content digest a manifest keeps per object. */
+export function contentHash(bytes: Uint8Array, out: Uint8Array, at: number): void {
+  out.set(createHash('sha256').update(bytes).digest().subarray(0, HASH_BYTES), at * HASH_BYTES);
+}
+
 /** Parse and check a manifest object's bytes. */
 export function parseManifest(bytes: Uint8Array, key: string): ObjectManifest {
   let m: ObjectManifest;
@@ -81,7 +96,7 @@ export function parseManifest(bytes: Uint8Array, key: string): ObjectManifest {
     throw createError('STRATA_INDEX_CORRUPT', `${key} is not JSON: ${(err as Error).message}`, 'manifest');
   }
   if (!m || m.layout !== OBJECT_LAYOUT_VERSION) throw createError('STRATA_FORMAT_VERSION', `${key} has object layout ${m?.layout}, this build reads ${OBJECT_LAYOUT_VERSION}`, 'manifest');
-  for (const f of ['skeleton', 'graph', 'lists', 'blocks'] as const) {
+  for (const f of ['skeleton', 'graph', 'lists', 'blocks', 'listHashes', 'blockHashes'] as const) {
     if (typeof m[f] !== 'string') throw createError('STRATA_INDEX_CORRUPT', `${key} lacks ${f}`, 'manifest');
   }
   return m;

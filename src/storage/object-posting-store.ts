@@ -65,8 +65,8 @@ export class ObjectPostingStore implements PostingStore {
     /** Most bytes the cache holds. */
     private readonly cacheBytes: number,
     /** The manifest's publish id of each head's list and each block (0: none). */
-    private readonly listIds: Uint32Array,
-    private readonly blockIds: Uint32Array,
+    private listIds: Uint32Array,
+    private blockIds: Uint32Array,
   ) {
     if (!existsSync(cacheDir)) mkdirSync(cacheDir, { recursive: true });
     const path = join(cacheDir, CACHE_FILE);
@@ -104,6 +104,16 @@ export class ObjectPostingStore implements PostingStore {
   private idOf(part: 'list' | 'block', n: number): number {
     const ids = part === 'list' ? this.listIds : this.blockIds;
     return n < ids.length ? ids[n] : 0;
+  }
+
+  /**
+   * Serve another manifest's objects from here on (a node following a newer publish): entries of
+   * lists that did not change stay valid; the others no longer match their id and are fetched anew.
+   */
+  useManifest(listIds: Uint32Array, blockIds: Uint32Array): void {
+    this.listIds = listIds;
+    this.blockIds = blockIds;
+    this.missing.clear();
   }
 
   /** A search's reads begin: cached values are viewed in place (IndexStore.beginRead). */

@@ -16,6 +16,8 @@ const prefix = `index-${Date.now().toString(36)}`;
 const queries = mixture(NQ, DIM, 12);
 const stores: S3ObjectStore[] = [];
 let embedded: SpannIndex;
+/** Objects the first publish uploaded (all of them). */
+let firstUploads = 0;
 
 async function store(): Promise<S3ObjectStore> {
   const s = await S3ObjectStore.open({ ...base, prefix });
@@ -66,6 +68,8 @@ describe('an index on Ceph RGW, served by stateless query nodes', () => {
   it('a node answers every query exactly as the embedded index, cold in one fetch round, then warm from its cache', async () => {
     const manifest = await publishIndex(dir, await store());
     expect(manifest.version).toBe(1);
+    expect(manifest.reused).toBe(0);
+    firstUploads = manifest.objects;
     const node = await ObjectIndex.open({ store: await store(), cacheDir: join(tmp.dir, 'node-a') });
     try {
       expect(await expectSameAnswers(node)).toBeLessThanOrEqual(1); // cold unscoped queries: one round of GETs
@@ -99,6 +103,32 @@ describe('an index on Ceph RGW, served by stateless query nodes', () => {
     try {
       expect(node.manifest.version).toBe(2);
       await expectSameAnswers(node);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('a node follows a newer publish: only changed lists are uploaded and fetched again, answers equal the updated index', async () => {
+    const node = await ObjectIndex.open({ store: await store(), cacheDir: join(tmp.dir, 'node-follow') });
+    try {
+      await expectSameAnswers(node); // the cache holds manifest 2's objects
+      expect(await node.follow()).toBe(false); // nothing newer yet
+      // Writes to the embedded index, then the next publish.
+      await embedded.insert(mixture(20, DIM, 21), Uint32Array.from({ length: 20 }, (_, i) => 200_000 + i), { tenants: 't1' });
+      await embedded.delete(Array.from({ length: 30 }, (_, i) => i * 7));
+      await embedded.flush();
+      await embedded.close();
+      embedded = await openIndex(dir); // saves the graph file for the publish
+      const m = await publishIndex(dir, await store());
+      expect(m.version).toBe(3);
+      expect(m.reused).toBeGreaterThan(0); // lists and blocks that did not change are named again
+      expect(m.objects).toBeLessThan(firstUploads / 2);
+      const fetchedBefore = node.cacheStats.fetchedObjects;
+      expect(await node.follow()).toBe(true);
+      expect(node.manifest.version).toBe(3);
+      await expectSameAnswers(node);
+      const lists = Number(embedded.stats().heads);
+      expect(node.cacheStats.fetchedObjects - fetchedBefore).toBeLessThan(lists); // unchanged lists came from the cache
     } finally {
       await node.close();
     }
