@@ -21,7 +21,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { GRAPH_FILE, GRAPH_VERSION_FILE, IndexStore, LMDB_FILE } from '../storage/index-store.js';
-import { ownedCopy } from '../storage/lmdb.js';
 import {
   blockKey,
   decodeVersions,
@@ -113,6 +112,14 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
         }),
       );
     };
+    /** Object n of a kind: named again when unchanged since the previous manifest, else uploaded under this publish's id. */
+    const place = async (n: number, value: Uint8Array, ids: Uint32Array, hashes: Uint8Array, prev: typeof prevLists, key: (n: number, id: number) => string) => {
+      contentHash(value, hashes, n);
+      const kept = same(prev, n, hashes);
+      ids[n] = kept !== 0 ? kept : id;
+      if (kept !== 0) reused++;
+      else await upload(key(n, id), value);
+    };
     // Lists, appends folded in. Read (copied) one at a time on this thread; uploads overlap.
     const lists = new Uint32Array(meta.headCount);
     const listHashes = new Uint8Array(meta.headCount * HASH_BYTES);
@@ -120,32 +127,14 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
       const base = idx.lists.get('list', h);
       const extra = idx.lists.get('appends', h);
       const value = base && extra ? concatPostings(base, extra) : (base ?? extra);
-      if (!value) return;
-      contentHash(value, listHashes, h);
-      const kept = same(prevLists, h, listHashes);
-      if (kept !== 0) {
-        lists[h] = kept;
-        reused++;
-        return;
-      }
-      lists[h] = id;
-      await upload(listKey(h, id), value);
+      if (value) await place(h, value, lists, listHashes, prevLists, listKey);
     });
     const blockCount = Math.ceil(meta.slotCount / Math.max(1, meta.blockSlots));
     const blocks = new Uint32Array(blockCount);
     const blockHashes = new Uint8Array(blockCount * HASH_BYTES);
     await parallel(blockCount, 'blocks', async (b) => {
       const value = idx.lists.get('block', b);
-      if (!value) return;
-      contentHash(value, blockHashes, b);
-      const kept = same(prevBlocks, b, blockHashes);
-      if (kept !== 0) {
-        blocks[b] = kept;
-        reused++;
-        return;
-      }
-      blocks[b] = id;
-      await upload(blockKey(b, id), ownedCopy(value));
+      if (value) await place(b, value, blocks, blockHashes, prevBlocks, blockKey);
     });
     const tmp = join(dir, `skeleton-${process.pid}-${id.toString(16)}.mdb`);
     try {
