@@ -43,6 +43,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { concatPostings } from '../storage/posting-format.js';
 import { savedGraphVersion } from './graph-sync.js';
 import { parseSpec } from './spec.js';
+import { kernelFor, type Metric, normalizeRows } from './distance.js';
+import { type LogBatch, readLog } from '../storage/object-log.js';
 import { openIndex, readMeta, type SearchOptions, type SearchResult, type SpannIndex } from './spann.js';
 
 /** Uploads in flight at once while publishing. */
@@ -71,7 +73,7 @@ export type PublishProgress = (stage: 'lists' | 'blocks' | 'skeleton', done: num
  * file must reflect the heads (any writable open of the index saves it so). Indexes with `Refine`
  * keep full-precision vectors that are not published yet: refused.
  */
-export async function publishIndex(dir: string, store: ObjectStore, onProgress?: PublishProgress): Promise<ObjectManifest> {
+export async function publishIndex(dir: string, store: ObjectStore, onProgress?: PublishProgress, appliedLog = 0): Promise<ObjectManifest> {
   const idx = IndexStore.open(dir, { readOnly: true });
   try {
     const meta = readMeta(idx, dir);
@@ -156,6 +158,7 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
       graphVersion: meta.headsVersion,
       lists: encodeVersions(lists),
       blocks: encodeVersions(blocks),
+      appliedLog: appliedLog || (previous?.appliedLog ?? 0),
       listHashes: Buffer.from(listHashes).toString('base64'),
       blockHashes: Buffer.from(blockHashes).toString('base64'),
       objects,
@@ -172,6 +175,29 @@ export async function publishIndex(dir: string, store: ObjectStore, onProgress?:
   }
 }
 
+/**
+ * The indexer: apply the log batches the newest manifest does not hold to the embedded index in
+ * `dir` (inserts as upserts, then deletes), and publish it as the next manifest recording the last
+ * sequence applied. Returns the manifest, or null when the log had nothing new.
+ */
+export async function applyLog(dir: string, store: ObjectStore, onProgress?: PublishProgress): Promise<ObjectManifest | null> {
+  const latest = await latestManifest(store);
+  const applied = latest > 0 ? ((await readManifest(store, latest)).appliedLog ?? 0) : 0;
+  const batches = await readLog(store, applied);
+  if (batches.length === 0) return null;
+  const index = await openIndex(dir);
+  try {
+    for (const b of batches) {
+      if (b.ids.length > 0) await index.upsert(b.vectors, b.ids);
+      if (b.deletes.length > 0) await index.delete(b.deletes);
+    }
+    await index.flush();
+  } finally {
+    await index.close(); // saves the graph file the publish needs
+  }
+  return publishIndex(dir, store, onProgress, batches[batches.length - 1].seq);
+}
+
 export interface ObjectIndexOptions {
   store: ObjectStore;
   /** The node's cache folder (skeletons, graphs and the posting cache). */
@@ -183,6 +209,66 @@ export interface ObjectIndexOptions {
 export interface ObjectSearchResult extends SearchResult {
   /** Rounds of object fetches this query waited for (0: all from the cache). */
   fetchRounds: number;
+}
+
+export interface ObjectSearchOptions extends SearchOptions {
+  /**
+   * 'strong': read the log's new batches first (one LIST, and GETs of what is new) so the answer
+   * holds every write acknowledged before the call. 'eventual' (default): the log as last read
+   * (`refreshLog`).
+   */
+  consistency?: 'strong' | 'eventual';
+}
+
+/**
+ * The log's writes the manifest does not hold yet, kept in memory and searched exactly: the newest
+ * vector of each id inserted since, and the ids deleted since (both shadow the index's answers).
+ */
+class LogTail {
+  lastSeq = 0;
+  private ids: number[] = [];
+  private rows: Float32Array[] = [];
+  private readonly row = new Map<number, number>();
+  /** Ids the index's answers must not show (replaced or deleted in the log). */
+  readonly shadowed = new Set<number>();
+
+  constructor(
+    private readonly dim: number,
+    private readonly metric: Metric,
+  ) {}
+
+  apply(b: LogBatch): void {
+    for (let i = 0; i < b.ids.length; i++) {
+      const id = b.ids[i];
+      const v = Float32Array.from(b.vectors.subarray(i * this.dim, (i + 1) * this.dim));
+      if (this.metric === 'cosine') normalizeRows(v, this.dim);
+      const r = this.row.get(id);
+      if (r === undefined) {
+        this.row.set(id, this.ids.length);
+        this.ids.push(id);
+        this.rows.push(v);
+      } else this.rows[r] = v;
+      this.shadowed.add(id);
+    }
+    for (const id of b.deletes) {
+      const r = this.row.get(id);
+      if (r !== undefined) this.rows[r] = new Float32Array(0); // deleted: never returned
+      this.shadowed.add(id);
+    }
+    this.lastSeq = b.seq;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Exact distances of the live log rows to `q` (normalised for cosine), as [id, distance]. */
+  score(q: Float32Array): Array<[number, number]> {
+    const kernel = kernelFor(this.metric);
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < this.ids.length; i++) if (this.rows[i].length === this.dim) out.push([this.ids[i], kernel(q, 0, this.rows[i], 0, this.dim)]);
+    return out;
+  }
 }
 
 /** The node's folder of one manifest's skeleton and graph. */
@@ -213,6 +299,8 @@ async function localSkeleton(store: ObjectStore, manifest: ObjectManifest, cache
 
 /** A stateless query node's index: search only, answers equal the embedded index's. */
 export class ObjectIndex {
+  private log: LogTail;
+
   private constructor(
     /** The manifest served (follow moves it). */
     public manifest: ObjectManifest,
@@ -220,7 +308,25 @@ export class ObjectIndex {
     private readonly postings: ObjectPostingStore,
     readonly store: ObjectStore,
     private readonly cacheDir: string,
-  ) {}
+  ) {
+    this.log = this.newTail();
+  }
+
+  private newTail(): LogTail {
+    const t = new LogTail(this.index.dimension, this.index.options.metric);
+    t.lastSeq = this.manifest.appliedLog ?? 0;
+    return t;
+  }
+
+  /** Read the log's batches written since the last read (the writes the manifest does not hold yet). */
+  async refreshLog(): Promise<number> {
+    const batches = await readLog(this.store, this.log.lastSeq);
+    for (const b of batches) {
+      if (b.ids.length > 0 && b.dim !== this.index.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `log batch ${b.seq} holds ${b.dim}-d vectors, the index ${this.index.dimension}-d`, 'log');
+      this.log.apply(b);
+    }
+    return batches.length;
+  }
 
   static async open(options: ObjectIndexOptions): Promise<ObjectIndex> {
     const { store, cacheDir } = options;
@@ -256,6 +362,7 @@ export class ObjectIndex {
     this.index = index;
     this.manifest = manifest;
     this.postings.useManifest(lists, blocks);
+    this.log = this.newTail(); // what the new manifest holds is no longer searched from the log
     await old.close();
     rmSync(join(this.cacheDir, skeletonFolder(oldVersion)), { recursive: true, force: true });
     return true;
@@ -270,15 +377,36 @@ export class ObjectIndex {
     return this.postings.stats;
   }
 
-  /** k nearest neighbours, as SpannIndex.search, fetching what the cache lacks first. */
-  async search(query: Float32Array | number[], k: number, options?: SearchOptions): Promise<ObjectSearchResult> {
-    for (let round = 0; ; round++) {
+  /**
+   * k nearest neighbours, as SpannIndex.search, fetching what the cache lacks first; unscoped
+   * searches also see the log's writes the manifest does not hold yet (searched exactly).
+   */
+  async search(query: Float32Array | number[], k: number, options: ObjectSearchOptions = {}): Promise<ObjectSearchResult> {
+    const { consistency, ...searchOptions } = options;
+    if (consistency === 'strong') await this.refreshLog();
+    const scoped = searchOptions.tenant !== undefined || searchOptions.filter !== undefined;
+    const shadow = scoped ? 0 : this.log.shadowed.size;
+    // Ask for more than k when log writes shadow some of the index's answers.
+    const want = k + Math.min(shadow, 256);
+    let r: SearchResult;
+    let round = 0;
+    for (; ; round++) {
       this.postings.clearMissing();
-      const r = this.index.search(query, k, options);
-      if (!this.postings.hasMissing) return { ...r, fetchRounds: round };
+      r = this.index.search(query, want, searchOptions);
+      if (!this.postings.hasMissing) break;
       if (round >= MAX_ROUNDS) throw createError('STRATA_INTERNAL', `a query still lacked posting objects after ${MAX_ROUNDS} fetch rounds`, 'store');
       await this.postings.fetchMissing();
     }
+    if (scoped || (shadow === 0 && this.log.size === 0)) return { ...r, ids: r.ids.subarray(0, k), distances: r.distances.subarray(0, k), fetchRounds: round };
+    // Merge: the index's answers not shadowed by the log, and the log's live rows, nearest first.
+    const q = Float32Array.from(query as ArrayLike<number>);
+    if (this.index.options.metric === 'cosine') normalizeRows(q, q.length);
+    const merged: Array<[number, number]> = [];
+    for (let i = 0; i < r.ids.length; i++) if (!this.log.shadowed.has(r.ids[i])) merged.push([r.ids[i], r.distances[i]]);
+    merged.push(...this.log.score(q));
+    merged.sort((a, b) => a[1] - b[1]);
+    const top = merged.slice(0, k);
+    return { ...r, ids: Uint32Array.from(top, (t) => t[0]), distances: Float32Array.from(top, (t) => t[1]), fetchRounds: round };
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,8 @@ export interface ObjectManifest {
    */
   listHashes: string;
   blockHashes: string;
+  /** The last log sequence (object-log.ts) whose writes this manifest's index holds; 0 = none. */
+  appliedLog?: number;
   /** Objects and bytes this publish uploaded, and objects it named again from the previous manifest. */
   objects: number;
   bytes: number;
