@@ -217,6 +217,8 @@ function benchProgram(): Command {
     .option('--queries <n>', 'queries measured', positiveInt('--queries'), 1000)
     .option('--targets <list>', 'comma-separated target recalls', '0.95')
     .option('--cache-dir <dir>', "the query node's cache folder (emptied before each cold pass)", '.strata-bench-cache')
+    .option('--ingest <n>', 'vectors written through the log for the ingest row (0: none)', nonNegativeInt('--ingest'), 10_000)
+    .option('--ingest-in-flight <n>', 'writes outstanding at once while ingesting', positiveInt('--ingest-in-flight'), 64)
     .option('--json <file>', 'write the rows as JSON')
     .addHelpText('after', `
 Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
@@ -224,7 +226,7 @@ Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
   strata bench cluster --dataset fashion-mnist --store s3://strata/bench --json cluster.json`)
     .action(async (opts) => {
       const targets = String(opts.targets).split(',').map((t) => fractionArg('--targets')(t.trim()));
-      await runClusterBench({ dataset: opts.dataset, store: opts.store, k: opts.k, queries: opts.queries, targets, cacheDir: opts.cacheDir, json: opts.json });
+      await runClusterBench({ dataset: opts.dataset, store: opts.store, k: opts.k, queries: opts.queries, targets, cacheDir: opts.cacheDir, ingest: opts.ingest, ingestInFlight: opts.ingestInFlight, json: opts.json });
     });
 
   bench

@@ -43,7 +43,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { concatPostings } from '../storage/posting-format.js';
 import { savedGraphVersion } from './graph-sync.js';
 import { parseSpec } from './spec.js';
-import { kernelFor, type Metric, normalizeRows } from './distance.js';
+import { type Metric, normalizeRows } from './distance.js';
+import { batchKernel } from './kernels.js';
 import { type LogBatch, readLog } from '../storage/object-log.js';
 import { openIndex, readMeta, type SearchOptions, type SearchResult, type SpannIndex } from './spann.js';
 
@@ -226,50 +227,70 @@ export interface ObjectSearchOptions extends SearchOptions {
  */
 class LogTail {
   lastSeq = 0;
-  private ids: number[] = [];
-  private rows: Float32Array[] = [];
+  private ids = new Uint32Array(64);
+  /** Live rows' vectors, row-major (normalised for cosine); a deleted row's id is NO_ROW. */
+  private rows: Float32Array;
+  private count = 0;
   private readonly row = new Map<number, number>();
   /** Ids the index's answers must not show (replaced or deleted in the log). */
   readonly shadowed = new Set<number>();
+  private dists = new Float32Array(64);
 
   constructor(
     private readonly dim: number,
     private readonly metric: Metric,
-  ) {}
+  ) {
+    this.rows = new Float32Array(64 * dim);
+  }
 
   apply(b: LogBatch): void {
+    const dim = this.dim;
     for (let i = 0; i < b.ids.length; i++) {
       const id = b.ids[i];
-      const v = Float32Array.from(b.vectors.subarray(i * this.dim, (i + 1) * this.dim));
-      if (this.metric === 'cosine') normalizeRows(v, this.dim);
-      const r = this.row.get(id);
+      let r = this.row.get(id);
       if (r === undefined) {
-        this.row.set(id, this.ids.length);
-        this.ids.push(id);
-        this.rows.push(v);
-      } else this.rows[r] = v;
+        if (this.count === this.ids.length) this.grow();
+        r = this.count++;
+        this.row.set(id, r);
+      }
+      this.ids[r] = id;
+      this.rows.set(b.vectors.subarray(i * dim, (i + 1) * dim), r * dim);
+      if (this.metric === 'cosine') normalizeRows(this.rows.subarray(r * dim, (r + 1) * dim), dim);
       this.shadowed.add(id);
     }
     for (const id of b.deletes) {
       const r = this.row.get(id);
-      if (r !== undefined) this.rows[r] = new Float32Array(0); // deleted: never returned
+      if (r !== undefined) this.ids[r] = NO_ROW; // deleted: never returned
       this.shadowed.add(id);
     }
     this.lastSeq = b.seq;
   }
 
-  get size(): number {
-    return this.ids.length;
+  private grow(): void {
+    const ids = new Uint32Array(this.ids.length * 2);
+    ids.set(this.ids);
+    const rows = new Float32Array(ids.length * this.dim);
+    rows.set(this.rows);
+    this.ids = ids;
+    this.rows = rows;
   }
 
-  /** Exact distances of the live log rows to `q` (normalised for cosine), as [id, distance]. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Exact distances of the live log rows to `q` (normalised for cosine), as [id, distance] (the native kernel). */
   score(q: Float32Array): Array<[number, number]> {
-    const kernel = kernelFor(this.metric);
+    if (this.dists.length < this.count) this.dists = new Float32Array(this.ids.length);
+    batchKernel(this.metric)(q, 0, this.rows, 0, this.count, this.dim, this.dists, 0);
     const out: Array<[number, number]> = [];
-    for (let i = 0; i < this.ids.length; i++) if (this.rows[i].length === this.dim) out.push([this.ids[i], kernel(q, 0, this.rows[i], 0, this.dim)]);
+    for (let i = 0; i < this.count; i++) if (this.ids[i] !== NO_ROW) out.push([this.ids[i], this.dists[i]]);
     return out;
   }
 }
+
+/** A deleted log row (ids are u32; this one is never written as an id by the log's writers). */
+const NO_ROW = 0xffffffff;
 
 /** The node's folder of one manifest's skeleton and graph. */
 const skeletonFolder = (version: number) => `index-${String(version).padStart(16, '0')}`;
