@@ -19,8 +19,10 @@ export { FORMAT_VERSION } from './storage/index-store.js';
 // Scale-out: an index on S3-compatible object storage, served by stateless query nodes.
 export { S3ObjectStore } from './storage/object-store.js';
 export type { ObjectStore, S3StoreOptions, ObjectStoreStats } from './storage/object-store.js';
-export { ObjectIndex, publishIndex, latestManifest } from './index/object-index.js';
-export type { ObjectIndexOptions, ObjectSearchResult, PublishProgress } from './index/object-index.js';
+export { ObjectIndex, publishIndex, applyLog, latestManifest } from './index/object-index.js';
+export type { ObjectIndexOptions, ObjectSearchOptions, ObjectSearchResult, PublishProgress } from './index/object-index.js';
+export { LogWriter, readLog } from './storage/object-log.js';
+export type { LogBatch } from './storage/object-log.js';
 export type { ObjectManifest } from './storage/object-layout.js';
 export type { ObjectCacheStats } from './storage/object-posting-store.js';
 // RAG layer: documents in, passages out.
