@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INDEX_OPTIONS, DEFAULT_SEARCH_PARAMS } from '../src/index/options.js';
@@ -12,6 +13,13 @@ const tmp = tempDir('readme');
 afterAll(() => tmp.cleanup());
 
 describe('README stays true', () => {
+  it('`npx strata …` runs the built CLI: the bin file is executable after `npm ci` (prepare) and answers --help', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+    const bin = fileURLToPath(new URL(`../${pkg.bin.strata}`, import.meta.url));
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+    expect(execFileSync(bin, ['--help'], { encoding: 'utf8' })).toMatch(/^Usage: strata/);
+  });
+
   it('the library example runs as written', () => {
     const block = /<!-- readme-example[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme);
     expect(block).not.toBeNull();
