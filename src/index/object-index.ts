@@ -57,9 +57,10 @@ const MAX_ROUNDS = 8;
 export async function latestManifest(store: ObjectStore): Promise<number> {
   const hint = await store.get(LATEST_HINT);
   const from = hint ? Number(Buffer.from(hint).toString('utf8')) : 0;
-  const after = Number.isInteger(from) && from > 0 ? manifestKey(from) : undefined;
+  // List from the hinted manifest on (it included, when it exists): one request, however many there are before it.
+  const after = Number.isInteger(from) && from > 1 ? manifestKey(from - 1) : undefined;
   const keys = await store.list(MANIFESTS, after ? { startAfter: after } : {});
-  let newest = after && (await store.get(manifestKey(from))) ? from : 0;
+  let newest = 0;
   for (const k of keys) {
     const n = manifestNumber(k);
     if (n > newest) newest = n;

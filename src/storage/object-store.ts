@@ -26,7 +26,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { createError } from '../errors.js';
+import { createError, isStrataError } from '../errors.js';
 
 export interface ObjectStoreStats {
   gets: number;
@@ -147,32 +147,28 @@ export class S3ObjectStore implements ObjectStore {
         });
       } else {
         store.close();
-        throw err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('STRATA_') ? err : storeError(`bucket ${options.bucket}`, err);
+        throw storeError(`bucket ${options.bucket}`, err);
       }
     }
     return store;
   }
 
-  /** Run `op` on the preferred endpoint, moving to the next on an unreachable one. */
+  /**
+   * Run `op` on each endpoint at most once until one answers: from the preferred one on, those not
+   * marked down first, then the down ones (all down: try them anyway).
+   */
   private async send<T>(op: (client: S3Client) => Promise<T>): Promise<T> {
     const n = this.endpoints.length;
+    const now = Date.now();
+    const ring = Array.from({ length: n }, (_, j) => (this.preferred + j) % n);
+    const order = [...ring.filter((i) => this.endpoints[i].downUntil <= now), ...ring.filter((i) => this.endpoints[i].downUntil > now)];
     let lastErr: unknown;
     for (let attempt = 0; attempt < n; attempt++) {
-      const now = Date.now();
-      // The first endpoint not marked down, starting at the preferred one (all down: try in order).
-      let i = this.preferred;
-      for (let j = 0; j < n; j++) {
-        const k = (this.preferred + attempt + j) % n;
-        if (this.endpoints[k].downUntil <= now) {
-          i = k;
-          break;
-        }
-        i = (this.preferred + attempt) % n;
-      }
+      const i = order[attempt];
       const e = this.endpoints[i];
       try {
         const r = await op(e.client);
-        if (i !== this.preferred) this.preferred = i;
+        this.preferred = i;
         return r;
       } catch (err) {
         if (!unreachable(err)) throw err;
@@ -197,7 +193,7 @@ export class S3ObjectStore implements ObjectStore {
       return bytes;
     } catch (err) {
       if (status(err) === 404 || (err as Error).name === 'NoSuchKey') return undefined;
-      throw (err as { code?: string }).code === 'STRATA_STORE_UNAVAILABLE' ? err : storeError(`get ${key}`, err);
+      throw storeError(`get ${key}`, err);
     }
   }
 
@@ -223,7 +219,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       // 412: the key exists. 409 (ConditionalRequestConflict): a concurrent create of the same key won.
       if (status(err) === 412 || status(err) === 409) return false;
-      throw (err as { code?: string }).code === 'STRATA_STORE_UNAVAILABLE' ? err : storeError(`create ${key}`, err);
+      throw storeError(`create ${key}`, err);
     }
   }
 
@@ -233,7 +229,7 @@ export class S3ObjectStore implements ObjectStore {
       await this.send((c) => c.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), Body: body })));
       this.stats.bytesOut += body.length;
     } catch (err) {
-      throw (err as { code?: string }).code === 'STRATA_STORE_UNAVAILABLE' ? err : storeError(`put ${key}`, err);
+      throw storeError(`put ${key}`, err);
     }
   }
 
@@ -254,7 +250,7 @@ export class S3ObjectStore implements ObjectStore {
           }),
         ),
       ).catch((err) => {
-        throw (err as { code?: string }).code === 'STRATA_STORE_UNAVAILABLE' ? err : storeError(`list ${prefix}`, err);
+        throw storeError(`list ${prefix}`, err);
       });
       for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.prefix.length));
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -266,7 +262,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       await this.send((c) => c.send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }))).catch((err) => {
-        throw (err as { code?: string }).code === 'STRATA_STORE_UNAVAILABLE' ? err : storeError(`delete ${batch.length} objects`, err);
+        throw storeError(`delete ${batch.length} objects`, err);
       });
     }
   }
@@ -304,7 +300,9 @@ export async function openS3Url(url: string, options: { createBucket?: boolean }
   });
 }
 
+/** The store's answer as a coded error (a coded error — no endpoint answered — passes through). */
 function storeError(what: string, err: unknown) {
+  if (isStrataError(err)) return err;
   const code = status(err);
   return createError('STRATA_STORE_ERROR', `object store: ${what}: ${code ? `HTTP ${code} ` : ''}${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? String(err)}`.trim(), 'store');
 }
