@@ -210,7 +210,7 @@ function benchProgram(): Command {
 
   bench
     .command('cluster')
-    .description('The embedded index against the same build on object storage (S3, Ceph RGW, MinIO …) served by a stateless query node, cold and warm cache: recall, QPS, p50/p99, fetch rounds, GETs and bytes per query, publish throughput.')
+    .description('The embedded index against the same build on object storage (S3, Ceph RGW, MinIO …) served by a stateless query node, cold and warm cache: recall, QPS, p50/p99, fetch rounds, GETs and bytes per query, publish throughput; with --nodes, over HTTP from several query nodes.')
     .requiredOption('--dataset <name|path>', 'a dataset name (see `strata datasets`) or a folder with base/query[/groundtruth] vector files')
     .requiredOption('--store <url>', 's3://bucket/prefix (the run publishes under <prefix>/bench-<dataset>-<time>); endpoints and keys from STRATA_S3_ENDPOINTS, STRATA_S3_ACCESS_KEY, STRATA_S3_SECRET_KEY')
     .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
@@ -219,14 +219,16 @@ function benchProgram(): Command {
     .option('--cache-dir <dir>', "the query node's cache folder (emptied before each cold pass)", '.strata-bench-cache')
     .option('--ingest <n>', 'vectors written through the log for the ingest row (0: none)', nonNegativeInt('--ingest'), 10_000)
     .option('--ingest-in-flight <n>', 'writes outstanding at once while ingesting', positiveInt('--ingest-in-flight'), 64)
+    .option('--nodes <n>', 'also serve the index over HTTP from this many `strata serve --store` processes: owner, forwarded, spread, owner killed (0: skip)', nonNegativeInt('--nodes'), 0)
+    .option('--nodes-concurrency <n>', 'queries in flight for the row spread over every node', positiveInt('--nodes-concurrency'), 8)
     .option('--json <file>', 'write the rows as JSON')
     .addHelpText('after', `
 Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
   eval "$(scripts/ceph-cluster.sh start)"
-  strata bench cluster --dataset fashion-mnist --store s3://strata/bench --json cluster.json`)
+  strata bench cluster --dataset fashion-mnist --store s3://strata/bench --nodes 2 --json cluster.json`)
     .action(async (opts) => {
       const targets = String(opts.targets).split(',').map((t) => fractionArg('--targets')(t.trim()));
-      await runClusterBench({ dataset: opts.dataset, store: opts.store, k: opts.k, queries: opts.queries, targets, cacheDir: opts.cacheDir, ingest: opts.ingest, ingestInFlight: opts.ingestInFlight, json: opts.json });
+      await runClusterBench({ dataset: opts.dataset, store: opts.store, k: opts.k, queries: opts.queries, targets, cacheDir: opts.cacheDir, ingest: opts.ingest, ingestInFlight: opts.ingestInFlight, nodes: opts.nodes, nodesConcurrency: opts.nodesConcurrency, json: opts.json });
     });
 
   bench

@@ -3,7 +3,8 @@
  * stateless query node, in one run — the embedded LMDB index, the node with an empty cache (cold:
  * every query's lists come from the store) and the node again (warm: from its cache). Recall, QPS,
  * p50/p99, fetch rounds (dependent round trips to the store per query), GETs and bytes fetched per
- * query, and the publish's throughput. Run against the loopback Ceph cluster:
+ * query, and the publish's throughput; with --nodes, the same index over HTTP from several query
+ * nodes (cluster-nodes.ts). Run against the loopback Ceph cluster:
  *
  *   eval "$(scripts/ceph-cluster.sh start)"
  *   npx strata bench cluster --dataset fashion-mnist --store s3://strata/bench
@@ -19,6 +20,7 @@ import { type ObjectStore, openS3Url } from '../src/storage/object-store.js';
 import { existsSync } from 'node:fs';
 import { createProgress } from '../src/util/progress.js';
 import { formatTable, fmtBytes } from './report.js';
+import { type NodesRow, runNodesBench } from './cluster-nodes.js';
 
 export interface ClusterBenchOptions {
   dataset: string;
@@ -31,6 +33,10 @@ export interface ClusterBenchOptions {
   /** Vectors written through the log (one per write, `ingestInFlight` writes outstanding) for the ingest row. */
   ingest: number;
   ingestInFlight: number;
+  /** Query nodes (`strata serve --store` processes) for the HTTP rows; 0: none. */
+  nodes: number;
+  /** Queries in flight for the row spread over every node. */
+  nodesConcurrency: number;
   json?: string;
 }
 
@@ -103,7 +109,7 @@ async function runIngest(o: ClusterBenchOptions, base: Float32Array, dim: number
   return row;
 }
 
-export async function runClusterBench(o: ClusterBenchOptions, log: (line: string) => void = console.log): Promise<{ rows: ClusterRow[]; publish: { seconds: number; objects: number; bytes: number }; ingest: IngestRow | null }> {
+export async function runClusterBench(o: ClusterBenchOptions, log: (line: string) => void = console.log): Promise<{ rows: ClusterRow[]; publish: { seconds: number; objects: number; bytes: number }; ingest: IngestRow | null; nodes: NodesRow[] }> {
   const dataDir = await prepareDataset(o.dataset);
   const data = await loadDataset(dataDir);
   const nq = Math.min(o.queries, data.queryCount);
@@ -116,7 +122,11 @@ export async function runClusterBench(o: ClusterBenchOptions, log: (line: string
     ui.stop();
   }
   log(`dataset ${data.name}: ${data.baseCount} × ${data.dim} (${data.metric}), ${nq} queries, k=${o.k}; store ${o.store}`);
-  const store = await openS3Url(`${o.store.replace(/\/+$/, '')}/bench-${data.name}-${Date.now().toString(36)}`, { createBucket: true });
+  // The run's own prefix, holding the index as one collection folder (what query nodes serve).
+  const root = `${o.store.replace(/\/+$/, '')}/bench-${data.name}-${Date.now().toString(36)}`;
+  const collection = data.name.replace(/[^A-Za-z0-9_-]/g, '-');
+  const rootStore = await openS3Url(root, { createBucket: true });
+  const store = rootStore.within(collection);
   const rows: ClusterRow[] = [];
   try {
     // Publish (the embedded index opened once for writing first, so its graph file is current).
@@ -199,13 +209,22 @@ export async function runClusterBench(o: ClusterBenchOptions, log: (line: string
       ]),
     );
     log('rounds: fetch rounds a query waited for (each one round trip of parallel GETs, the dependent round trips to the store); cold: a query node with an empty cache; warm: the same node again.');
+    const nodes =
+      o.nodes > 0
+        ? await runNodesBench(
+            { root, collection, nodes: o.nodes, concurrency: o.nodesConcurrency, k: o.k, targetRecall: o.targets[0], queries: data.queries, dim: data.dim, count: nq, recallOf: (ids, q) => recallOf(Uint32Array.from(ids), q), workDir: `${o.cacheDir}-nodes` },
+            log,
+          )
+        : [];
+    rmSync(`${o.cacheDir}-nodes`, { recursive: true, force: true });
+    // Last: the ingest leaves its writes in the log, which query nodes would then search exactly.
     const ingest = o.ingest > 0 ? await runIngest(o, data.base, data.dim, data.baseCount, store, log) : null;
     if (o.json) {
-      writeFileSync(o.json, `${JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, publish, rows, ingest }, null, 2)}\n`);
+      writeFileSync(o.json, `${JSON.stringify({ date: new Date().toISOString(), dataset: data.name, k: o.k, queries: nq, publish, rows, nodes, ingest }, null, 2)}\n`);
       log(`wrote ${o.json}`);
     }
-    return { rows, publish, ingest };
+    return { rows, publish, ingest, nodes };
   } finally {
-    store.close();
+    rootStore.close();
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INDEX_OPTIONS, DEFAULT_SEARCH_PARAMS } from '../src/index/options.js';
 import { ERROR_CODES } from '../src/errors.js';
-import { SETTINGS } from '../src/server/config.js';
+import { defaultText, SETTINGS } from '../src/server/config.js';
 import { tempDir } from './helpers.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -41,7 +41,8 @@ describe('README stays true', () => {
 
   it('documents every service setting with its variable and default', () => {
     for (const st of SETTINGS) {
-      const def = st.key === 'searchThreads' || st.key === 'embedThreads' ? 'CPU cores' : st.key === 'ragModel' ? '`assets/models/glove-100d-100k-int8`' : '`' + String(st.default()) + '`';
+      const text = defaultText(st);
+      const def = text === 'CPU cores' ? text : `\`${text}\``;
       expect(readme, `README row for ${st.flag}`).toContain(`| \`${st.flag}\` | \`${st.env}\` | ${def} |`);
     }
   });

@@ -5,6 +5,8 @@
  *   stats DIR, health DIR, compact DIR
  *   publish DIR --store s3://bucket/prefix   the index as immutable objects on S3-compatible storage
  *   search s3://bucket/prefix --cache-dir …  a stateless query node's search of a published index
+ *   apply DIR --store s3://bucket/prefix     the indexer: the log's writes into DIR, published as a new manifest
+ *   gc --store s3://bucket/prefix            delete what only older manifests name, and the applied log
  * and `strata tune DIR`: the index's recall curve (targetRecall -> maxLists), measured again on demand.
  */
 import { existsSync } from 'node:fs';
@@ -12,7 +14,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createError } from '../errors.js';
 import type { Metric } from '../index/distance.js';
 import type { Filter } from '../index/filter.js';
-import { ObjectIndex, publishIndex } from '../index/object-index.js';
+import { collectGarbage } from '../index/object-gc.js';
+import { applyLog, ObjectIndex, publishIndex } from '../index/object-index.js';
 import { createIndex, openIndex, type SearchOptions, type SearchResult, type SpannIndex } from '../index/spann.js';
 import { parseVectorsJson, readIdInput, readLines, readVectorInput, VECTOR_EXTENSIONS } from '../storage/vector-input.js';
 import { createProgress } from '../util/progress.js';
@@ -150,6 +153,61 @@ Examples:
         const m = await publishIndex(dir, store, (stage, done, total) => ui.update(stage, done, total));
         ui.stop();
         console.log(`published ${dir} to ${opts.store} as manifest ${m.version}: ${m.objects} objects uploaded (${(m.bytes / 2 ** 20).toFixed(1)} MiB), ${m.reused} unchanged ones named again, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } finally {
+        store.close();
+      }
+    });
+
+  index
+    .command('apply')
+    .description("The indexer: apply the writes in an index's log on the store (upserts and deletes acknowledged by query nodes) to the folder it was published from, and publish the result as the next manifest (only changed lists are uploaded). Query nodes follow it.")
+    .argument('<dir>', 'the index folder the store\'s manifests were published from')
+    .requiredOption('--store <url>', STORE_HELP)
+    .option('--every <seconds>', 'keep applying, every this many seconds, until SIGINT/SIGTERM', nonNegativeNumber('--every'))
+    .addHelpText('after', `
+Example (next to query nodes started with strata serve --store s3://strata/prod):
+  strata index apply ./products --store s3://strata/prod/products --every 10`)
+    .action(async (dir: string, opts: { store: string; every?: number }) => {
+      const store = await openS3Url(opts.store);
+      let stop = false;
+      let wake: (() => void) | null = null;
+      const onSignal = () => {
+        stop = true;
+        wake?.();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        do {
+          const t0 = performance.now();
+          const ui = createProgress();
+          const m = await applyLog(dir, store, (stage, done, total) => ui.update(stage, done, total));
+          ui.stop();
+          if (m) console.log(`applied the log to sequence ${m.appliedLog} and published manifest ${m.version}: ${m.objects} objects uploaded (${(m.bytes / 2 ** 20).toFixed(1)} MiB), ${m.reused} unchanged, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+          else if (opts.every === undefined) console.log('the log holds nothing the newest manifest lacks');
+          if (opts.every === undefined || stop) break;
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, opts.every! * 1000).unref();
+          });
+        } while (!stop);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        store.close();
+      }
+    });
+
+  index
+    .command('gc')
+    .description('Delete what an index on object storage no longer needs: the objects only manifests older than the newest --keep name, those manifests, and the log batches every kept manifest holds. Objects of a publish in flight are never touched.')
+    .requiredOption('--store <url>', STORE_HELP)
+    .option('--keep <n>', 'manifests to keep (query nodes on an older one than these would miss objects: keep at least 2)', positiveInt('--keep'), 2)
+    .action(async (opts: { store: string; keep: number }) => {
+      const store = await openS3Url(opts.store);
+      try {
+        const r = await collectGarbage(store, { keep: opts.keep });
+        console.log(`kept manifests ${r.kept.join(', ') || '(none)'}; deleted ${r.manifestsDeleted} older manifests, ${r.objectsDeleted} objects only they named, ${r.logBatchesDeleted} applied log batches`);
       } finally {
         store.close();
       }

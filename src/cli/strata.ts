@@ -64,7 +64,7 @@ program
 
 program
   .command('serve')
-  .description('Run the HTTP service (fastify) on the embedded default: LMDB indexes under --data-dir, no other server. `npm start` runs this.')
+  .description('Run the HTTP service (fastify) on the embedded default: LMDB indexes under --data-dir, no other server. `npm start` runs this. With --store: a stateless query node on indexes published to object storage.')
   .option('--port <n>', 'TCP port')
   .option('--host <host>', 'interface to listen on')
   .option('--data-dir <dir>', 'folder of keys, catalogue and indexes')
@@ -83,6 +83,13 @@ program
   .option('--max-batch-documents <n>', 'most documents per ingest request')
   .option('--kv-model <name|file>', 'decoder model of the KV-cache routes')
   .option('--log-level <level>', 'pino log level')
+  .option('--store <url>', 'query node: serve the indexes published under s3://bucket/prefix (one folder per collection)')
+  .option('--cache-dir <dir>', 'query node: cache folder')
+  .option('--cache-size <MiB>', 'query node: posting-cache bound per collection')
+  .option('--node-url <url>', "query node: this node's URL as its peers reach it")
+  .option('--peers <urls>', "query node: the other nodes' URLs, comma-separated")
+  .option('--follow-ms <ms>', 'query node: how often logs and manifests are followed')
+  .option('--forward-timeout-ms <ms>', "query node: how long a query waits for its collection's owner")
   .option('--parallel-gc', "keep V8's default GC helper threads (default: relaunch with --single-threaded-gc, see src/util/gc.ts)")
   .addHelpText('after', () => `
 Every setting, its environment variable and default (flags win over the environment):
@@ -91,7 +98,15 @@ ${describeSettings()}
   once and stores its hash in <data-dir>/service.
 
 API: /docs (OpenAPI UI), /openapi.json via /docs/json, /healthz, /readyz, /metrics; /v1/... (README).
-Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-dir ./data`)
+Example: STRATA_ADMIN_KEY=change-me-please-0123 strata serve --port 8700 --data-dir ./data
+
+Query nodes on object storage (README, "Past one machine"): publish indexes to s3://bucket/prefix/<name>
+(strata index publish), then on each node, with the same STRATA_ADMIN_KEY and STRATA_S3_* settings:
+  strata serve --store s3://strata/prod --cache-dir /nvme/strata --cache-size 4096 \
+    --port 8701 --peers http://10.0.0.2:8701,http://10.0.0.3:8701 --node-url http://10.0.0.1:8701
+Searches go to each collection's owner node (rendezvous hashing) and are answered by the node that
+received them when the owner is down; writes go to the collection's log on the store, and
+\`strata index apply\` folds the log into a new manifest that every node follows.`)
   .action(async (opts) => {
     if (!opts.parallelGc && (await relaunchWithSingleThreadedGc())) return;
     const flags: Record<string, unknown> = {};

@@ -340,14 +340,36 @@ export class ObjectIndex {
     return t;
   }
 
-  /** Read the log's batches written since the last read (the writes the manifest does not hold yet). */
-  async refreshLog(): Promise<number> {
-    const batches = await readLog(this.store, this.log.lastSeq);
-    for (const b of batches) {
-      if (b.ids.length > 0 && b.dim !== this.index.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `log batch ${b.seq} holds ${b.dim}-d vectors, the index ${this.index.dimension}-d`, 'log');
-      this.log.apply(b);
-    }
-    return batches.length;
+  /**
+   * Read the log's batches written since the last read (the writes the manifest does not hold yet);
+   * returns how many. Log reads and manifest moves run one at a time, in call order: a batch is
+   * applied once, in sequence order, to the tail of the manifest it follows.
+   */
+  refreshLog(): Promise<number> {
+    return this.serial(async () => {
+      const batches = await readLog(this.store, this.log.lastSeq);
+      let applied = 0;
+      for (const b of batches) {
+        if (b.seq <= this.log.lastSeq) continue;
+        if (b.ids.length > 0 && b.dim !== this.index.dimension) throw createError('STRATA_DIMENSION_MISMATCH', `log batch ${b.seq} holds ${b.dim}-d vectors, the index ${this.index.dimension}-d`, 'log');
+        this.log.apply(b);
+        applied++;
+      }
+      return applied;
+    });
+  }
+
+  /** The last log sequence read (searches see every batch up to it). */
+  get logSequence(): number {
+    return this.log.lastSeq;
+  }
+
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
   static async open(options: ObjectIndexOptions): Promise<ObjectIndex> {
@@ -371,7 +393,11 @@ export class ObjectIndex {
    * and graph are downloaded, the posting cache is kept — entries of unchanged lists stay valid.
    * Searches already running finish on the old manifest.
    */
-  async follow(): Promise<boolean> {
+  follow(): Promise<boolean> {
+    return this.serial(() => this.moveToLatest());
+  }
+
+  private async moveToLatest(): Promise<boolean> {
     const version = await latestManifest(this.store);
     if (version <= this.manifest.version) return false;
     const manifest = await readManifest(this.store, version);
@@ -392,6 +418,22 @@ export class ObjectIndex {
 
   get dimension(): number {
     return this.index.dimension;
+  }
+
+  /** What a node reports about the index it serves: the manifest's and the log tail's sizes. */
+  describe(): { dimension: number; metric: string; spec: string; points: number; heads: number; manifest: number; appliedLog: number; logSequence: number; logRows: number } {
+    const o = this.index.options;
+    return {
+      dimension: this.index.dimension,
+      metric: o.metric,
+      spec: o.spec,
+      points: this.index.count,
+      heads: this.index.built ? this.index.stats().heads : 0,
+      manifest: this.manifest.version,
+      appliedLog: this.manifest.appliedLog ?? 0,
+      logSequence: this.log.lastSeq,
+      logRows: this.log.size,
+    };
   }
 
   /** The posting cache's counters (hits, misses, fetch rounds, bytes). */

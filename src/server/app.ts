@@ -1,17 +1,10 @@
 /**
- * The HTTP service as a fastify instance: auth hook, error mapping, routes, OpenAPI + docs UI.
- * `buildService` opens the data folder; `listen` is the caller's (main.ts, tests use inject()).
- *
- * Every error answer is { error: { code, message, field? } } with the status of its code in the one
- * table (src/errors.ts); fastify's own errors (bad JSON, schema mismatch, body too large, wrong
- * content type) are mapped into that table, and anything unexpected is STRATA_INTERNAL (500, logged).
+ * The HTTP service on the embedded default (LMDB indexes under the data folder): its parts and
+ * routes on the shared fastify instance (http-app.ts). `buildService` opens the data folder;
+ * `listen` is the caller's (main.ts, tests use inject()).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import { createError, isStrataError, type ErrorCode } from '../errors.js';
-import { FORMAT_VERSION } from '../storage/index-store.js';
-import { KeyRing, presentedKey } from './auth.js';
+import type { FastifyInstance } from 'fastify';
+import { KeyRing } from './auth.js';
 import { ServiceCatalog } from './catalog.js';
 import { WriteAdmission } from './admission.js';
 import { Collections } from './collections.js';
@@ -19,8 +12,9 @@ import { Corpora } from './corpora.js';
 import { KvService } from './kv-service.js';
 import type { ServerConfig } from './config.js';
 import type { ServiceContext } from './context.js';
+import { closeOnce, createHttpApp } from './http-app.js';
 import { ServiceMetrics } from './metrics.js';
-import { ErrorBody, buildSchemas } from './schemas.js';
+import { buildSchemas } from './schemas.js';
 import { collectionRoutes } from './routes/collections.js';
 import { corpusRoutes } from './routes/corpora.js';
 import { kvRoutes } from './routes/kv.js';
@@ -39,36 +33,6 @@ export interface Service {
   close(): Promise<void>;
 }
 
-interface ErrorAnswer {
-  status: number;
-  code: ErrorCode;
-  message: string;
-  field?: string;
-}
-
-/** Map any error a request can raise to the one error table. */
-export function toErrorAnswer(err: unknown): ErrorAnswer {
-  if (isStrataError(err)) return { status: err.status, code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
-  const e = err as FastifyError & { validation?: Array<{ instancePath?: string; params?: { missingProperty?: string } }>; validationContext?: string };
-  if (e?.validation) {
-    const v = e.validation[0];
-    const where = (v?.instancePath ?? '').replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-    const missing = v?.params?.missingProperty;
-    const field = [where, missing].filter(Boolean).join('.') || e.validationContext || 'body';
-    return { status: 400, code: 'STRATA_INVALID_REQUEST', message: `STRATA_INVALID_REQUEST: ${e.message}`, field };
-  }
-  switch (e?.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'STRATA_PAYLOAD_TOO_LARGE', message: 'STRATA_PAYLOAD_TOO_LARGE: the request body is over the body limit', field: 'body' };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'STRATA_UNSUPPORTED_MEDIA_TYPE', message: 'STRATA_UNSUPPORTED_MEDIA_TYPE: send the body as application/json', field: 'content-type' };
-  }
-  if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return { status: 400, code: 'STRATA_INVALID_REQUEST', message: `STRATA_INVALID_REQUEST: ${e.message}`, field: 'body' };
-  }
-  return { status: 500, code: 'STRATA_INTERNAL', message: 'STRATA_INTERNAL: an unexpected error; it is logged' };
-}
-
 export async function buildService(config: ServerConfig, options: { logger?: boolean } = {}): Promise<Service> {
   // Every store checks the disk reserve at each write, in this thread and in the worker threads
   // (which copy the environment when they start: set before any pool exists).
@@ -84,81 +48,22 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   const kv = new KvService(config, writes);
   const ctx: ServiceContext = { config, catalog, keys, collections, corpora, kv, metrics, schemas: buildSchemas(config), draining: false };
 
-  const app = Fastify({
-    bodyLimit: config.bodyLimit,
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: config.logLevel,
-            // Never log keys; bodies (vectors) are not logged at all.
-            redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
-          },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
-    return503OnClosing: true,
+  const app = await createHttpApp({
+    config,
+    keys,
+    metrics,
+    draining: () => ctx.draining,
+    description: 'Disk-hybrid vector search: collections, tenant-scoped keys, filtered search; RAG corpora: documents in, passages out.',
+    ...(options.logger === false ? { logger: false } : {}),
   });
-
   collections.log = (msg, detail) => app.log.info(detail, msg);
-  app.removeContentTypeParser('text/plain'); // bodies are JSON only: anything else is 415
-  app.addSchema(ErrorBody);
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Strata', description: 'Disk-hybrid vector search: collections, tenant-scoped keys, filtered search; RAG corpora: documents in, passages out.', version: `v1 (index format ${FORMAT_VERSION})` },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer sk_…' } } },
-      security: [{ apiKey: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (ctx.draining) {
-      reply.header('retry-after', String(config.retryAfterSeconds));
-      throw createError('STRATA_SHUTTING_DOWN', 'the service is draining before it stops', 'service');
-    }
-    const cfg = req.routeOptions.config as { public?: boolean } | undefined;
-    if (cfg?.public || req.url.startsWith('/docs')) return;
-    if (!req.routeOptions.url) return; // unknown route: the not-found handler answers
-    req.principal = keys.authenticate(presentedKey(req.headers));
-  });
-
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.requestSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-  });
-
-  app.setErrorHandler(async (err, req, reply) => {
-    const a = toErrorAnswer(err);
-    if (a.status >= 500 && a.code === 'STRATA_INTERNAL') req.log.error({ err }, 'unexpected error');
-    if (a.status === 503) {
-      reply.header('retry-after', String(config.retryAfterSeconds));
-      if (a.code === 'STRATA_OVERLOADED') metrics.shed.inc({ kind: req.method === 'GET' ? 'read' : 'request' });
-    }
-    reply.code(a.status);
-    return { error: { code: a.code, message: a.message, ...(a.field !== undefined ? { field: a.field } : {}) } };
-  });
-
-  app.setNotFoundHandler(async (req, reply) => {
-    reply.code(404);
-    return { error: { code: 'STRATA_ROUTE_NOT_FOUND', message: `STRATA_ROUTE_NOT_FOUND: no route ${req.method} ${req.url.split('?')[0]}`, field: 'url' } };
-  });
-
   for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes, kvRoutes]) await app.register(async (scope) => routes(scope, ctx));
   await app.ready();
 
-  let closing: Promise<void> | null = null;
   return {
     app,
     ctx,
     ...(generatedAdminKey ? { generatedAdminKey } : {}),
-    close() {
-      closing ??= (async () => {
-        ctx.draining = true;
-        await app.close();
-        await collections.close();
-        await corpora.close();
-        await kv.close();
-        await catalog.close();
-      })();
-      return closing;
-    },
+    close: closeOnce(app, ctx, [() => collections.close(), () => corpora.close(), () => kv.close(), () => catalog.close()]),
   };
 }

@@ -4,7 +4,7 @@
  * is read from the environment only (a flag would show in `ps`).
  */
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createError } from '../errors.js';
 import { DEFAULT_MODEL_DIR } from '../rag/defaults.js';
 import { DEFAULT_MIN_FREE_DISK } from '../storage/lmdb.js';
@@ -50,6 +50,20 @@ export interface ServerConfig {
   maxBatchDocuments: number;
   /** Decoder model of the KV-cache routes: a shared model's name or a profile JSON file. */
   kvModel: string;
+  /** Serve as a query node on the indexes under this s3://bucket/prefix instead of the data folder's ("" = embedded). */
+  store: string;
+  /** A query node's cache folder (skeletons, graphs, posting lists); "" = <dataDir>/node-cache. */
+  cacheDir: string;
+  /** A query node's posting-cache bound per collection, MiB. */
+  cacheSize: number;
+  /** This query node's URL as its peers reach it ("" = http://<host>:<port>). */
+  nodeUrl: string;
+  /** The other query nodes' URLs, comma-separated: collections are spread over all of them by rendezvous hashing. */
+  peers: string;
+  /** How often a query node reads the logs and looks for new manifests, ms. */
+  followMs: number;
+  /** How long a query node waits for a collection's owner before answering itself, ms. */
+  forwardTimeoutMs: number;
   /** Admin key (STRATA_ADMIN_KEY). Unset: the one stored in dataDir, or a new one printed once. */
   adminKey?: string;
 }
@@ -84,6 +98,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'embedThreads', env: 'STRATA_EMBED_THREADS', flag: '--embed-threads', kind: 'int', default: () => availableParallelism(), min: 1, help: 'embedding worker threads shared by the corpora' },
   { key: 'maxBatchDocuments', env: 'STRATA_MAX_BATCH_DOCUMENTS', flag: '--max-batch-documents', kind: 'int', default: () => 256, min: 1, help: 'most documents per ingest request' },
   { key: 'kvModel', env: 'STRATA_KV_MODEL', flag: '--kv-model', kind: 'string', default: () => 'stories260K', help: 'decoder model of the KV-cache routes (stories260K, llama-random-6M, tiny-random-gpt2, or a profile JSON file)' },
+  { key: 'store', env: 'STRATA_STORE', flag: '--store', kind: 'string', default: () => '', help: 'run as a stateless query node on the indexes published under s3://bucket/prefix (one folder per collection; S3 settings from STRATA_S3_*) instead of the embedded LMDB indexes' },
+  { key: 'cacheDir', env: 'STRATA_CACHE_DIR', flag: '--cache-dir', kind: 'string', default: () => '', help: 'query node: cache folder of skeletons, graphs and posting lists (never stale: objects are immutable)' },
+  { key: 'cacheSize', env: 'STRATA_CACHE_SIZE', flag: '--cache-size', kind: 'int', default: () => 1024, min: 1, help: 'query node: posting-cache bound per collection, MiB (least recently used evicted)' },
+  { key: 'nodeUrl', env: 'STRATA_NODE_URL', flag: '--node-url', kind: 'string', default: () => '', help: 'query node: this node\'s URL as its peers reach it' },
+  { key: 'peers', env: 'STRATA_PEERS', flag: '--peers', kind: 'string', default: () => '', help: 'query node: the other nodes\' URLs, comma-separated; each collection\'s queries go to its owner by rendezvous hashing, and any node answers when the owner is down' },
+  { key: 'followMs', env: 'STRATA_FOLLOW_MS', flag: '--follow-ms', kind: 'int', default: () => 1000, min: 10, help: 'query node: how often the logs are read and new manifests followed' },
+  { key: 'forwardTimeoutMs', env: 'STRATA_FORWARD_TIMEOUT_MS', flag: '--forward-timeout-ms', kind: 'int', default: () => 2000, min: 1, help: 'query node: how long a query waits for its collection\'s owner before this node answers it' },
   { key: 'logLevel', env: 'STRATA_LOG_LEVEL', flag: '--log-level', kind: 'string', default: () => 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
 ];
 
@@ -111,6 +132,11 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS
   if (!LOG_LEVELS.has(config.logLevel)) throw createError('STRATA_INVALID_OPTION', `log level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(config.logLevel)}`, 'logLevel');
   if (config.port > 65535) throw createError('STRATA_INVALID_OPTION', `port must be <= 65535, got ${config.port}`, 'port');
   config.dataDir = resolve(config.dataDir);
+  config.cacheDir = config.cacheDir ? resolve(config.cacheDir) : join(config.dataDir, 'node-cache');
+  if (config.store && !/^s3:\/\/[^/]+/.test(config.store)) throw createError('STRATA_INVALID_OPTION', `--store must be s3://bucket[/prefix], got ${JSON.stringify(config.store)}`, 'store');
+  for (const url of [config.nodeUrl, ...peerUrls(config)]) {
+    if (url && !/^https?:\/\/[^/]+$/.test(url)) throw createError('STRATA_INVALID_OPTION', `node URLs are http(s)://host:port with no path, got ${JSON.stringify(url)}`, url === config.nodeUrl ? 'nodeUrl' : 'peers');
+  }
   config.ragModel = resolve(config.ragModel);
   const adminKey = overrides.adminKey ?? env.STRATA_ADMIN_KEY;
   if (adminKey !== undefined && adminKey !== '') {
@@ -120,7 +146,32 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS
   return config;
 }
 
-/** The settings table for --help and the README. */
+/** The other query nodes' URLs (--peers), without this node's own. */
+export function peerUrls(config: Pick<ServerConfig, 'peers' | 'nodeUrl'>): string[] {
+  return config.peers
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter((u) => u && u !== config.nodeUrl);
+}
+
+/** A setting's default as people read it (--help, the README's table). */
+export function defaultText(s: Pick<Setting, 'key' | 'default'>): string {
+  switch (s.key) {
+    case 'searchThreads':
+    case 'embedThreads':
+      return 'CPU cores';
+    case 'ragModel':
+      return 'assets/models/glove-100d-100k-int8';
+    case 'cacheDir':
+      return '<data-dir>/node-cache';
+    case 'nodeUrl':
+      return 'http://<host>:<port>';
+  }
+  const v = s.default();
+  return v === '' ? 'none' : String(v);
+}
+
+/** The settings table for --help. */
 export function describeSettings(): string {
-  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${s.key === 'searchThreads' || s.key === 'embedThreads' ? 'CPU cores' : s.key === 'ragModel' ? 'the bundled assets/models/glove-100d-100k-int8' : JSON.stringify(s.default())})`).join('\n');
+  return SETTINGS.map((s) => `  ${(s.flag + ' <v>').padEnd(28)} ${s.env.padEnd(28)} ${s.help} (default ${defaultText(s)})`).join('\n');
 }

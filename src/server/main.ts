@@ -1,5 +1,6 @@
 /**
- * Run the HTTP service until SIGTERM/SIGINT: open the data folder, print a generated admin key
+ * Run the HTTP service until SIGTERM/SIGINT (on the embedded indexes of the data folder, or with
+ * --store as a query node on object storage): open the data folder, print a generated admin key
  * once, listen; on a signal stop taking requests (503 + readiness down), finish those in flight,
  * close every index cleanly and exit 0 (1 if draining took longer than shutdownTimeoutMs).
  */
@@ -8,7 +9,8 @@ import { resolveConfig, type ServerConfig } from './config.js';
 
 export async function runServer(flags: Partial<ServerConfig> = {}): Promise<void> {
   const config = resolveConfig(flags);
-  const service = await buildService(config);
+  // --store: a stateless query node on object storage (loaded only then: the AWS SDK is large).
+  const service = config.store ? await (await import('./query-node.js')).buildQueryNode(config) : await buildService(config);
   const { app } = service;
   if (service.generatedAdminKey) {
     // Printed once, to the terminal only: the service keeps just its hash.
@@ -40,5 +42,6 @@ export async function runServer(flags: Partial<ServerConfig> = {}): Promise<void
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await app.listen({ port: config.port, host: config.host });
-  app.log.info({ address, dataDir: config.dataDir, docs: `${address}/docs` }, 'strata is listening');
+  if (config.store) app.log.info({ address, store: config.store, cacheDir: config.cacheDir, node: (await import('./query-node.js')).nodeUrlOf(config), peers: config.peers || undefined, docs: `${address}/docs` }, 'strata query node is listening');
+  else app.log.info({ address, dataDir: config.dataDir, docs: `${address}/docs` }, 'strata is listening');
 }

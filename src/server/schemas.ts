@@ -6,7 +6,7 @@
 import { DEFAULT_RECOMPUTE, RECOMPUTE_STRATEGIES } from '../kv/recompute.js';
 import { DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES } from '../rag/corpus.js';
 import { CORPUS_SHARING, DEFAULT_SHARING } from '../rag/passage-store.js';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { ServerConfig } from './config.js';
 
 export const ErrorBody = Type.Object(
@@ -141,6 +141,65 @@ export function buildSchemas(config: ServerConfig) {
     KeyParams: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
     Status: Type.Object({ status: Type.String() }),
     ...ragSchemas(config, SearchParams),
+    ...nodeSchemas(config, Vector, Query),
+  };
+}
+
+/** Schemas of a query node's routes (query-node.ts): published indexes on object storage. */
+function nodeSchemas<Q extends TObject>(config: ServerConfig, Vector: TSchema, Query: Q) {
+  const NodeQuery = Type.Composite(
+    [
+      Query,
+      Type.Object({
+        consistency: Type.Optional(
+          Type.Union([Type.Literal('eventual'), Type.Literal('strong')], { description: "strong: read the collection's log first, so the answer holds every write acknowledged before the request (one LIST more); eventual (default): the log as last followed" }),
+        ),
+      }),
+    ],
+    { additionalProperties: false },
+  );
+  const NodeHit = Type.Object({ id: Type.Integer({ description: 'the id the point was published or upserted under' }), distance: Type.Number() });
+  const NodeCollection = Type.Object({
+    name: Type.String(),
+    owner: Type.String({ description: 'the node that serves its queries from a warm cache (rendezvous hashing)' }),
+    open: Type.Boolean({ description: 'this node has opened it (downloaded its skeleton and graph)' }),
+    dimension: Type.Optional(Type.Integer()),
+    metric: Type.Optional(Type.String()),
+    spec: Type.Optional(Type.String()),
+    points: Type.Optional(Type.Integer({ description: 'points the manifest holds (the log rows not applied yet are logRows)' })),
+    heads: Type.Optional(Type.Integer()),
+    manifest: Type.Optional(Type.Integer({ description: 'the manifest version served' })),
+    appliedLog: Type.Optional(Type.Integer({ description: 'the last log sequence that manifest holds' })),
+    logSequence: Type.Optional(Type.Integer({ description: 'the last log sequence this node has read' })),
+    logRows: Type.Optional(Type.Integer({ description: 'vectors searched exactly from the log (written after the manifest)' })),
+    cache: Type.Optional(
+      Type.Object({
+        hits: Type.Integer(),
+        misses: Type.Integer(),
+        fetchRounds: Type.Integer(),
+        fetchedObjects: Type.Integer(),
+        fetchedBytes: Type.Integer(),
+        evicted: Type.Integer(),
+        bytes: Type.Integer(),
+      }),
+    ),
+    });
+  return {
+    NodeCollection,
+    NodeCollectionList: Type.Object({ collections: Type.Array(NodeCollection) }),
+    NodeQuery,
+    NodeBatchSearch: Type.Object({ searches: Type.Array(NodeQuery, { minItems: 1, maxItems: config.maxBatchQueries }) }, { additionalProperties: false }),
+    NodeSearchResult: Type.Object({ results: Type.Array(NodeHit), fetchRounds: Type.Integer({ description: 'rounds of object fetches the search waited for (0: answered from the cache)' }) }),
+    NodeBatchSearchResult: Type.Object({ results: Type.Array(Type.Array(NodeHit)), fetchRounds: Type.Integer() }),
+    NodeUpsert: Type.Object(
+      { points: Type.Array(Type.Object({ id: Id, vector: Vector }, { additionalProperties: false }), { minItems: 1, maxItems: config.maxBatchPoints }) },
+      { additionalProperties: false, description: "a query node's log holds ids and vectors (no tenant, no metadata)" },
+    ),
+    NodeIds: Type.Object({ ids: Type.Array(Id, { minItems: 1, maxItems: config.maxBatchPoints }) }, { additionalProperties: false }),
+    NodeWriteResult: Type.Object({
+      accepted: Type.Integer({ description: 'points (or ids) written to the log: durable on the store when answered' }),
+      logSequence: Type.Integer({ description: 'the log batch holding them' }),
+    }),
   };
 }
 
@@ -270,3 +329,4 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
 
 export type Schemas = ReturnType<typeof buildSchemas>;
 export type QueryBody = Static<Schemas['Query']>;
+export type NodeQueryBody = Static<Schemas['NodeQuery']>;

@@ -50,7 +50,11 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array): Promise<void>;
   /** Keys under `prefix` in ascending order, after `startAfter`, at most `limit` (default all). */
   list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<string[]>;
+  /** The names of the "folders" directly under `prefix` (keys' next path segment before a "/"), ascending. */
+  folders(prefix: string): Promise<string[]>;
   delete(keys: readonly string[]): Promise<void>;
+  /** The same store with `name/` prepended to every key (shares connections and counters; close is the parent's). */
+  within(name: string): ObjectStore;
   readonly stats: ObjectStoreStats;
   close(): void;
 }
@@ -258,6 +262,24 @@ export class S3ObjectStore implements ObjectStore {
     return keys;
   }
 
+  async folders(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      this.stats.lists++;
+      const r = await this.send((c) => c.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.key(prefix), Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }))).catch((err) => {
+        throw storeError(`list folders of ${prefix || '/'}`, err);
+      });
+      for (const p of r.CommonPrefixes ?? []) if (p.Prefix) names.push(p.Prefix.slice(this.key(prefix).length).replace(/\/$/, ''));
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return names;
+  }
+
+  within(name: string): ObjectStore {
+    return new PrefixedStore(this, name);
+  }
+
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
@@ -271,6 +293,58 @@ export class S3ObjectStore implements ObjectStore {
     for (const e of this.endpoints) e.client.destroy();
     for (const a of this.agents) a.destroy();
   }
+}
+
+/** A store's view under `name/` (one collection of a store that holds several). */
+class PrefixedStore implements ObjectStore {
+  private readonly at: string;
+
+  constructor(
+    private readonly parent: ObjectStore,
+    name: string,
+  ) {
+    if (!name || name.includes('/')) throw createError('STRATA_INVALID_OPTION', `a store folder name must be one non-empty path segment, got ${JSON.stringify(name)}`, 'store');
+    this.at = `${name}/`;
+  }
+
+  get stats(): ObjectStoreStats {
+    return this.parent.stats;
+  }
+
+  get(key: string) {
+    return this.parent.get(this.at + key);
+  }
+
+  getMany(keys: readonly string[]) {
+    return this.parent.getMany(keys.map((k) => this.at + k));
+  }
+
+  create(key: string, body: Uint8Array) {
+    return this.parent.create(this.at + key, body);
+  }
+
+  put(key: string, body: Uint8Array) {
+    return this.parent.put(this.at + key, body);
+  }
+
+  async list(prefix: string, options: { startAfter?: string; limit?: number } = {}) {
+    const keys = await this.parent.list(this.at + prefix, { ...options, ...(options.startAfter !== undefined ? { startAfter: this.at + options.startAfter } : {}) });
+    return keys.map((k) => k.slice(this.at.length));
+  }
+
+  folders(prefix: string) {
+    return this.parent.folders(this.at + prefix);
+  }
+
+  delete(keys: readonly string[]) {
+    return this.parent.delete(keys.map((k) => this.at + k));
+  }
+
+  within(name: string): ObjectStore {
+    return new PrefixedStore(this, name);
+  }
+
+  close(): void {}
 }
 
 /** Whether a string names an object-store location (s3://bucket/prefix). */
