@@ -16,11 +16,15 @@ describe('readers during writes', () => {
     await index.build(data.subarray(0, n * DIM));
     const queries = mixture(64, DIM, 52);
     const acked = new Set<number>();
+    await index.searchBatch(queries, 10, { maxLists: 16 }); // the pool's workers start (and open the index) before the race
     let writing = true;
     let batches = 0;
     const writer = (async () => {
       try {
         for (let b = 0; b < 30; b++) {
+          // The reads overlap the writes however slow the machine: the writer waits for the readers'
+          // progress (at least 4 batches searched before its last write), never for a clock.
+          while (batches < Math.floor(b / 7)) await new Promise((r) => setTimeout(r, 1));
           const first = n + b * 100;
           const ids = Uint32Array.from({ length: 100 }, (_, i) => first + i);
           await index.insert(data.subarray(first * DIM, (first + 100) * DIM), ids);
