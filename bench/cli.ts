@@ -1,6 +1,6 @@
 /**
  * `strata bench …`: the benchmarks' own command line. The shipped CLI loads this module only when a
- * benchmark runs (src/cli/strata.ts), so nothing here, autocannon included, is a dependency of the
+ * benchmark runs (src/cli/strata.ts), so nothing here, undici included, is a dependency of the
  * library, the service or the other commands.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -181,31 +181,37 @@ function benchProgram(): Command {
 
   bench
     .command('http')
-    .description('The HTTP service under autocannon load on loopback vs the embedded batch search on the same index: QPS, p50/p99 per concurrency, shedding.')
+    .description('The HTTP service under load on loopback beside its two bounds measured in the same run — the embedded batch search and the bare route (fastify, auth, schemas, no search): QPS as a share of the harmonic ceiling, p50/p99 in µs, server CPU per request, reads during writes and during a rebuild.')
     .option('--dataset <name|path>', 'a dataset name, an ann-benchmarks HDF5 file, or a folder of vector files', 'synthetic-100k-96')
     .option('--concurrency <list>', 'connections per load level, comma-separated', '1,8,32,64')
     .option('--seconds <s>', 'seconds per load level (and for the embedded run)', positiveInt('--seconds'), 10)
     .option('--max-lists <n>', 'maxLists of every search', positiveInt('--max-lists'), 16)
     .option('--k <k>', 'neighbours per query', positiveInt('--k'), 10)
     .option('--queries <n>', 'distinct queries cycled through', positiveInt('--queries'), 1000)
+    .option('--rounds <n>', 'times the bare route and the service alternate per concurrency, best of each (also the embedded runs)', positiveInt('--rounds'), 3)
+    .option('--upsert-rate <n>', 'points per second the writer upserts (10 per request) beside the c=8 readers', positiveInt('--upsert-rate'), 200)
+    .option('--no-rebuild', 'skip the row measured during a generation rebuild')
     .option('--reload', "drop the service's data folder and load the collection again")
-    .option('--json <file>', 'write rows (concurrency, qps, p50Ms, p99Ms, errors, shed, embeddedQps) as JSON')
+    .option('--json <file>', 'write the rows as JSON')
     .addHelpText('after', `
   The service runs as a child process (\`strata serve\`, data in datasets/<name>/indexes/http-service,
-  kept between runs). The collection is loaded through the API (1,000 points per upsert; the first one
-  builds the index, and the service rebuilds it as the collection grows), then searched: recall through the API, the embedded library's searchBatch on the
-  same index for --seconds (the baseline), and one autocannon run per concurrency level, each request
-  one single-query search.
+  kept between runs), and so does the bare route (bench/bare-server.ts). The collection is loaded
+  through the API (1,000 points per upsert), then searched: recall through the API, the embedded
+  library's searchBatch on the same index for --seconds, then per concurrency the bare route and the
+  service, each request one single-query search, from a keep-alive undici client in this process.
+  Rows: QPS, share of the ceiling 1/(1/bare + 1/embedded), p50/p99 µs, server CPU per request (its
+  /proc/<pid>/stat) against 1.5 × (embedded CPU per query + bare CPU per request), errors, 503s;
+  then c=8 idle, while upserting, and during a rebuild.
   Example: strata bench http --dataset synthetic-100k-96 --json http.json`)
     .action(async (opts) => {
       const concurrency = String(opts.concurrency).split(',').map((x) => positiveInt('--concurrency')(x.trim()));
       const { runHttpBench } = await import('./http.js').catch((err: { code?: string; message?: string }) => {
-        if (err.code === 'ERR_MODULE_NOT_FOUND' && /autocannon/.test(err.message ?? '')) {
-          throw new InvalidArgumentError('strata bench http drives the service with autocannon, a development dependency: run it from a checkout (npm ci), or npm install autocannon');
+        if (err.code === 'ERR_MODULE_NOT_FOUND' && /undici/.test(err.message ?? '')) {
+          throw new InvalidArgumentError('strata bench http drives the service with undici, a development dependency: run it from a checkout (npm ci), or npm install undici');
         }
         throw err;
       });
-      await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, reload: Boolean(opts.reload), json: opts.json });
+      await runHttpBench({ dataset: opts.dataset, concurrency, seconds: opts.seconds, k: opts.k, maxLists: opts.maxLists, queries: opts.queries, rounds: opts.rounds, upsertRate: opts.upsertRate, noRebuild: opts.rebuild === false, reload: Boolean(opts.reload), json: opts.json });
     });
 
   bench

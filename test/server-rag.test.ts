@@ -37,6 +37,14 @@ describe('RAG routes', () => {
     const doc = await s.call('GET', '/v1/corpora/notes/documents/a1', keyA);
     expect(doc.status).toBe(200);
     expect(doc.json.chunks).toHaveLength(1);
+    // The batch route answers each question as the single route does, in order.
+    const questions = ['zebrafish heart', 'immune virus', 'heart regeneration in fish'];
+    for (const mode of ['dense', 'bm25', 'hybrid']) {
+      const batch = await s.call('POST', '/v1/corpora/notes/retrieve/batch', keyA, { queries: questions, mode, k: 2 });
+      expect(batch.status).toBe(200);
+      const singles = await Promise.all(questions.map((query) => s.call('POST', '/v1/corpora/notes/retrieve', keyA, { query, mode, k: 2 })));
+      expect(batch.json.results).toEqual(singles.map((x) => x.json.passages));
+    }
   });
 
   it('a tenant key never reads or writes outside its tenant or corpus', async () => {
@@ -46,6 +54,9 @@ describe('RAG routes', () => {
       for (const p of r.json.passages) expect(p.document.id).toBe('b1');
     }
     expect((await s.call('POST', '/v1/corpora/notes/retrieve', keyB, { query: 'x', tenant: 'alpha' })).json.error.code).toBe('STRATA_FORBIDDEN');
+    expect((await s.call('POST', '/v1/corpora/notes/retrieve/batch', keyB, { queries: ['x'], tenant: 'alpha' })).json.error.code).toBe('STRATA_FORBIDDEN');
+    const batchB = await s.call('POST', '/v1/corpora/notes/retrieve/batch', keyB, { queries: ['zebrafish heart', 'immune virus'], mode: 'hybrid', k: 10 });
+    for (const passages of batchB.json.results) for (const p of passages) expect(p.document.id).toBe('b1');
     expect((await s.call('POST', '/v1/corpora/notes/documents', keyB, { tenant: 'alpha', documents: DOCS_A })).status).toBe(403);
     expect((await s.call('GET', '/v1/corpora/notes/documents/a1', keyB)).json.error.code).toBe('STRATA_DOCUMENT_NOT_FOUND');
     expect((await s.call('DELETE', '/v1/corpora/notes/documents/a1', keyB)).json.error.code).toBe('STRATA_DOCUMENT_NOT_FOUND');

@@ -85,4 +85,23 @@ describe('collection rebuilds', () => {
     });
     expect(hit / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
   });
+
+  it('an admin can ask for a rebuild: answered 202 at once, the next generation serves the same points; a tenant key and an empty collection are refused', async () => {
+    const before = (await s.call('GET', '/v1/collections/grow')).json;
+    const started = await s.call('POST', '/v1/collections/grow/rebuild', ADMIN_KEY, {});
+    expect(started.status).toBe(202);
+    expect(started.json.rebuilding).toBe(true);
+    // Searches go on while it runs.
+    expect((await s.call('POST', '/v1/collections/grow/search', ADMIN_KEY, { vector: all[7].vector, k: 1 })).json.results[0]).toMatchObject({ id: 7, distance: 0 });
+    await settle();
+    const after = (await s.call('GET', '/v1/collections/grow')).json;
+    expect(after.generation).toBe(before.generation + 1);
+    expect([after.points, after.rebuilding, after.lastRebuild.points]).toEqual([before.points, false, before.points]);
+    expect((await s.call('POST', '/v1/collections/grow/search', ADMIN_KEY, { vector: all[7].vector, k: 1 })).json.results[0]).toMatchObject({ id: 7, distance: 0 });
+    const tenantKey = (await s.call('POST', '/v1/keys', ADMIN_KEY, { collection: 'grow', tenant: 'acme' })).json.key;
+    expect((await s.call('POST', '/v1/collections/grow/rebuild', tenantKey, {})).json.error.code).toBe('STRATA_FORBIDDEN');
+    expect((await s.call('POST', '/v1/collections', ADMIN_KEY, { name: 'empty', dimension: DIM })).status).toBe(201);
+    const empty = await s.call('POST', '/v1/collections/empty/rebuild', ADMIN_KEY, {});
+    expect([empty.status, empty.json.error.code]).toEqual([409, 'STRATA_INDEX_NOT_BUILT']);
+  }, 120_000);
 });

@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createError } from '../errors.js';
+import { LruCache } from '../util/lru.js';
 import type { KeyRecord, ServiceCatalog } from './catalog.js';
 
 /** A tenant key is bound to one tenant of one collection, or of one corpus (RAG routes). */
@@ -46,8 +47,18 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
   return typeof k === 'string' ? k : undefined;
 }
 
+/** Authenticated keys remembered (a hash map lookup instead of SHA-256 + LMDB per request). */
+const CACHED_KEYS = 10_000;
+
 export class KeyRing {
   private readonly envAdminHash: Buffer | null;
+  /**
+   * Keys that authenticated, and who they are: valid while the catalogue's keysVersion is the one
+   * they were checked at (any key change empties it, so a revoked key stops at once). Only keys
+   * that passed are kept: a wrong key always takes the constant-time path.
+   */
+  private readonly known = new LruCache<string, Principal>(CACHED_KEYS);
+  private knownVersion = -1;
 
   constructor(
     private readonly catalog: ServiceCatalog,
@@ -68,9 +79,21 @@ export class KeyRing {
     return key;
   }
 
-  /** Who presents `key`; STRATA_UNAUTHORIZED when nobody. Takes the same time for a wrong secret as a right one. */
+  /** Who presents `key`; STRATA_UNAUTHORIZED when nobody. A key not seen since the last key change takes the same time wrong or right. */
   authenticate(key: string | undefined): Principal {
     if (key === undefined || key === '') throw createError('STRATA_UNAUTHORIZED', 'no API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"', 'authorization');
+    if (this.knownVersion !== this.catalog.keysVersion) {
+      this.known.clear();
+      this.knownVersion = this.catalog.keysVersion;
+    }
+    const cached = this.known.get(key);
+    if (cached) return cached;
+    const p = this.check(key);
+    this.known.set(key, p);
+    return p;
+  }
+
+  private check(key: string): Principal {
     const m = KEY_PATTERN.exec(key);
     if (!m) {
       if (this.envAdminHash && timingSafeEqual(sha256(key), this.envAdminHash)) return { role: 'admin', keyId: ENV_ADMIN_KEY_ID };

@@ -45,6 +45,9 @@ export interface KeyRecord {
 }
 
 export class ServiceCatalog {
+  /** Bumped by every change to the keys (KeyRing drops its cache of authenticated keys when it moves). */
+  keysVersion = 0;
+
   private constructor(
     private readonly root: RootDatabase,
     private readonly collections: Database<CollectionRecord, string>,
@@ -81,6 +84,7 @@ export class ServiceCatalog {
       if (this.collections.get(name) === undefined) return false;
       this.collections.removeSync(name);
       for (const { key, value } of this.keys.getRange()) if (value.collection === name) this.keys.removeSync(key);
+      this.keysVersion++;
       return true;
     });
   }
@@ -108,6 +112,7 @@ export class ServiceCatalog {
       if (this.corpora.get(name) === undefined) return false;
       this.corpora.removeSync(name);
       for (const { key, value } of this.keys.getRange()) if (value.corpus === name) this.keys.removeSync(key);
+      this.keysVersion++;
       return true;
     });
   }
@@ -122,9 +127,11 @@ export class ServiceCatalog {
 
   putKey(rec: KeyRecord): void {
     this.keys.putSync(rec.id, rec);
+    this.keysVersion++;
   }
 
   removeKey(id: string): boolean {
+    this.keysVersion++;
     return this.keys.removeSync(id);
   }
 
@@ -136,6 +143,7 @@ export class ServiceCatalog {
         if (value.collection === collection && value.tenant === tenant) {
           this.keys.removeSync(key);
           n++;
+          this.keysVersion++;
         }
       }
       return n;

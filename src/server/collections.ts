@@ -136,12 +136,21 @@ export class Collections {
     const r = await this.runIngest(task, true);
     await this.moveReader(c, r.generation, r.built === true);
     const growth = this.config.rebuildGrowth;
-    if (growth > 0 && !c.rebuilding && r.builtCount > 0 && r.count >= growth * r.builtCount && this.open.get(c.record.name) === c) {
-      c.rebuilding = this.rebuild(c).finally(() => {
-        c.rebuilding = null;
-      });
-    }
+    if (growth > 0 && !c.rebuilding && r.builtCount > 0 && r.count >= growth * r.builtCount && this.open.get(c.record.name) === c) this.startRebuild(c);
     return r;
+  }
+
+  /**
+   * Start re-clustering the collection into a new generation (the growth trigger, or an admin's
+   * request); returns at once. A rebuild already running is left to finish. An empty collection has
+   * nothing to re-cluster: STRATA_INDEX_NOT_BUILT.
+   */
+  startRebuild(c: Collection): void {
+    if (c.rebuilding) return;
+    if (!c.reader.built) throw createError('STRATA_INDEX_NOT_BUILT', `collection ${JSON.stringify(c.record.name)} is empty: its first upsert builds the index`, 'collection');
+    c.rebuilding = this.rebuild(c).finally(() => {
+      c.rebuilding = null;
+    });
   }
 
   /** Re-cluster the collection from its points into a new generation (writes go on meanwhile). */

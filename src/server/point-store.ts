@@ -28,8 +28,15 @@ import type { Database, RootDatabase } from 'lmdb';
 import { openEnvironment } from '../storage/lmdb.js';
 import { createError } from '../errors.js';
 import type { Attributes } from '../index/filter.js';
+import { LruCache } from '../util/lru.js';
 
 export const POINTS_FILE = 'points.mdb';
+/**
+ * Labels whose owner (tenant, id) a handle remembers: search hits map back to client ids without an
+ * LMDB read each. A label is never reused, so a remembered owner is never wrong; a deleted point's
+ * label leaves the index in the same acknowledged write, so no search after it returns the label.
+ */
+const OWNER_CACHE = 200_000;
 export const POINTS_FORMAT = 2;
 
 interface PointRecord {
@@ -62,6 +69,8 @@ const idKey = (tenant: string, id: number): string => `${tenant}\0${id}`;
 export class PointStore {
   /** This open migrated an older format: the index generations on disk hold attributes outside the tenants' namespaces and must be rebuilt. */
   migrated = false;
+  /** label -> owner, remembered (OWNER_CACHE). */
+  private readonly owners = new LruCache<number, { tenant: string; id: number }>(OWNER_CACHE);
 
   private constructor(
     private readonly path: string,
@@ -216,10 +225,14 @@ export class PointStore {
 
   /** The tenant and client id behind an internal label (a search hit), or undefined once deleted. */
   owner(label: number): { tenant: string; id: number } | undefined {
+    const cached = this.owners.get(label);
+    if (cached) return cached;
     const key = this.labels.get(label);
     if (key === undefined) return undefined;
     const cut = key.lastIndexOf('\0');
-    return { tenant: key.slice(0, cut), id: Number(key.slice(cut + 1)) };
+    const owner = { tenant: key.slice(0, cut), id: Number(key.slice(cut + 1)) };
+    this.owners.set(label, owner);
+    return owner;
   }
 
   /** Every point at one moment (labels as ids). */

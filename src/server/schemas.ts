@@ -70,6 +70,7 @@ export function buildSchemas(config: ServerConfig) {
     tombstones: Type.Optional(Type.Integer()),
     diskBytes: Type.Optional(Type.Integer()),
     generation: Type.Optional(Type.Integer({ description: 'index generation (grows with each rebuild)' })),
+    rebuilding: Type.Optional(Type.Boolean({ description: 'a rebuild into the next generation is running' })),
     lastRebuild: Type.Optional(
       Type.Object(
         { generation: Type.Integer(), points: Type.Integer(), seconds: Type.Number(), replayedWrites: Type.Integer({ description: 'writes made during the rebuild, replayed into the new generation' }) },
@@ -216,6 +217,16 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
     },
     { additionalProperties: false },
   );
+  const Query = Type.String({ minLength: 1, maxLength: 8192 });
+  const RetrieveOptions = {
+    k: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, default: 10 })),
+    tenant: Type.Optional(TenantName),
+    mode: Type.Optional(Type.Union(RETRIEVAL_MODES.map((m) => Type.Literal(m)), { default: DEFAULT_RETRIEVAL_MODE })),
+    fusion: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('convex')], { default: 'rrf' })),
+    weights: Type.Optional(Type.Object({ dense: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })), bm25: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) }, { additionalProperties: false })),
+    candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, description: 'hybrid: candidates per retriever (default 100)' })),
+    params: Type.Optional(SearchParams),
+  };
   const PassageOut = Type.Object({
     id: Type.String({ description: 'content hash of the passage text' }),
     score: Type.Number(),
@@ -268,20 +279,13 @@ function ragSchemas(config: ServerConfig, SearchParams: TSchema) {
       index: Type.Union([Type.Literal('updated'), Type.Literal('none')], { description: 'whether the tenant\'s passages in the vector index changed' }),
       seconds: Type.Number(),
     }),
-    Retrieve: Type.Object(
-      {
-        query: Type.String({ minLength: 1, maxLength: 8192 }),
-        k: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, default: 10 })),
-        tenant: Type.Optional(TenantName),
-        mode: Type.Optional(Type.Union(RETRIEVAL_MODES.map((m) => Type.Literal(m)), { default: DEFAULT_RETRIEVAL_MODE })),
-        fusion: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('convex')], { default: 'rrf' })),
-        weights: Type.Optional(Type.Object({ dense: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })), bm25: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) }, { additionalProperties: false })),
-        candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: config.maxK, description: 'hybrid: candidates per retriever (default 100)' })),
-        params: Type.Optional(SearchParams),
-      },
+    Retrieve: Type.Object({ query: Query, ...RetrieveOptions }, { additionalProperties: false }),
+    RetrieveBatch: Type.Object(
+      { queries: Type.Array(Query, { minItems: 1, maxItems: config.maxBatchQueries, description: 'questions answered with the same options, embedded together' }), ...RetrieveOptions },
       { additionalProperties: false },
     ),
     RetrieveResult: Type.Object({ passages: Type.Array(PassageOut) }),
+    RetrieveBatchResult: Type.Object({ results: Type.Array(Type.Array(PassageOut), { description: 'the passages of each question, in the order asked' }) }),
     DocumentParams: Type.Object({ name: NameParam, id: DocId }),
     TenantQuery: Type.Object({ tenant: Type.Optional(TenantName) }, { additionalProperties: false }),
     DocumentOut: Type.Object({

@@ -1,4 +1,4 @@
-/** Collections: create, list, stats, drop, compact. Admin key, except stats (a tenant key sees its own tenant). */
+/** Collections: create, list, stats, drop, compact, rebuild. Admin key, except stats (a tenant key sees its own tenant). */
 import type { FastifyInstance } from 'fastify';
 import { requireAdmin, scopeOf } from '../auth.js';
 import type { Collection } from '../collections.js';
@@ -23,6 +23,7 @@ function describe(c: Collection, tenant?: string) {
     tombstones: s ? s.tombstones : 0,
     diskBytes: r.diskBytes() + c.points.diskBytes(),
     generation: c.generation,
+    rebuilding: c.rebuilding !== null,
     ...(c.lastRebuild ? { lastRebuild: c.lastRebuild } : {}),
   };
 }
@@ -74,6 +75,22 @@ export async function collectionRoutes(app: FastifyInstance, ctx: ServiceContext
       const c = ctx.collections.get((req.params as { name: string }).name);
       const r = await ctx.collections.write(c, { op: 'compact', dir: c.dir });
       return r.compact!;
+    },
+  });
+
+  app.post('/v1/collections/:name/rebuild', {
+    schema: {
+      tags: ['collections'],
+      summary: 'Re-cluster the collection from its points into a new index generation, in the background; searches and writes go on (admin)',
+      params: S.CollectionName,
+      response: { 202: S.Collection, ...errorResponses(409) },
+    },
+    handler: async (req, reply) => {
+      requireAdmin(req.principal!);
+      const c = ctx.collections.get((req.params as { name: string }).name);
+      ctx.collections.startRebuild(c);
+      reply.code(202);
+      return describe(c);
     },
   });
 }

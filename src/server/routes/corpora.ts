@@ -2,7 +2,7 @@
  * RAG routes: corpora (admin creates, lists, drops), documents in (ingest, get, delete) and passages
  * out (retrieve). A tenant key bound to a corpus acts only in its tenant there, whatever the body says.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createError } from '../../errors.js';
 import type { RagDocument } from '../../rag/documents.js';
 import { DEFAULT_TENANT } from '../../index/tenants.js';
@@ -101,13 +101,23 @@ export async function corpusRoutes(app: FastifyInstance, ctx: ServiceContext): P
   app.post('/v1/corpora/:name/retrieve', {
     schema: { tags: ['rag'], summary: 'Passages for a question: dense, BM25 or hybrid, in the key\'s tenant', params: S.CorpusName, body: S.Retrieve, response: { 200: S.RetrieveResult, ...errorResponses() } },
     handler: async (req) => {
-      const { name } = req.params as { name: string };
-      const b = req.body as RetrieveOptions & { query: string; params?: RetrieveOptions['search'] };
-      const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? DEFAULT_TENANT;
-      const corpus = await corpora.get(name);
-      const { query, params, ...rest } = b;
-      const passages = await corpus.retrieve(query, { ...rest, tenant, ...(params ? { search: params } : {}) });
+      const [passages] = await retrieve(req, [(req.body as { query: string }).query]);
       return { passages };
     },
   });
+
+  app.post('/v1/corpora/:name/retrieve/batch', {
+    schema: { tags: ['rag'], summary: 'Passages for several questions with the same options (embedded in one batch)', params: S.CorpusName, body: S.RetrieveBatch, response: { 200: S.RetrieveBatchResult, ...errorResponses() } },
+    handler: async (req) => ({ results: await retrieve(req, (req.body as { queries: string[] }).queries) }),
+  });
+
+  /** The questions' passages in the key's tenant, with the body's options. */
+  async function retrieve(req: FastifyRequest, queries: string[]) {
+    const { name } = req.params as { name: string };
+    const b = req.body as RetrieveOptions & { query?: string; queries?: string[]; params?: RetrieveOptions['search'] };
+    const tenant = corpusScopeOf(req.principal!, name, b.tenant) ?? DEFAULT_TENANT;
+    const corpus = await corpora.get(name);
+    const { query: _q, queries: _qs, params, ...rest } = b;
+    return corpus.retrieveMany(queries, { ...rest, tenant, ...(params ? { search: params } : {}) });
+  }
 }
