@@ -3,8 +3,9 @@ import { createIndex, openIndex, type SpannIndex } from '../src/index/spann.js';
 import { POOL_MIN_GROUP, SearchBatcher } from '../src/server/search-batcher.js';
 import { mixture, tempDir } from './helpers.js';
 
-// Where the service's searches run: a lone query on the event loop, a group of POOL_MIN_GROUP or
-// more on the pool — with the same answers either way, equal to the index's own search.
+// Where the service's searches run: a small group on the event loop, a group of POOL_MIN_GROUP or
+// more (or a slow collection's) on the pool — the same answers either way, equal to the index's own
+// search.
 const DIM = 16;
 const tmp = tempDir('batcher');
 let index: SpannIndex;
@@ -28,8 +29,8 @@ const expected = (i: number) => {
 };
 
 describe('the search batcher', () => {
-  it('answers a lone query on the event loop and a large group on the pool, both equal to the index', async () => {
-    const b = new SearchBatcher(1000);
+  it('answers a lone query and a small group on the event loop and a large group on the pool, all equal to the index', async () => {
+    const b = new SearchBatcher(1000, Number.POSITIVE_INFINITY); // where a query goes must not depend on this machine's speed
     const [one] = await b.search('c', index, [q(0)], 10, {});
     expect(one).toEqual(expected(0));
     expect([b.queriesInline, b.batchesRun]).toEqual([1, 0]);
@@ -46,8 +47,16 @@ describe('the search batcher', () => {
     expect(b.pending).toBe(0);
   });
 
+  it("a collection whose queries take longer than the limit on the event loop goes to the pool, even alone", async () => {
+    const b = new SearchBatcher(1000, 0); // every query counts as slow once measured
+    for (let i = 0; i < 5; i++) expect((await b.search('c', index, [q(i)], 10, {}))[0]).toEqual(expected(i)); // warm-up and the first measured one
+    expect([b.queriesInline, b.batchesRun]).toEqual([5, 0]);
+    expect((await b.search('c', index, [q(5)], 10, {}))[0]).toEqual(expected(5));
+    expect([b.queriesInline, b.batchesRun]).toEqual([5, 1]);
+  });
+
   it('a failing query rejects its own request only; admission still counts it out', async () => {
-    const b = new SearchBatcher(1000);
+    const b = new SearchBatcher(1000, Number.POSITIVE_INFINITY);
     const bad = b.search('c', index, [q(0)], 10, { tenant: 'nobody' });
     const good = b.search('c', index, [q(1)], 10, {});
     await expect(bad).rejects.toMatchObject({ code: 'STRATA_UNKNOWN_TENANT' });

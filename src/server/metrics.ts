@@ -39,7 +39,7 @@ export class ServiceMetrics extends HttpMetrics {
     const registers = [this.registry];
     const batcher = collections.batcher;
     new Gauge({ name: 'strata_search_pending_queries', help: 'queries admitted and not yet answered', registers, collect() { this.set(batcher.pending); } });
-    new Gauge({ name: 'strata_search_inline_queries', help: 'lone queries searched on the event loop (no batch on the pool, nothing else in their turn)', registers, collect() { this.set(batcher.queriesInline); } });
+    new Gauge({ name: 'strata_search_inline_queries', help: 'queries searched on the event loop (small groups of a cheap collection)', registers, collect() { this.set(batcher.queriesInline); } });
     new Gauge({ name: 'strata_search_batch_size_mean', help: 'mean queries per search batch sent to the worker pool (micro-batching)', registers, collect() { this.set(batcher.batchesRun ? batcher.queriesRun / batcher.batchesRun : 0); } });
     new Gauge({ name: 'strata_write_pending_requests', help: 'write requests (upserts, deletes, ingests, generations) admitted and not yet done', registers, collect() { this.set(collections.writes.pending); } });
     const each = (f: (g: Gauge<'collection'>, name: string, c: Collection) => void) =>

@@ -1,17 +1,17 @@
 /**
  * Where a search runs. Queries that arrive in the same event-loop turn for the same collection, k
  * and options form one group (no added wait: the group leaves at the end of the turn it was opened
- * in). A small group of cheap queries is searched right here on the event loop; a large group (a
- * batch request, or many requests meeting in one turn because the loop is busy), or a collection
- * whose queries take long, goes to the collection's search pool as ONE batch (one piscina task per
- * chunk, not one per request).
+ * in). A small group (< POOL_MIN_GROUP) of a collection whose queries are cheap is searched right
+ * here on the event loop; a large group (a batch request, or many requests meeting in one turn
+ * because the loop is busy), or a collection whose queries average above INLINE_MAX_MICROS (long
+ * probes would stall every other request on the loop), goes to the collection's piscina search
+ * pool as ONE batch (a task per chunk, not per request).
  *
- * Why: a hand-off to a worker thread and back costs ~0.3 ms of wake-ups and copies against ~0.1 ms
- * for the search itself on the 100k × 96 benchmark set; on a 2-core machine the event loop answering
- * small searches itself served 1.5× the requests of the pool at 8 connections, with less CPU per
- * request (BENCHMARKS.md, HTTP service, issue 23). The pool takes over where it pays: groups of
- * POOL_MIN_GROUP queries or more, which form when the loop falls behind, and queries measured above
- * INLINE_MAX_MICROS (long probes would stall every other request on the loop).
+ * Why (BENCHMARKS.md, HTTP service, issue 23): a piscina task costs ~0.3 ms of messages and wake-ups
+ * against ~0.1 ms for the search on the 100k × 96 benchmark set, and micro-batches at 8 connections
+ * held 3.3 queries; searching on the event loop served 1.5× the requests with less CPU per request.
+ * Persistent workers fed through a SharedArrayBuffer ring (no message per query) were built and
+ * measured too, and did not beat the event loop on 2 cores: not kept.
  *
  * Admission: at most `maxPending` queries are admitted (queued or running); past that a search
  * fails at once with STRATA_OVERLOADED, which the service answers with 503 and Retry-After.
@@ -39,6 +39,8 @@ const MAX_GROUP_QUERIES = 256;
 export const POOL_MIN_GROUP = 16;
 /** A collection's queries whose measured time (moving average) is above this many µs go to the pool. */
 export const INLINE_MAX_MICROS = 1000;
+/** Searches of a handle on the event loop before their times count. */
+const WARMUP = 4;
 
 export class SearchBatcher {
   private groups = new Map<string, Group>();
@@ -49,10 +51,14 @@ export class SearchBatcher {
   batchesRun = 0;
   queriesInline = 0;
   /** Moving average of one query's time on the event loop, µs, per index handle. */
-  private readonly inlineMicros = new WeakMap<SpannIndex, number>();
+  private readonly inlineMicros = new WeakMap<SpannIndex, { searches: number; avg: number }>();
   private slowSkipped = 0;
 
-  constructor(private readonly maxPending: number) {}
+  constructor(
+    private readonly maxPending: number,
+    /** A collection whose queries average above this many µs on the event loop is searched on the pool. */
+    private readonly inlineMaxMicros = INLINE_MAX_MICROS,
+  ) {}
 
   /**
    * Search `queries` (one Float32Array per query) in `index`. Resolves with k hits (fewer when the
@@ -89,37 +95,40 @@ export class SearchBatcher {
     for (const g of groups) {
       // A slow collection's lone query still runs here now and then (1 in 64), so the average
       // follows a collection that became cheap again.
-      const slow = (this.inlineMicros.get(g.index) ?? 0) > INLINE_MAX_MICROS && !(g.rows === 1 && ++this.slowSkipped % 64 === 0);
+      const slow = (this.inlineMicros.get(g.index)?.avg ?? 0) > this.inlineMaxMicros && !(g.rows === 1 && ++this.slowSkipped % 64 === 0);
       if (g.rows >= POOL_MIN_GROUP || slow) this.launch(g);
-      else this.searchHere(g);
+      else this.searchSmall(g);
     }
   }
 
-  /** The group's queries, one at a time on this thread; each waiter is answered as its last query is done. */
-  private searchHere(g: Group): void {
-    let avg = this.inlineMicros.get(g.index);
+  /** A small group of cheap queries, one at a time on this thread; each waiter is answered with its last query. */
+  private searchSmall(g: Group): void {
     for (const w of g.waiters) {
       const out: Hit[][] = [];
       try {
-        for (let q = w.first; q < w.first + w.count; q++) {
-          const t0 = performance.now();
-          const r = g.index.search(g.queries[q], g.k, g.options);
-          const micros = (performance.now() - t0) * 1000;
-          // From 0, so one cold first search (page faults, lazy loads) does not send a cheap collection to the pool.
-          avg = (avg ?? 0) + (micros - (avg ?? 0)) / 16;
-          const hits: Hit[] = [];
-          for (let j = 0; j < r.ids.length && Number.isFinite(r.distances[j]); j++) hits.push({ id: r.ids[j], distance: r.distances[j] });
-          out.push(hits);
-        }
-        this.queriesInline += w.count;
-        this.pending -= w.count;
-        w.resolve(out);
+        for (let q = w.first; q < w.first + w.count; q++) out.push(this.searchHere(g, q));
       } catch (e) {
         this.pending -= w.count;
         w.reject(e);
+        continue;
       }
+      this.pending -= w.count;
+      w.resolve(out);
     }
-    if (avg !== undefined) this.inlineMicros.set(g.index, avg);
+  }
+
+  /** Query q of the group on this thread (its time feeds the collection's moving average). */
+  private searchHere(g: Group, q: number): Hit[] {
+    const t0 = performance.now();
+    const r = g.index.search(g.queries[q], g.k, g.options);
+    const micros = (performance.now() - t0) * 1000;
+    // The first WARMUP searches of a handle are not counted: a cold search (page faults, lazy loads)
+    // must not send a cheap collection to the pool.
+    const m = this.inlineMicros.get(g.index) ?? { searches: 0, avg: 0 };
+    if (++m.searches > WARMUP) m.avg += (micros - m.avg) / 16;
+    this.inlineMicros.set(g.index, m);
+    this.queriesInline++;
+    return toHits(r.ids, r.distances);
   }
 
   private launch(g: Group): void {
@@ -154,4 +163,11 @@ export class SearchBatcher {
       },
     );
   }
+}
+
+/** Hits from a search's ids and distances (a non-finite distance ends them). */
+function toHits(ids: Uint32Array, distances: Float32Array): Hit[] {
+  const hits: Hit[] = [];
+  for (let j = 0; j < ids.length && Number.isFinite(distances[j]); j++) hits.push({ id: ids[j], distance: distances[j] });
+  return hits;
 }
