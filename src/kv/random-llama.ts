@@ -7,18 +7,13 @@
  * The same spec gives the same bytes (weights drawn in a fixed order from the seeded generator), so
  * outputs are bit-identical across runs and machines.
  *
- * Graph, per layer (B batch, S new tokens, P past, T = P + S):
- *   h = rmsnorm(x);  q, k, v = h Wq, h Wk, h Wv  ->  [B, heads, S, hd]
- *   q, k rotated by position (pairs 2i, 2i+1 by pos * theta^(-2i/hd));  k, v appended to the past
- *   attention over the cache: key j visible to query i iff j <= P + i and attention_mask[j] = 1
- *   x += softmax(q k^T / sqrt(hd)) v Wo;  x += (silu(rmsnorm(x) Wg) * rmsnorm(x) Wu) Wd
- * then logits = rmsnorm(x) W_lm.
+ * The graph is llama-graph.ts's (the decoder, or its single-pass selective-recompute variant).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createError } from '../errors.js';
-import { elemTypeId, GraphBuilder } from '../util/onnx-builder.js';
+import { llamaOnnx, type LlamaVariant, type WeightSource } from './llama-graph.js';
 import { assetModel, cacheDir } from '../util/paths.js';
 import { createRng } from '../util/random.js';
 import type { ModelProfile } from './model-profile.js';
@@ -73,96 +68,21 @@ export function parameterCount(spec: RandomLlamaSpec): number {
   return 2 * s.vocab * s.dim + s.layers * perLayer + s.dim;
 }
 
-/** The ONNX bytes of a random-weight Llama (opset 17). */
-export function randomLlamaOnnx(spec: RandomLlamaSpec): Uint8Array {
+/**
+ * The ONNX bytes of a random-weight Llama (opset 17; llama-graph.ts): the decoder, or a blend
+ * variant (single-pass selective recompute) with the very same weights.
+ */
+export function randomLlamaOnnx(spec: RandomLlamaSpec, variant: LlamaVariant = { kind: 'decoder' }): Uint8Array {
   const s = resolveSpec(spec);
-  const { dim: D, layers: L, heads: H, kvHeads: KV, hidden: F, vocab: V } = s;
-  const hd = D / H;
   const rng = createRng(s.seed);
-  const g = new GraphBuilder('random-llama');
-  const weight = (name: string, rows: number, cols: number, std: number) => {
-    const w = new Float32Array(rows * cols);
+  // Drawn in the order the graph asks for them (llama-graph.ts WeightSource): the same spec, the same weights.
+  const random: WeightSource = (_name, dims, kind, std) => {
+    const w = new Float32Array(dims.reduce((a, d) => a * d, 1));
+    if (kind === 'norm') return w.fill(1);
     for (let i = 0; i < w.length; i++) w[i] = rng.gaussian() * std;
-    return g.initializer(name, 'float', [rows, cols], w);
+    return w;
   };
-  const ones = (name: string) => g.initializer(name, 'float', [D], new Float32Array(D).fill(1));
-  const std = 0.02;
-  const outStd = 0.02 / Math.sqrt(2 * L); // GPT-2/llama2.c scaling of the residual projections
-
-  // I/O, named as stories260K's.
-  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
-  const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  const past = Array.from({ length: L }, (_, l) => ({
-    key: g.input(`past_key_values.${l}.key`, 'float', ['batch_size', KV, 'past_sequence_length', hd]),
-    value: g.input(`past_key_values.${l}.value`, 'float', ['batch_size', KV, 'past_sequence_length', hd]),
-  }));
-
-  const embed = weight('model.embed_tokens.weight', V, D, 1);
-  let x = g.node('Gather', [embed, ids], { axis: 0 });
-
-  // RoPE angles: position x theta^(-2i/hd), i < hd/2  ->  [B, 1, S, hd/2]
-  const invFreq = g.initializer('rope_inv_freq', 'float', [hd / 2], Float32Array.from({ length: hd / 2 }, (_, i) => s.theta ** ((-2 * i) / hd)));
-  const pos = g.node('Unsqueeze', [g.node('Cast', [positions], { to: elemTypeId('float') }), g.ints([1, 3])]);
-  const angles = g.node('Mul', [pos, invFreq]);
-  const cos = g.node('Cos', [angles]);
-  const sin = g.node('Sin', [angles]);
-
-  // Which cached key each new token may see: causal by index into the cache, and the attention mask.
-  const scalarAt = (t: string, i: number) => g.node('Gather', [g.node('Shape', [t]), g.ints([i], true)], { axis: 0 });
-  const S = scalarAt(ids, 1);
-  const P = scalarAt(past[0].key, 2);
-  const T = g.node('Add', [P, S]);
-  const queryIdx = g.node('Range', [P, T, g.ints([1], true)]);
-  const keyIdx = g.node('Range', [g.ints([0], true), T, g.ints([1], true)]);
-  const causal = g.node('LessOrEqual', [g.node('Unsqueeze', [keyIdx, g.ints([0])]), g.node('Unsqueeze', [queryIdx, g.ints([1])])]);
-  const maskBool = g.node('Unsqueeze', [g.node('Cast', [mask], { to: elemTypeId('bool') }), g.ints([1, 2])]);
-  const allowed = g.node('And', [causal, maskBool]); // [B, 1, S, T]
-  const negLarge = g.float(-1e9);
-  const scale = g.float(1 / Math.sqrt(hd));
-  const eps = g.float(1e-5);
-
-  const rmsnorm = (t: string, w: string) => {
-    const ms = g.node('ReduceMean', [g.node('Mul', [t, t])], { axes: [-1], keepdims: 1 });
-    return g.node('Mul', [g.node('Mul', [t, g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [ms, eps])])])]), w]);
-  };
-  const heads = (t: string, n: number) => g.node('Transpose', [g.node('Reshape', [t, g.ints([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
-  const rope = (t: string) => {
-    const pairs = g.node('Reshape', [t, g.ints([0, 0, 0, -1, 2])]);
-    const a = g.node('Gather', [pairs, g.ints([0], true)], { axis: -1 });
-    const b = g.node('Gather', [pairs, g.ints([1], true)], { axis: -1 });
-    const ra = g.node('Sub', [g.node('Mul', [a, cos]), g.node('Mul', [b, sin])]);
-    const rb = g.node('Add', [g.node('Mul', [a, sin]), g.node('Mul', [b, cos])]);
-    const joined = g.node('Concat', [g.node('Unsqueeze', [ra, g.ints([-1])]), g.node('Unsqueeze', [rb, g.ints([-1])])], { axis: -1 });
-    return g.node('Reshape', [joined, g.ints([0, 0, 0, -1])]);
-  };
-  const repeatKv = (t: string) => (H === KV ? t : g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [t, g.ints([2])]), g.ints([1, 1, H / KV, 1, 1])]), g.ints([0, H, -1, hd])]));
-
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}`;
-    const h = rmsnorm(x, ones(`${p}.input_layernorm.weight`));
-    const q = rope(heads(g.node('MatMul', [h, weight(`${p}.q_proj.weightT`, D, H * hd, std)]), H));
-    const k = rope(heads(g.node('MatMul', [h, weight(`${p}.k_proj.weightT`, D, KV * hd, std)]), KV));
-    const v = heads(g.node('MatMul', [h, weight(`${p}.v_proj.weightT`, D, KV * hd, std)]), KV);
-    const key = g.node('Concat', [past[l].key, k], { axis: 2, name: `present.${l}.key` });
-    const value = g.node('Concat', [past[l].value, v], { axis: 2, name: `present.${l}.value` });
-    const scores = g.node('Mul', [g.node('MatMul', [q, g.node('Transpose', [repeatKv(key)], { perm: [0, 1, 3, 2] })]), scale]);
-    const probs = g.node('Softmax', [g.node('Where', [allowed, scores, negLarge])], { axis: -1 });
-    const attended = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, repeatKv(value)])], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
-    x = g.node('Add', [x, g.node('MatMul', [attended, weight(`${p}.o_proj.weightT`, H * hd, D, outStd)])]);
-    const h2 = rmsnorm(x, ones(`${p}.post_attention_layernorm.weight`));
-    const gate = g.node('MatMul', [h2, weight(`${p}.gate_proj.weightT`, D, F, std)]);
-    const up = g.node('MatMul', [h2, weight(`${p}.up_proj.weightT`, D, F, std)]);
-    const act = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
-    x = g.node('Add', [x, g.node('MatMul', [act, weight(`${p}.down_proj.weightT`, F, D, outStd)])]);
-  }
-  g.node('MatMul', [rmsnorm(x, ones('model.norm.weight')), weight('lm_head.weightT', D, V, std)], { name: 'logits' });
-  g.output('logits', 'float', ['batch_size', 'sequence_length', V]);
-  for (let l = 0; l < L; l++) {
-    g.output(`present.${l}.key`, 'float', ['batch_size', KV, 'total_sequence_length', hd]);
-    g.output(`present.${l}.value`, 'float', ['batch_size', KV, 'total_sequence_length', hd]);
-  }
-  return g.encode({ opset: 17, producer: 'strata random-llama', doc: JSON.stringify(s) });
+  return llamaOnnx(s, random, variant, { producer: 'strata random-llama', doc: JSON.stringify(s) });
 }
 
 /** A short, stable name for a spec: its fields and a hash of them. */

@@ -109,6 +109,13 @@ export class GraphBuilder {
     return out;
   }
 
+  /** A node with `count` outputs (TopK: values, indices); returns their names. */
+  nodeOutputs(op: string, inputs: readonly string[], count: number, attrs: Record<string, AttributeValue> = {}): string[] {
+    const outs = Array.from({ length: count }, () => this.fresh(op.toLowerCase()));
+    this.nodes.push({ opType: op, input: [...inputs], output: outs, name: `${op}_${this.nodes.length}`, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v as AttributeValue)) });
+    return outs;
+  }
+
   /** The model's bytes (ONNX IR 8). */
   encode(options: { opset: number; producer?: string; doc?: string }): Uint8Array {
     const model: onnxProto.onnx.IModelProto = {

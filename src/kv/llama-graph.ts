@@ -1,0 +1,183 @@
+/**
+ * Llama decoder graphs (ONNX, opset 17) built by the project's graph tooling (util/onnx-builder.ts
+ * on onnx-proto) from a weight source: random weights (random-llama.ts) or the initializers of an
+ * existing model of the same layout (model-weights.ts: stories260K). Two variants:
+ *
+ *   decoder  stories260K's I/O: input_ids, attention_mask, position_ids, past_key_values.{l}.key/value
+ *            -> logits, present.{l}.key/value. llama2.c's interleaved RoPE applied before the cache,
+ *            grouped-query attention, RMSNorm, SwiGLU.
+ *   blend    single-pass selective recompute (CacheBlend's algorithm) for B = 1: takes the whole
+ *            prompt's tokens and positions and a K/V cache for every prompt position (re-rotated
+ *            chunk caches; anything where no cache exists), and computes fresh Q/K/V only for the
+ *            tokens to recompute — in every layer — patching them into that layer's K/V before the
+ *            layer attends over the patched cache. The tokens: `recompute_ids` (given: the suffix,
+ *            Cache-Craft's choice from stored statistics) plus, with `selectLayer`, `select_count`
+ *            more chosen inside the same call — layers 0..selectLayer run on every token, and the
+ *            tokens whose fresh K at selectLayer deviates most from the cached K are recomputed in
+ *            the layers above. One ORT call per prompt. Outputs: logits of the recomputed tokens,
+ *            `recomputed` (their prompt indices, ascending) and present.{l}.key/value (the patched
+ *            caches, every prompt position).
+ *
+ * Layer (B batch, S tokens computed, T keys): h = rmsnorm(x); q, k, v = h Wq, h Wk, h Wv; q, k
+ * rotated by position; k, v into the cache; key j visible to query i iff j <= i's prompt index and
+ * attention_mask[j] = 1; x += softmax(q k^T / sqrt(hd)) v Wo; x += (silu(rmsnorm(x) Wg) * rmsnorm(x)
+ * Wu) Wd; logits = rmsnorm(x) W_lm.
+ */
+import { elemTypeId, GraphBuilder } from '../util/onnx-builder.js';
+
+export interface LlamaShape {
+  dim: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  hidden: number;
+  vocab: number;
+  theta: number;
+}
+
+/**
+ * The weights of a graph, asked for in a fixed order (embedding; per layer: input norm, q, k, v, o,
+ * post-attention norm, gate, up, down; final norm; lm head), each by name and [rows, cols] (norms:
+ * [dim]); `std` is the scale a random source draws with.
+ */
+export type WeightSource = (name: string, dims: readonly number[], kind: 'embedding' | 'matrix' | 'norm', std: number) => Float32Array;
+
+export type LlamaVariant = { kind: 'decoder' } | { kind: 'blend'; selectLayer: number | null };
+
+/** The ONNX bytes of a Llama of `shape` with `weights`. */
+export function llamaOnnx(shape: LlamaShape, weights: WeightSource, variant: LlamaVariant, meta: { producer: string; doc: string }): Uint8Array {
+  const { dim: D, layers: L, heads: H, kvHeads: KV, hidden: F, vocab: V } = shape;
+  const hd = D / H;
+  const blend = variant.kind === 'blend';
+  const selectLayer = variant.kind === 'blend' ? variant.selectLayer : null;
+  const g = new GraphBuilder(blend ? 'llama-blend' : 'llama');
+  const std = 0.02;
+  const outStd = 0.02 / Math.sqrt(2 * L); // GPT-2/llama2.c scaling of the residual projections
+  const init = (name: string, dims: number[], kind: 'embedding' | 'matrix' | 'norm', s: number) => g.initializer(name, 'float', dims, weights(name, dims, kind, s));
+
+  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const cache = Array.from({ length: L }, (_, l) =>
+    blend
+      ? { key: g.input(`cache.${l}.key`, 'float', ['batch_size', KV, 'sequence_length', hd]), value: g.input(`cache.${l}.value`, 'float', ['batch_size', KV, 'sequence_length', hd]) }
+      : { key: g.input(`past_key_values.${l}.key`, 'float', ['batch_size', KV, 'past_sequence_length', hd]), value: g.input(`past_key_values.${l}.value`, 'float', ['batch_size', KV, 'past_sequence_length', hd]) },
+  );
+  const given = blend ? g.input('recompute_ids', 'int64', ['recompute_length']) : '';
+  const selectCount = blend && selectLayer !== null ? g.input('select_count', 'int64', [1]) : '';
+
+  const embed = init('model.embed_tokens.weight', [V, D], 'embedding', 1);
+  let x = g.node('Gather', [embed, ids], { axis: 0 });
+
+  const invFreq = g.initializer('rope_inv_freq', 'float', [hd / 2], Float32Array.from({ length: hd / 2 }, (_, i) => shape.theta ** ((-2 * i) / hd)));
+  /** RoPE cos/sin of int64 positions [B, S]  ->  [B, 1, S, hd/2]. */
+  const angles = (pos: string) => {
+    const a = g.node('Mul', [g.node('Unsqueeze', [g.node('Cast', [pos], { to: elemTypeId('float') }), g.ints([1, 3])]), invFreq]);
+    return { cos: g.node('Cos', [a]), sin: g.node('Sin', [a]) };
+  };
+  const scalarAt = (t: string, i: number) => g.node('Gather', [g.node('Shape', [t]), g.ints([i], true)], { axis: 0 });
+  const negLarge = g.float(-1e9);
+  const scale = g.float(1 / Math.sqrt(hd));
+  const eps = g.float(1e-5);
+  const maskBool = g.node('Unsqueeze', [g.node('Cast', [mask], { to: elemTypeId('bool') }), g.ints([1, 2])]); // [B, 1, 1, T]
+  /** Which key each query may see: key j <= the query's prompt index, and the mask. [B, 1, S, T]. */
+  const visibility = (queryIdx: string, T: string) => {
+    const keyIdx = g.node('Range', [g.ints([0], true), T, g.ints([1], true)]);
+    const causal = g.node('LessOrEqual', [g.node('Unsqueeze', [keyIdx, g.ints([0])]), g.node('Unsqueeze', [queryIdx, g.ints([1])])]);
+    return g.node('And', [causal, maskBool]);
+  };
+
+  const rmsnorm = (t: string, w: string) => {
+    const ms = g.node('ReduceMean', [g.node('Mul', [t, t])], { axes: [-1], keepdims: 1 });
+    return g.node('Mul', [g.node('Mul', [t, g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [ms, eps])])])]), w]);
+  };
+  const heads = (t: string, n: number) => g.node('Transpose', [g.node('Reshape', [t, g.ints([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
+  const rope = (t: string, r: { cos: string; sin: string }) => {
+    const pairs = g.node('Reshape', [t, g.ints([0, 0, 0, -1, 2])]);
+    const a = g.node('Gather', [pairs, g.ints([0], true)], { axis: -1 });
+    const b = g.node('Gather', [pairs, g.ints([1], true)], { axis: -1 });
+    const ra = g.node('Sub', [g.node('Mul', [a, r.cos]), g.node('Mul', [b, r.sin])]);
+    const rb = g.node('Add', [g.node('Mul', [a, r.sin]), g.node('Mul', [b, r.cos])]);
+    const joined = g.node('Concat', [g.node('Unsqueeze', [ra, g.ints([-1])]), g.node('Unsqueeze', [rb, g.ints([-1])])], { axis: -1 });
+    return g.node('Reshape', [joined, g.ints([0, 0, 0, -1])]);
+  };
+  const repeatKv = (t: string) => (H === KV ? t : g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [t, g.ints([2])]), g.ints([1, 1, H / KV, 1, 1])]), g.ints([0, H, -1, hd])]));
+  /** k, v [B, KV, S, hd] written into cache [B, KV, T, hd] at prompt indices idx [S] (blend). */
+  const patch = (c: string, t: string, idx: string) => {
+    const data = g.node('Transpose', [c], { perm: [2, 0, 1, 3] });
+    const updates = g.node('Transpose', [t], { perm: [2, 0, 1, 3] });
+    const scattered = g.node('ScatterND', [data, g.node('Unsqueeze', [idx, g.ints([1])]), updates]);
+    return g.node('Transpose', [scattered], { perm: [1, 2, 0, 3] });
+  };
+
+  // Which tokens this call computes: the decoder computes every new token (query i at past + i); the
+  // blend graph every prompt token up to selectLayer (or none but the given ones without it), then
+  // the given and selected ones.
+  const S0 = scalarAt(ids, 1);
+  let rows: { idx: string; allowed: string; rope: { cos: string; sin: string } };
+  let T: string;
+  if (!blend) {
+    const P = scalarAt(cache[0].key, 2);
+    T = g.node('Add', [P, S0]);
+    rows = { idx: '', allowed: visibility(g.node('Range', [P, T, g.ints([1], true)]), T), rope: angles(positions) };
+  } else {
+    T = S0;
+    rows = { idx: '', allowed: visibility(g.node('Range', [g.ints([0], true), T, g.ints([1], true)]), T), rope: angles(positions) };
+  }
+  /** Rows [idx] of the prompt: their hidden states, positions and visibility. */
+  const subset = (idx: string) => {
+    x = g.node('Gather', [x, idx], { axis: 1 });
+    rows = { idx, allowed: visibility(idx, T), rope: angles(g.node('Gather', [positions, idx], { axis: 1 })) };
+  };
+  if (blend && selectLayer === null) subset(given);
+
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    const h = rmsnorm(x, init(`${p}.input_layernorm.weight`, [D], 'norm', 0));
+    const q = rope(heads(g.node('MatMul', [h, init(`${p}.q_proj.weightT`, [D, H * hd], 'matrix', std)]), H), rows.rope);
+    const k = rope(heads(g.node('MatMul', [h, init(`${p}.k_proj.weightT`, [D, KV * hd], 'matrix', std)]), KV), rows.rope);
+    const v = heads(g.node('MatMul', [h, init(`${p}.v_proj.weightT`, [D, KV * hd], 'matrix', std)]), KV);
+    let key: string;
+    let value: string;
+    if (!blend) {
+      key = g.node('Concat', [cache[l].key, k], { axis: 2, name: `present.${l}.key` });
+      value = g.node('Concat', [cache[l].value, v], { axis: 2, name: `present.${l}.value` });
+    } else if (rows.idx === '') {
+      // Every prompt token is computed in this layer: the fresh K/V are the layer's cache.
+      key = g.node('Identity', [k], { name: `present.${l}.key` });
+      value = g.node('Identity', [v], { name: `present.${l}.value` });
+    } else {
+      key = g.node('Identity', [patch(cache[l].key, k, rows.idx)], { name: `present.${l}.key` });
+      value = g.node('Identity', [patch(cache[l].value, v, rows.idx)], { name: `present.${l}.value` });
+    }
+    const scores = g.node('Mul', [g.node('MatMul', [q, g.node('Transpose', [repeatKv(key)], { perm: [0, 1, 3, 2] })]), scale]);
+    const probs = g.node('Softmax', [g.node('Where', [rows.allowed, scores, negLarge])], { axis: -1 });
+    const attended = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, repeatKv(value)])], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
+    x = g.node('Add', [x, g.node('MatMul', [attended, init(`${p}.o_proj.weightT`, [H * hd, D], 'matrix', outStd)])]);
+    const h2 = rmsnorm(x, init(`${p}.post_attention_layernorm.weight`, [D], 'norm', 0));
+    const gate = g.node('MatMul', [h2, init(`${p}.gate_proj.weightT`, [D, F], 'matrix', std)]);
+    const up = g.node('MatMul', [h2, init(`${p}.up_proj.weightT`, [D, F], 'matrix', std)]);
+    const act = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
+    x = g.node('Add', [x, g.node('MatMul', [act, init(`${p}.down_proj.weightT`, [F, D], 'matrix', outStd)])]);
+    if (blend && selectLayer === l) {
+      // CacheBlend's selection: the tokens whose fresh K in this layer deviates most from the cached
+      // K (summed over heads and dims); the given ones always (their deviation raised past any).
+      const diff = g.node('Sub', [k, cache[l].key]);
+      let dev = g.node('ReduceSum', [g.node('Mul', [diff, diff]), g.ints([1, 3])], { keepdims: 0 }); // [B, T]
+      dev = g.node('ScatterND', [g.node('Squeeze', [dev, g.ints([0])]), g.node('Unsqueeze', [given, g.ints([1])]), g.node('Expand', [g.float(3e38), g.node('Shape', [given])])]);
+      const want = g.node('Min', [g.node('Add', [g.node('Shape', [given]), selectCount]), g.node('Reshape', [T, g.ints([1])])]);
+      const chosen = g.nodeOutputs('TopK', [dev, want], 2, { axis: 0, largest: 1, sorted: 1 })[1];
+      // Ascending prompt order (TopK on the indices themselves, smallest first).
+      const ordered = g.nodeOutputs('TopK', [g.node('Cast', [chosen], { to: elemTypeId('float') }), want], 2, { axis: 0, largest: 0, sorted: 1 })[0];
+      subset(g.node('Cast', [ordered], { to: elemTypeId('int64') }));
+    }
+  }
+  g.node('MatMul', [rmsnorm(x, init('model.norm.weight', [D], 'norm', 0)), init('lm_head.weightT', [D, V], 'matrix', std)], { name: 'logits' });
+  g.output('logits', 'float', ['batch_size', 'sequence_length', V]);
+  if (blend) g.output(g.node('Identity', [rows.idx === '' ? g.node('Range', [g.ints([0], true), T, g.ints([1], true)]) : rows.idx], { name: 'recomputed' }), 'int64', ['recompute_length'], 'recomputed');
+  for (let l = 0; l < L; l++) {
+    g.output(`present.${l}.key`, 'float', ['batch_size', KV, 'total_sequence_length', hd]);
+    g.output(`present.${l}.value`, 'float', ['batch_size', KV, 'total_sequence_length', hd]);
+  }
+  return g.encode({ opset: 17, producer: meta.producer, doc: meta.doc });
+}
