@@ -54,6 +54,8 @@ export interface KvRow {
   strategy: RecomputeStrategy | 'prefix-only' | 'full-prefill';
   /** Recompute runs in one batched call (true) or one call per run in order (false, the default). */
   batched: boolean;
+  /** The whole prompt in one call of the single-pass graph (AssembleOptions.singlePass). */
+  singlePass: boolean;
   /** The fraction asked for, and the fraction of reused tokens actually recomputed. */
   targetFraction: number;
   recomputeFraction: number;
@@ -216,16 +218,24 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
       // Warm the probe graph and ORT's allocations outside the measurements.
       await engine.assemble(prompts[0].parts, { strategy: 'kv-deviation', store: false });
       await engine.fullPrefill(prompts[0].parts);
+      for (const strategy of ['kv-deviation', 'cache-craft'] as const) await engine.assemble(prompts[0].parts, { strategy, singlePass: true, store: false }); // both single-pass graphs built
 
-      type Config = { strategy: RecomputeStrategy; fraction: number; batched: boolean };
-      const configs: Config[] = [{ strategy: 'none', fraction: 0, batched: false }];
+      type Config = { strategy: RecomputeStrategy; fraction: number; batched: boolean; singlePass: boolean };
+      const configs: Config[] = [{ strategy: 'none', fraction: 0, batched: false, singlePass: false }];
       for (const f of fractions) {
         if (f === 0) continue;
-        if (f === 1) configs.push({ strategy: 'full', fraction: 1, batched: false });
-        else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false });
+        if (f === 1) configs.push({ strategy: 'full', fraction: 1, batched: false, singlePass: false });
+        else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false, singlePass: false });
       }
       // The same at 15% with every recompute run in one batched call (the batchRecompute option).
-      if (fractions.includes(0.15)) for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: 0.15, batched: true });
+      if (fractions.includes(0.15)) for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: 0.15, batched: true, singlePass: false });
+      // Every fraction again in one call of the single-pass graph (CacheBlend's in-graph selection, and Cache-Craft's given one).
+      configs.push({ strategy: 'none', fraction: 0, batched: false, singlePass: true });
+      for (const f of fractions) {
+        if (f === 0) continue;
+        if (f === 1) configs.push({ strategy: 'full', fraction: 1, batched: false, singlePass: true });
+        else for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false, singlePass: true });
+      }
       const acc = configs.map(() => ({ top1: 0, kl: 0, em: 0, ttft: [] as number[], lookup: [] as number[], rotate: [] as number[], compute: [] as number[], probe: [] as number[], calls: [] as number[], reused: 0, recomputed: 0 }));
       const fullMs: number[] = [];
       const prefixMs: number[] = [];
@@ -236,7 +246,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
         const po = await engine.assemble(pr.parts, { reuseChunks: false, store: false });
         prefixMs.push(po.report.ttftMs);
         for (let c = 0; c < configs.length; c++) {
-          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, batchRecompute: configs[c].batched, selectionBlock: o.selectionBlock ?? 1, store: false });
+          const a = await engine.assemble(pr.parts, { strategy: configs[c].strategy, fraction: configs[c].fraction, batchRecompute: configs[c].batched, singlePass: configs[c].singlePass, selectionBlock: o.selectionBlock ?? 1, store: false });
           const r = acc[c];
           r.ttft.push(a.report.ttftMs);
           r.lookup.push(a.report.lookupMs);
@@ -256,7 +266,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
       }
       const n = prompts.length;
       rows.push(
-        { model: name, strategy: 'full-prefill', batched: false, targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
+        { model: name, strategy: 'full-prefill', batched: false, singlePass: false, targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
       );
       configs.forEach((cfg, c) => {
         const r = acc[c];
@@ -264,6 +274,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
           model: name,
           strategy: cfg.strategy,
           batched: cfg.batched,
+          singlePass: cfg.singlePass,
           targetFraction: cfg.fraction,
           recomputeFraction: r.reused ? r.recomputed / r.reused : 0,
           top1Agreement: quality ? r.top1 / n : null,
@@ -283,7 +294,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
       const mine = rows.filter((r) => r.model === name);
       log(
         formatTable(mine, [
-          { title: 'strategy', value: (r) => `${r.strategy}${r.batched ? ' (batched)' : ''}` },
+          { title: 'strategy', value: (r) => `${r.strategy}${r.batched ? ' (batched)' : ''}${r.singlePass ? ' (single pass)' : ''}` },
           { title: 'target', value: (r) => r.targetFraction.toFixed(2) },
           { title: 'recomputed', value: (r) => r.recomputeFraction.toFixed(3) },
           { title: 'top-1', value: (r) => (r.top1Agreement === null ? '-' : r.top1Agreement.toFixed(3)) },
@@ -412,7 +423,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
 
 /** Greedy 32-token exact match vs recompute fraction, one line per strategy (stories260K rows). */
 export function kvQualitySvg(rows: readonly KvRow[]): string {
-  const q = rows.filter((r) => r.exactMatch32 !== null && r.strategy !== 'full-prefill' && !r.batched);
+  const q = rows.filter((r) => r.exactMatch32 !== null && r.strategy !== 'full-prefill' && !r.batched && !r.singlePass);
   const series = (['first-k', 'kv-deviation', 'cache-craft'] as const).map((s) => ({
     name: s,
     points: q.filter((r) => r.strategy === s || r.strategy === 'none' || r.strategy === 'full').map((r) => ({ x: r.recomputeFraction, y: r.exactMatch32 as number, label: `${r.strategy} target ${r.targetFraction}` })),

@@ -116,6 +116,27 @@ describe('KvEngine on stories260K', () => {
     }
   });
 
+  it('single pass: one ONNX call per prompt; 100% equals a full prefill, 0% equals the sequential 0%, and the next prompt finds what it stored', async () => {
+    for (const order of [[0, 1, 2], [3, 0, 4, 1]]) {
+      const full = await engine.fullPrefill(prompt(order));
+      const one = await engine.assemble(prompt(order), { strategy: 'full', singlePass: true, store: false });
+      expect(one.report).toMatchObject({ onnxCalls: 1, chunkHits: order.length });
+      expect(one.report.recomputedTokens).toBe(one.report.reusedTokens);
+      expect(maxDiff(one.logits, full.logits)).toBeLessThan(1e-4);
+      const none = await engine.assemble(prompt(order), { strategy: 'none', store: false });
+      const noneOne = await engine.assemble(prompt(order), { strategy: 'none', singlePass: true, store: false });
+      expect(noneOne.report).toMatchObject({ onnxCalls: 1, recomputedTokens: 0 });
+      expect(maxDiff(noneOne.logits, none.logits)).toBeLessThan(1e-4);
+      // The cache it returns decodes like the sequential one's.
+      expect(maxDiff(noneOne.cache.keys[4], none.cache.keys[4])).toBeLessThan(1e-4);
+    }
+    for (const strategy of ['kv-deviation', 'cache-craft', 'first-k'] as const) {
+      const a = await engine.assemble(prompt([2, 4, 1]), { strategy, fraction: 0.15, singlePass: true, store: false });
+      expect(a.report.onnxCalls, strategy).toBe(1);
+      expect(a.report.recomputedTokens, strategy).toBeGreaterThan(0);
+    }
+  });
+
   it('rejects prompts past the context or with tokens outside the vocabulary', async () => {
     await expect(engine.assemble({ prefix: [1], chunks: [new Array(600).fill(5)], question: [5] })).rejects.toMatchObject({ code: 'STRATA_LIMIT_EXCEEDED' });
     await expect(engine.assemble({ prefix: [1], chunks: [[5, 9999]], question: [5] })).rejects.toMatchObject({ code: 'STRATA_INVALID_OPTION', field: 'tokens' });

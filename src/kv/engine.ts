@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { loadTokenizer, type TextTokenizer } from '../rag/tokenizer.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { BlendModel } from './blend-model.js';
 import { ChunkKvStore, chunkKey, DEFAULT_KV_NAMESPACE, type ChunkStoreOptions } from './chunk-store.js';
 import { DecoderModel, type DecoderOptions } from './decoder.js';
 import type { ChunkEntry } from './entry-codec.js';
@@ -70,6 +71,16 @@ export interface AssembleOptions {
    * (BENCHMARKS.md), so off by default. Strategy `full` always runs sequentially. Default false.
    */
   batchRecompute?: boolean;
+  /**
+   * Selective recompute in ONE ONNX call (blend-model.ts; CacheBlend's algorithm): the whole prompt's
+   * cache is assembled (cached prefix, re-rotated chunks), and one call computes fresh Q/K/V in every
+   * layer only for the tokens to recompute — the chosen chunk tokens, chunks not in the store, an
+   * uncached prefix and the question — patching them in before each layer attends. kv-deviation
+   * chooses its tokens inside the call (K deviation at layer 1, which runs on every token); the other
+   * strategies give theirs. Needs a model of llama-graph.ts's layout (stories260K, the generated
+   * Llamas). Default false.
+   */
+  singlePass?: boolean;
 }
 
 export interface AssemblyReport {
@@ -135,6 +146,8 @@ const now = () => performance.now();
 
 export class KvEngine {
   private probe: DecoderModel | null = null;
+  /** The single-pass graphs, given selection and in-graph selection (loaded on first use). */
+  private readonly blends = new Map<boolean, Promise<BlendModel>>();
 
   private constructor(
     readonly profile: ModelProfile,
@@ -289,6 +302,7 @@ export class KvEngine {
       break;
     }
     report.lookupMs += now() - t;
+    if (options.singlePass && reuseChunks) return this.assembleSinglePass(p, ns, { strategy, fraction, block, store: options.store ?? true }, { cache, done, starts, boundaries, questionStart, seq, total, report, t0 });
     if (!cache) cache = (await forward(p.prefix, 0)).cache;
     let exactUntil = cache.length;
 
@@ -311,15 +325,11 @@ export class KvEngine {
         : [];
     // 100% must equal a full prefill, which needs each run to see the runs before it: sequential.
     const batched = (options.batchRecompute ?? false) && strategy !== 'full';
-    const rope = this.profile.positional as RopeParams; // only used when the gate passed, i.e. for RoPE models
     const placed: Array<{ index: number; moved: KvCache; entry: ChunkEntry; past: KvCache }> = [];
     const select = (i: number, entry: ChunkEntry, dev?: Float32Array): number[] => {
       const n = p.chunks[i].length;
-      if (strategy === 'full') return Array.from({ length: n }, (_, j) => j);
-      if (strategy === 'first-k') return Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
-      if (strategy === 'cache-craft') return entry.deviation ? topTokens(entry.deviation, budgets[i], block) : Array.from({ length: budgets[i] }, (_, j) => j);
-      if (strategy === 'kv-deviation' && dev) return topTokens(dev, Math.ceil(fraction * n), block);
-      return [];
+      if (strategy === 'kv-deviation') return dev ? topTokens(dev, Math.ceil(fraction * n), block) : [];
+      return givenOffsets(strategy, n, fraction, entry, budgets[i], block);
     };
     const probeRows = async (items: typeof placed, past: KvCache): Promise<Float32Array[]> => {
       const tp = now();
@@ -347,12 +357,7 @@ export class KvEngine {
         report.chunkMisses++;
         continue;
       }
-      report.chunkHits++;
-      report.reusedTokens += chunk.length;
-      t = now();
-      const moved = cloneCache(entry.cache);
-      rerotateKeys(moved, s - entry.basePosition, rope);
-      report.rotateMs += now() - t;
+      const moved = this.placeHit(entry, chunk.length, s, report);
       const past = cache;
       cache = concatCaches([cache, moved]);
       if (batched) {
@@ -397,29 +402,122 @@ export class KvEngine {
     report.ttftMs = now() - t0;
 
     // 4. Store what was missing, and the longest exact prefix.
-    if (options.store ?? true) {
-      const ts = now();
-      for (const { index, key } of misses) {
-        const chunk = p.chunks[index];
-        const s = starts[index];
-        const tc = now();
-        const alone = await this.model.forward([p.prefix[0], ...chunk], [0, ...chunk.map((_, j) => 1 + j)]);
-        const recomputeMs = now() - tc;
-        const standalone = sliceCache(alone.cache, 1, 1 + chunk.length);
-        const inContext = sliceCache(q.cache, s, s + chunk.length);
-        rerotateKeys(inContext, 1 - s, rope);
-        const L = Math.min(1, standalone.layers - 1);
-        const deviation = tokenDeviation(standalone.keys[L], standalone.values[L], inContext.keys[L], inContext.values[L], standalone.kvHeads, chunk.length, standalone.headDim);
-        await this.chunks.put(key, { tokens: Int32Array.from(chunk), basePosition: 1, cache: standalone, deviation, recomputeMs }, recomputeMs);
-      }
-      const exactBoundary = boundaries.filter((b) => b <= exactUntil).pop();
-      if (exactBoundary !== undefined && exactBoundary > report.prefixReused) {
-        const tokens = seq.slice(0, exactBoundary);
-        await this.prefixes.put(this.prefixKey(tokens, ns), { tokens: Int32Array.from(tokens), basePosition: 0, cache: sliceCache(q.cache, 0, exactBoundary), deviation: null, recomputeMs: 0 }, exactBoundary);
-      }
-      report.storeMs = now() - ts;
-    }
+    if (options.store ?? true) await this.storeAfter(p, ns, misses, starts, boundaries, seq, q.cache, exactUntil, report);
     return { cache: q.cache, logits, position: total, report };
+  }
+
+  /** A cached chunk for position `s`: its cache copied and re-rotated there (counted in the report). */
+  private placeHit(entry: ChunkEntry, length: number, s: number, report: AssemblyReport): KvCache {
+    report.chunkHits++;
+    report.reusedTokens += length;
+    const t = now();
+    const moved = cloneCache(entry.cache);
+    rerotateKeys(moved, s - entry.basePosition, this.profile.positional as RopeParams);
+    report.rotateMs += now() - t;
+    return moved;
+  }
+
+  /**
+   * After a prompt: store the chunks that were missing (each computed alone too, for its deviation
+   * statistics) and the longest exact prefix (`exactUntil`: positions [0, exactUntil) of `cache`
+   * equal a full prefill's).
+   */
+  private async storeAfter(p: PromptParts, ns: string, misses: Array<{ index: number; key: string }>, starts: number[], boundaries: number[], seq: number[], cache: KvCache, exactUntil: number, report: AssemblyReport): Promise<void> {
+    const rope = this.profile.positional as RopeParams;
+    const ts = now();
+    for (const { index, key } of misses) {
+      const chunk = p.chunks[index];
+      const s = starts[index];
+      const tc = now();
+      const alone = await this.model.forward([p.prefix[0], ...chunk], [0, ...chunk.map((_, j) => 1 + j)]);
+      const recomputeMs = now() - tc;
+      const standalone = sliceCache(alone.cache, 1, 1 + chunk.length);
+      const inContext = sliceCache(cache, s, s + chunk.length);
+      rerotateKeys(inContext, 1 - s, rope);
+      const L = Math.min(1, standalone.layers - 1);
+      const deviation = tokenDeviation(standalone.keys[L], standalone.values[L], inContext.keys[L], inContext.values[L], standalone.kvHeads, chunk.length, standalone.headDim);
+      await this.chunks.put(key, { tokens: Int32Array.from(chunk), basePosition: 1, cache: standalone, deviation, recomputeMs }, recomputeMs);
+    }
+    const exactBoundary = boundaries.filter((b) => b <= exactUntil).pop();
+    if (exactBoundary !== undefined && exactBoundary > report.prefixReused) {
+      const tokens = seq.slice(0, exactBoundary);
+      await this.prefixes.put(this.prefixKey(tokens, ns), { tokens: Int32Array.from(tokens), basePosition: 0, cache: sliceCache(cache, 0, exactBoundary), deviation: null, recomputeMs: 0 }, exactBoundary);
+    }
+    report.storeMs = now() - ts;
+  }
+
+  private blend(select: boolean): Promise<BlendModel> {
+    let b = this.blends.get(select);
+    if (!b) {
+      b = BlendModel.load(this.profile.onnx, select, this.options.decoder);
+      b.catch(() => this.blends.delete(select));
+      this.blends.set(select, b);
+    }
+    return b;
+  }
+
+  /** assemble() with `singlePass`: one ONNX call for the whole prompt (AssembleOptions.singlePass). */
+  private async assembleSinglePass(
+    p: PromptParts,
+    ns: string,
+    o: { strategy: RecomputeStrategy; fraction: number; block: number; store: boolean },
+    at: { cache: KvCache | null; done: number; starts: number[]; boundaries: number[]; questionStart: number; seq: number[]; total: number; report: AssemblyReport; t0: number },
+  ): Promise<Assembled> {
+    const { starts, questionStart, total, report } = at;
+    const { layers, kvHeads, headDim } = this.model;
+    const full: KvCache = { layers, kvHeads, headDim, length: total, keys: Array.from({ length: layers }, () => new Float32Array(kvHeads * total * headDim)), values: Array.from({ length: layers }, () => new Float32Array(kvHeads * total * headDim)) };
+    const recompute: number[] = [];
+    const range = (a: number, b: number) => {
+      for (let i = a; i < b; i++) recompute.push(i);
+    };
+    // The exact prefix, if cached; else its tokens are computed in the call.
+    let exactUntil = 0;
+    if (at.cache) {
+      writeTokens(full, 0, at.cache);
+      exactUntil = at.cache.length;
+    } else {
+      range(0, p.prefix.length);
+      exactUntil = p.prefix.length;
+    }
+    const t = now();
+    const keys = p.chunks.slice(at.done).map((c) => this.chunkKey(c, ns));
+    await this.chunks.fetchRemote(keys);
+    const entries = p.chunks.map((_, i) => (i < at.done ? undefined : this.chunks.get(keys[i - at.done])));
+    report.lookupMs += now() - t;
+    const budgets = o.strategy === 'cache-craft' ? cacheCraftBudgets(p.chunks.map((c, i) => ({ length: entries[i] ? c.length : 0, meanDeviation: meanOf(entries[i]?.deviation) })), o.fraction) : [];
+    const misses: Array<{ index: number; key: string }> = [];
+    let selectCount = 0;
+    for (let i = at.done; i < p.chunks.length; i++) {
+      const chunk = p.chunks[i];
+      const s = starts[i];
+      const entry = entries[i];
+      if (!entry) {
+        range(s, s + chunk.length);
+        if (exactUntil === s) exactUntil = s + chunk.length;
+        misses.push({ index: i, key: keys[i - at.done] });
+        report.chunkMisses++;
+        continue;
+      }
+      writeTokens(full, s, this.placeHit(entry, chunk.length, s, report));
+      const n = chunk.length;
+      let offsets: number[] = [];
+      if (o.strategy === 'kv-deviation') selectCount += Math.ceil(o.fraction * n); // chosen inside the call
+      else offsets = givenOffsets(o.strategy, n, o.fraction, entry, budgets[i], o.block);
+      for (const j of offsets) recompute.push(s + j);
+      if (offsets.length === n && exactUntil === s) exactUntil = s + n;
+    }
+    range(questionStart, total);
+    const tokens = [...at.seq, ...p.question];
+    const tc = now();
+    const model = await this.blend(o.strategy === 'kv-deviation');
+    const r = await model.run(tokens, full, recompute, selectCount);
+    report.computeMs += now() - tc;
+    report.onnxCalls++;
+    const firstChunk = starts[at.done] ?? questionStart;
+    report.recomputedTokens += r.recomputed.filter((i) => i >= firstChunk && i < questionStart && entries.some((e, c) => e && i >= starts[c] && i < starts[c] + p.chunks[c].length)).length;
+    report.ttftMs = now() - at.t0;
+    if (o.store) await this.storeAfter(p, ns, misses, starts, at.boundaries, at.seq, r.cache, exactUntil, report);
+    return { cache: r.cache, logits: r.logits, position: total, report };
   }
 
   /** Generate after an assembled prompt. */
@@ -433,7 +531,16 @@ export class KvEngine {
     await this.prefixes.close();
     await this.model.close();
     await this.probe?.close();
+    for (const b of this.blends.values()) await (await b.catch(() => null))?.close();
   }
+}
+
+/** The chunk offsets a strategy recomputes that need no probe (kv-deviation's are chosen from a probe or inside the call). */
+function givenOffsets(strategy: RecomputeStrategy, n: number, fraction: number, entry: ChunkEntry, budget: number, block: number): number[] {
+  if (strategy === 'full') return Array.from({ length: n }, (_, j) => j);
+  if (strategy === 'first-k') return Array.from({ length: Math.min(n, Math.ceil(fraction * n)) }, (_, j) => j);
+  if (strategy === 'cache-craft') return entry.deviation ? topTokens(entry.deviation, budget, block) : Array.from({ length: budget }, (_, j) => j);
+  return [];
 }
 
 function meanOf(a: Float32Array | null | undefined): number {
