@@ -255,18 +255,25 @@ Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
     .option('--models <list>', 'comma-separated models (quality figures come from stories260K only)', 'stories260K,llama-random-6M')
     .option('--prompts <n>', 'prompts measured per model', positiveInt('--prompts'), 40)
     .option('--passages <n>', 'passages in the pool', positiveInt('--passages'), 60)
-    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison', positiveInt('--hit-prompts'), 1000)
+    .option('--hit-prompts <n>', 'prompts replayed for the hit-rate comparison (0: skip it)', nonNegativeInt('--hit-prompts'), 1000)
     .option('--fractions <list>', 'recompute fractions', '0,0.05,0.15,0.3,1')
     .option('--zipf <s>', 'Zipf exponent of passage popularity', parseFloat, 1.0)
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 7)
     .option('--selection-block <n>', 'kv-deviation and cache-craft choose blocks of this many tokens', positiveInt('--selection-block'), 1)
+    .option('--passage-tokens <min-max>', 'passage lengths in tokens', '64-128')
+    .option('--chunks <min-max>', 'passages per prompt', '3-5')
+    .option('--no-batched', 'skip the batched-recompute rows')
+    .option('--ort-threads <n>', "onnxruntime intra-op threads of the models (1 suits the small ones; use the cores for llama-random-25M/86M)", positiveInt('--ort-threads'), 1)
     .option('--json <file>', 'write {rows, hitRates, isolation, tenantHitRates}')
     .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
     .addHelpText('after', `
 Passages are stories stories260K writes itself (64-128 tokens of tok512); prompts are a system line,
 3-5 Zipf-drawn passages in random order and a short question, within 512 tokens. Each passage is
 cached in another prompt first. Per prompt, in the same loop: full prefill, prefix caching alone,
-and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.svg`)
+and every strategy x fraction, sequential and in one call (single pass). Example: strata bench kv --json kv.json --svg kv.svg
+Long prompts on larger models (model compute dominates):
+  strata bench kv --models llama-random-25M,llama-random-86M --passage-tokens 160-256 --chunks 5-8 \
+    --prompts 6 --fractions 0,0.15,1 --no-batched --ort-threads 2 --hit-prompts 0`)
     .action(async (opts) => {
       await runKvBench({
         models: String(opts.models).split(',').map((s) => s.trim()),
@@ -277,11 +284,22 @@ and every strategy x fraction. Example: strata bench kv --json kv.json --svg kv.
         zipf: opts.zipf,
         seed: opts.seed,
         selectionBlock: opts.selectionBlock,
+        passageTokens: range('--passage-tokens', opts.passageTokens),
+        chunksPerPrompt: range('--chunks', opts.chunks),
+        batched: opts.batched !== false,
+        ortThreads: opts.ortThreads,
         json: opts.json,
         svg: opts.svg,
       });
     });
   return bench;
+}
+
+/** "a-b" as [a, b] (positive integers, a <= b). */
+function range(flag: string, text: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(String(text).trim());
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError(`${flag} must be min-max (positive integers, min <= max), got ${JSON.stringify(text)}`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 /** Run `strata bench <args>` (args after "bench"). */

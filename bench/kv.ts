@@ -43,6 +43,14 @@ export interface KvBenchOptions {
   zipf?: number;
   /** AssembleOptions.selectionBlock for every assembly. Default 1. */
   selectionBlock?: number;
+  /** Passage lengths in tokens, [min, max]. Default [64, 128]. */
+  passageTokens?: [number, number];
+  /** Passages per prompt, [min, max]. Default [3, 5]. */
+  chunksPerPrompt?: [number, number];
+  /** Measure the batched-recompute rows. Default true. */
+  batched?: boolean;
+  /** ORT intra-op threads of the models (DecoderOptions.intraOpThreads). Default 1. */
+  ortThreads?: number;
   seed?: number;
   json?: string;
   svg?: string;
@@ -146,11 +154,12 @@ function kl(p: Float32Array, q: Float32Array): number {
 }
 
 /** Prompts of 3-5 distinct Zipf-drawn passages in random order, within `budget` tokens. */
-function makePrompts(count: number, pool: number[][], prefix: number[], questions: number[][], zipf: number, rng: Rng, budget: number): Array<{ parts: PromptParts; ids: number[] }> {
+function makePrompts(count: number, pool: number[][], prefix: number[], questions: number[][], zipf: number, rng: Rng, budget: number, chunks: [number, number]): Array<{ parts: PromptParts; ids: number[] }> {
   const draw = zipfSampler(pool.length, zipf, rng);
   const out: Array<{ parts: PromptParts; ids: number[] }> = [];
-  while (out.length < count) {
-    const want = 3 + rng.int(3);
+  for (let attempts = 0; out.length < count; attempts++) {
+    if (attempts > count * 1000) throw new Error(`cannot make prompts of ${chunks[0]}-${chunks[1]} passages within ${budget} tokens from this pool`);
+    const want = chunks[0] + rng.int(chunks[1] - chunks[0] + 1);
     const ids: number[] = [];
     for (let tries = 0; ids.length < want && tries < 100; tries++) {
       const i = draw();
@@ -160,7 +169,7 @@ function makePrompts(count: number, pool: number[][], prefix: number[], question
     let total = prefix.length + question.length;
     const kept: number[] = [];
     for (const i of ids) if (total + pool[i].length <= budget) (kept.push(i), (total += pool[i].length));
-    if (kept.length < 3) continue;
+    if (kept.length < chunks[0]) continue;
     out.push({ parts: { prefix, chunks: kept.map((i) => pool[i]), question }, ids: kept });
   }
   return out;
@@ -191,11 +200,16 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
     const writer = await KvEngine.open(profiles.stories260K, join(work, 'writer'));
     const rng = createRng(seed);
     const pool: number[][] = [];
+    const [minLen, maxLen] = o.passageTokens ?? [64, 128];
     for (let i = 0; pool.length < (o.passages ?? 60); i++) {
-      const len = 64 + rng.int(65);
-      const { tokens } = await generate(writer.model, [1], { maxTokens: len, temperature: 1, seed: seed * 1000 + i });
-      const story = tokens.filter((t) => t !== 1 && t !== 2);
-      if (story.length >= 64) pool.push(story.slice(0, len));
+      const len = minLen + rng.int(maxLen - minLen + 1);
+      // stories260K writes up to its context; a passage longer than one story joins several.
+      const story: number[] = [];
+      for (let part = 0; story.length < len && part < 16; part++) {
+        const { tokens } = await generate(writer.model, [1], { maxTokens: Math.min(len, 400), temperature: 1, seed: seed * 1000 + i * 16 + part });
+        story.push(...tokens.filter((t) => t !== 1 && t !== 2));
+      }
+      if (story.length >= len) pool.push(story.slice(0, len));
     }
     const prefix = writer.tokenizer.encode(SYSTEM, true);
     const questions = QUESTIONS.map((q) => writer.tokenizer.encode(q, false));
@@ -206,10 +220,10 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
       const profile = profiles[name as keyof typeof profiles];
       if (!profile) throw new Error(`unknown model ${name} (${Object.keys(profiles).join(', ')})`);
       const quality = name === 'stories260K';
-      const engine = await KvEngine.open(profile, join(work, name));
+      const engine = await KvEngine.open(profile, join(work, name), { decoder: { intraOpThreads: o.ortThreads ?? 1 } });
       log(`\n${name}: gate ${engine.gate.rerotation ? 'passed' : 'FAILED (prefix reuse only)'} (relative error ${engine.gate.relError.toExponential(1)})`);
       const prng = createRng(seed + 1);
-      const prompts = makePrompts(nPrompts, pool, prefix, questions, zipf, prng, profile.maxContext - 40);
+      const prompts = makePrompts(nPrompts, pool, prefix, questions, zipf, prng, profile.maxContext - 40, o.chunksPerPrompt ?? [3, 5]);
       // First sightings: each passage is computed and cached inside another prompt (other order, other neighbours).
       for (const pr of prompts) {
         const shuffled = [...pr.parts.chunks].reverse();
@@ -228,7 +242,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
         else for (const s of ['first-k', 'kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false, singlePass: false });
       }
       // The same at 15% with every recompute run in one batched call (the batchRecompute option).
-      if (fractions.includes(0.15)) for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: 0.15, batched: true, singlePass: false });
+      if (fractions.includes(0.15) && (o.batched ?? true)) for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: 0.15, batched: true, singlePass: false });
       // Every fraction again in one call of the single-pass graph (CacheBlend's in-graph selection, and Cache-Craft's given one).
       configs.push({ strategy: 'none', fraction: 0, batched: false, singlePass: true });
       for (const f of fractions) {
@@ -338,78 +352,81 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
           `(ratio ${(iso.guessMs / iso.missMs).toFixed(3)}); reuse in ${iso.guessReuses} of them; the owner's own repeat ${iso.ownHitMs.toFixed(2)} ms`,
       );
 
-      // Hit rates: 1,000 Zipf prompts through the store under each policy, same budgets.
-      const entries = new Map<number, ChunkEntry & { cost: number }>();
-      for (let i = 0; i < pool.length; i++) {
-        const t = performance.now();
-        const alone = await engine.model.forward([1, ...pool[i]], [0, ...pool[i].map((_, j) => j + 1)]);
-        const ms = performance.now() - t;
-        entries.set(i, { tokens: Int32Array.from(pool[i]), basePosition: 1, cache: sliceCache(alone.cache, 1, 1 + pool[i].length), deviation: null, recomputeMs: ms, cost: pool[i].length });
-      }
-      const replay = makePrompts(o.hitPrompts ?? 1000, pool, prefix, questions, zipf, createRng(seed + 2), profile.maxContext - 40);
-      const probeStore = ChunkKvStore.open(join(work, `${name}-size`), {});
-      await probeStore.put('x', entries.get(0)!, 1);
-      const entryBytes = (probeStore.getBlob('x')?.length ?? 0) / pool[0].length; // per token, encoded
-      await probeStore.close();
-      const poolBytes = pool.reduce((s, p) => s + p.length, 0) * entryBytes;
-      const diskBudget = Math.round(poolBytes * 0.25);
-      const memoryBudget = 0;
-      for (const policy of ['gdsf', 'lru'] as const) {
-        const store = ChunkKvStore.open(join(work, `${name}-${policy}`), { policy, diskBytes: diskBudget, memoryBytes: memoryBudget });
-        for (const pr of replay) {
-          for (const i of pr.ids) {
-            const key = engine.chunkKey(pool[i]);
-            if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+      // Hit rates (--hit-prompts 0: skipped, e.g. on large models where computing every passage alone is slow).
+      if ((o.hitPrompts ?? 1000) > 0) {
+        // Hit rates: 1,000 Zipf prompts through the store under each policy, same budgets.
+        const entries = new Map<number, ChunkEntry & { cost: number }>();
+        for (let i = 0; i < pool.length; i++) {
+          const t = performance.now();
+          const alone = await engine.model.forward([1, ...pool[i]], [0, ...pool[i].map((_, j) => j + 1)]);
+          const ms = performance.now() - t;
+          entries.set(i, { tokens: Int32Array.from(pool[i]), basePosition: 1, cache: sliceCache(alone.cache, 1, 1 + pool[i].length), deviation: null, recomputeMs: ms, cost: pool[i].length });
+        }
+        const replay = makePrompts(o.hitPrompts ?? 1000, pool, prefix, questions, zipf, createRng(seed + 2), profile.maxContext - 40, o.chunksPerPrompt ?? [3, 5]);
+        const probeStore = ChunkKvStore.open(join(work, `${name}-size`), {});
+        await probeStore.put('x', entries.get(0)!, 1);
+        const entryBytes = (probeStore.getBlob('x')?.length ?? 0) / pool[0].length; // per token, encoded
+        await probeStore.close();
+        const poolBytes = pool.reduce((s, p) => s + p.length, 0) * entryBytes;
+        const diskBudget = Math.round(poolBytes * 0.25);
+        const memoryBudget = 0;
+        for (const policy of ['gdsf', 'lru'] as const) {
+          const store = ChunkKvStore.open(join(work, `${name}-${policy}`), { policy, diskBytes: diskBudget, memoryBytes: memoryBudget });
+          for (const pr of replay) {
+            for (const i of pr.ids) {
+              const key = engine.chunkKey(pool[i]);
+              if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+            }
           }
+          const s = store.stats();
+          hitRates.push({ model: name, policy, prompts: replay.length, memoryBudget, diskBudget, hitRate: s.hitRate, memoryHits: s.memory.hits, diskHits: s.disk.hits, lookups: s.lookups, evictions: s.evictions });
+          await store.close();
         }
-        const s = store.stats();
-        hitRates.push({ model: name, policy, prompts: replay.length, memoryBudget, diskBudget, hitRate: s.hitRate, memoryHits: s.memory.hits, diskHits: s.disk.hits, lookups: s.lookups, evictions: s.evictions });
-        await store.close();
-      }
-      // Two tenants, skewed: "heavy" sends 90% of the prompts, "light" 10%, each in its own namespace
-      // over the same passage pool; GDSF with and without fair share, same budget.
-      const trng = createRng(seed + 3);
-      const who = replay.map(() => (trng.next() < 0.9 ? 'heavy' : 'light'));
-      for (const fairShare of [false, true]) {
-        const store = ChunkKvStore.open(join(work, `${name}-tenants-${fairShare}`), { policy: 'gdsf', diskBytes: diskBudget, memoryBytes: memoryBudget, fairShare });
-        for (let p = 0; p < replay.length; p++) {
-          for (const i of replay[p].ids) {
-            const key = engine.chunkKey(pool[i], who[p]);
-            if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+        // Two tenants, skewed: "heavy" sends 90% of the prompts, "light" 10%, each in its own namespace
+        // over the same passage pool; GDSF with and without fair share, same budget.
+        const trng = createRng(seed + 3);
+        const who = replay.map(() => (trng.next() < 0.9 ? 'heavy' : 'light'));
+        for (const fairShare of [false, true]) {
+          const store = ChunkKvStore.open(join(work, `${name}-tenants-${fairShare}`), { policy: 'gdsf', diskBytes: diskBudget, memoryBytes: memoryBudget, fairShare });
+          for (let p = 0; p < replay.length; p++) {
+            for (const i of replay[p].ids) {
+              const key = engine.chunkKey(pool[i], who[p]);
+              if (!store.get(key)) await store.put(key, entries.get(i)!, entries.get(i)!.cost);
+            }
           }
+          for (const tenant of ['heavy', 'light']) {
+            const t = store.stats(tenant);
+            tenantHitRates.push({ model: name, fairShare, tenant, traffic: who.filter((w) => w === tenant).length / who.length, hitRate: t.hitRate, lookups: t.lookups, bytes: t.disk.bytes, diskBudget });
+          }
+          await store.close();
         }
-        for (const tenant of ['heavy', 'light']) {
-          const t = store.stats(tenant);
-          tenantHitRates.push({ model: name, fairShare, tenant, traffic: who.filter((w) => w === tenant).length / who.length, hitRate: t.hitRate, lookups: t.lookups, bytes: t.disk.bytes, diskBudget });
-        }
-        await store.close();
+        log(
+          `\nchunk hit rate over ${replay.length} prompts, disk budget ${fmtBytes(diskBudget)} (25% of the pool's ${fmtBytes(poolBytes)} at fp16), memory tier off:\n` +
+            formatTable(
+              hitRates.filter((h) => h.model === name),
+              [
+                { title: 'policy', value: (h) => h.policy },
+                { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
+                { title: 'lookups', value: (h) => String(h.lookups) },
+                { title: 'evictions', value: (h) => String(h.evictions) },
+              ],
+            ),
+        );
+        log(
+          `\nchunk hit rate per tenant, two tenants (90% / 10% of the prompts), GDSF, same disk budget:\n` +
+            formatTable(
+              tenantHitRates.filter((h) => h.model === name),
+              [
+                { title: 'fair share', value: (h) => (h.fairShare ? 'on' : 'off') },
+                { title: 'tenant', value: (h) => h.tenant },
+                { title: 'traffic', value: (h) => `${(h.traffic * 100).toFixed(0)}%` },
+                { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
+                { title: 'lookups', value: (h) => String(h.lookups) },
+                { title: 'disk held', value: (h) => `${((h.bytes / h.diskBudget) * 100).toFixed(0)}%` },
+              ],
+            ),
+        );
       }
-      log(
-        `\nchunk hit rate over ${replay.length} prompts, disk budget ${fmtBytes(diskBudget)} (25% of the pool's ${fmtBytes(poolBytes)} at fp16), memory tier off:\n` +
-          formatTable(
-            hitRates.filter((h) => h.model === name),
-            [
-              { title: 'policy', value: (h) => h.policy },
-              { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
-              { title: 'lookups', value: (h) => String(h.lookups) },
-              { title: 'evictions', value: (h) => String(h.evictions) },
-            ],
-          ),
-      );
-      log(
-        `\nchunk hit rate per tenant, two tenants (90% / 10% of the prompts), GDSF, same disk budget:\n` +
-          formatTable(
-            tenantHitRates.filter((h) => h.model === name),
-            [
-              { title: 'fair share', value: (h) => (h.fairShare ? 'on' : 'off') },
-              { title: 'tenant', value: (h) => h.tenant },
-              { title: 'traffic', value: (h) => `${(h.traffic * 100).toFixed(0)}%` },
-              { title: 'hit rate', value: (h) => h.hitRate.toFixed(3) },
-              { title: 'lookups', value: (h) => String(h.lookups) },
-              { title: 'disk held', value: (h) => `${((h.bytes / h.diskBudget) * 100).toFixed(0)}%` },
-            ],
-          ),
-      );
       await engine.close();
     }
     const result = { rows, hitRates, isolation, tenantHitRates };

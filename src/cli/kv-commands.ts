@@ -24,7 +24,7 @@ export function addKvCommands(program: Command): void {
 
   kv.command('gate')
     .description("Register a model and report the re-rotation gate: does a chunk's cache moved to a new offset equal a fresh computation there?")
-    .option('--model <name|file>', 'stories260K, llama-random-6M, tiny-random-gpt2, or a profile JSON file', 'stories260K')
+    .option('--model <name|file>', 'stories260K, llama-random-6M, llama-random-25M, llama-random-86M, tiny-random-gpt2, or a profile JSON file', 'stories260K')
     .option('--cache-dir <dir>', 'chunk store folder', DEFAULT_KV_DIR)
     .action(async (opts) =>
       withEngine(opts, async (engine) => {

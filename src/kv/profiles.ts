@@ -1,6 +1,7 @@
 /**
- * The decoder models Strata knows by name: stories260K (a real, trained Llama: bundled), a random
- * Llama of stories15M's shape (generated from a seed on first use: random-llama.ts) and a tiny
+ * The decoder models Strata knows by name: stories260K (a real, trained Llama: bundled), random
+ * Llamas of stories15M's, 42M's and 110M's shapes (generated from a seed on first use:
+ * random-llama.ts) and a tiny
  * random GPT-2 (bundled; absolute positions, so chunk caches cannot be moved). README: "Bundled
  * models and data".
  */
@@ -11,7 +12,7 @@ import { assetModel } from '../util/paths.js';
 import type { ModelProfile } from './model-profile.js';
 import { randomLlamaProfile } from './random-llama.js';
 
-export type BuiltinModel = 'stories260K' | 'llama-random-6M' | 'tiny-random-gpt2';
+export type BuiltinModel = 'stories260K' | 'llama-random-6M' | 'llama-random-25M' | 'llama-random-86M' | 'tiny-random-gpt2';
 
 export function builtinProfiles(): Record<BuiltinModel, ModelProfile> {
   const stories = assetModel('stories260K');
@@ -32,6 +33,10 @@ export function builtinProfiles(): Record<BuiltinModel, ModelProfile> {
     },
     // stories15M's shape with random weights: enough compute for timings to mean something.
     'llama-random-6M': randomLlamaProfile('llama-random-6M', { dim: 288, layers: 6, heads: 6, hidden: 768, context: 1024, seed: 0 }),
+    // stories42M's and stories110M's shapes (tok512's 512-token vocabulary, hence 25M and 86M
+    // parameters): where model compute dominates a prompt, as in deployment. Generated on first use.
+    'llama-random-25M': randomLlamaProfile('llama-random-25M', { dim: 512, layers: 8, heads: 8, context: 2048, seed: 0 }),
+    'llama-random-86M': randomLlamaProfile('llama-random-86M', { dim: 768, layers: 12, heads: 12, context: 2048, seed: 0 }),
     // Learned absolute position embeddings: the gate must refuse re-rotation.
     'tiny-random-gpt2': {
       name: 'tiny-random-gpt2',
