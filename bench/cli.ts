@@ -263,6 +263,7 @@ Against the loopback Ceph cluster (1 monitor, 1 manager, 3 OSDs, 2 gateways):
     .option('--passage-tokens <min-max>', 'passage lengths in tokens', '64-128')
     .option('--chunks <min-max>', 'passages per prompt', '3-5')
     .option('--no-batched', 'skip the batched-recompute rows')
+    .option('--name-questions', "questions naming a character of an earlier passage ('Then Lily said,'): quality that depends on attention across chunks")
     .option('--ort-threads <n>', "onnxruntime intra-op threads of the models (1 suits the small ones; use the cores for llama-random-25M/86M)", positiveInt('--ort-threads'), 1)
     .option('--json <file>', 'write {rows, hitRates, isolation, tenantHitRates}')
     .option('--svg <file>', 'plot top-1 agreement vs recompute fraction')
@@ -287,6 +288,7 @@ Long prompts on larger models (model compute dominates):
         passageTokens: range('--passage-tokens', opts.passageTokens),
         chunksPerPrompt: range('--chunks', opts.chunks),
         batched: opts.batched !== false,
+        nameQuestions: Boolean(opts.nameQuestions),
         ortThreads: opts.ortThreads,
         json: opts.json,
         svg: opts.svg,

@@ -7,9 +7,11 @@
  * its statistics) in another prompt.
  *
  * Measured in one run, per prompt, interleaved: full prefill, prefix caching alone, and assembly with
- * each recompute strategy and fraction. Quality (stories260K only: llama-random-6M has random
+ * each recompute strategy and fraction. Quality (stories260K only: the generated models have random
  * weights): top-1 agreement of the next-token distribution with full prefill, KL(full || assembled),
- * greedy 32-token exact match. Time: medians of time-to-first-token and where it went. Hit rates: 1,000
+ * greedy 32-token exact match, and the share of the 64 greedy tokens after the prompt that equal full
+ * prefill's position by position (--name-questions: questions naming a character of an earlier
+ * passage, so the answer depends on attention across chunks). Time: medians of time-to-first-token and where it went. Hit rates: 1,000
  * Zipf prompts replayed through the chunk store under GDSF and LRU with the same byte budgets, then
  * split between two tenants (90% / 10% of the prompts) with and without fair-share eviction.
  * Isolation: a tenant's TTFT for a prompt another tenant cached vs a first sighting (equal: the caches
@@ -51,6 +53,11 @@ export interface KvBenchOptions {
   batched?: boolean;
   /** ORT intra-op threads of the models (DecoderOptions.intraOpThreads). Default 1. */
   ortThreads?: number;
+  /**
+   * Questions that name a character of an earlier passage ("Then Lily said,"): the continuation
+   * depends on attention across chunks (issue 24's discriminating quality measure). Default false.
+   */
+  nameQuestions?: boolean;
   seed?: number;
   json?: string;
   svg?: string;
@@ -70,6 +77,8 @@ export interface KvRow {
   top1Agreement: number | null;
   kl: number | null;
   exactMatch32: number | null;
+  /** Share of the 64 greedy tokens after the prompt equal, position by position, to full prefill's. */
+  agree64: number | null;
   ttftMs: number;
   fullPrefillMs: number;
   prefixOnlyMs: number;
@@ -221,9 +230,10 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
       if (!profile) throw new Error(`unknown model ${name} (${Object.keys(profiles).join(', ')})`);
       const quality = name === 'stories260K';
       const engine = await KvEngine.open(profile, join(work, name), { decoder: { intraOpThreads: o.ortThreads ?? 1 } });
-      log(`\n${name}: gate ${engine.gate.rerotation ? 'passed' : 'FAILED (prefix reuse only)'} (relative error ${engine.gate.relError.toExponential(1)})`);
+      log(`\n${name}: gate ${engine.gate.rerotation ? 'passed' : 'FAILED (prefix reuse only)'} (relative error ${engine.gate.relError.toExponential(1)}); onnxruntime execution provider cpu, ${o.ortThreads ?? 1} intra-op thread(s)`);
       const prng = createRng(seed + 1);
       const prompts = makePrompts(nPrompts, pool, prefix, questions, zipf, prng, profile.maxContext - 40, o.chunksPerPrompt ?? [3, 5]);
+      if (o.nameQuestions) for (const pr of prompts) pr.parts.question = nameQuestion(pr.parts.chunks, engine, pr.parts.question);
       // First sightings: each passage is computed and cached inside another prompt (other order, other neighbours).
       for (const pr of prompts) {
         const shuffled = [...pr.parts.chunks].reverse();
@@ -250,7 +260,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
         if (f === 1) configs.push({ strategy: 'full', fraction: 1, batched: false, singlePass: true });
         else for (const s of ['kv-deviation', 'cache-craft'] as const) configs.push({ strategy: s, fraction: f, batched: false, singlePass: true });
       }
-      const acc = configs.map(() => ({ top1: 0, kl: 0, em: 0, ttft: [] as number[], lookup: [] as number[], rotate: [] as number[], compute: [] as number[], probe: [] as number[], calls: [] as number[], reused: 0, recomputed: 0 }));
+      const acc = configs.map(() => ({ top1: 0, kl: 0, em: 0, agree: 0, ttft: [] as number[], lookup: [] as number[], rotate: [] as number[], compute: [] as number[], probe: [] as number[], calls: [] as number[], reused: 0, recomputed: 0 }));
       const fullMs: number[] = [];
       const prefixMs: number[] = [];
       for (const pr of prompts) {
@@ -274,13 +284,16 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
             r.top1 += argmax(a.logits) === argmax(full.logits) ? 1 : 0;
             r.kl += kl(full.logits, a.logits);
             const g = await greedy(engine, a);
-            r.em += g.length === fullGreedy.length && g.every((t, i) => t === fullGreedy[i]) ? 1 : 0;
+            r.em += g.length >= 32 && fullGreedy.length >= 32 && g.slice(0, 32).every((t, i) => t === fullGreedy[i]) ? 1 : 0;
+            let same = 0;
+            for (let i = 0; i < 64; i++) if (g[i] !== undefined && g[i] === fullGreedy[i]) same++;
+            r.agree += same / 64;
           }
         }
       }
       const n = prompts.length;
       rows.push(
-        { model: name, strategy: 'full-prefill', batched: false, singlePass: false, targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
+        { model: name, strategy: 'full-prefill', batched: false, singlePass: false, targetFraction: 1, recomputeFraction: 1, top1Agreement: quality ? 1 : null, kl: quality ? 0 : null, exactMatch32: quality ? 1 : null, agree64: quality ? 1 : null, ttftMs: median(fullMs), fullPrefillMs: median(fullMs), prefixOnlyMs: median(prefixMs), lookupMs: 0, rotateMs: 0, computeMs: median(fullMs), probeMs: 0, onnxCalls: 1, prompts: n },
       );
       configs.forEach((cfg, c) => {
         const r = acc[c];
@@ -294,6 +307,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
           top1Agreement: quality ? r.top1 / n : null,
           kl: quality ? r.kl / n : null,
           exactMatch32: quality ? r.em / n : null,
+          agree64: quality ? r.agree / n : null,
           ttftMs: median(r.ttft),
           fullPrefillMs: median(fullMs),
           prefixOnlyMs: median(prefixMs),
@@ -314,6 +328,7 @@ export async function runKvBench(o: KvBenchOptions = {}): Promise<KvBenchResult>
           { title: 'top-1', value: (r) => (r.top1Agreement === null ? '-' : r.top1Agreement.toFixed(3)) },
           { title: 'KL', value: (r) => (r.kl === null ? '-' : r.kl.toExponential(2)) },
           { title: 'greedy32 =', value: (r) => (r.exactMatch32 === null ? '-' : r.exactMatch32.toFixed(3)) },
+          { title: 'agree64', value: (r) => (r.agree64 === null ? '-' : r.agree64.toFixed(3)) },
           { title: 'TTFT ms', value: (r) => r.ttftMs.toFixed(2) },
           { title: 'vs full', value: (r) => `${(r.fullPrefillMs / r.ttftMs).toFixed(2)}x` },
           { title: 'vs prefix', value: (r) => `${(r.prefixOnlyMs / r.ttftMs).toFixed(2)}x` },
@@ -448,7 +463,25 @@ export function kvQualitySvg(rows: readonly KvRow[]): string {
   return lineChartSvg(`${q[0]?.model ?? ''}: greedy 32-token exact match with full prefill vs share of reused tokens recomputed`, series, 'recomputed fraction of reused chunk tokens', 'greedy-32 exact match (share of prompts)');
 }
 
+/** The 64 greedy tokens after an assembled prompt (EOS ends them early). */
 async function greedy(engine: KvEngine, a: Assembled): Promise<number[]> {
-  const { tokens } = await decodeFrom(engine.model, a.cache, a.logits, a.position, { maxTokens: 32 });
+  const { tokens } = await decodeFrom(engine.model, a.cache, a.logits, a.position, { maxTokens: 64 });
   return tokens;
+}
+
+/** Names stories260K's stories use. */
+const NAMES = ['Lily', 'Tim', 'Timmy', 'Ben', 'Sue', 'Tom', 'Max', 'Mia', 'Sam', 'Anna', 'Jack', 'Lucy', 'Bob', 'Spot', 'Amy', 'Sara', 'Sarah', 'Mark', 'Jill', 'Billy', 'Mittens', 'Kitty', 'Lola', 'Zoe', 'Joe'];
+
+/**
+ * A question naming a character of an earlier passage than the last ("Then Lily said,"), so the
+ * continuation depends on what that passage told; the given question when no passage but the last
+ * names one.
+ */
+function nameQuestion(chunks: number[][], engine: KvEngine, fallback: number[]): number[] {
+  for (let c = 0; c < chunks.length - 1; c++) {
+    const text = engine.tokenizer.decode(chunks[c]);
+    const name = NAMES.find((n) => new RegExp(`\\b${n}\\b`).test(text) && !new RegExp(`\\b${n}\\b`).test(engine.tokenizer.decode(chunks[chunks.length - 1])));
+    if (name) return engine.tokenizer.encode(`Then ${name} said,`, false);
+  }
+  return fallback;
 }
