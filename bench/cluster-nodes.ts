@@ -10,10 +10,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { freePort, quantile } from './engine-process.js';
 import { formatTable } from './report.js';
 
 export interface NodesRow {
@@ -44,17 +44,7 @@ export interface NodesBenchInput {
   workDir: string;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const STRATA = fileURLToPath(new URL('../src/cli/strata.js', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function runNodesBench(o: NodesBenchInput, log: (line: string) => void): Promise<NodesRow[]> {
   const key = `bench-${randomBytes(12).toString('hex')}`;
@@ -111,7 +101,7 @@ export async function runNodesBench(o: NodesBenchInput, log: (line: string) => v
       );
       const secs = (performance.now() - t) / 1000;
       lat.sort((a, b) => a - b);
-      const row = { case: name, via: via.length > 1 ? 'all' : via[0], concurrency, recall: recall / o.count, qps: o.count / secs, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), fromOwner: fromOwner / o.count };
+      const row = { case: name, via: via.length > 1 ? 'all' : via[0], concurrency, recall: recall / o.count, qps: o.count / secs, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), fromOwner: fromOwner / o.count };
       rows.push(row);
       return row;
     };

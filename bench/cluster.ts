@@ -19,6 +19,7 @@ import { LogWriter } from '../src/storage/object-log.js';
 import { type ObjectStore, openS3Url } from '../src/storage/object-store.js';
 import { existsSync } from 'node:fs';
 import { createProgress } from '../src/util/progress.js';
+import { quantile } from './engine-process.js';
 import { formatTable, fmtBytes } from './report.js';
 import { type NodesRow, runNodesBench } from './cluster-nodes.js';
 
@@ -68,7 +69,6 @@ export interface ClusterRow {
   bytesPerQuery: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
 /** Writes through the log (copies of base vectors under new ids), then strong reads that must see them. */
 async function runIngest(o: ClusterBenchOptions, base: Float32Array, dim: number, count: number, store: ObjectStore, log: (line: string) => void): Promise<IngestRow> {
@@ -104,7 +104,7 @@ async function runIngest(o: ClusterBenchOptions, base: Float32Array, dim: number
     rmSync(`${o.cacheDir}-ingest`, { recursive: true, force: true });
   }
   reads.sort((a, b) => a - b);
-  const row: IngestRow = { writes: o.ingest, inFlight: o.ingestInFlight, seconds, writesPerSecond: o.ingest / seconds, batches: seqs.size, ackP50Ms: pct(lat, 0.5), ackP99Ms: pct(lat, 0.99), strongReadP50Ms: pct(reads, 0.5) };
+  const row: IngestRow = { writes: o.ingest, inFlight: o.ingestInFlight, seconds, writesPerSecond: o.ingest / seconds, batches: seqs.size, ackP50Ms: quantile(lat, 0.5), ackP99Ms: quantile(lat, 0.99), strongReadP50Ms: quantile(reads, 0.5) };
   log(`ingest through the log: ${row.writes} writes of one vector, ${row.inFlight} in flight: ${row.writesPerSecond.toFixed(0)} acknowledged writes/s in ${row.batches} batches (group commit), ack p50 ${row.ackP50Ms.toFixed(1)} ms, p99 ${row.ackP99Ms.toFixed(1)} ms; then a strong read (log LIST + new batches + search) p50 ${row.strongReadP50Ms.toFixed(1)} ms`);
   return row;
 }
@@ -164,7 +164,7 @@ export async function runClusterBench(o: ClusterBenchOptions, log: (line: string
       }
       const secs = (performance.now() - t) / 1000;
       lat.sort((a, b) => a - b);
-      return { engine, targetRecall, recall: recall / nq, qps: nq / secs, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), maxFetchRounds: maxRounds, meanFetchRounds: rounds / nq, getsPerQuery: (store.stats.gets - gets0) / nq, bytesPerQuery: (store.stats.bytesIn - bytes0) / nq };
+      return { engine, targetRecall, recall: recall / nq, qps: nq / secs, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxFetchRounds: maxRounds, meanFetchRounds: rounds / nq, getsPerQuery: (store.stats.gets - gets0) / nq, bytesPerQuery: (store.stats.bytesIn - bytes0) / nq };
     };
     const best = (a: ClusterRow | undefined, b: ClusterRow) => (a && a.qps >= b.qps ? a : b);
     const embedded = await openIndex(dir, { readOnly: true });

@@ -4,6 +4,7 @@
  * answers over IPC with progress, an error or its result.
  */
 import { fork } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import type { ProgressUi } from '../src/util/progress.js';
 import type { MemoryCgroup } from './memory-cap.js';
 import { workerFile } from '../src/util/workers.js';
@@ -52,6 +53,18 @@ export function runAsChild<J>(main: (job: J) => Promise<void>): void {
 }
 
 /** The q-quantile of ascending samples. */
-export function quantile(sorted: Float64Array, q: number): number {
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** A free loopback port for a child server: bind port 0, read it, let it go. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

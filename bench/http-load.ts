@@ -52,10 +52,6 @@ export function processCpuSeconds(pid: number): number {
 /** USER_HZ: 100 on every Linux configuration Node supports. */
 const CLOCK_TICKS = 100;
 
-export function percentileUs(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(o.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const latencies: number[] = [];

@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, recallAtK, DATASETS_DIR, INDEXES_DIR, type Dataset } from '../src/datasets/registry.js';
@@ -32,7 +31,8 @@ import { openIndex } from '../src/index/spann.js';
 import { indexDir } from '../src/server/ingest-worker.js';
 import { createProgress } from '../src/util/progress.js';
 import { workerFile } from '../src/util/workers.js';
-import { percentileUs, runLoad, type LoadResult } from './http-load.js';
+import { freePort, quantile } from './engine-process.js';
+import { runLoad, type LoadResult } from './http-load.js';
 import { formatTable } from './report.js';
 
 export interface HttpBenchOptions {
@@ -95,18 +95,6 @@ interface Server {
   child: ChildProcess;
   address: string;
   stop(): Promise<number | null>;
-}
-
-/** A free loopback port: bind port 0, read it, let it go. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Start `args` (a node script and its arguments, the port appended by `argsFor`) and wait for /readyz or "ready". */
@@ -217,8 +205,8 @@ function summarize(load: HttpBenchRow['load'], c: number, r: LoadResult, bare: L
     load,
     concurrency: c,
     qps,
-    p50Us: percentileUs(r.latencyUs, 0.5),
-    p99Us: percentileUs(r.latencyUs, 0.99),
+    p50Us: quantile(r.latencyUs, 0.5),
+    p99Us: quantile(r.latencyUs, 0.99),
     errors: r.errors + otherStatuses,
     shed,
     bareQps,

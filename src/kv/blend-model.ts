@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
-import type { DecoderOptions } from './decoder.js';
+import { ortSessionOptions, type DecoderOptions } from './decoder.js';
 import type { KvCache } from './kv-cache.js';
 import { llamaOnnx } from './llama-graph.js';
 import { llamaWeights } from './model-weights.js';
@@ -47,12 +47,7 @@ export class BlendModel {
     const { shape, weights } = llamaWeights(model);
     if (select && shape.layers <= SELECT_LAYER + 1) throw createError('STRATA_MODEL_INVALID', `onnx: in-graph selection at layer ${SELECT_LAYER} needs more than ${SELECT_LAYER + 1} layers, ${file} has ${shape.layers}`, 'onnx');
     const bytes = llamaOnnx(shape, weights, { kind: 'blend', selectLayer: select ? SELECT_LAYER : null }, { producer: 'strata blend', doc: file });
-    const session = await ort.InferenceSession.create(bytes, {
-      executionProviders: options.executionProviders ?? ['cpu'],
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(bytes, ortSessionOptions(options));
     return new BlendModel(session, shape.layers, shape.kvHeads, shape.dim / shape.heads, shape.vocab, select);
   }
 

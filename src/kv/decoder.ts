@@ -21,6 +21,11 @@ export interface DecoderOptions {
   intraOpThreads?: number;
 }
 
+/** The ORT session options of a decoder graph (and of its variants, blend-model.ts). */
+export function ortSessionOptions(options: DecoderOptions): ort.InferenceSession.SessionOptions {
+  return { executionProviders: options.executionProviders ?? ['cpu'], intraOpNumThreads: options.intraOpThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+}
+
 export interface ForwardResult {
   /** seq × vocab. */
   logits: Float32Array;
@@ -65,12 +70,7 @@ export class DecoderModel {
   static async load(file: string, options: DecoderOptions = {}, bytes?: Uint8Array): Promise<DecoderModel> {
     let session: ort.InferenceSession;
     try {
-      const sessionOptions: ort.InferenceSession.SessionOptions = {
-        executionProviders: options.executionProviders ?? ['cpu'],
-        intraOpNumThreads: options.intraOpThreads ?? 1,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      };
+      const sessionOptions = ortSessionOptions(options);
       session = bytes ? await ort.InferenceSession.create(bytes, sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
     } catch (err) {
       const missing = /No such file|ENOENT|does not exist|Load model from .* failed/i.test((err as Error).message);

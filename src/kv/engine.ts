@@ -486,6 +486,8 @@ export class KvEngine {
     report.lookupMs += now() - t;
     const budgets = o.strategy === 'cache-craft' ? cacheCraftBudgets(p.chunks.map((c, i) => ({ length: entries[i] ? c.length : 0, meanDeviation: meanOf(entries[i]?.deviation) })), o.fraction) : [];
     const misses: Array<{ index: number; key: string }> = [];
+    /** 1 at the positions of chunks taken from the store. */
+    const reused = new Uint8Array(total);
     let selectCount = 0;
     for (let i = at.done; i < p.chunks.length; i++) {
       const chunk = p.chunks[i];
@@ -500,6 +502,7 @@ export class KvEngine {
       }
       writeTokens(full, s, this.placeHit(entry, chunk.length, s, report));
       const n = chunk.length;
+      reused.fill(1, s, s + n);
       let offsets: number[] = [];
       if (o.strategy === 'kv-deviation') selectCount += Math.ceil(o.fraction * n); // chosen inside the call
       else offsets = givenOffsets(o.strategy, n, o.fraction, entry, budgets[i], o.block);
@@ -513,8 +516,7 @@ export class KvEngine {
     const r = await model.run(tokens, full, recompute, selectCount);
     report.computeMs += now() - tc;
     report.onnxCalls++;
-    const firstChunk = starts[at.done] ?? questionStart;
-    report.recomputedTokens += r.recomputed.filter((i) => i >= firstChunk && i < questionStart && entries.some((e, c) => e && i >= starts[c] && i < starts[c] + p.chunks[c].length)).length;
+    for (const i of r.recomputed) report.recomputedTokens += reused[i]; // reused chunk tokens recomputed
     report.ttftMs = now() - at.t0;
     if (o.store) await this.storeAfter(p, ns, misses, starts, at.boundaries, at.seq, r.cache, exactUntil, report);
     return { cache: r.cache, logits: r.logits, position: total, report };

@@ -113,17 +113,11 @@ export function llamaOnnx(shape: LlamaShape, weights: WeightSource, variant: Lla
   // Which tokens this call computes: the decoder computes every new token (query i at past + i); the
   // blend graph every prompt token up to selectLayer (or none but the given ones without it), then
   // the given and selected ones.
+  // The tokens of the call sit at prompt indices [P, T): P the past's length (decoder) or 0 (blend).
   const S0 = scalarAt(ids, 1);
-  let rows: { idx: string; allowed: string; rope: { cos: string; sin: string } };
-  let T: string;
-  if (!blend) {
-    const P = scalarAt(cache[0].key, 2);
-    T = g.node('Add', [P, S0]);
-    rows = { idx: '', allowed: visibility(g.node('Range', [P, T, g.ints([1], true)]), T), rope: angles(positions) };
-  } else {
-    T = S0;
-    rows = { idx: '', allowed: visibility(g.node('Range', [g.ints([0], true), T, g.ints([1], true)]), T), rope: angles(positions) };
-  }
+  const P = blend ? g.ints([0], true) : scalarAt(cache[0].key, 2);
+  const T = blend ? S0 : g.node('Add', [P, S0]);
+  let rows: { idx: string; allowed: string; rope: { cos: string; sin: string } } = { idx: '', allowed: visibility(g.node('Range', [P, T, g.ints([1], true)]), T), rope: angles(positions) };
   /** Rows [idx] of the prompt: their hidden states, positions and visibility. */
   const subset = (idx: string) => {
     x = g.node('Gather', [x, idx], { axis: 1 });

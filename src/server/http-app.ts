@@ -74,24 +74,6 @@ export async function createHttpApp(o: HttpAppOptions): Promise<FastifyInstance>
     return503OnClosing: true,
   });
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: anything else is 415
-  // JSON bodies: fastify's parser scans every body with regular expressions for "__proto__" and
-  // "constructor" keys (prototype poisoning), a tenth of a small search's cost. A body that holds
-  // neither word and no \u escape (the only way to spell them otherwise) cannot have such a key:
-  // it takes JSON.parse alone; any other body (and an empty or malformed one) goes through the
-  // checking parser as before.
-  const checked = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (req, body, done) => {
-    const text = body as string;
-    if (text.length === 0 || text.includes('proto') || text.includes('constructor') || text.includes('\\u')) return checked(req, text, done);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return checked(req, text, done); // the same error answer as every other malformed body
-    }
-    done(null, parsed);
-  });
   app.addSchema(ErrorBody);
   await app.register(swagger, {
     openapi: {

@@ -144,16 +144,7 @@ export class SearchBatcher {
         this.pending -= g.rows;
         for (const w of g.waiters) {
           const out: Hit[][] = [];
-          for (let q = w.first; q < w.first + w.count; q++) {
-            const hits: Hit[] = [];
-            for (let j = 0; j < r.k; j++) {
-              const id = r.ids[q * r.k + j];
-              const d = r.distances[q * r.k + j];
-              if (!Number.isFinite(d)) break;
-              hits.push({ id, distance: d });
-            }
-            out.push(hits);
-          }
+          for (let q = w.first; q < w.first + w.count; q++) out.push(toHits(r.ids.subarray(q * r.k, (q + 1) * r.k), r.distances.subarray(q * r.k, (q + 1) * r.k)));
           w.resolve(out);
         }
       },

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { createIndex, openIndex } from '../../src/index/spann.js';
 import { S3ObjectStore } from '../../src/storage/object-store.js';
 import { resolveConfig } from '../../src/server/config.js';
 import { buildQueryNode, type QueryNode } from '../../src/server/query-node.js';
+import { freePort } from '../../bench/engine-process.js';
 import { mixture, tempDir } from '../helpers.js';
 import { cluster, clusterStore } from './cluster-env.js';
 // @ts-expect-error plain ESM fixture shared with the child process
@@ -36,15 +36,6 @@ async function store(name: string): Promise<S3ObjectStore> {
   const s = await S3ObjectStore.open({ ...clusterStore, prefix: `${prefix}/${name}` });
   stores.push(s);
   return s;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const url = (i: number) => `http://127.0.0.1:${ports[i]}`;

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createError } from '../../errors.js';
 import type { SearchOptions } from '../../index/spann.js';
 import { requireAdmin } from '../auth.js';
+import { readVector } from '../request-vectors.js';
 import type { NodeCollection, StoreCollections } from '../node-collections.js';
 import { LOG_SEQUENCE_HEADER, NODE_HEADER, type NodeRing } from '../node-ring.js';
 import { errorResponses, type NodeQueryBody } from '../schemas.js';
@@ -20,16 +21,6 @@ export interface NodeContext extends OpsContext {
   ring: NodeRing;
 }
 
-function toVector(values: number[], dim: number, field: string): Float32Array {
-  if (values.length !== dim) throw createError('STRATA_DIMENSION_MISMATCH', `${field} has ${values.length} components, the collection ${dim}`, field);
-  const v = new Float32Array(dim);
-  for (let j = 0; j < dim; j++) {
-    if (!Number.isFinite(values[j])) throw createError('STRATA_NON_FINITE', `${field}[${j}] is not a finite number`, field);
-    v[j] = values[j];
-  }
-  return v;
-}
-
 async function searchHere(c: NodeCollection, queries: NodeQueryBody[], field: (i: number) => string, mustSee: number) {
   const dim = c.index.dimension;
   const prepared = queries.map((q, i) => {
@@ -37,7 +28,7 @@ async function searchHere(c: NodeCollection, queries: NodeQueryBody[], field: (i
     if (q.tenant !== undefined) options.tenant = q.tenant;
     if (q.filter !== undefined) options.filter = q.filter as SearchOptions['filter'];
     if (q.consistency !== undefined) options.consistency = q.consistency;
-    return { vector: toVector(q.vector, dim, `${field(i)}.vector`), k: q.k ?? 10, options };
+    return { vector: readVector(q.vector, dim, `${field(i)}.vector`), k: q.k ?? 10, options };
   });
   // A strong read refreshes the log once for the whole batch, then every query searches; so does
   // any read after this node's own writes until the log was read past them (read-your-writes).
@@ -135,7 +126,7 @@ export async function nodeRoutes(app: FastifyInstance, ctx: NodeContext): Promis
       points.forEach((p, i) => {
         if (seen.has(p.id)) throw createError('STRATA_INVALID_ID', `points[${i}].id repeats an earlier point in this request`, `points[${i}].id`);
         seen.add(p.id);
-        vectors.set(toVector(p.vector, dim, `points[${i}].vector`), i * dim);
+        readVector(p.vector, dim, `points[${i}].vector`, vectors, i * dim);
       });
       const seq = await c.writer.insert(Uint32Array.from(points, (p) => p.id), vectors);
       collections.written.set(name, Math.max(collections.written.get(name) ?? 0, seq));

@@ -10,6 +10,7 @@ import { createError } from '../../errors.js';
 import type { Attributes } from '../../index/filter.js';
 import { DEFAULT_TENANT } from '../../index/tenants.js';
 import { scopeOf } from '../auth.js';
+import { readVector } from '../request-vectors.js';
 import type { ServiceContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 import { unscopeError } from '../tenant-attributes.js';
@@ -41,12 +42,7 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       for (let i = 0; i < n; i++) {
         const pt = points[i];
         tenants[i] = scopeOf(p, name, pt.tenant) ?? DEFAULT_TENANT;
-        if (pt.vector.length !== dim) throw createError('STRATA_DIMENSION_MISMATCH', `points[${i}].vector has ${pt.vector.length} components, the collection ${dim}`, `points[${i}].vector`);
-        for (let j = 0; j < dim; j++) {
-          const v = pt.vector[j];
-          if (!Number.isFinite(v)) throw createError('STRATA_NON_FINITE', `points[${i}].vector[${j}] is not a finite number`, `points[${i}].vector`);
-          vectors[i * dim + j] = v;
-        }
+        readVector(pt.vector, dim, `points[${i}].vector`, vectors, i * dim);
         ids[i] = pt.id;
         attributes[i] = pt.metadata ?? null;
         const key = `${tenants[i]}\0${pt.id}`;

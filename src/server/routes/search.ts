@@ -11,18 +11,9 @@ import { scopeOf, type Principal } from '../auth.js';
 import type { Collection } from '../collections.js';
 import type { ServiceContext } from '../context.js';
 import type { Hit } from '../search-batcher.js';
+import { readVector } from '../request-vectors.js';
 import { errorResponses, type QueryBody } from '../schemas.js';
 import { scopeFilter, unscopeError } from '../tenant-attributes.js';
-
-function toVector(q: QueryBody, dim: number, field: string): Float32Array {
-  if (q.vector.length !== dim) throw createError('STRATA_DIMENSION_MISMATCH', `${field}.vector has ${q.vector.length} components, the collection ${dim}`, `${field}.vector`);
-  const v = new Float32Array(dim);
-  for (let j = 0; j < dim; j++) {
-    if (!Number.isFinite(q.vector[j])) throw createError('STRATA_NON_FINITE', `${field}.vector[${j}] is not a finite number`, `${field}.vector`);
-    v[j] = q.vector[j];
-  }
-  return v;
-}
 
 function optionsOf(q: QueryBody, tenant: string | undefined, field: string): SearchOptions {
   const o: SearchOptions = { ...(q.params ?? {}) };
@@ -54,7 +45,7 @@ function toClientHits(c: Collection, hits: Hit[]): ClientHit[] {
 
 async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, queries: QueryBody[], field: (i: number) => string): Promise<ClientHit[][]> {
   const name = c.record.name;
-  const prepared = queries.map((q, i) => ({ vector: toVector(q, c.record.dimension, field(i)), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant), field(i)) }));
+  const prepared = queries.map((q, i) => ({ vector: readVector(q.vector, c.record.dimension, `${field(i)}.vector`), k: q.k ?? 10, options: optionsOf(q, scopeOf(p, name, q.tenant), field(i)) }));
   // An empty collection, or a tenant key whose tenant holds nothing (whether the index exists depends
   // on other tenants' writes: the answer must not), finds nothing.
   if (!c.reader.built || (p.role === 'tenant' && !c.reader.hasTenant(p.tenant))) return prepared.map(() => []);
