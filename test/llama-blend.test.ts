@@ -106,6 +106,30 @@ describe('single-pass selective recompute (blend graph)', () => {
     expect(every.recomputed).toEqual(Array.from({ length: T }, (_, i) => i));
     expect(maxDiff(every.logits, full.logits)).toBeLessThan(1e-4);
   });
+
+  it('in-graph selection chooses exactly the tokens whose cache is wrong, and the answer then equals a full prefill', async () => {
+    // The full prefill's cache with positions 3, 10 and 17 corrupted in every layer: every other
+    // token's fresh K at layer 1 equals its cached K, so only those three deviate (and every token
+    // gets some attention from the last one).
+    const wrong = [3, 10, 17];
+    const cache: KvCache = { ...full.cache, keys: full.cache.keys.map((k) => k.slice()), values: full.cache.values.map((v) => v.slice()) };
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < KV; h++) {
+        for (const i of wrong) {
+          for (let d = 0; d < HD; d++) {
+            cache.keys[l][(h * T + i) * HD + d] += d % 2 ? 1 : -1;
+            cache.values[l][(h * T + i) * HD + d] += 0.5;
+          }
+        }
+      }
+    }
+    const suffix = [T - 2, T - 1];
+    const r = await blend(select, cache, suffix, wrong.length);
+    expect(r.recomputed).toEqual([...wrong, ...suffix]);
+    expect(maxDiff(r.logits.subarray((r.recomputed.length - 1) * V), full.logits.subarray((T - 1) * V))).toBeLessThan(1e-4);
+    const plain = await blend(given, cache, suffix);
+    expect(maxDiff(plain.logits.subarray(V), full.logits.subarray((T - 1) * V))).toBeGreaterThan(1e-3);
+  });
 });
 
 describe('variants of an existing model (stories260K) built by the graph tooling', () => {

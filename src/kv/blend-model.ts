@@ -54,7 +54,8 @@ export class BlendModel {
   /**
    * One call over the whole prompt: `cache` holds every position (anything where nothing was cached:
    * those positions must be in `recompute`), `recompute` the prompt indices computed fresh (the
-   * last one among them), `select` how many more the call chooses itself by K deviation.
+   * last one among them), `select` how many more the call chooses itself (K deviation times the
+   * attention the last token pays, at SELECT_LAYER).
    */
   async run(tokens: readonly number[], cache: KvCache, recompute: readonly number[], select = 0): Promise<BlendResult> {
     const T = tokens.length;

@@ -12,9 +12,10 @@
  *            tokens to recompute — in every layer — patching them into that layer's K/V before the
  *            layer attends over the patched cache. The tokens: `recompute_ids` (given: the suffix,
  *            Cache-Craft's choice from stored statistics) plus, with `selectLayer`, `select_count`
- *            more chosen inside the same call — layers 0..selectLayer run on every token, and the
- *            tokens whose fresh K at selectLayer deviates most from the cached K are recomputed in
- *            the layers above. One ORT call per prompt. Outputs: logits of the recomputed tokens,
+ *            more chosen inside the same call — layers below selectLayer run on every token, and
+ *            selectLayer's K/V too; the tokens whose fresh K there deviates most from the cached K,
+ *            weighted by the attention the last prompt token pays them there, are recomputed in
+ *            the rest of that layer and the layers above. One ORT call per prompt. Outputs: logits of the recomputed tokens,
  *            `recomputed` (their prompt indices, ascending) and present.{l}.key/value (the patched
  *            caches, every prompt position).
  *
@@ -103,11 +104,21 @@ export function llamaOnnx(shape: LlamaShape, weights: WeightSource, variant: Lla
   };
   const repeatKv = (t: string) => (H === KV ? t : g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [t, g.ints([2])]), g.ints([1, 1, H / KV, 1, 1])]), g.ints([0, H, -1, hd])]));
   /** k, v [B, KV, S, hd] written into cache [B, KV, T, hd] at prompt indices idx [S] (blend). */
+  const patchIndices = new Map<string, string>();
   const patch = (c: string, t: string, idx: string) => {
-    const data = g.node('Transpose', [c], { perm: [2, 0, 1, 3] });
-    const updates = g.node('Transpose', [t], { perm: [2, 0, 1, 3] });
-    const scattered = g.node('ScatterND', [data, g.node('Unsqueeze', [idx, g.ints([1])]), updates]);
-    return g.node('Transpose', [scattered], { perm: [1, 2, 0, 3] });
+    // ScatterND of whole head_dim rows straight into the [1, KV, T, hd] cache (B = 1): indices
+    // [KV, S, 3] = (0, head, idx[s]), made once per set of rows — no transpose of the whole cache.
+    let where = patchIndices.get(idx);
+    if (!where) {
+      const S = g.node('Shape', [idx]);
+      const grid = g.node('Concat', [g.ints([KV]), S], { axis: 0 }); // [KV, S]
+      const head = g.node('Expand', [g.node('Reshape', [g.node('Range', [g.ints([0], true), g.ints([KV], true), g.ints([1], true)]), g.ints([KV, 1])]), grid]);
+      const row = g.node('Expand', [g.node('Reshape', [idx, g.ints([1, -1])]), grid]);
+      const zero = g.node('Mul', [head, g.ints([0], true)]);
+      where = g.node('Concat', [zero, head, row].map((x) => g.node('Unsqueeze', [x, g.ints([2])])), { axis: 2 });
+      patchIndices.set(idx, where);
+    }
+    return g.node('ScatterND', [c, where, g.node('Reshape', [t, g.ints([KV, -1, hd])])]);
   };
 
   // Which tokens this call computes: the decoder computes every new token (query i at past + i); the
@@ -127,23 +138,50 @@ export function llamaOnnx(shape: LlamaShape, weights: WeightSource, variant: Lla
 
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
-    const h = rmsnorm(x, init(`${p}.input_layernorm.weight`, [D], 'norm', 0));
-    const q = rope(heads(g.node('MatMul', [h, init(`${p}.q_proj.weightT`, [D, H * hd], 'matrix', std)]), H), rows.rope);
-    const k = rope(heads(g.node('MatMul', [h, init(`${p}.k_proj.weightT`, [D, KV * hd], 'matrix', std)]), KV), rows.rope);
-    const v = heads(g.node('MatMul', [h, init(`${p}.v_proj.weightT`, [D, KV * hd], 'matrix', std)]), KV);
+    const norm = init(`${p}.input_layernorm.weight`, [D], 'norm', 0);
+    const wq = init(`${p}.q_proj.weightT`, [D, H * hd], 'matrix', std);
+    const wk = init(`${p}.k_proj.weightT`, [D, KV * hd], 'matrix', std);
+    const wv = init(`${p}.v_proj.weightT`, [D, KV * hd], 'matrix', std);
+    let h = rmsnorm(x, norm);
+    const k = rope(heads(g.node('MatMul', [h, wk]), KV), rows.rope);
+    const v = heads(g.node('MatMul', [h, wv]), KV);
     let key: string;
     let value: string;
     if (!blend) {
       key = g.node('Concat', [cache[l].key, k], { axis: 2, name: `present.${l}.key` });
       value = g.node('Concat', [cache[l].value, v], { axis: 2, name: `present.${l}.value` });
     } else if (rows.idx === '') {
-      // Every prompt token is computed in this layer: the fresh K/V are the layer's cache.
+      // Every prompt token's K/V is computed in this layer: they are the layer's cache.
       key = g.node('Identity', [k], { name: `present.${l}.key` });
       value = g.node('Identity', [v], { name: `present.${l}.value` });
     } else {
       key = g.node('Identity', [patch(cache[l].key, k, rows.idx)], { name: `present.${l}.key` });
       value = g.node('Identity', [patch(cache[l].value, v, rows.idx)], { name: `present.${l}.value` });
     }
+    if (blend && selectLayer === l) {
+      // CacheBlend's selection made query-aware: a token's score is how far its fresh K in this layer
+      // deviates from the cached K (squared, summed over heads and dims) times the attention the
+      // prompt's last token pays it here (mean over heads) — a deviation matters as much as the
+      // answer looks at it. The given ones always (their score raised past any). Only K/V (the
+      // layer's cache, fresh for every token) and the last token's query are computed for all; the
+      // rest of this layer and the layers above run on the chosen tokens only.
+      const last = g.node('Sub', [T, g.ints([1], true)]);
+      const lastIdx = g.node('Reshape', [last, g.ints([1])]);
+      const qLast = rope(heads(g.node('MatMul', [g.node('Gather', [h, lastIdx], { axis: 1 }), wq]), H), angles(g.node('Gather', [positions, lastIdx], { axis: 1 })));
+      const lastScores = g.node('Mul', [g.node('MatMul', [qLast, g.node('Transpose', [repeatKv(key)], { perm: [0, 1, 3, 2] })]), scale]);
+      const lastProbs = g.node('Softmax', [g.node('Where', [visibility(lastIdx, T), lastScores, negLarge])], { axis: -1 }); // [B, H, 1, T]
+      const attention = g.node('ReduceMean', [lastProbs], { axes: [1, 2], keepdims: 0 }); // [B, T]
+      const diff = g.node('Sub', [k, cache[l].key]);
+      const deviation = g.node('ReduceSum', [g.node('Mul', [diff, diff]), g.ints([1, 3])], { keepdims: 0 }); // [B, T]
+      const score = g.node('ScatterND', [g.node('Squeeze', [g.node('Mul', [deviation, attention]), g.ints([0])]), g.node('Unsqueeze', [given, g.ints([1])]), g.node('Expand', [g.float(3e38), g.node('Shape', [given])])]);
+      const want = g.node('Min', [g.node('Add', [g.node('Shape', [given]), selectCount]), g.node('Reshape', [T, g.ints([1])])]);
+      const chosen = g.nodeOutputs('TopK', [score, want], 2, { axis: 0, largest: 1, sorted: 1 })[1];
+      // Ascending prompt order (TopK on the indices themselves, smallest first).
+      const ordered = g.node('Cast', [g.nodeOutputs('TopK', [g.node('Cast', [chosen], { to: elemTypeId('float') }), want], 2, { axis: 0, largest: 0, sorted: 1 })[0]], { to: elemTypeId('int64') });
+      h = g.node('Gather', [h, ordered], { axis: 1 });
+      subset(ordered);
+    }
+    const q = rope(heads(g.node('MatMul', [h, wq]), H), rows.rope);
     const scores = g.node('Mul', [g.node('MatMul', [q, g.node('Transpose', [repeatKv(key)], { perm: [0, 1, 3, 2] })]), scale]);
     const probs = g.node('Softmax', [g.node('Where', [rows.allowed, scores, negLarge])], { axis: -1 });
     const attended = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, repeatKv(value)])], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
@@ -153,18 +191,6 @@ export function llamaOnnx(shape: LlamaShape, weights: WeightSource, variant: Lla
     const up = g.node('MatMul', [h2, init(`${p}.up_proj.weightT`, [D, F], 'matrix', std)]);
     const act = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
     x = g.node('Add', [x, g.node('MatMul', [act, init(`${p}.down_proj.weightT`, [F, D], 'matrix', outStd)])]);
-    if (blend && selectLayer === l) {
-      // CacheBlend's selection: the tokens whose fresh K in this layer deviates most from the cached
-      // K (summed over heads and dims); the given ones always (their deviation raised past any).
-      const diff = g.node('Sub', [k, cache[l].key]);
-      let dev = g.node('ReduceSum', [g.node('Mul', [diff, diff]), g.ints([1, 3])], { keepdims: 0 }); // [B, T]
-      dev = g.node('ScatterND', [g.node('Squeeze', [dev, g.ints([0])]), g.node('Unsqueeze', [given, g.ints([1])]), g.node('Expand', [g.float(3e38), g.node('Shape', [given])])]);
-      const want = g.node('Min', [g.node('Add', [g.node('Shape', [given]), selectCount]), g.node('Reshape', [T, g.ints([1])])]);
-      const chosen = g.nodeOutputs('TopK', [dev, want], 2, { axis: 0, largest: 1, sorted: 1 })[1];
-      // Ascending prompt order (TopK on the indices themselves, smallest first).
-      const ordered = g.nodeOutputs('TopK', [g.node('Cast', [chosen], { to: elemTypeId('float') }), want], 2, { axis: 0, largest: 0, sorted: 1 })[0];
-      subset(g.node('Cast', [ordered], { to: elemTypeId('int64') }));
-    }
   }
   g.node('MatMul', [rmsnorm(x, init('model.norm.weight', [D], 'norm', 0)), init('lm_head.weightT', [D, V], 'matrix', std)], { name: 'logits' });
   g.output('logits', 'float', ['batch_size', 'sequence_length', V]);
