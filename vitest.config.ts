@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The object-store suite needs a Ceph cluster: `npm run test:cluster` starts one and runs it.
-    exclude: ['test/cluster/**', '**/node_modules/**'],
+    // The browser suite needs Chromium: `npm run test:console` runs it.
+    exclude: ['test/cluster/**', 'test/console/**', '**/node_modules/**'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   STRATA_KV_ENTRY_NOT_FOUND: { status: 404, summary: 'no cached chunk KV entry with that key' },
   STRATA_KEY_NOT_FOUND: { status: 404, summary: 'no API key with that id' },
   STRATA_ROUTE_NOT_FOUND: { status: 404, summary: 'no route for this method and path' },
+  STRATA_RESULT_NOT_FOUND: { status: 404, summary: 'no benchmark result file of that name under bench/results' },
   STRATA_DISK_FULL: { status: 507, summary: 'the disk holding the data has less free space than the reserve (--min-free-disk): writes are refused until space is freed, reads go on' },
   STRATA_OVERLOADED: { status: 503, summary: 'too many requests in flight: retry after the Retry-After header\'s seconds' },
   STRATA_SHUTTING_DOWN: { status: 503, summary: 'the service is draining before it stops' },

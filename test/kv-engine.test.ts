@@ -58,7 +58,7 @@ describe('KvEngine on stories260K', () => {
   it('passes the gate and finds every chunk cached', async () => {
     expect(engine.canRerotate).toBe(true);
     const a = await engine.assemble(prompt([0, 2, 4]), { strategy: 'none', store: false });
-    expect(a.report).toMatchObject({ chunkHits: 3, chunkMisses: 0, recomputedTokens: 0 });
+    expect(a.report).toMatchObject({ chunkHits: 3, chunkMisses: 0, chunkSources: ['cached', 'cached', 'cached'], recomputedTokens: 0 });
   });
 
   it('100% recompute equals a full prefill (logits within 1e-4)', async () => {

@@ -1,6 +1,7 @@
 /**
  * Dependencies point one way (ARCHITECTURE.md, "Layers"):
  *   cli -> bench -> server -> datasets -> kv -> rag -> index -> storage -> util (and errors.ts)
+ * and the web console (src/console) apart: a browser program importing only itself.
  * A module may import its own layer or any layer below it, never above. The shipped CLI reaches the
  * benchmarks only through dynamic import() (so their dependencies are not the CLI's), and src/storage
  * imports nothing above util.
@@ -25,6 +26,8 @@ const LAYERS: Array<[string, number]> = [
   ['bench/', 7],
   ['src/cli/', 8],
   ['src/strata.ts', 8],
+  // The web console runs in the browser: nothing imports it, and it imports only itself (below).
+  ['src/console/', 9],
 ];
 
 function layerOf(path: string): number {
@@ -73,6 +76,12 @@ describe('layers', () => {
   it('no module imports a layer above its own', () => {
     const up = all.filter((e) => layerOf(e.to) > layerOf(e.from)).map((e) => `${e.from} -> ${e.to}`);
     expect(up).toEqual([]);
+  });
+
+  it('the console (a browser program) imports only its own modules', () => {
+    const out = all.filter((e) => e.from.startsWith('src/console/') && !e.to.startsWith('src/console/')).map((e) => `${e.from} -> ${e.to}`);
+    expect(out).toEqual([]);
+    expect(all.some((e) => e.from === 'src/console/app.ts')).toBe(true);
   });
 
   it('the CLI reaches the benchmarks only lazily', () => {

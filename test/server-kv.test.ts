@@ -28,7 +28,7 @@ describe('KV-cache routes', () => {
     expect(first.json.tokens.length).toBeLessThanOrEqual(8);
     expect(typeof first.json.text).toBe('string');
     expect(first.json.passages).toHaveLength(2);
-    expect(first.json.report).toMatchObject({ chunkMisses: 2, chunkHits: 0 });
+    expect(first.json.report).toMatchObject({ chunkMisses: 2, chunkHits: 0, chunkSources: ['computed', 'computed'] });
     // Without retrieval (the admin key, no corpus) the route still generates.
     expect((await s.call('POST', '/v1/kv/generate', undefined, { query: 'The dog named Max', maxTokens: 4, k: 0 })).status).toBe(200);
     const again = await s.call('POST', '/v1/kv/generate', key, body);

@@ -76,7 +76,8 @@ export interface AssembleOptions {
    * cache is assembled (cached prefix, re-rotated chunks), and one call computes fresh Q/K/V in every
    * layer only for the tokens to recompute — the chosen chunk tokens, chunks not in the store, an
    * uncached prefix and the question — patching them in before each layer attends. kv-deviation
-   * chooses its tokens inside the call (K deviation at layer 1, which runs on every token); the other
+   * chooses its tokens inside the call (K deviation at layer 1, which runs on every token, weighted by
+   * the attention the prompt's last token pays each there: query-aware); the other
    * strategies give theirs. Needs a model of llama-graph.ts's layout (stories260K, the generated
    * Llamas). Default false.
    */
@@ -90,6 +91,8 @@ export interface AssemblyReport {
   prefixReused: number;
   chunkHits: number;
   chunkMisses: number;
+  /** Where each passage chunk's K/V came from: an exact prefix cache, the chunk store (re-rotated), or computed here. */
+  chunkSources: Array<'prefix' | 'cached' | 'computed'>;
   /** Tokens taken from re-rotated chunk caches, and how many of them were recomputed. */
   reusedTokens: number;
   recomputedTokens: number;
@@ -236,7 +239,7 @@ export class KvEngine {
       cache: r.cache,
       logits: r.logits.slice((total - 1) * V, total * V),
       position: total,
-      report: { strategy: 'full', promptTokens: total, prefixReused: 0, chunkHits: 0, chunkMisses: 0, reusedTokens: 0, recomputedTokens: total, onnxCalls: 1, ttftMs: ms, lookupMs: 0, rotateMs: 0, computeMs: ms, probeMs: 0, storeMs: 0 },
+      report: { strategy: 'full', promptTokens: total, prefixReused: 0, chunkHits: 0, chunkMisses: 0, chunkSources: p.chunks.map(() => 'computed'), reusedTokens: 0, recomputedTokens: total, onnxCalls: 1, ttftMs: ms, lookupMs: 0, rotateMs: 0, computeMs: ms, probeMs: 0, storeMs: 0 },
     };
   }
 
@@ -259,6 +262,7 @@ export class KvEngine {
       prefixReused: 0,
       chunkHits: 0,
       chunkMisses: 0,
+      chunkSources: p.chunks.map(() => 'prefix'),
       reusedTokens: 0,
       recomputedTokens: 0,
       onnxCalls: 0,
@@ -355,9 +359,10 @@ export class KvEngine {
         if (exactUntil === s) exactUntil = s + chunk.length;
         if (reuseChunks) misses.push({ index: i, key: this.chunkKey(chunk, ns) });
         report.chunkMisses++;
+        report.chunkSources[i] = 'computed';
         continue;
       }
-      const moved = this.placeHit(entry, chunk.length, s, report);
+      const moved = this.placeHit(entry, i, chunk.length, s, report);
       const past = cache;
       cache = concatCaches([cache, moved]);
       if (batched) {
@@ -406,9 +411,10 @@ export class KvEngine {
     return { cache: q.cache, logits, position: total, report };
   }
 
-  /** A cached chunk for position `s`: its cache copied and re-rotated there (counted in the report). */
-  private placeHit(entry: ChunkEntry, length: number, s: number, report: AssemblyReport): KvCache {
+  /** Cached chunk `index` for position `s`: its cache copied and re-rotated there (counted in the report). */
+  private placeHit(entry: ChunkEntry, index: number, length: number, s: number, report: AssemblyReport): KvCache {
     report.chunkHits++;
+    report.chunkSources[index] = 'cached';
     report.reusedTokens += length;
     const t = now();
     const moved = cloneCache(entry.cache);
@@ -498,9 +504,10 @@ export class KvEngine {
         if (exactUntil === s) exactUntil = s + chunk.length;
         misses.push({ index: i, key: keys[i - at.done] });
         report.chunkMisses++;
+        report.chunkSources[i] = 'computed';
         continue;
       }
-      writeTokens(full, s, this.placeHit(entry, chunk.length, s, report));
+      writeTokens(full, s, this.placeHit(entry, i, chunk.length, s, report));
       const n = chunk.length;
       reused.fill(1, s, s + n);
       let offsets: number[] = [];

@@ -16,6 +16,7 @@ import { closeOnce, createHttpApp } from './http-app.js';
 import { ServiceMetrics } from './metrics.js';
 import { buildSchemas } from './schemas.js';
 import { collectionRoutes } from './routes/collections.js';
+import { consoleRoutes } from './routes/console.js';
 import { corpusRoutes } from './routes/corpora.js';
 import { kvRoutes } from './routes/kv.js';
 import { keyRoutes } from './routes/keys.js';
@@ -58,6 +59,7 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   });
   collections.log = (msg, detail) => app.log.info(detail, msg);
   for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes, kvRoutes]) await app.register(async (scope) => routes(scope, ctx));
+  await app.register(consoleRoutes);
   await app.ready();
 
   return {

@@ -43,5 +43,8 @@ export async function runServer(flags: Partial<ServerConfig> = {}): Promise<void
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await app.listen({ port: config.port, host: config.host });
   if (config.store) app.log.info({ address, store: config.store, cacheDir: config.cacheDir, node: (await import('./query-node.js')).nodeUrlOf(config), peers: config.peers || undefined, docs: `${address}/docs` }, 'strata query node is listening');
-  else app.log.info({ address, dataDir: config.dataDir, docs: `${address}/docs` }, 'strata is listening');
+  else {
+    app.log.info({ address, dataDir: config.dataDir, docs: `${address}/docs`, console: `${address}/console/` }, 'strata is listening');
+    process.stdout.write(`\nWeb console: ${address}/console/ (sign in with an API key)\n\n`);
+  }
 }

@@ -1,5 +1,6 @@
-/** Collections: create, list, stats, drop, compact, rebuild. Admin key, except stats (a tenant key sees its own tenant). */
+/** Collections: create, list, stats, health, drop, compact, rebuild. Admin key, except stats (a tenant key sees its own tenant). */
 import type { FastifyInstance } from 'fastify';
+import { createError } from '../../errors.js';
 import { requireAdmin, scopeOf } from '../auth.js';
 import type { Collection } from '../collections.js';
 import type { ServiceContext } from '../context.js';
@@ -56,6 +57,17 @@ export async function collectionRoutes(app: FastifyInstance, ctx: ServiceContext
       const p = req.principal!;
       const tenant = scopeOf(p, name, undefined);
       return describe(ctx.collections.get(name), p.role === 'tenant' ? tenant : undefined);
+    },
+  });
+
+  app.get('/v1/collections/:name/health', {
+    schema: { tags: ['collections'], summary: "The index's health report: list lengths, replicas per vector, tombstones, broken invariants (admin; reads every list)", params: S.CollectionName, response: { 200: S.Health, ...errorResponses() } },
+    handler: async (req) => {
+      requireAdmin(req.principal!);
+      const c = ctx.collections.get((req.params as { name: string }).name);
+      if (!c.reader.built) throw createError('STRATA_INDEX_NOT_BUILT', `collection ${JSON.stringify(c.record.name)} is empty: its first upsert builds the index`, 'collection');
+      c.reader.refresh();
+      return c.reader.health();
     },
   });
 

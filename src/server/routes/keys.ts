@@ -1,4 +1,4 @@
-/** API keys: issue a tenant key, list keys, revoke (admin key). A key's secret is shown once. */
+/** API keys: issue a tenant key, list keys, revoke (admin key); whoami (any key). A key's secret is shown once. */
 import type { FastifyInstance } from 'fastify';
 import { createError } from '../../errors.js';
 import { generateKey, requireAdmin } from '../auth.js';
@@ -19,6 +19,15 @@ export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext): Prom
       ctx.catalog.putKey(record);
       reply.code(201);
       return { id: record.id, key, ...(b.collection !== undefined ? { collection: b.collection } : { corpus: b.corpus }), tenant: b.tenant };
+    },
+  });
+
+  app.get('/v1/whoami', {
+    schema: { tags: ['keys'], summary: 'What the presented key may do: admin, or the tenant (and collection or corpus) it is bound to', response: { 200: S.WhoAmI, ...errorResponses() } },
+    handler: async (req) => {
+      const p = req.principal!;
+      if (p.role === 'admin') return { role: 'admin', keyId: p.keyId };
+      return { role: 'tenant', keyId: p.keyId, tenant: p.tenant, ...(p.collection !== undefined ? { collection: p.collection } : {}), ...(p.corpus !== undefined ? { corpus: p.corpus } : {}) };
     },
   });
 

@@ -75,15 +75,45 @@ async function runQueries(ctx: ServiceContext, c: Collection, p: Principal, quer
   return out;
 }
 
+/** One search run alone on the collection's reader, with how it ran (admin: the console's playground, "why these hits"). */
+async function explained(ctx: ServiceContext, c: Collection, p: Principal, q: QueryBody) {
+  const vector = readVector(q.vector, c.record.dimension, 'body.vector');
+  const options = optionsOf(q, scopeOf(p, c.record.name, q.tenant), 'body');
+  if (!c.reader.built) {
+    return { results: [], explain: { plan: 'empty', matched: 0, listsProbed: 0, vectorsScanned: 0, bytesRead: 0, milliseconds: 0 } };
+  }
+  const started = performance.now();
+  let r: ReturnType<Collection['reader']['search']>;
+  try {
+    r = c.reader.search(vector, q.k ?? 10, options);
+  } catch (e) {
+    throw unscopeError(e, options.tenant !== undefined ? [options.tenant] : []);
+  }
+  const milliseconds = performance.now() - started;
+  c.points.refresh();
+  ctx.metrics.queries.inc({ collection: c.record.name }, 1);
+  const hits: Hit[] = Array.from(r.ids, (id, i) => ({ id, distance: r.distances[i] }));
+  return {
+    results: toClientHits(c, hits),
+    explain: { plan: r.plan, matched: r.matched, listsProbed: r.stats.listsProbed, vectorsScanned: r.stats.vectorsScanned, bytesRead: r.stats.bytesRead, milliseconds },
+  };
+}
+
 export async function searchRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const S = ctx.schemas;
   app.post('/v1/collections/:name/search', {
-    schema: { tags: ['search'], summary: 'k nearest points of one vector, optionally within a tenant and a filter', params: S.CollectionName, body: S.Query, response: { 200: S.SearchResult, ...errorResponses() } },
+    schema: { tags: ['search'], summary: 'k nearest points of one vector, optionally within a tenant and a filter', params: S.CollectionName, body: S.SingleQuery, response: { 200: S.SearchResult, ...errorResponses() } },
     handler: async (req) => {
       const { name } = req.params as { name: string };
       scopeOf(req.principal!, name, undefined);
       const c = ctx.collections.get(name);
-      const [results] = await runQueries(ctx, c, req.principal!, [req.body as QueryBody], () => 'body');
+      const body = req.body as QueryBody & { explain?: boolean };
+      if (body.explain) {
+        // Lists, bytes and the plan depend on every tenant's data in the shared lists: not a tenant's to see.
+        if (req.principal!.role !== 'admin') throw createError('STRATA_FORBIDDEN', 'explain reports work on lists other tenants share: admin key only', 'explain');
+        return explained(ctx, c, req.principal!, body);
+      }
+      const [results] = await runQueries(ctx, c, req.principal!, [body], () => 'body');
       return { results };
     },
   });
