@@ -60,6 +60,24 @@ describe('routes the console uses', () => {
     expect(batch.json.error.code).toBe('STRATA_INVALID_REQUEST'); // explain is the single search's
   });
 
+  it("keeps the last minutes of the service's metrics: requests, queries and latency buckets between samples (admin)", async () => {
+    const h = s.service.ctx.metrics.history;
+    await h.sample();
+    for (let i = 0; i < 7; i++) await s.call('POST', '/v1/collections/shop/search', undefined, { vector: data[i].vector });
+    await s.call('GET', '/metrics'); // scrapes are not counted
+    await h.sample();
+    const r = await s.call('GET', '/v1/console/metrics');
+    expect(r.status).toBe(200);
+    expect(r.json.everyMs).toBe(5000);
+    expect(r.json.bounds[r.json.bounds.length - 1]).toBeNull(); // +Inf
+    const [a, b] = r.json.samples.slice(-2);
+    expect(b.queries - a.queries).toBe(7);
+    expect(b.requests - a.requests).toBe(7);
+    expect(b.buckets[b.buckets.length - 1] - a.buckets[a.buckets.length - 1]).toBe(7);
+    expect(b.buckets).toEqual([...b.buckets].sort((x: number, y: number) => x - y)); // cumulative
+    expect((await s.call('GET', '/v1/console/metrics', tenantKey)).json.error.code).toBe('STRATA_FORBIDDEN');
+  });
+
   it('serves the console: the page and its modules, without a key; nothing else', async () => {
     const page = await s.service.app.inject({ method: 'GET', url: '/console/' });
     expect(page.statusCode).toBe(200);

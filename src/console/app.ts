@@ -8,7 +8,7 @@ import { collectionsPage } from './collections.js';
 import { corporaPage } from './corpora.js';
 import { errorBox, field, h, show } from './dom.js';
 import { kvPage } from './kv.js';
-import { metricsPage, startSampling, stopSampling } from './metrics.js';
+import { metricsPage } from './metrics.js';
 import { resultsPage } from './results.js';
 import { searchPage } from './search.js';
 
@@ -73,7 +73,6 @@ async function start(): Promise<void> {
         id: 'sign-out',
         onclick: () => {
           session.signOut();
-          stopSampling();
           me = null;
           location.hash = '';
           signInForm();
@@ -82,7 +81,6 @@ async function start(): Promise<void> {
       'Sign out',
     ),
   );
-  if (me.role === 'admin') startSampling();
   await route();
 }
 

@@ -1,25 +1,28 @@
 /**
- * Metrics at a glance (admin key: /metrics names collections): the service's own Prometheus
- * counters and histograms sampled every few seconds while the console is open, kept for the last
- * ten minutes in this tab — requests and search queries per second, p50/p99 request latency between
- * samples, queries and writes in flight, shed requests.
+ * Metrics at a glance (admin key): the service keeps the last ten minutes of its own Prometheus
+ * metrics, sampled every 5 s (GET /v1/console/metrics); this page turns consecutive samples into
+ * requests and search queries per second, p50/p99 request latency between them, queries and
+ * writes in flight, shed requests — and refreshes while it is open.
  */
 import { api } from './api.js';
 import { errorBox, fmt, h, show } from './dom.js';
 import { plot } from './plot.js';
-import { buckets, parsePrometheus, quantile, total } from './prometheus.js';
+import { quantile } from './histogram.js';
 
-const EVERY_MS = 2000;
-const KEEP = 300; // ten minutes at 2 s
-
-interface Snapshot {
+interface Sample {
   t: number;
   requests: number;
   queries: number;
   shed: number;
   pendingQueries: number;
   pendingWrites: number;
-  latency: Map<number, number>;
+  buckets: number[];
+}
+interface History {
+  everyMs: number;
+  /** Seconds; null = +Inf. */
+  bounds: Array<number | null>;
+  samples: Sample[];
 }
 interface Point {
   t: number;
@@ -32,76 +35,47 @@ interface Point {
   shed: number;
 }
 
-const history: Point[] = [];
-let last: Snapshot | null = null;
-let timer: number | undefined;
-let lastError: unknown = null;
-let onSample: (() => void) | null = null;
-
-/** Requests the console itself makes to /metrics are left out of the rates. */
-const notMetrics = (l: Record<string, string>) => l.route !== '/metrics';
-
-async function sample(): Promise<void> {
-  try {
-    const s = parsePrometheus(await api<string>('/metrics'));
-    const snap: Snapshot = {
-      t: Date.now(),
-      requests: total(s, 'strata_http_request_duration_seconds_count', notMetrics),
-      queries: total(s, 'strata_search_queries_total'),
-      shed: total(s, 'strata_shed_total'),
-      pendingQueries: total(s, 'strata_search_pending_queries'),
-      pendingWrites: total(s, 'strata_write_pending_requests'),
-      latency: buckets(s, 'strata_http_request_duration_seconds', notMetrics),
-    };
-    if (last) {
-      const dt = (snap.t - last.t) / 1000;
-      history.push({
-        t: snap.t,
-        rps: (snap.requests - last.requests) / dt,
-        qps: (snap.queries - last.queries) / dt,
-        p50: quantile(0.5, snap.latency, last.latency),
-        p99: quantile(0.99, snap.latency, last.latency),
-        pendingQueries: snap.pendingQueries,
-        pendingWrites: snap.pendingWrites,
-        shed: snap.shed,
-      });
-      if (history.length > KEEP) history.shift();
-    }
-    last = snap;
-    lastError = null;
-  } catch (err) {
-    lastError = err;
+/** Rates and latency quantiles between consecutive samples. */
+function points(h: History): Point[] {
+  const bounds = h.bounds.map((b) => b ?? Number.POSITIVE_INFINITY);
+  const out: Point[] = [];
+  for (let i = 1; i < h.samples.length; i++) {
+    const a = h.samples[i - 1];
+    const b = h.samples[i];
+    const dt = (b.t - a.t) / 1000;
+    if (dt <= 0) continue;
+    const counts = b.buckets.map((n, j) => n - (a.buckets[j] ?? 0));
+    out.push({
+      t: b.t,
+      rps: (b.requests - a.requests) / dt,
+      qps: (b.queries - a.queries) / dt,
+      p50: quantile(0.5, bounds, counts),
+      p99: quantile(0.99, bounds, counts),
+      pendingQueries: b.pendingQueries,
+      pendingWrites: b.pendingWrites,
+      shed: b.shed,
+    });
   }
-  onSample?.();
+  return out;
 }
 
-/** Start sampling (the admin key signed in); idempotent. */
-export function startSampling(): void {
-  if (timer !== undefined) return;
-  void sample();
-  timer = window.setInterval(sample, EVERY_MS);
-}
-
-export function stopSampling(): void {
-  if (timer !== undefined) window.clearInterval(timer);
-  timer = undefined;
-  history.length = 0;
-  last = null;
-}
-
-export function metricsPage(main: HTMLElement): void {
+export async function metricsPage(main: HTMLElement): Promise<void> {
   const body = h('div', { id: 'metrics' });
-  show(main, h('h1', {}, 'Metrics'), h('p', { class: 'muted' }, `sampled every ${EVERY_MS / 1000} s from /metrics while the console is open (last ten minutes)`), body);
-  const render = () => {
-    if (!body.isConnected) {
-      onSample = null;
+  const note = h('p', { class: 'muted' }, 'the service samples its own Prometheus metrics every 5 s and keeps ten minutes');
+  show(main, h('h1', {}, 'Metrics'), note, body);
+  const render = async () => {
+    let history: History;
+    try {
+      history = await api<History>('/v1/console/metrics');
+    } catch (err) {
+      show(body, errorBox(err));
       return;
     }
-    const now = history[history.length - 1];
+    const series = points(history);
+    const now = series[series.length - 1];
     const minutes = (p: Point) => (p.t - Date.now()) / 60000;
     show(
       body,
-      lastError ? errorBox(lastError) : null,
       now
         ? h(
             'div',
@@ -117,22 +91,25 @@ export function metricsPage(main: HTMLElement): void {
         : h('p', { class: 'empty' }, 'waiting for two samples…'),
       plot(
         [
-          { name: 'requests/s', points: history.map((p) => ({ x: minutes(p), y: p.rps })) },
-          { name: 'queries/s', points: history.map((p) => ({ x: minutes(p), y: p.qps })) },
+          { name: 'requests/s', points: series.map((p) => ({ x: minutes(p), y: p.rps })) },
+          { name: 'queries/s', points: series.map((p) => ({ x: minutes(p), y: p.qps })) },
         ],
         { title: 'Throughput', x: { label: 'minutes (0 = now)', min: -10, max: 0 }, y: { label: 'per second', min: 0 }, height: 240 },
       ),
       plot(
         [
-          { name: 'p50', points: history.flatMap((p) => (p.p50 === undefined ? [] : [{ x: minutes(p), y: p.p50 * 1000 }])) },
-          { name: 'p99', points: history.flatMap((p) => (p.p99 === undefined ? [] : [{ x: minutes(p), y: p.p99 * 1000 }])) },
+          { name: 'p50', points: series.flatMap((p) => (p.p50 === undefined ? [] : [{ x: minutes(p), y: p.p50 * 1000 }])) },
+          { name: 'p99', points: series.flatMap((p) => (p.p99 === undefined ? [] : [{ x: minutes(p), y: p.p99 * 1000 }])) },
         ],
         { title: 'Request latency', x: { label: 'minutes (0 = now)', min: -10, max: 0 }, y: { label: 'ms', min: 0 }, height: 240 },
       ),
     );
   };
-  onSample = render;
-  render();
+  await render();
+  const timer = window.setInterval(() => {
+    if (!body.isConnected) window.clearInterval(timer);
+    else void render();
+  }, 5000);
 }
 
 function card(label: string, value: string, id: string): HTMLElement {

@@ -59,13 +59,14 @@ export async function buildService(config: ServerConfig, options: { logger?: boo
   });
   collections.log = (msg, detail) => app.log.info(detail, msg);
   for (const routes of [opsRoutes, collectionRoutes, pointRoutes, searchRoutes, tenantRoutes, keyRoutes, corpusRoutes, kvRoutes]) await app.register(async (scope) => routes(scope, ctx));
-  await app.register(consoleRoutes);
+  await app.register(async (scope) => consoleRoutes(scope, ctx));
   await app.ready();
+  metrics.history.start();
 
   return {
     app,
     ctx,
     ...(generatedAdminKey ? { generatedAdminKey } : {}),
-    close: closeOnce(app, ctx, [() => collections.close(), () => corpora.close(), () => kv.close(), () => catalog.close()]),
+    close: closeOnce(app, ctx, [() => metrics.history.stop(), () => collections.close(), () => corpora.close(), () => kv.close(), () => catalog.close()]),
   };
 }

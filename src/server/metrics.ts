@@ -5,8 +5,12 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Collection, Collections } from './collections.js';
+import { MetricsHistory } from './metrics-history.js';
 import type { NodeCollection, StoreCollections } from './node-collections.js';
 import type { NodeRing } from './node-ring.js';
+
+/** Upper bounds (seconds) of the request-latency histogram's buckets. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 
 /** What every service counts: request latency, load shedding, queries and writes per collection. */
 export class HttpMetrics {
@@ -23,7 +27,7 @@ export class HttpMetrics {
       name: 'strata_http_request_duration_seconds',
       help: 'HTTP request latency by route and status',
       labelNames: ['method', 'route', 'status'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.shed = new Counter({ name: 'strata_shed_total', help: 'requests refused with 503 because too much was in flight', labelNames: ['kind'], registers });
@@ -34,6 +38,9 @@ export class HttpMetrics {
 
 /** The embedded service's metrics: HttpMetrics and, read when scraped, its collections and queues. */
 export class ServiceMetrics extends HttpMetrics {
+  /** The last minutes of these metrics, for the web console (started and stopped by app.ts). */
+  readonly history = new MetricsHistory(this.registry, LATENCY_BUCKETS);
+
   constructor(collections: Collections) {
     super();
     const registers = [this.registry];

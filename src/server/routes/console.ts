@@ -1,7 +1,8 @@
 /**
  * The web console (src/console): its static files at /console/ (public: the page asks for a key and
- * keeps it in the browser session; every call it makes goes through the API's auth like curl's), and
- * the benchmark results it plots (any key): the JSON files under bench/results.
+ * keeps it in the browser session; every call it makes goes through the API's auth like curl's), the
+ * last minutes of the service's metrics (admin; metrics-history.ts), and the benchmark results it
+ * plots (any key): the JSON files under bench/results.
  *
  * Only the files the build produced are served — the page, its stylesheet and the compiled modules,
  * listed once at startup by name; nothing a URL names outside that list is read.
@@ -12,6 +13,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { createError } from '../../errors.js';
 import { repoRoot } from '../../util/paths.js';
+import { requireAdmin } from '../auth.js';
+import type { ServiceContext } from '../context.js';
+import { HISTORY_EVERY_MS } from '../metrics-history.js';
 import { errorResponses } from '../schemas.js';
 
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8', svg: 'image/svg+xml' };
@@ -35,7 +39,7 @@ function consoleFiles(): Map<string, { path: string; type: string }> {
 const RESULTS_DIR = join(repoRoot(), 'bench', 'results');
 const RESULT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.json$/;
 
-export async function consoleRoutes(app: FastifyInstance): Promise<void> {
+export async function consoleRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const files = consoleFiles();
   const send = (name: string) => {
     const f = files.get(name);
@@ -50,6 +54,28 @@ export async function consoleRoutes(app: FastifyInstance): Promise<void> {
   app.get('/console/:file', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     const f = send((req.params as { file: string }).file);
     return reply.type(f.type).header('cache-control', 'no-cache').send(f.body);
+  });
+
+  app.get('/v1/console/metrics', {
+    schema: {
+      tags: ['console'],
+      summary: "The last ten minutes of the service's own metrics, sampled every 5 s: cumulative request-latency buckets, queries, shed, queue depths (admin)",
+      response: {
+        200: Type.Object({
+          everyMs: Type.Integer(),
+          bounds: Type.Array(Type.Union([Type.Number(), Type.Null()]), { description: 'bucket upper bounds in seconds; null = +Inf' }),
+          samples: Type.Array(
+            Type.Object({ t: Type.Integer(), requests: Type.Number(), queries: Type.Number(), shed: Type.Number(), pendingQueries: Type.Number(), pendingWrites: Type.Number(), buckets: Type.Array(Type.Number()) }),
+          ),
+        }),
+        ...errorResponses(),
+      },
+    },
+    handler: async (req) => {
+      requireAdmin(req.principal!);
+      const h = ctx.metrics.history;
+      return { everyMs: HISTORY_EVERY_MS, bounds: h.bounds.map((b) => (Number.isFinite(b) ? b : null)), samples: h.samples };
+    },
   });
 
   app.get('/v1/console/results', {
