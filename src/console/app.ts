@@ -89,19 +89,23 @@ async function route(): Promise<void> {
   const [page = 'collections', arg] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset.page === page);
   main.dataset.page = page;
+  // Each visit renders into an element of its own: a page still loading (or reloading after an
+  // action) when the user moves on renders into a detached element, never over the next page.
+  const view = h('div', { class: 'view' });
+  show(main, view);
   switch (page) {
     case 'search':
-      return searchPage(main, me, arg);
+      return searchPage(view, me, arg);
     case 'corpora':
-      return corporaPage(main, me, arg);
+      return corporaPage(view, me, arg);
     case 'kv':
-      return kvPage(main, me);
+      return kvPage(view, me);
     case 'metrics':
-      return me.role === 'admin' ? metricsPage(main) : show(main, errorBox(new Error('metrics need the admin key')));
+      return me.role === 'admin' ? metricsPage(view) : show(view, errorBox(new Error('metrics need the admin key')));
     case 'results':
-      return resultsPage(main, arg);
+      return resultsPage(view, arg);
     default:
-      return collectionsPage(main, me, arg);
+      return collectionsPage(view, me, arg);
   }
 }
 

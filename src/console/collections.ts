@@ -65,7 +65,7 @@ export async function collectionsPage(main: HTMLElement, who: WhoAmI, selected?:
 }
 
 function createForm(done: () => void): HTMLElement {
-  const name = h('input', { name: 'name', placeholder: 'products', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_-]*' });
+  const name = h('input', { name: 'name', placeholder: 'products', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_\\-]*' });
   const dimension = h('input', { name: 'dimension', type: 'number', min: 1, value: 8, required: true });
   const metric = h('select', { name: 'metric' }, h('option', { value: 'l2' }, 'l2'), h('option', { value: 'cosine' }, 'cosine'), h('option', { value: 'ip' }, 'ip'));
   const out = h('div');

@@ -93,7 +93,7 @@ export async function corporaPage(main: HTMLElement, who: WhoAmI, selected?: str
 }
 
 function createForm(): HTMLElement {
-  const name = h('input', { name: 'name', placeholder: 'handbook', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_-]*' });
+  const name = h('input', { name: 'name', placeholder: 'handbook', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_\\-]*' });
   const chunkTokens = h('input', { name: 'chunkTokens', type: 'number', min: 8, max: 8192, value: 256 });
   const sharing = h('select', { name: 'sharing' }, h('option', { value: 'tenant' }, 'tenant (each tenant alone)'), h('option', { value: 'corpus' }, 'corpus (public documents)'));
   const out = h('div');

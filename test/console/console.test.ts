@@ -115,11 +115,19 @@ describe('web console (Chromium)', () => {
     await page.click('#upsert-form button[type=submit]');
     expect(await page.textContent('#upsert-result')).toBe('inserted 60, replaced 0');
     await page.waitForSelector('#tenants-table >> text=globex');
+    await page.click('summary:has-text("Upsert points")');
+    await page.fill('#upsert-form textarea[name=points]', JSON.stringify(points.slice(0, 1)));
+    await page.click('#upsert-form button[type=submit]');
+    expect(await page.textContent('#upsert-result')).toBe('inserted 0, replaced 1');
     await page.waitForSelector('#health .badge.ok');
     await shot(page, 'collections');
 
     await page.goto(`${base}/console/#/search/products`);
     await page.waitForSelector('#search-form');
+    // The collection page's reload after the upsert must not land on the page the user moved to.
+    await page.waitForTimeout(1500);
+    expect(await page.locator('#search-form').count()).toBe(1);
+    expect(await page.locator('#collections-table').count()).toBe(0);
     await page.fill('#search-form textarea[name=vector]', '[4, 1, 1, 0]');
     await page.fill('#search-form input[name=tenant]', 'acme');
     await page.fill('#search-form textarea[name=filter]', '{"color": "red"}');
