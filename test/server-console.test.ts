@@ -78,6 +78,42 @@ describe('routes the console uses', () => {
     expect((await s.call('GET', '/v1/console/metrics', tenantKey)).json.error.code).toBe('STRATA_FORBIDDEN');
   });
 
+  it('browses points a page at a time: every point once, as sent, without vectors; a tenant key only its own', async () => {
+    const walk = async (key: string | undefined, query: string) => {
+      const seen: Array<{ id: number; tenant: string; metadata: unknown }> = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const r = await s.call('GET', `/v1/collections/shop/points?limit=64${query}${cursor ? `&cursor=${cursor}` : ''}`, key);
+        expect(r.status).toBe(200);
+        expect(r.json.points.length).toBeLessThanOrEqual(64);
+        seen.push(...r.json.points);
+        cursor = r.json.next;
+        pages++;
+      } while (cursor);
+      return { seen, pages };
+    };
+    const all = await walk(undefined, '');
+    expect(all.seen).toHaveLength(400);
+    expect(all.pages).toBe(7);
+    expect(new Set(all.seen.map((p) => `${p.tenant}/${p.id}`)).size).toBe(400);
+    for (const p of all.seen) {
+      const sent = data.find((d) => d.tenant === p.tenant && d.id === p.id)!;
+      expect(p).toEqual({ id: sent.id, tenant: sent.tenant, metadata: sent.metadata });
+    }
+    const acme = await walk(tenantKey, '');
+    expect(acme.seen).toHaveLength(200);
+    expect(acme.seen.every((p) => p.tenant === 'acme')).toBe(true);
+    expect((await walk(undefined, '&tenant=acme')).seen).toEqual(acme.seen);
+    expect((await s.call('GET', '/v1/collections/shop/points?tenant=globex', tenantKey)).json.error.code).toBe('STRATA_FORBIDDEN');
+    // A cursor into another tenant's keys takes a tenant key nowhere outside its own.
+    const globexCursor = Buffer.from('globex\u0000100', 'utf8').toString('base64url');
+    const r = await s.call('GET', `/v1/collections/shop/points?limit=1000&cursor=${globexCursor}`, tenantKey);
+    expect(r.json.points).toHaveLength(200);
+    expect(r.json.points.every((p: { tenant: string }) => p.tenant === 'acme')).toBe(true);
+    expect((await s.call('GET', '/v1/collections/shop/points?limit=0')).json.error).toMatchObject({ code: 'STRATA_INVALID_REQUEST' });
+  });
+
   it('serves the console: the page and its modules, without a key; nothing else', async () => {
     const page = await s.service.app.inject({ method: 'GET', url: '/console/' });
     expect(page.statusCode).toBe(200);

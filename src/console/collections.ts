@@ -101,6 +101,7 @@ async function collectionDetail(el: HTMLElement, who: WhoAmI, c: Collection, rel
     actions,
     status,
     upsertForm(c, who, reload),
+    pointsBrowser(c, who),
     pointLookup(c, who),
     tenants,
     health,
@@ -243,4 +244,69 @@ function pointLookup(c: Collection, who: WhoAmI): HTMLElement {
     ),
     out,
   );
+}
+
+interface PointRow {
+  id: number;
+  tenant: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Points a page at a time (GET …/points): id, tenant, metadata; one tenant's or every tenant's. */
+function pointsBrowser(c: Collection, who: WhoAmI): HTMLElement {
+  const tenant = h('input', { name: 'browseTenant', placeholder: who.role === 'tenant' ? (who.tenant ?? '') : 'every tenant', disabled: who.role === 'tenant' });
+  const out = h('div', { id: 'points-page' });
+  const cursors: string[] = [];
+  const load = async (cursor?: string) => {
+    const q = new URLSearchParams({ limit: '25' });
+    if (who.role === 'admin' && tenant.value) q.set('tenant', tenant.value);
+    if (cursor) q.set('cursor', cursor);
+    const r = await guarded(out, () => api<{ points: PointRow[]; next?: string }>(`/v1/collections/${c.name}/points?${q}`));
+    if (!r) return;
+    const pageNo = cursors.length;
+    show(
+      out,
+      r.points.length
+        ? table(
+            r.points,
+            [
+              ['id', (p) => p.id],
+              ['tenant', (p) => p.tenant],
+              ['metadata', (p) => h('code', {}, JSON.stringify(p.metadata))],
+            ],
+            { id: 'points-table' },
+          )
+        : h('p', { class: 'empty' }, 'no points'),
+      h(
+        'div',
+        { class: 'actions' },
+        pageNo > 0 ? h('button', { type: 'button', id: 'points-previous', onclick: () => { cursors.pop(); void load(cursors[cursors.length - 1]); } }, '← Previous') : null,
+        h('span', { class: 'muted' }, `page ${pageNo + 1}`),
+        r.next ? h('button', { type: 'button', id: 'points-next', onclick: () => { cursors.push(r.next as string); void load(r.next); } }, 'Next →') : null,
+      ),
+    );
+  };
+  const details = h(
+    'details',
+    { class: 'panel' },
+    h('summary', {}, 'Browse points'),
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          cursors.length = 0;
+          void load();
+        },
+      },
+      field('tenant', tenant),
+      h('button', { type: 'submit' }, 'Show'),
+    ),
+    out,
+  );
+  details.addEventListener('toggle', () => {
+    if (details.open && !out.hasChildNodes()) void load();
+  });
+  return details;
 }

@@ -223,6 +223,28 @@ export class PointStore {
     return r ? { id, tenant: r.t, metadata: r.m, vector: toFloat32(r.v) } : null;
   }
 
+  /**
+   * One page of points without their vectors, in key order (tenant name, then the id's decimal
+   * text): a tenant's only, or every tenant's. `after` is the previous page's `next` (the last key it
+   * returned); `next` is set when more may follow.
+   */
+  page(tenant: string | undefined, after: string | undefined, limit: number): { points: Array<{ id: number; tenant: string; metadata: Attributes | null }>; next?: string } {
+    const range = tenant === undefined ? {} : { start: `${tenant}\0`, end: `${tenant}\u0001` };
+    const start = after !== undefined && (tenant === undefined || after.startsWith(`${tenant}\0`)) ? after : range.start;
+    const points: Array<{ id: number; tenant: string; metadata: Attributes | null }> = [];
+    let last: string | undefined;
+    for (const { key, value: label } of this.ids.getRange({ ...range, ...(start !== undefined ? { start } : {}) })) {
+      if (key === after) continue;
+      const r = this.points.get(label);
+      if (!r) continue;
+      if (points.length === limit) return { points, next: last };
+      const cut = key.lastIndexOf('\0');
+      points.push({ id: Number(key.slice(cut + 1)), tenant: r.t, metadata: r.m });
+      last = key;
+    }
+    return { points };
+  }
+
   /** The tenant and client id behind an internal label (a search hit), or undefined once deleted. */
   owner(label: number): { tenant: string; id: number } | undefined {
     const cached = this.owners.get(label);

@@ -120,6 +120,18 @@ export function buildSchemas(config: ServerConfig) {
       { additionalProperties: false },
     ),
     Point: Type.Object({ id: Type.Integer(), tenant: Type.String(), metadata: Metadata, vector: Type.Optional(Type.Array(Type.Number())) }),
+    PointPageQuery: Type.Object(
+      {
+        tenant: Type.Optional(TenantName),
+        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'points per page, 1-1000 (default 100)' })),
+        cursor: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$', description: "the previous page's next" })),
+      },
+      { additionalProperties: false },
+    ),
+    PointPage: Type.Object({
+      points: Type.Array(Type.Object({ id: Type.Integer(), tenant: Type.String(), metadata: Metadata })),
+      next: Type.Optional(Type.String({ description: 'pass as cursor for the next page; absent on the last page' })),
+    }),
     SingleQuery: Type.Composite([Query, Type.Object({ explain: Type.Optional(Type.Boolean({ description: 'also report the plan, lists probed and bytes read (the search then runs alone, outside the micro-batcher)' })) })], { additionalProperties: false }),
     SearchResult: Type.Object({
       results: Type.Array(Hit),

@@ -120,6 +120,21 @@ describe('web console (Chromium)', () => {
     await page.click('#upsert-form button[type=submit]');
     expect(await page.textContent('#upsert-result')).toBe('inserted 0, replaced 1');
     await page.waitForSelector('#health .badge.ok');
+    // Browse: 60 points, 25 a page: three pages, then back to the second.
+    await page.click('summary:has-text("Browse points")');
+    await page.waitForSelector('#points-table');
+    const seen: string[] = [];
+    for (let p = 1; p <= 3; p++) {
+      await page.waitForSelector(`#points-page >> text=page ${p}`);
+      seen.push(...(await page.locator('#points-table tbody tr').allTextContents()));
+      if (p < 3) await page.click('#points-next');
+    }
+    expect(seen).toHaveLength(60);
+    expect(new Set(seen).size).toBe(60);
+    expect(await page.locator('#points-next').count()).toBe(0);
+    await page.click('#points-previous');
+    await page.waitForSelector('#points-page >> text=page 2');
+    expect(await page.locator('#points-table tbody tr').count()).toBe(25);
     await shot(page, 'collections');
 
     await page.goto(`${base}/console/#/search/products`);
@@ -245,6 +260,9 @@ describe('web console (Chromium)', () => {
     await shot(page, 'tenant-search');
     // Another tenant's point by id: the API's 404 in its own tenant, shown.
     await page.goto(`${base}/console/#/collections/products`);
+    await page.click('summary:has-text("Browse points")');
+    await page.waitForSelector('#points-table');
+    expect(new Set(await page.locator('#points-table tbody tr td:nth-child(2)').allTextContents())).toEqual(new Set(['acme']));
     await page.click('summary:has-text("Point by id")');
     await page.fill('input[name=id]', '999');
     await page.click('text=Look up');

@@ -1,5 +1,5 @@
 /**
- * Points: batch upsert, delete, get by id. Point ids live in their tenant's own id space
+ * Points: batch upsert, delete, get by id, browse a page at a time. Point ids live in their tenant's own id space
  * (point-store.ts): a tenant key writes, deletes and reads ids of its own tenant only, and whether
  * another tenant uses the same id changes nothing in what it is answered. A tenant key naming another
  * tenant is refused (403) before anything is written. The admin addresses a point as (tenant, id),
@@ -69,6 +69,27 @@ export async function pointRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       const r = await ctx.collections.write(c, { op: 'delete', dir: c.dir, tenant, ids: Uint32Array.from(body.ids) });
       ctx.metrics.writes.inc({ collection: name, op: 'delete' }, r.counts!.deleted);
       return { deleted: r.counts!.deleted };
+    },
+  });
+
+  app.get('/v1/collections/:name/points', {
+    schema: {
+      tags: ['points'],
+      summary: "Browse points without their vectors, a page at a time, in key order (tenant, then the id's decimal text): one tenant's (a tenant key: its own), or every tenant's (admin)",
+      params: S.CollectionName,
+      querystring: S.PointPageQuery,
+      response: { 200: S.PointPage, ...errorResponses() },
+    },
+    handler: async (req) => {
+      const { name } = req.params as { name: string };
+      const query = req.query as { tenant?: string; limit?: string; cursor?: string };
+      const tenant = scopeOf(req.principal!, name, query.tenant);
+      const limit = query.limit === undefined ? 100 : Number(query.limit);
+      if (!(limit >= 1 && limit <= 1000)) throw createError('STRATA_INVALID_REQUEST', `limit must be 1-1000, got ${query.limit}`, 'limit');
+      const c = ctx.collections.get(name);
+      const after = query.cursor ? Buffer.from(query.cursor, 'base64url').toString('utf8') : undefined;
+      const page = c.points.page(tenant, after, limit);
+      return { points: page.points.map((p) => ({ ...p, metadata: p.metadata ?? {} })), ...(page.next !== undefined ? { next: Buffer.from(page.next, 'utf8').toString('base64url') } : {}) };
     },
   });
 
