@@ -6,7 +6,7 @@
 import { ApiError, api, session, type WhoAmI } from './api.js';
 import { collectionsPage } from './collections.js';
 import { corporaPage } from './corpora.js';
-import { errorBox, field, h, show } from './dom.js';
+import { errorBox, field, h, show, submitted } from './dom.js';
 import { kvPage } from './kv.js';
 import { metricsPage } from './metrics.js';
 import { resultsPage } from './results.js';
@@ -37,11 +37,10 @@ function signInForm(problem?: unknown): void {
       {
         id: 'sign-in',
         class: 'panel narrow',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           session.signIn(key.value.trim());
           await start();
-        },
+        }),
       },
       h('h1', {}, 'Sign in'),
       h('p', { class: 'muted' }, 'The key stays in this browser tab (session storage) and is sent only to this service.'),

@@ -4,7 +4,7 @@
  * the destructive ones after a confirmation naming the collection).
  */
 import { api, type WhoAmI } from './api.js';
-import { errorBox, field, fmt, guarded, h, show, table } from './dom.js';
+import { errorBox, field, fmt, guarded, h, panel, show, submitted, table } from './dom.js';
 
 interface Collection {
   name: string;
@@ -74,18 +74,17 @@ function createForm(done: () => void): HTMLElement {
     {
       class: 'inline',
       id: 'create-collection',
-      onsubmit: async (e: Event) => {
-        e.preventDefault();
+      onsubmit: submitted(async () => {
         const ok = await guarded(out, () => api('/v1/collections', { body: { name: name.value, dimension: Number(dimension.value), metric: metric.value } }));
         if (ok) done();
-      },
+      }),
     },
     field('name', name),
     field('dimension', dimension),
     field('metric', metric),
     h('button', { type: 'submit' }, 'Create collection'),
   );
-  return h('details', { class: 'panel' }, h('summary', {}, 'New collection'), form, out);
+  return panel('New collection', form, out);
 }
 
 async function collectionDetail(el: HTMLElement, who: WhoAmI, c: Collection, reload: () => void): Promise<void> {
@@ -187,16 +186,13 @@ function upsertForm(c: Collection, who: WhoAmI, reload: () => void): HTMLElement
   const example = JSON.stringify([{ id: 1, vector: Array.from({ length: Math.min(c.dimension, 8) }, (_, i) => Number((0.1 * (i + 1)).toFixed(1))), ...(who.role === 'admin' ? { tenant: 'acme' } : {}), metadata: { color: 'red' } }]);
   const points = h('textarea', { name: 'points', rows: 4, placeholder: example, spellcheck: false });
   const out = h('div');
-  return h(
-    'details',
-    { class: 'panel' },
-    h('summary', {}, 'Upsert points'),
+  return panel(
+    'Upsert points',
     h(
       'form',
       {
         id: 'upsert-form',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           let parsed: unknown;
           try {
             parsed = JSON.parse(points.value || '[]');
@@ -209,7 +205,7 @@ function upsertForm(c: Collection, who: WhoAmI, reload: () => void): HTMLElement
             show(out, h('p', { class: 'ok', id: 'upsert-result' }, `inserted ${r.inserted}, replaced ${r.replaced}`));
             setTimeout(reload, 600);
           }
-        },
+        }),
       },
       field('points (JSON array)', points, `each {id, vector of ${c.dimension} numbers${who.role === 'admin' ? ', tenant' : ''}, metadata}`),
       h('button', { type: 'submit' }, 'Upsert'),
@@ -222,21 +218,18 @@ function pointLookup(c: Collection, who: WhoAmI): HTMLElement {
   const id = h('input', { name: 'id', type: 'number', min: 0, placeholder: '42' });
   const tenant = h('input', { name: 'tenant', placeholder: who.role === 'tenant' ? (who.tenant ?? '') : 'default', disabled: who.role === 'tenant' });
   const out = h('div');
-  return h(
-    'details',
-    { class: 'panel' },
-    h('summary', {}, 'Point by id'),
+  return panel(
+    'Point by id',
     h(
       'form',
       {
         class: 'inline',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           const q = new URLSearchParams({ vector: 'true' });
           if (who.role === 'admin' && tenant.value) q.set('tenant', tenant.value);
           const p = await guarded(out, () => api<{ id: number; tenant: string; metadata: unknown; vector: number[] }>(`/v1/collections/${c.name}/points/${id.value}?${q}`));
           if (p) show(out, h('pre', { class: 'json' }, JSON.stringify({ ...p, vector: `[${p.vector.map((v) => Number(v.toPrecision(4))).join(', ')}]` }, null, 2)));
-        },
+        }),
       },
       field('id', id),
       field('tenant', tenant),
@@ -286,19 +279,16 @@ function pointsBrowser(c: Collection, who: WhoAmI): HTMLElement {
       ),
     );
   };
-  const details = h(
-    'details',
-    { class: 'panel' },
-    h('summary', {}, 'Browse points'),
+  const details = panel(
+    'Browse points',
     h(
       'form',
       {
         class: 'inline',
-        onsubmit: (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(() => {
           cursors.length = 0;
           void load();
-        },
+        }),
       },
       field('tenant', tenant),
       h('button', { type: 'submit' }, 'Show'),

@@ -3,7 +3,7 @@
  * type a question, see the passages with their document, dense and BM25 ranks and the fused score.
  */
 import { api, type WhoAmI } from './api.js';
-import { field, fmt, guarded, h, show, table } from './dom.js';
+import { field, fmt, guarded, h, panel, show, submitted, table } from './dom.js';
 
 interface Corpus {
   name: string;
@@ -59,8 +59,7 @@ export async function corporaPage(main: HTMLElement, who: WhoAmI, selected?: str
       'form',
       {
         id: 'retrieve-form',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           const body: Record<string, unknown> = { query: query.value, k: Number(k.value), mode: mode.value };
           if (who.role === 'admin' && tenant.value) body.tenant = tenant.value;
           const r = await guarded(out, () => api<{ passages: Passage[] }>(`/v1/corpora/${corpus.name}/retrieve`, { body }));
@@ -82,7 +81,7 @@ export async function corporaPage(main: HTMLElement, who: WhoAmI, selected?: str
                 )
               : h('p', { class: 'empty' }, 'no passages (nothing this key may see)'),
           );
-        },
+        }),
       },
       field('question', query),
       h('div', { class: 'inline' }, field('k', k), field('mode', mode), field('tenant', tenant)),
@@ -97,20 +96,17 @@ function createForm(): HTMLElement {
   const chunkTokens = h('input', { name: 'chunkTokens', type: 'number', min: 8, max: 8192, value: 256 });
   const sharing = h('select', { name: 'sharing' }, h('option', { value: 'tenant' }, 'tenant (each tenant alone)'), h('option', { value: 'corpus' }, 'corpus (public documents)'));
   const out = h('div');
-  return h(
-    'details',
-    { class: 'panel' },
-    h('summary', {}, 'New corpus'),
+  return panel(
+    'New corpus',
     h(
       'form',
       {
         class: 'inline',
         id: 'create-corpus',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           const ok = await guarded(out, () => api('/v1/corpora', { body: { name: name.value, chunkTokens: Number(chunkTokens.value), sharing: sharing.value } }));
           if (ok) location.hash = `#/corpora/${encodeURIComponent(name.value)}`;
-        },
+        }),
       },
       field('name', name),
       field('chunk tokens', chunkTokens),
@@ -127,16 +123,13 @@ function documentsForm(corpus: string, who: WhoAmI, reload: () => void): HTMLEle
   const text = h('textarea', { name: 'text', rows: 5, required: true, placeholder: 'The document text: it is chunked, embedded and indexed for dense and BM25 retrieval.' });
   const tenant = h('input', { name: 'tenant', placeholder: who.role === 'tenant' ? (who.tenant ?? '') : 'default', disabled: who.role === 'tenant' });
   const out = h('div');
-  return h(
-    'details',
-    { class: 'panel' },
-    h('summary', {}, 'Add a document'),
+  return panel(
+    'Add a document',
     h(
       'form',
       {
         id: 'document-form',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           const body: Record<string, unknown> = { documents: [{ id: id.value, text: text.value, ...(title.value ? { title: title.value } : {}) }] };
           if (who.role === 'admin' && tenant.value) body.tenant = tenant.value;
           const r = await guarded(out, () => api<{ documents: number; replaced: number; chunksAdded: number; embedded: number; seconds: number }>(`/v1/corpora/${corpus}/documents`, { body }));
@@ -144,7 +137,7 @@ function documentsForm(corpus: string, who: WhoAmI, reload: () => void): HTMLEle
             show(out, h('p', { class: 'ok', id: 'ingest-result' }, `${r.documents} document(s) (${r.replaced} replaced): ${r.chunksAdded} passages added, ${r.embedded} embedded in ${r.seconds.toFixed(2)} s`));
             setTimeout(reload, 800);
           }
-        },
+        }),
       },
       h('div', { class: 'inline' }, field('id', id), field('title', title), field('tenant', tenant)),
       field('text', text),

@@ -40,6 +40,19 @@ export function table<T>(rows: readonly T[], columns: Array<[string, (row: T) =>
   );
 }
 
+/** A form's submit listener: the browser's own submit (a page load) prevented, `run` instead. */
+export function submitted(run: () => unknown): EventListener {
+  return (e: Event) => {
+    e.preventDefault();
+    void run();
+  };
+}
+
+/** A collapsed panel: `title` as its summary, then `children` when opened. */
+export function panel(title: string, ...children: Child[]): HTMLDetailsElement {
+  return h('details', { class: 'panel' }, h('summary', {}, title), ...children);
+}
+
 /** A labelled input row of a form. */
 export function field(label: string, input: HTMLElement, hint?: string): HTMLLabelElement {
   return h('label', { class: 'field' }, h('span', {}, label), input, hint ? h('small', {}, hint) : null);

@@ -5,7 +5,7 @@
  * K/V came from.
  */
 import { api, type WhoAmI } from './api.js';
-import { field, fmt, guarded, h, show, table } from './dom.js';
+import { field, fmt, guarded, h, show, submitted, table } from './dom.js';
 
 interface Tier {
   entries: number;
@@ -99,8 +99,7 @@ export async function kvPage(main: HTMLElement, who: WhoAmI): Promise<void> {
       'form',
       {
         id: 'generate-form',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
+        onsubmit: submitted(async () => {
           const body: Record<string, unknown> = { query: query.value, strategy: strategy.value, fraction: Number(fraction.value), maxTokens: Number(maxTokens.value), k: Number(k.value) };
           if (corpus.value) body.corpus = corpus.value;
           const r = await guarded(out, () => api<{ text: string; passages: Array<{ id: string; document: string; chunkKey: string }>; report: Report }>('/v1/kv/generate', { body }));
@@ -132,7 +131,7 @@ export async function kvPage(main: HTMLElement, who: WhoAmI): Promise<void> {
                 )
               : null,
           );
-        },
+        }),
       },
       field('question', query),
       h('div', { class: 'inline' }, field('corpus', corpus), field('passages', k), field('strategy', strategy), field('recompute fraction', fraction), field('tokens', maxTokens)),

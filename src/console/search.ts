@@ -5,7 +5,7 @@
  * under the form with the field they name.
  */
 import { ApiError, api, type WhoAmI } from './api.js';
-import { errorBox, field, fmt, guarded, h, show, table } from './dom.js';
+import { errorBox, field, fmt, guarded, h, show, submitted, table } from './dom.js';
 
 interface Hit {
   id: number;
@@ -46,8 +46,7 @@ export async function searchPage(main: HTMLElement, who: WhoAmI, selected?: stri
     if (p) vector.value = JSON.stringify(p.vector.map((v) => Number(v.toPrecision(6))));
   };
 
-  const run = async (e: Event) => {
-    e.preventDefault();
+  const run = async () => {
     const body: Record<string, unknown> = { k: Number(k.value) };
     try {
       body.vector = JSON.parse(vector.value);
@@ -100,7 +99,7 @@ export async function searchPage(main: HTMLElement, who: WhoAmI, selected?: stri
   main.append(
     h(
       'form',
-      { id: 'search-form', onsubmit: run },
+      { id: 'search-form', onsubmit: submitted(run) },
       field('collection', collection),
       field('vector', vector),
       h('div', { class: 'inline' }, field('or a stored point', pointId), h('button', { type: 'button', onclick: usePoint }, 'Use its vector')),

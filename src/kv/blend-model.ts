@@ -5,10 +5,9 @@
  * (model-weights.ts) — any model of llama-graph.ts's layout, stories260K and the generated random
  * Llamas included; another layout is STRATA_MODEL_INVALID.
  */
-import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
-import { ortSessionOptions, type DecoderOptions } from './decoder.js';
+import { ortSessionOptions, readModelFile, type DecoderOptions } from './decoder.js';
 import type { KvCache } from './kv-cache.js';
 import { llamaOnnx } from './llama-graph.js';
 import { llamaWeights } from './model-weights.js';
@@ -38,13 +37,7 @@ export class BlendModel {
 
   /** The blend graph of the model in `file` (selecting in-graph at SELECT_LAYER, or taking every token to recompute as given). */
   static async load(file: string, select: boolean, options: DecoderOptions = {}): Promise<BlendModel> {
-    let model: Buffer;
-    try {
-      model = readFileSync(file);
-    } catch (err) {
-      throw createError('STRATA_MODEL_FILE_MISSING', `onnx: cannot read ${file} (${(err as Error).message})`, 'onnx');
-    }
-    const { shape, weights } = llamaWeights(model);
+    const { shape, weights } = llamaWeights(readModelFile(file));
     if (select && shape.layers <= SELECT_LAYER + 1) throw createError('STRATA_MODEL_INVALID', `onnx: in-graph selection at layer ${SELECT_LAYER} needs more than ${SELECT_LAYER + 1} layers, ${file} has ${shape.layers}`, 'onnx');
     const bytes = llamaOnnx(shape, weights, { kind: 'blend', selectLayer: select ? SELECT_LAYER : null }, { producer: 'strata blend', doc: file });
     const session = await ort.InferenceSession.create(bytes, ortSessionOptions(options));

@@ -21,6 +21,15 @@ export interface DecoderOptions {
   intraOpThreads?: number;
 }
 
+/** A model file's bytes, or STRATA_MODEL_FILE_MISSING naming it (the decoder's variants start from them). */
+export function readModelFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw createError('STRATA_MODEL_FILE_MISSING', `onnx: cannot read ${file} (${(err as Error).message})`, 'onnx');
+  }
+}
+
 /** The ORT session options of a decoder graph (and of its variants, blend-model.ts). */
 export function ortSessionOptions(options: DecoderOptions): ort.InferenceSession.SessionOptions {
   return { executionProviders: options.executionProviders ?? ['cpu'], intraOpNumThreads: options.intraOpThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
@@ -55,12 +64,7 @@ export class DecoderModel {
    * returns those layers' caches at a fraction of the cost (onnx-prune.ts).
    */
   static async loadFirstLayers(file: string, layers: number, options: DecoderOptions = {}): Promise<DecoderModel> {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch (err) {
-      throw createError('STRATA_MODEL_FILE_MISSING', `onnx: cannot read ${file} (${(err as Error).message})`, 'onnx');
-    }
+    const bytes = readModelFile(file);
     const probe = await DecoderModel.load(file, options);
     const names = Array.from({ length: layers }, (_, l) => (probe.naming === 'split' ? [`present.${l}.key`, `present.${l}.value`] : [`present_${l}`])).flat();
     await probe.close();

@@ -31,12 +31,22 @@ export class StoreCollections {
    * The last log sequence this node wrote per collection: a search here, or forwarded from here
    * (node-ring.ts LOG_SEQUENCE_HEADER), reads the log up to it first — read-your-writes.
    */
-  readonly written = new Map<string, number>();
+  private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private following: Promise<void> | null = null;
   private closed = false;
   /** Where follow errors are logged (the service sets its logger). */
   log: (msg: string, detail: Record<string, unknown>) => void = () => {};
+
+  /** A write this node made to `name`'s log was acknowledged at `seq`. */
+  recordWrite(name: string, seq: number): void {
+    this.written.set(name, Math.max(this.written.get(name) ?? 0, seq));
+  }
+
+  /** The last log sequence this node wrote to `name` (0: none). */
+  lastWrite(name: string): number {
+    return this.written.get(name) ?? 0;
+  }
 
   constructor(
     readonly root: ObjectStore,

@@ -18,7 +18,7 @@ import type { ServiceContext } from '../context.js';
 import { HISTORY_EVERY_MS } from '../metrics-history.js';
 import { errorResponses } from '../schemas.js';
 
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8', svg: 'image/svg+xml' };
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8' };
 
 /** The console's files by URL name: the page and stylesheet from src/console, the modules tsc compiled into dist/src/console. */
 function consoleFiles(): Map<string, { path: string; type: string }> {
@@ -30,7 +30,7 @@ function consoleFiles(): Map<string, { path: string; type: string }> {
       if (pattern.test(name)) files.set(name, { path: join(dir, name), type: TYPES[name.slice(name.lastIndexOf('.') + 1)] });
     }
   };
-  add(join(root, 'src', 'console'), /^[a-z-]+\.(html|css|svg)$/);
+  add(join(root, 'src', 'console'), /^[a-z-]+\.(html|css)$/);
   add(join(root, 'dist', 'src', 'console'), /^[a-z-]+\.js$/);
   return files;
 }

@@ -53,7 +53,7 @@ export async function nodeRoutes(app: FastifyInstance, ctx: NodeContext): Promis
   async function routed(req: FastifyRequest, reply: FastifyReply, queries: NodeQueryBody[], field: (i: number) => string) {
     requireAdmin(req.principal!);
     const { name } = req.params as { name: string };
-    const written = collections.written.get(name) ?? 0;
+    const written = collections.lastWrite(name);
     // A tenant's queries have an owner of their own, so a collection's large tenants spread over the nodes.
     const tenant = queries[0].tenant;
     const key = tenant !== undefined && queries.every((q) => q.tenant === tenant) ? `${name}/${tenant}` : name;
@@ -129,7 +129,7 @@ export async function nodeRoutes(app: FastifyInstance, ctx: NodeContext): Promis
         readVector(p.vector, dim, `points[${i}].vector`, vectors, i * dim);
       });
       const seq = await c.writer.insert(Uint32Array.from(points, (p) => p.id), vectors);
-      collections.written.set(name, Math.max(collections.written.get(name) ?? 0, seq));
+      collections.recordWrite(name, seq);
       ctx.metrics.writes.inc({ collection: name, op: 'upsert' }, points.length);
       return { accepted: points.length, logSequence: seq };
     },
@@ -144,7 +144,7 @@ export async function nodeRoutes(app: FastifyInstance, ctx: NodeContext): Promis
       const ids = (req.body as { ids: number[] }).ids;
       if (new Set(ids).size !== ids.length) throw createError('STRATA_INVALID_ID', 'ids repeat', 'ids');
       const seq = await c.writer.delete(ids);
-      collections.written.set(name, Math.max(collections.written.get(name) ?? 0, seq));
+      collections.recordWrite(name, seq);
       ctx.metrics.writes.inc({ collection: name, op: 'delete' }, ids.length);
       return { accepted: ids.length, logSequence: seq };
     },
